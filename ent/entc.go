@@ -1,0 +1,38 @@
+//go:build ignore
+
+// entc.go generates ent's code and graph/ent.graphql; run by `make generate`.
+package main
+
+import (
+	"log"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent/entc"
+	"entgo.io/ent/entc/gen"
+)
+
+func main() {
+	ex, err := entgql.NewExtension(
+		entgql.WithSchemaGenerator(),
+		entgql.WithSchemaPath("../graph/ent.graphql"),
+		entgql.WithConfigPath("../gqlgen.yml"),
+	)
+	if err != nil {
+		log.Fatalf("entgql extension: %v", err)
+	}
+	cfg := &gen.Config{
+		Features: []gen.Feature{
+			gen.FeatureGlobalID,
+			gen.FeaturePrivacy,
+			gen.FeatureEntQL,
+			gen.FeatureIntercept,
+			gen.FeatureUpsert,
+			gen.FeatureLock,
+			gen.FeatureModifier,
+			gen.FeatureExecQuery,
+		},
+	}
+	if err := entc.Generate("./schema", cfg, entc.Extensions(ex)); err != nil {
+		log.Fatalf("ent codegen: %v", err)
+	}
+}

@@ -1,0 +1,64 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// Message is one post in a room, at a position (seq) unique in the room.
+type Message struct{ ent.Schema }
+
+// Mixin of Message.
+func (Message) Mixin() []ent.Mixin { return []ent.Mixin{CreateTime{}} }
+
+// Fields of Message.
+func (Message) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("room_id").Immutable().
+			Annotations(entgql.Skip()),
+		// Null for SYSTEM messages.
+		field.Int("sender_id").Optional().Nillable().Immutable().
+			Annotations(entgql.Skip()),
+		field.Int("attachment_id").Optional().Nillable().Immutable().
+			Annotations(entgql.Skip()),
+		field.Enum("kind").Values("TEXT", "IMAGE", "FILE", "SYSTEM").Immutable(),
+		field.Text("body").Immutable(),
+		field.Int64("seq").Immutable().
+			Annotations(entgql.OrderField("SEQ")),
+		// The sender's idempotency key.
+		field.String("client_id").MaxLen(64).Optional().Nillable().Immutable().
+			Annotations(entgql.Skip()), // exposed as clientId by graph/chat.graphqls
+	}
+}
+
+// Edges of Message.
+func (Message) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("room", Room.Type).Ref("messages").
+			Field("room_id").Unique().Required().Immutable().
+			Annotations(entgql.Skip()),
+		edge.From("sender", User.Type).Ref("messages").
+			Field("sender_id").Unique().Immutable().
+			Annotations(entgql.Skip()),
+		edge.From("attachment", Attachment.Type).Ref("message").
+			Field("attachment_id").Unique().Immutable().
+			Annotations(entgql.Skip()),
+	}
+}
+
+// Indexes of Message.
+func (Message) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("room_id", "seq").Unique(),
+		index.Fields("room_id", "sender_id", "client_id").Unique(),
+	}
+}
+
+// Annotations of Message.
+func (Message) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

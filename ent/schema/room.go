@@ -1,0 +1,65 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// Room is where messages are posted: DIRECT (exactly one per pair of users)
+// or GROUP.
+type Room struct{ ent.Schema }
+
+// Mixin of Room.
+func (Room) Mixin() []ent.Mixin { return []ent.Mixin{CreateTime{}} }
+
+// Fields of Room.
+func (Room) Fields() []ent.Field {
+	return []ent.Field{
+		field.Enum("kind").Values("DIRECT", "GROUP").Immutable(),
+		// Group name; the name of a direct room is computed per viewer.
+		field.String("name").MaxLen(400).Optional().Nillable().
+			Annotations(entgql.Skip()),
+		// "<low user id>:<high user id>" for DIRECT rooms, so a pair can have
+		// only one; null for groups.
+		field.String("direct_key").MaxLen(64).Optional().Nillable().Immutable().
+			Annotations(entgql.Skip()),
+		// The seq of the newest message. Bumped in the sending transaction,
+		// which serialises concurrent senders on the room row.
+		field.Int64("last_seq").Default(0).
+			Annotations(entgql.Skip()),
+		// Time of the last message or membership change.
+		field.Time("updated_at").
+			SchemaType(timeType).
+			Default(func() time.Time { return time.Now().UTC() }).
+			Annotations(entgql.OrderField("UPDATED_AT")),
+	}
+}
+
+// Edges of Room.
+func (Room) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("memberships", Membership.Type).
+			Annotations(entgql.Skip()),
+		edge.To("messages", Message.Type).
+			Annotations(entgql.Skip()),
+	}
+}
+
+// Indexes of Room.
+func (Room) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("direct_key").Unique(),
+		index.Fields("updated_at"),
+	}
+}
+
+// Annotations of Room.
+func (Room) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

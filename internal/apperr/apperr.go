@@ -1,0 +1,64 @@
+// Package apperr classifies domain errors by what a client can do about them.
+// Domain packages declare sentinels and input errors with a Kind; the GraphQL
+// error presenter turns the Kind into the contract's extensions.code. Errors
+// without a Kind are internal: their text never reaches a client.
+package apperr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind is a class of failure a client can act on.
+type Kind string
+
+// The kinds, named as the contract's extensions.code values.
+const (
+	Unauthenticated   Kind = "UNAUTHENTICATED"
+	Forbidden         Kind = "FORBIDDEN"
+	NotFound          Kind = "NOT_FOUND"
+	BadInput          Kind = "BAD_USER_INPUT"
+	Conflict          Kind = "CONFLICT"
+	TooLarge          Kind = "PAYLOAD_TOO_LARGE"
+	UnsupportedMedia  Kind = "UNSUPPORTED_MEDIA_TYPE"
+	RateLimited       Kind = "RATE_LIMITED"
+	ComplexityLimited Kind = "COMPLEXITY_LIMIT_EXCEEDED"
+)
+
+// Error is a failure a client may be told about: its Message is plain English
+// meant for the client.
+type Error struct {
+	Kind    Kind
+	Message string
+	// Field names the input field at fault, when there is one.
+	Field string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// New returns an error of kind k with a client-facing message.
+func New(k Kind, format string, args ...any) *Error {
+	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}
+}
+
+// Input returns a BAD_USER_INPUT error about one input field.
+func Input(field, format string, args ...any) *Error {
+	return &Error{Kind: BadInput, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// As returns the *Error in err's chain, if any.
+func As(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return nil, false
+}
+
+// KindOf returns the kind of err, or "" when err is internal.
+func KindOf(err error) Kind {
+	if e, ok := As(err); ok {
+		return e.Kind
+	}
+	return ""
+}

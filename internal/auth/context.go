@@ -1,0 +1,45 @@
+package auth
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/chatty/chatty/internal/viewer"
+)
+
+type authErrKey struct{}
+
+// Middleware reads "Authorization: Bearer <token>" and puts the viewer in
+// the request's context. A request without a valid token goes on as
+// anonymous; why its token was refused is kept for Require to report.
+func (s *Service) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if token := BearerToken(r.Header.Get("Authorization")); token != "" {
+			ctx = s.ContextWithToken(ctx, token)
+		}
+		next.ServeHTTP(w, r.WithContext(viewer.WithSlot(ctx)))
+	})
+}
+
+// ContextWithToken returns ctx carrying the viewer token speaks for, or,
+// when it is refused, the reason.
+func (s *Service) ContextWithToken(ctx context.Context, token string) context.Context {
+	v, _, err := s.Authenticate(ctx, token)
+	if err != nil {
+		return context.WithValue(ctx, authErrKey{}, err)
+	}
+	return viewer.NewContext(ctx, v)
+}
+
+// Require returns the viewer of ctx, or an UNAUTHENTICATED error saying
+// what was wrong with the token (none, expired, invalid, session ended).
+func Require(ctx context.Context) (viewer.Viewer, error) {
+	if v, ok := viewer.FromContext(ctx); ok {
+		return v, nil
+	}
+	if err, ok := ctx.Value(authErrKey{}).(error); ok {
+		return viewer.Viewer{}, err
+	}
+	return viewer.Viewer{}, ErrUnauthenticated
+}

@@ -1,0 +1,19 @@
+package auth
+
+import "github.com/chatty/chatty/internal/apperr"
+
+// Errors of the auth package; graph/errors.go turns their kinds into codes.
+var (
+	ErrUnauthenticated      = apperr.New(apperr.Unauthenticated, "sign in first: this needs a valid access token")
+	ErrInvalidToken         = apperr.New(apperr.Unauthenticated, "the access token is invalid")
+	ErrTokenExpired         = apperr.New(apperr.Unauthenticated, "the access token has expired")
+	ErrSessionEnded         = apperr.New(apperr.Unauthenticated, "the session of this access token has ended")
+	ErrInvalidCredentials   = apperr.New(apperr.Unauthenticated, "wrong email or password")
+	ErrInvalidRefreshToken  = apperr.New(apperr.Unauthenticated, "the refresh token is invalid or expired")
+	ErrRefreshTokenReused   = apperr.New(apperr.Unauthenticated, "the refresh token was already used; its session has been ended")
+	ErrEmailTaken           = apperr.New(apperr.Conflict, "an account with this email already exists")
+	ErrRateLimited          = apperr.New(apperr.RateLimited, "too many sign-in attempts; wait a minute and try again")
+	ErrWrongCurrentPassword = apperr.Input("currentPassword", "the current password is wrong")
+	ErrWrongPassword        = apperr.Input("password", "the password is wrong")
+	ErrNoPassword           = apperr.Input("password", "this account signs in through a provider and has no password")
+)

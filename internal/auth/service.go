@@ -1,0 +1,299 @@
+// Package auth owns accounts and sessions: passwords, access tokens (JWT),
+// rotating refresh tokens, and the one function that turns a bearer token
+// into a viewer for both HTTP and WebSocket.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/chatty/chatty/ent"
+	"github.com/chatty/chatty/ent/predicate"
+	"github.com/chatty/chatty/ent/refreshtoken"
+	"github.com/chatty/chatty/ent/session"
+	"github.com/chatty/chatty/ent/user"
+	"github.com/chatty/chatty/internal/database"
+	"github.com/chatty/chatty/internal/viewer"
+)
+
+// Options configure a Service. Zero values take the defaults.
+type Options struct {
+	// Secret is the HMAC key of access tokens (at least 32 bytes).
+	Secret []byte
+	// Issuer goes into the iss claim and is required back.
+	Issuer string
+	// AccessTTL is how long an access token lives (15 minutes).
+	AccessTTL time.Duration
+	// SessionTTL is how long a session lives unused (30 days); each refresh extends it.
+	SessionTTL time.Duration
+	// Password is the argon2id cost (DefaultPasswordParams).
+	Password PasswordParams
+	// SignInPerAccount and SignInPerClient limit sign-in attempts: a burst,
+	// then one more each Every.
+	SignInPerAccount, SignInPerClient Limit
+	Logger                            *slog.Logger
+	Now                               func() time.Time
+}
+
+// Limit is a burst of attempts refilled one per Every.
+type Limit struct {
+	Burst int
+	Every time.Duration
+}
+
+// Service is chatty's accounts and sessions.
+type Service struct {
+	db        *ent.Client
+	tokens    *tokenIssuer
+	opts      Options
+	byAccount *keyedLimiter
+	byClient  *keyedLimiter
+	log       *slog.Logger
+	// dummyHash is checked against when no account matches, so that a
+	// wrong email takes as long as a wrong password.
+	dummyHash string
+}
+
+// NewService returns the accounts service over db.
+func NewService(db *ent.Client, o Options) (*Service, error) {
+	if len(o.Secret) < 32 {
+		return nil, errors.New("auth: the token secret must be at least 32 bytes")
+	}
+	if o.Issuer == "" {
+		o.Issuer = "chatty"
+	}
+	if o.AccessTTL == 0 {
+		o.AccessTTL = 15 * time.Minute
+	}
+	if o.SessionTTL == 0 {
+		o.SessionTTL = 30 * 24 * time.Hour
+	}
+	if o.Password == (PasswordParams{}) {
+		o.Password = DefaultPasswordParams
+	}
+	if o.SignInPerAccount == (Limit{}) {
+		o.SignInPerAccount = Limit{Burst: 10, Every: time.Minute}
+	}
+	if o.SignInPerClient == (Limit{}) {
+		o.SignInPerClient = Limit{Burst: 30, Every: 2 * time.Second}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Service{
+		db:        db,
+		tokens:    newTokenIssuer(o.Secret, o.Issuer, o.AccessTTL),
+		opts:      o,
+		byAccount: newKeyedLimiter(o.SignInPerAccount.Every, o.SignInPerAccount.Burst),
+		byClient:  newKeyedLimiter(o.SignInPerClient.Every, o.SignInPerClient.Burst),
+		log:       o.Logger,
+		dummyHash: hashPassword("not a password of anyone", o.Password),
+	}, nil
+}
+
+func (s *Service) now() time.Time { return s.opts.Now().UTC() }
+
+// Payload is what signing in hands back: an access token, a refresh token
+// and the user.
+type Payload struct {
+	AccessToken          string
+	AccessTokenExpiresAt time.Time
+	RefreshToken         string
+	User                 *ent.User
+	SessionID            int
+}
+
+// signedIn makes the payload's user the viewer for the rest of the
+// request, once its session is committed.
+func signedIn(ctx context.Context, p *Payload) *Payload {
+	viewer.SignIn(ctx, viewer.Viewer{UserID: p.User.ID, SessionID: p.SessionID})
+	return p
+}
+
+// Authenticate turns a bearer access token into a viewer: the signature,
+// algorithm, issuer and expiry are checked, then that the session is still
+// open and the account not deleted. It also returns when the token expires.
+func (s *Service) Authenticate(ctx context.Context, token string) (viewer.Viewer, time.Time, error) {
+	v, exp, err := s.tokens.verify(token)
+	if err != nil {
+		return viewer.Viewer{}, time.Time{}, err
+	}
+	ok, err := s.db.Session.Query().
+		Where(
+			session.ID(v.SessionID),
+			session.RevokedAtIsNil(),
+			session.ExpiresAtGT(s.now()),
+			session.HasUserWith(user.ID(v.UserID), user.DeletedAtIsNil()),
+		).
+		Exist(ctx)
+	if err != nil {
+		return viewer.Viewer{}, time.Time{}, fmt.Errorf("check session %d: %w", v.SessionID, err)
+	}
+	if !ok {
+		return viewer.Viewer{}, time.Time{}, ErrSessionEnded
+	}
+	return v, exp, nil
+}
+
+// BearerToken extracts the token of an "Authorization: Bearer <token>"
+// header value; "" when there is none.
+func BearerToken(header string) string {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// startSession opens a session for u inside tx and issues its first tokens.
+func (s *Service) startSession(ctx context.Context, tx *ent.Tx, u *ent.User) (*Payload, error) {
+	client := viewer.ClientFromContext(ctx)
+	now := s.now()
+	sess, err := tx.Session.Create().
+		SetUserID(u.ID).
+		SetCreatedAt(now).
+		SetExpiresAt(now.Add(s.opts.SessionTTL)).
+		SetUserAgent(truncate(client.UserAgent, 255)).
+		SetClientIP(truncate(client.IP, 64)).
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("create session for user %d: %w", u.ID, err)
+	}
+	return s.issue(ctx, tx, u, sess.ID, now)
+}
+
+// issue creates the next refresh token of session and an access token.
+func (s *Service) issue(ctx context.Context, tx *ent.Tx, u *ent.User, sessionID int, now time.Time) (*Payload, error) {
+	refresh, hash := newRefreshToken()
+	if err := tx.RefreshToken.Create().SetSessionID(sessionID).SetTokenHash(hash).SetCreatedAt(now).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("create refresh token for session %d: %w", sessionID, err)
+	}
+	access, exp, err := s.tokens.issue(u.ID, sessionID, now)
+	if err != nil {
+		return nil, err
+	}
+	return &Payload{AccessToken: access, AccessTokenExpiresAt: exp, RefreshToken: refresh, User: u, SessionID: sessionID}, nil
+}
+
+// newRefreshToken returns an opaque token (256 random bits) and the hash
+// that is stored in its place.
+func newRefreshToken() (token, hash string) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, hashRefreshToken(token)
+}
+
+func hashRefreshToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// Refresh exchanges a refresh token for a new pair. Each token works once:
+// presenting a spent one ends its whole session (someone else has a copy).
+func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return nil, ErrInvalidRefreshToken
+	}
+	var (
+		out    *Payload
+		reused bool
+	)
+	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+		now := s.now()
+		rt, err := tx.RefreshToken.Query().
+			Where(refreshtoken.TokenHash(hashRefreshToken(token))).
+			WithSession(func(q *ent.SessionQuery) { q.WithUser() }).
+			Only(ctx)
+		if ent.IsNotFound(err) {
+			return ErrInvalidRefreshToken
+		}
+		if err != nil {
+			return fmt.Errorf("find refresh token: %w", err)
+		}
+		sess := rt.Edges.Session
+		if sess.RevokedAt != nil || !sess.ExpiresAt.After(now) || sess.Edges.User.DeletedAt != nil {
+			return ErrInvalidRefreshToken
+		}
+		// Spend the token; the condition makes two concurrent refreshes with
+		// the same token see each other: only one wins.
+		n, err := tx.RefreshToken.Update().
+			Where(refreshtoken.ID(rt.ID), refreshtoken.UsedAtIsNil()).
+			SetUsedAt(now).
+			Save(ctx)
+		if err != nil {
+			return fmt.Errorf("spend refresh token: %w", err)
+		}
+		if n == 0 {
+			reused = true
+			return s.revokeSessions(ctx, tx, now, session.ID(sess.ID))
+		}
+		if err := tx.Session.UpdateOneID(sess.ID).SetLastUsedAt(now).SetExpiresAt(now.Add(s.opts.SessionTTL)).Exec(ctx); err != nil {
+			return fmt.Errorf("extend session %d: %w", sess.ID, err)
+		}
+		out, err = s.issue(ctx, tx, sess.Edges.User, sess.ID, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if reused {
+		s.log.WarnContext(ctx, "refresh token reused; session revoked", "client_ip", viewer.ClientFromContext(ctx).IP)
+		return nil, ErrRefreshTokenReused
+	}
+	return signedIn(ctx, out), nil
+}
+
+// SignOut ends the session the refresh token belongs to. It reports
+// whether there was an open session to end.
+func (s *Service) SignOut(ctx context.Context, token string) (bool, error) {
+	rt, err := s.db.RefreshToken.Query().
+		Where(refreshtoken.TokenHash(hashRefreshToken(strings.TrimSpace(token)))).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("find refresh token: %w", err)
+	}
+	n, err := s.db.Session.Update().
+		Where(session.HasTokensWith(refreshtoken.ID(rt.ID)), session.RevokedAtIsNil()).
+		SetRevokedAt(s.now()).
+		Save(ctx)
+	if err != nil {
+		return false, fmt.Errorf("revoke session: %w", err)
+	}
+	return n > 0, nil
+}
+
+// revokeSessions ends the sessions matching where.
+func (s *Service) revokeSessions(ctx context.Context, tx *ent.Tx, now time.Time, where ...predicate.Session) error {
+	_, err := tx.Session.Update().Where(append(where, session.RevokedAtIsNil())...).SetRevokedAt(now).Save(ctx)
+	if err != nil {
+		return fmt.Errorf("revoke sessions: %w", err)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut at a rune boundary.
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}

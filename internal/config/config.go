@@ -1,0 +1,210 @@
+// Package config reads chatty's configuration from the environment, with
+// command-line flags mirroring every variable (a flag wins over its variable).
+package config
+
+import (
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Config is everything chatty needs to start.
+type Config struct {
+	Addr           string
+	DatabaseURL    string
+	UploadDir      string
+	PublicURL      string
+	JWTSecret      string
+	RedisURL       string
+	AllowedOrigins []string
+	LogLevel       slog.Level
+
+	// Database is DatabaseURL, parsed.
+	Database Database
+	// JWTSecretGenerated is true when no secret was configured and a random
+	// one was made for this process: tokens die with it.
+	JWTSecretGenerated bool
+}
+
+// Database says which driver to open and with what DSN.
+type Database struct {
+	Driver string // "sqlite" or "mysql"
+	DSN    string
+}
+
+type setting struct {
+	env, flag, def, help string
+	dst                  *string
+}
+
+// Load reads the configuration from getenv and args (without the program
+// name) and validates it. Errors name the variable at fault in one line.
+func Load(args []string, getenv func(string) string) (*Config, error) {
+	var c Config
+	var origins, level string
+	settings := []setting{
+		{"CHATTY_ADDR", "addr", ":8080", "address to listen on", &c.Addr},
+		{"CHATTY_DATABASE_URL", "database-url", "sqlite:data/chatty.db", "sqlite:PATH or mysql://user:pass@host:port/dbname", &c.DatabaseURL},
+		{"CHATTY_UPLOAD_DIR", "upload-dir", "uploads", "directory for uploaded files", &c.UploadDir},
+		{"CHATTY_PUBLIC_URL", "public-url", "http://localhost:8080", "base of the absolute URLs chatty hands out", &c.PublicURL},
+		{"CHATTY_JWT_SECRET", "jwt-secret", "", "HMAC key for access tokens, at least 32 bytes (random per start when empty)", &c.JWTSecret},
+		{"CHATTY_REDIS_URL", "redis-url", "", "redis://host:port/db for pub/sub between instances (in-memory when empty)", &c.RedisURL},
+		{"CHATTY_ALLOWED_ORIGINS", "allowed-origins", "", "comma-separated browser origins allowed besides CHATTY_PUBLIC_URL's, or *", &origins},
+		{"CHATTY_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", &level},
+	}
+	fs := flag.NewFlagSet("chatty", flag.ContinueOnError)
+	byFlag := map[string]setting{}
+	for _, s := range settings {
+		def := s.def
+		if v, ok := lookup(getenv, s.env); ok {
+			def = v
+		}
+		fs.StringVar(s.dst, s.flag, def, fmt.Sprintf("%s (env %s)", s.help, s.env))
+		byFlag[s.flag] = s
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
+	}
+	c.AllowedOrigins = splitList(origins)
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("config: CHATTY_LOG_LEVEL: want debug, info, warn or error, got %q", level)
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func lookup(getenv func(string) string, key string) (string, bool) {
+	v := strings.TrimSpace(getenv(key))
+	return v, v != ""
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (c *Config) validate() error {
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		return fmt.Errorf("config: CHATTY_ADDR: want host:port or :port, got %q", c.Addr)
+	}
+	db, err := ParseDatabaseURL(c.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("config: CHATTY_DATABASE_URL: %w", err)
+	}
+	c.Database = db
+	if strings.TrimSpace(c.UploadDir) == "" {
+		return errors.New("config: CHATTY_UPLOAD_DIR: must not be empty")
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("config: CHATTY_PUBLIC_URL: want an absolute http(s) URL such as https://chat.example.com, got %q", c.PublicURL)
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	switch {
+	case c.JWTSecret == "":
+		b := make([]byte, 32)
+		_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+		c.JWTSecret = string(b)
+		c.JWTSecretGenerated = true
+	case len(c.JWTSecret) < 32:
+		return fmt.Errorf("config: CHATTY_JWT_SECRET: must be at least 32 bytes, got %d", len(c.JWTSecret))
+	}
+	if c.RedisURL != "" {
+		r, err := url.Parse(c.RedisURL)
+		if err != nil || (r.Scheme != "redis" && r.Scheme != "rediss") || r.Host == "" {
+			return fmt.Errorf("config: CHATTY_REDIS_URL: want redis://host:port[/db], got %q", redact(c.RedisURL))
+		}
+	}
+	for _, o := range c.AllowedOrigins {
+		if o == "*" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("config: CHATTY_ALLOWED_ORIGINS: want origins such as https://app.example.com or *, got %q", o)
+		}
+	}
+	return nil
+}
+
+// ParseDatabaseURL understands sqlite:PATH, mysql://user:pass@host:port/db
+// and, for convenience, a go-sql-driver/mysql DSN (user:pass@tcp(host)/db).
+func ParseDatabaseURL(s string) (Database, error) {
+	switch {
+	case strings.HasPrefix(s, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(s, "sqlite:"), "//")
+		if path == "" {
+			return Database{}, errors.New("want sqlite:PATH, the path is empty")
+		}
+		return Database{Driver: "sqlite", DSN: path}, nil
+	case strings.HasPrefix(s, "mysql://"):
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" || strings.Trim(u.Path, "/") == "" {
+			return Database{}, fmt.Errorf("want mysql://user:pass@host:port/dbname, got %q", redact(s))
+		}
+		cfg := mysql.NewConfig()
+		cfg.User = u.User.Username()
+		cfg.Passwd, _ = u.User.Password()
+		cfg.Net = "tcp"
+		cfg.Addr = u.Host
+		if u.Port() == "" {
+			cfg.Addr = net.JoinHostPort(u.Hostname(), "3306")
+		}
+		cfg.DBName = strings.Trim(u.Path, "/")
+		cfg.Params = map[string]string{}
+		for k, v := range u.Query() {
+			cfg.Params[k] = v[len(v)-1]
+		}
+		return Database{Driver: "mysql", DSN: withMySQLDefaults(cfg)}, nil
+	case strings.Contains(s, "@tcp(") || strings.Contains(s, "@unix("):
+		cfg, err := mysql.ParseDSN(s)
+		if err != nil {
+			return Database{}, errors.New("not a valid MySQL DSN")
+		}
+		return Database{Driver: "mysql", DSN: withMySQLDefaults(cfg)}, nil
+	}
+	return Database{}, fmt.Errorf("want sqlite:PATH or mysql://user:pass@host:port/dbname, got %q", redact(s))
+}
+
+// withMySQLDefaults sets what chatty relies on: times as time.Time in UTC
+// and utf8mb4 so Korean and emoji round-trip.
+func withMySQLDefaults(cfg *mysql.Config) string {
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	delete(cfg.Params, "parseTime")
+	delete(cfg.Params, "loc")
+	cfg.Params["charset"] = "utf8mb4"
+	return cfg.FormatDSN()
+}
+
+// redact hides a password in a URL before it is printed.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

@@ -1,0 +1,261 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/chatty/chatty/internal/auth"
+	"github.com/chatty/chatty/internal/chat"
+	"github.com/chatty/chatty/internal/config"
+	"github.com/chatty/chatty/internal/database"
+	"github.com/chatty/chatty/internal/server"
+)
+
+// testSecret signs the access tokens of test servers; tests use it to forge tokens.
+var testSecret = []byte("test-secret-test-secret-test-secret!")
+
+// backends lists the databases the integration tests run on: SQLite always,
+// MariaDB/MySQL when CHATTY_TEST_MYSQL_DSN is set.
+func backends(t *testing.T) []string {
+	b := []string{"sqlite"}
+	if os.Getenv("CHATTY_TEST_MYSQL_DSN") != "" {
+		b = append(b, "mysql")
+	}
+	return b
+}
+
+// forEachDB runs fn as a subtest on every backend, each with a fresh server
+// over a fresh database.
+func forEachDB(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	for _, b := range backends(t) {
+		t.Run(b, func(t *testing.T) {
+			t.Parallel()
+			fn(t, newEnv(t, b))
+		})
+	}
+}
+
+// env is a running chatty over a fresh database.
+type env struct {
+	URL  string
+	DB   *database.DB
+	Auth *auth.Service
+}
+
+type envOption func(*server.Config, *auth.Options)
+
+func newEnv(t *testing.T, backend string, opts ...envOption) *env {
+	t.Helper()
+	ctx := context.Background()
+	dbcfg := testDatabase(t, backend)
+	db, err := database.Open(ctx, dbcfg)
+	if err != nil {
+		t.Fatalf("open %s: %v", backend, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate %s: %v", backend, err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	ao := auth.Options{
+		Secret:   testSecret,
+		Issuer:   "http://chatty.test",
+		Password: auth.PasswordParams{Memory: 1024, Time: 1, Threads: 1}, // cheap hashing keeps tests fast
+		Logger:   log,
+	}
+	sc := server.Config{Logger: log, DB: db, PublicURL: "http://chatty.test"}
+	for _, o := range opts {
+		o(&sc, &ao)
+	}
+	authSvc, err := auth.NewService(db.Client, ao)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Auth = authSvc
+	sc.Chat = chat.NewService(db.Client, log)
+	ts := httptest.NewServer(server.New(sc).Handler())
+	t.Cleanup(ts.Close)
+	return &env{URL: ts.URL, DB: db, Auth: authSvc}
+}
+
+// testDatabase returns a fresh, empty database on backend.
+func testDatabase(t *testing.T, backend string) config.Database {
+	t.Helper()
+	switch backend {
+	case "sqlite":
+		return config.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "chatty.db")}
+	case "mysql":
+		base, err := config.ParseDatabaseURL(os.Getenv("CHATTY_TEST_MYSQL_DSN"))
+		if err != nil {
+			t.Fatalf("CHATTY_TEST_MYSQL_DSN: %v", err)
+		}
+		cfg, err := mysql.ParseDSN(base.DSN)
+		if err != nil {
+			t.Fatalf("CHATTY_TEST_MYSQL_DSN: %v", err)
+		}
+		admin, err := sql.Open("mysql", base.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close()
+		b := make([]byte, 6)
+		_, _ = rand.Read(b)
+		name := "chatty_test_" + hex.EncodeToString(b)
+		if _, err := admin.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
+			t.Fatalf("create test database: %v", err)
+		}
+		t.Cleanup(func() {
+			a, err := sql.Open("mysql", base.DSN)
+			if err == nil {
+				_, _ = a.Exec("DROP DATABASE IF EXISTS " + name)
+				a.Close()
+			}
+		})
+		cfg.DBName = name
+		return config.Database{Driver: "mysql", DSN: cfg.FormatDSN()}
+	}
+	t.Fatalf("unknown backend %q", backend)
+	return config.Database{}
+}
+
+// gqlError is one entry of a response's errors.
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+func (e gqlError) Code() string { s, _ := e.Extensions["code"].(string); return s }
+
+// gqlResponse is a decoded GraphQL response.
+type gqlResponse struct {
+	Status int
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+	Raw    string
+}
+
+// Code returns the code of the first error, "" when there is none.
+func (r gqlResponse) Code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	return r.Errors[0].Code()
+}
+
+// Decode unmarshals data into v, failing the test on errors.
+func (r gqlResponse) Decode(t *testing.T, v any) {
+	t.Helper()
+	if len(r.Errors) > 0 {
+		t.Fatalf("unexpected errors: %s", r.Raw)
+	}
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Raw, err)
+	}
+}
+
+// client talks to an env as one user (or anonymously, with no token).
+type client struct {
+	e     *env
+	token string
+}
+
+func (e *env) anon() *client { return &client{e: e} }
+
+func (e *env) as(token string) *client { return &client{e: e, token: token} }
+
+// do POSTs a GraphQL operation and decodes the answer.
+func (c *client) do(t *testing.T, query string, vars map[string]any) gqlResponse {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, c.e.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return send(t, req)
+}
+
+func send(t *testing.T, req *http.Request) gqlResponse {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := gqlResponse{Status: resp.StatusCode, Raw: string(raw)}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("%s %s: status %d, body %q is not JSON: %v", req.Method, req.URL, resp.StatusCode, raw, err)
+	}
+	out.Status = resp.StatusCode
+	return out
+}
+
+// account is a signed-up user as the tests see it.
+type account struct {
+	ID, Email, Password, Nickname string
+	AccessToken, RefreshToken     string
+}
+
+var seq = func() func() int {
+	var n int
+	var mu = make(chan struct{}, 1)
+	return func() int { mu <- struct{}{}; n++; v := n; <-mu; return v }
+}()
+
+// signUp creates a fresh account through the API.
+func (e *env) signUp(t *testing.T, nickname string) account {
+	t.Helper()
+	n := seq()
+	a := account{
+		Email:    fmt.Sprintf("user%d-%d@example.com", n, time.Now().UnixNano()),
+		Password: "correct horse battery",
+		Nickname: nickname,
+	}
+	var out struct {
+		SignUp struct {
+			AccessToken, RefreshToken string
+			User                      struct{ ID string }
+		}
+	}
+	e.anon().do(t, `mutation($in: SignUpInput!) { signUp(input: $in) { accessToken refreshToken user { id } } }`,
+		map[string]any{"in": map[string]any{"email": a.Email, "password": a.Password, "nickname": nickname}}).Decode(t, &out)
+	a.ID, a.AccessToken, a.RefreshToken = out.SignUp.User.ID, out.SignUp.AccessToken, out.SignUp.RefreshToken
+	if a.ID == "" || a.AccessToken == "" || a.RefreshToken == "" {
+		t.Fatalf("signUp returned %+v", out)
+	}
+	return a
+}
+
+func (e *env) client(a account) *client { return e.as(a.AccessToken) }
+
+// mustContain fails unless s contains every one of subs.
+func mustContain(t *testing.T, s string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			t.Fatalf("%q does not contain %q", s, sub)
+		}
+	}
+}

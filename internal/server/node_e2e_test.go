@@ -1,0 +1,52 @@
+package server_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestNodeClients runs every e2e/*.test.mjs script against a real chatty
+// (SQLite) with the server's URL as its argument: real npm clients
+// (graphql-http's audit, headless Chromium with GraphiQL, ...). A script
+// passes when it exits 0.
+//
+// Node and the e2e packages (npm ci in e2e/) are needed; without them the
+// test is skipped, unless CHATTY_E2E=1 (as in CI) makes their absence a
+// failure.
+func TestNodeClients(t *testing.T) {
+	root, _ := filepath.Abs("../../e2e")
+	scripts, _ := filepath.Glob(filepath.Join(root, "*.test.mjs"))
+	required := os.Getenv("CHATTY_E2E") == "1"
+	_, nodeErr := exec.LookPath("node")
+	_, modErr := os.Stat(filepath.Join(root, "node_modules"))
+	switch {
+	case nodeErr != nil || modErr != nil:
+		if required {
+			t.Fatalf("CHATTY_E2E=1 but node (%v) or e2e/node_modules (%v) is missing: run npm ci in e2e/", nodeErr, modErr)
+		}
+		t.Skip("node or e2e/node_modules missing (run `npm ci` in e2e/); CI runs these with CHATTY_E2E=1")
+	case len(scripts) == 0:
+		t.Fatal("no e2e/*.test.mjs scripts")
+	}
+	for _, script := range scripts {
+		t.Run(filepath.Base(script), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, "sqlite")
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "node", script, e.URL)
+			cmd.Dir = root
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("node %s: %v\n%s", filepath.Base(script), err, out)
+			}
+			if testing.Verbose() {
+				t.Logf("%s", out)
+			}
+		})
+	}
+}

@@ -1,0 +1,146 @@
+// Package server builds chatty's http.Handler: the GraphQL endpoint with its
+// transports and limits, GraphiQL, health, readiness and metrics.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/chatty/chatty/graph"
+	"github.com/chatty/chatty/internal/auth"
+	"github.com/chatty/chatty/internal/chat"
+	"github.com/chatty/chatty/internal/database"
+)
+
+// Limits on what one request may ask.
+type Limits struct {
+	// MaxBodyBytes caps a JSON request body (1 MiB).
+	MaxBodyBytes int64
+	// MaxDepth caps how deep an operation nests (12).
+	MaxDepth int
+	// MaxAliases caps the aliases in an operation (30).
+	MaxAliases int
+	// MaxComplexity caps gqlgen's complexity score (1000).
+	MaxComplexity int
+	// MaxTokens caps the tokens the parser reads (5000).
+	MaxTokens int
+}
+
+// Config is what the handler is built from.
+type Config struct {
+	Logger *slog.Logger
+	DB     *database.DB
+	Auth   *auth.Service
+	Chat   *chat.Service
+	// PublicURL is the base of absolute URLs; its origin is always allowed.
+	PublicURL string
+	// AllowedOrigins are further browser origins allowed to call the API ("*": any).
+	AllowedOrigins []string
+	Limits         Limits
+}
+
+// Server is chatty's HTTP side.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	origins *originPolicy
+	handler http.Handler
+}
+
+// New builds the server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	l := &cfg.Limits
+	setDefault(&l.MaxBodyBytes, 1<<20)
+	setDefault(&l.MaxDepth, 12)
+	setDefault(&l.MaxAliases, 30)
+	setDefault(&l.MaxComplexity, 1000)
+	setDefault(&l.MaxTokens, 5000)
+
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		metrics: newMetrics(),
+		origins: newOriginPolicy(cfg.PublicURL, cfg.AllowedOrigins),
+	}
+	mux := http.NewServeMux()
+	gql := s.graphQL()
+	mux.Handle("/graphql", s.instrument("graphql", s.cors(s.limitBody(cfg.Auth.Middleware(gql)))))
+	mux.Handle("GET /healthz", s.instrument("healthz", http.HandlerFunc(s.healthz)))
+	mux.Handle("GET /readyz", s.instrument("readyz", http.HandlerFunc(s.readyz)))
+	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.Handle("GET /playground", http.RedirectHandler("/", http.StatusMovedPermanently))
+	mux.Handle("/", s.instrument("graphiql", graphiQL("/graphql")))
+	s.handler = s.withClient(s.recover(mux))
+	return s
+}
+
+func setDefault[T int | int64](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// Handler returns the root http.Handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// graphQL builds gqlgen's handler: transports, limits, errors.
+func (s *Server) graphQL() http.Handler {
+	srv := handler.New(graph.NewSchema(&graph.Resolver{
+		DB:        s.cfg.DB.Client,
+		Auth:      s.cfg.Auth,
+		Chat:      s.cfg.Chat,
+		PublicURL: s.cfg.PublicURL,
+	}))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(s.cfg.Limits.MaxTokens)
+	srv.Use(extension.Introspection{})
+	srv.Use(graph.ShapeLimit{MaxDepth: s.cfg.Limits.MaxDepth, MaxAliases: s.cfg.Limits.MaxAliases})
+	srv.Use(extension.FixedComplexityLimit(s.cfg.Limits.MaxComplexity))
+	srv.SetErrorPresenter(graph.ErrorPresenter(s.log))
+	srv.SetRecoverFunc(graph.Recover(s.log))
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		if resp != nil {
+			for _, e := range resp.Errors {
+				code, _ := e.Extensions["code"].(string)
+				s.metrics.graphqlErrors.WithLabelValues(code).Inc()
+			}
+		}
+		return resp
+	})
+	return srv
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.cfg.DB.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "not ready: database does not answer", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("database unavailable\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
