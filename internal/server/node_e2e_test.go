@@ -15,20 +15,20 @@ import (
 // passes when it exits 0.
 //
 // Node and the e2e packages (npm ci in e2e/) are needed; without them the
-// test is skipped, unless CHATTY_E2E=1 (as in CI) makes their absence a
+// test is skipped, unless CHATTY_CI=1 (set by .ci/run) makes their absence a
 // failure.
 func TestNodeClients(t *testing.T) {
 	root, _ := filepath.Abs("../../e2e")
 	scripts, _ := filepath.Glob(filepath.Join(root, "*.test.mjs"))
-	required := os.Getenv("CHATTY_E2E") == "1"
+	required := os.Getenv("CHATTY_CI") == "1"
 	_, nodeErr := exec.LookPath("node")
 	_, modErr := os.Stat(filepath.Join(root, "node_modules"))
 	switch {
 	case nodeErr != nil || modErr != nil:
 		if required {
-			t.Fatalf("CHATTY_E2E=1 but node (%v) or e2e/node_modules (%v) is missing: run npm ci in e2e/", nodeErr, modErr)
+			t.Fatalf("CHATTY_CI=1 but node (%v) or e2e/node_modules (%v) is missing: run npm ci in e2e/", nodeErr, modErr)
 		}
-		t.Skip("node or e2e/node_modules missing (run `npm ci` in e2e/); CI runs these with CHATTY_E2E=1")
+		t.Skip("node or e2e/node_modules missing (run `npm ci` in e2e/); CI runs these with CHATTY_CI=1")
 	case len(scripts) == 0:
 		t.Fatal("no e2e/*.test.mjs scripts")
 	}

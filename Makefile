@@ -1,0 +1,34 @@
+# chatty — `make help` lists the targets.
+.DEFAULT_GOAL := help
+GO ?= go
+# Pure Go (modernc.org/sqlite): a static binary, no C toolchain needed.
+export CGO_ENABLED ?= 0
+
+.PHONY: help generate build run test test-e2e-deps lint
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+generate: ## regenerate ent (ent/) and gqlgen (graph/) code from the schemas
+	cd ent && $(GO) generate .
+	$(GO) tool gqlgen generate
+
+build: ## build bin/chatty
+	$(GO) build -o bin/chatty ./cmd/chatty
+
+run: ## serve on :8080: SQLite in ./data, files in ./uploads, GraphiQL at http://localhost:8080/
+	$(GO) run ./cmd/chatty
+
+test: test-e2e-deps ## run every test (MariaDB too with CHATTY_TEST_MYSQL_DSN, Redis with CHATTY_TEST_REDIS_URL)
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+# The e2e tests drive chatty with real npm clients; they need Node (skipped without it).
+test-e2e-deps: ## install the npm clients of the end-to-end tests (when Node is present)
+	@if command -v npm >/dev/null 2>&1; then \
+		cd e2e && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }; \
+	else echo "npm not found: the end-to-end tests with Node clients will be skipped"; fi
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
