@@ -417,7 +417,9 @@ func TestDeleteAccount(t *testing.T) {
 			t.Fatal("node(id) still resolves a deleted account")
 		}
 		// The email is free again.
-		var again struct{ SignUp struct{ User struct{ ID string } } }
+		var again struct {
+			SignUp struct{ User struct{ ID string } }
+		}
 		e.anon().do(t, `mutation($in: SignUpInput!) { signUp(input: $in) { user { id } } }`,
 			map[string]any{"in": map[string]any{"email": a.Email, "password": "another password", "nickname": "reborn"}}).Decode(t, &again)
 		if again.SignUp.User.ID == a.ID {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -40,8 +41,10 @@ type graphiqlAsset struct {
 }
 
 type graphiqlHandler struct {
-	index  []byte
-	assets map[string]graphiqlAsset // by URL path
+	index    *template.Template
+	endpoint string
+	urls     map[string]string        // file name → URL, for the template
+	assets   map[string]graphiqlAsset // by URL path
 }
 
 // graphiQL serves the GraphiQL IDE for endpoint at "/" from files embedded
@@ -56,12 +59,11 @@ func graphiQL(endpoint string) http.Handler {
 }
 
 func newGraphiQLHandler(files embed.FS, endpoint string) (*graphiqlHandler, error) {
-	h := &graphiqlHandler{assets: map[string]graphiqlAsset{}}
+	h := &graphiqlHandler{endpoint: endpoint, urls: map[string]string{}, assets: map[string]graphiqlAsset{}}
 	entries, err := fs.ReadDir(files, "graphiql")
 	if err != nil {
 		return nil, err
 	}
-	urls := map[string]string{} // file name → URL, for the template
 	for _, e := range entries {
 		ct, ok := graphiqlContentTypes[path.Ext(e.Name())]
 		if e.IsDir() || !ok {
@@ -75,18 +77,26 @@ func newGraphiQLHandler(files embed.FS, endpoint string) (*graphiqlHandler, erro
 		hash := hex.EncodeToString(sum[:8])
 		u := graphiqlAssetPrefix + hash + "/" + e.Name()
 		h.assets[u] = graphiqlAsset{body: body, contentType: ct, hash: hash}
-		urls[e.Name()] = u
+		h.urls[e.Name()] = u
 	}
-	tmpl, err := template.New("index.html").Option("missingkey=error").ParseFS(files, "graphiql/index.html")
+	h.index, err = template.New("index.html").Option("missingkey=error").ParseFS(files, "graphiql/index.html")
 	if err != nil {
 		return nil, err
 	}
+	if _, err := h.renderIndex("check"); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// renderIndex renders the page with the style nonce of one response.
+func (h *graphiqlHandler) renderIndex(nonce string) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := tmpl.Execute(&buf, map[string]any{"Endpoint": endpoint, "Assets": urls}); err != nil {
+	data := map[string]any{"Endpoint": h.endpoint, "Assets": h.urls, "StyleNonce": nonce}
+	if err := h.index.Execute(&buf, data); err != nil {
 		return nil, fmt.Errorf("render index.html: %w", err)
 	}
-	h.index = buf.Bytes()
-	return h, nil
+	return buf.Bytes(), nil
 }
 
 func (h *graphiqlHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -110,19 +120,34 @@ func (h *graphiqlHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(asset.body))
 		return
 	}
+	nonce := rand.Text()
+	page, err := h.renderIndex(nonce)
+	if err != nil {
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
 	hdr.Set("Content-Type", "text/html; charset=utf-8")
 	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("Content-Security-Policy", graphiqlCSP(r.Host))
+	hdr.Set("Content-Security-Policy", graphiqlCSP(r.Host, nonce))
 	hdr.Set("X-Frame-Options", "DENY")
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(h.index))
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(page))
 }
 
 // graphiqlCSP is the page's Content-Security-Policy. GraphiQL 3.9 runs
-// without inline scripts, eval or inline styles; its stylesheet embeds its
-// fonts and CodeMirror's lint icons as data: URLs, hence data: for fonts and
-// images. connect-src names the WebSocket origins of host explicitly:
-// browsers that follow CSP level 2 do not let 'self' cover ws:/wss:.
-func graphiqlCSP(host string) string {
+// without inline scripts and without eval. Two allowances, both checked in
+// Chromium:
+//   - style-src 'nonce-…': its dialogs (settings, shortcuts) lock scrolling
+//     through react-remove-scroll, which appends a <style> element whose
+//     text depends on the scrollbar width, so no hash fits. The library
+//     sets window.__webpack_nonce__ on that element; boot.js sets it from
+//     the page (data-style-nonce). A fresh nonce per response, and no
+//     'unsafe-inline'.
+//   - data: for fonts and images: graphiql.min.css embeds its fonts and
+//     CodeMirror's lint icons as data: URLs.
+//
+// connect-src names the WebSocket origins of host explicitly: browsers that
+// follow CSP level 2 do not let 'self' cover ws:/wss:.
+func graphiqlCSP(host, styleNonce string) string {
 	connect := "'self'"
 	if validCSPHost(host) {
 		connect += " ws://" + host + " wss://" + host
@@ -130,7 +155,7 @@ func graphiqlCSP(host string) string {
 	return strings.Join([]string{
 		"default-src 'self'",
 		"script-src 'self'",
-		"style-src 'self'",
+		"style-src 'self' 'nonce-" + styleNonce + "'",
 		"img-src 'self' data:",
 		"font-src 'self' data:",
 		"connect-src " + connect,

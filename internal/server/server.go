@@ -105,8 +105,8 @@ func (s *Server) graphQL() http.Handler {
 		PublicURL: s.cfg.PublicURL,
 	}))
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(graphQLOverHTTP{})    // GET and POST, see graphqlhttp.go
+	srv.AddTransport(unsupportedRequest{}) // last: 415/405 for what no transport above serves
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(s.cfg.Limits.MaxTokens)
 	srv.Use(extension.Introspection{})
