@@ -81,7 +81,10 @@ func (r *queryResolver) SearchUsers(ctx context.Context, query string, first *in
 	if err != nil {
 		return nil, err
 	}
-	n := pageSize(first, nil)
+	n, err := pageSize("first", first)
+	if err != nil {
+		return nil, err
+	}
 	return q.Paginate(ctx, after, &n, nil, nil, ent.WithUserOrder(&ent.UserOrder{Field: ent.UserOrderFieldNickname, Direction: entgql.OrderDirectionAsc}))
 }
 
@@ -106,7 +109,10 @@ func (r *userResolver) Friendship(ctx context.Context, obj *ent.User) (chat.Frie
 	if err != nil {
 		return "", err
 	}
-	return r.Chat.FriendshipState(ctx, v, obj.ID)
+	if obj.ID == v.UserID {
+		return chat.FriendshipSelf, nil
+	}
+	return loadersOf(ctx).friendship.Load(ctx, obj.ID)
 }
 
 // Online is the resolver for the online field.

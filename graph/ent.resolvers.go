@@ -8,8 +8,10 @@ package graph
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/internal/auth"
+	"github.com/chatty/chatty/internal/chat"
 )
 
 // Node is the resolver for the node field.
@@ -22,6 +24,9 @@ func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
 	if err != nil {
 		return nil, err
 	}
+	if nodes[0] == nil {
+		return nil, chat.ErrNodeNotFound
+	}
 	return nodes[0], nil
 }
 
@@ -31,16 +36,33 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 	if err != nil {
 		return nil, err
 	}
-	return r.Chat.Nodes(ctx, v, ids)
+	nodes, err := r.Chat.Nodes(ctx, v, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i, n := range nodes {
+		if n == nil { // null in its place, and an error saying why
+			graphql.AddError(graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i)), chat.ErrNodeNotFound)
+		}
+	}
+	return nodes, nil
 }
+
+// Message returns MessageResolver implementation.
+func (r *Resolver) Message() MessageResolver { return &messageResolver{r} }
 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
+
+// Room returns RoomResolver implementation.
+func (r *Resolver) Room() RoomResolver { return &roomResolver{r} }
 
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
-	queryResolver struct{ *Resolver }
-	userResolver  struct{ *Resolver }
+	messageResolver struct{ *Resolver }
+	queryResolver   struct{ *Resolver }
+	roomResolver    struct{ *Resolver }
+	userResolver    struct{ *Resolver }
 )

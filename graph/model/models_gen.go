@@ -2,6 +2,19 @@
 
 package model
 
+type CreateRoomInput struct {
+	// The other members (the viewer is added). One member and no name: a DIRECT room, returned as it is if it exists already.
+	MemberIds []int   `json:"memberIds"`
+	Name      *string `json:"name,omitempty"`
+}
+
+type SendMessageInput struct {
+	RoomID int    `json:"roomId"`
+	Body   string `json:"body"`
+	// Idempotency key: sending the same clientId twice in a room yields the first message, not a second.
+	ClientID *string `json:"clientId,omitempty"`
+}
+
 type SignInInput struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`

@@ -411,10 +411,8 @@ func TestDeleteAccount(t *testing.T) {
 		if s.SearchUsers.TotalCount != 0 {
 			t.Fatalf("search finds the deleted account: %+v", s)
 		}
-		var n struct{ Node *struct{ ID string } }
-		e.client(b).do(t, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": a.ID}).Decode(t, &n)
-		if n.Node != nil {
-			t.Fatal("node(id) still resolves a deleted account")
+		if r := e.client(b).do(t, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": a.ID}); r.Code() != "NOT_FOUND" || !strings.Contains(r.Raw, `"node":null`) {
+			t.Fatalf("node(id) of a deleted account: %s", r.Raw)
 		}
 		// The email is free again.
 		var again struct {
@@ -533,7 +531,10 @@ func TestNodeResolvesUsers(t *testing.T) {
 			}
 		}
 		r := e.client(b).do(t, q, map[string]any{"id": a.ID, "ids": []string{a.ID, b.ID, "999999999"}})
-		r.Decode(t, &out)
+		r.DecodeData(t, &out)
+		if len(r.Errors) != 1 || r.Code() != "NOT_FOUND" || fmt.Sprint(r.Errors[0].Path) != "[nodes 2]" {
+			t.Fatalf("an unknown id in nodes must be null with a NOT_FOUND error at its index: %s", r.Raw)
+		}
 		mustContain(t, r.Raw, `"__typename":"User"`, `"nickname":"노드"`, `"friendship":"NONE"`)
 		if out.Node == nil || out.Node.Email != nil {
 			t.Fatalf("node = %s", r.Raw)

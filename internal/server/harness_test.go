@@ -174,6 +174,14 @@ func (r gqlResponse) Decode(t *testing.T, v any) {
 	}
 }
 
+// DecodeData unmarshals data into v whatever the errors say (for partial results).
+func (r gqlResponse) DecodeData(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Raw, err)
+	}
+}
+
 // client talks to an env as one user (or anonymously, with no token).
 type client struct {
 	e     *env

@@ -98,12 +98,13 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // graphQL builds gqlgen's handler: transports, limits, errors.
 func (s *Server) graphQL() http.Handler {
-	srv := handler.New(graph.NewSchema(&graph.Resolver{
+	resolver := &graph.Resolver{
 		DB:        s.cfg.DB.Client,
 		Auth:      s.cfg.Auth,
 		Chat:      s.cfg.Chat,
 		PublicURL: s.cfg.PublicURL,
-	}))
+	}
+	srv := handler.New(graph.NewSchema(resolver))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(graphQLOverHTTP{})    // GET and POST, see graphqlhttp.go
 	srv.AddTransport(unsupportedRequest{}) // last: 415/405 for what no transport above serves
@@ -112,6 +113,7 @@ func (s *Server) graphQL() http.Handler {
 	srv.Use(extension.Introspection{})
 	srv.Use(graph.ShapeLimit{MaxDepth: s.cfg.Limits.MaxDepth, MaxAliases: s.cfg.Limits.MaxAliases})
 	srv.Use(extension.FixedComplexityLimit(s.cfg.Limits.MaxComplexity))
+	srv.AroundOperations(resolver.Loaders())
 	srv.SetErrorPresenter(graph.ErrorPresenter(s.log))
 	srv.SetRecoverFunc(graph.Recover(s.log))
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {

@@ -1,0 +1,81 @@
+package chat
+
+import (
+	"context"
+
+	"github.com/chatty/chatty/ent"
+	"github.com/chatty/chatty/internal/database"
+)
+
+// EventKind says what happened.
+type EventKind string
+
+// The events the chat domain publishes.
+const (
+	// EventMessageCreated: a message (any kind, SYSTEM included) was stored.
+	EventMessageCreated EventKind = "MESSAGE_CREATED"
+	// EventMemberJoined: users were added to a room (UserIDs).
+	EventMemberJoined EventKind = "MEMBER_JOINED"
+	// EventMemberLeft: a user (ActorID) left a room.
+	EventMemberLeft EventKind = "MEMBER_LEFT"
+	// EventRoomAdded: users (UserIDs) were put in a room by ActorID,
+	// as it was created or later.
+	EventRoomAdded EventKind = "ROOM_ADDED"
+	// EventFriendRequest: ActorID asked UserIDs[0] to be friends.
+	EventFriendRequest EventKind = "FRIEND_REQUEST"
+	// EventFriendAccepted: ActorID accepted the request of UserIDs[0].
+	EventFriendAccepted EventKind = "FRIEND_ACCEPTED"
+)
+
+// Event is a committed change someone should hear about. It carries ids
+// and the stored message, never a transaction-bound entity.
+type Event struct {
+	Kind    EventKind
+	RoomID  int
+	ActorID int
+	// UserIDs are the users the event is about (added, asked, accepted).
+	UserIDs []int
+	// Message is the stored message of EventMessageCreated, detached from
+	// its transaction.
+	Message *ent.Message
+}
+
+// Publisher receives events after the change they describe is committed.
+// It must not block: the realtime layer fans out from memory.
+type Publisher interface {
+	Publish(ctx context.Context, e Event)
+}
+
+// PublisherFunc adapts a function to Publisher.
+type PublisherFunc func(ctx context.Context, e Event)
+
+// Publish calls f.
+func (f PublisherFunc) Publish(ctx context.Context, e Event) { f(ctx, e) }
+
+type discard struct{}
+
+func (discard) Publish(context.Context, Event) {}
+
+// emitter collects the events of one transaction.
+type emitter struct{ events []Event }
+
+func (em *emitter) emit(e Event) {
+	if e.Message != nil {
+		e.Message = e.Message.Unwrap() // usable after the transaction is gone
+	}
+	em.events = append(em.events, e)
+}
+
+// inTx runs fn in a transaction and, once it has committed, publishes
+// the events fn emitted, in order. Nothing is published when fn fails or
+// the commit does.
+func (s *Service) inTx(ctx context.Context, fn func(tx *ent.Tx, em *emitter) error) error {
+	var em emitter
+	if err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error { return fn(tx, &em) }); err != nil {
+		return err
+	}
+	for _, e := range em.events {
+		s.pub.Publish(ctx, e)
+	}
+	return nil
+}

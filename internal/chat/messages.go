@@ -1,0 +1,191 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/chatty/chatty/ent"
+	"github.com/chatty/chatty/ent/membership"
+	"github.com/chatty/chatty/ent/message"
+	"github.com/chatty/chatty/ent/room"
+	"github.com/chatty/chatty/internal/apperr"
+	"github.com/chatty/chatty/internal/viewer"
+)
+
+// draft is a message about to be posted.
+type draft struct {
+	kind         message.Kind
+	body         string
+	sender       *int
+	clientID     *string
+	attachmentID *int
+}
+
+// post stores a message in room roomID at the room's next seq. Bumping
+// the room's counter locks its row (MariaDB) or the database (SQLite) until
+// commit, so concurrent senders get strictly increasing, unique seqs.
+func (s *Service) post(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, d draft) (*ent.Message, error) {
+	now := s.now()
+	if err := tx.Room.UpdateOneID(roomID).AddLastSeq(1).SetUpdatedAt(now).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("next seq of room %d: %w", roomID, err)
+	}
+	seq, err := tx.Room.Query().Where(room.ID(roomID)).Select(room.FieldLastSeq).Int(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read seq of room %d: %w", roomID, err)
+	}
+	m, err := tx.Message.Create().
+		SetRoomID(roomID).
+		SetNillableSenderID(d.sender).
+		SetKind(d.kind).
+		SetBody(d.body).
+		SetSeq(int64(seq)).
+		SetNillableClientID(d.clientID).
+		SetNillableAttachmentID(d.attachmentID).
+		SetCreatedAt(now).
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store message in room %d: %w", roomID, err)
+	}
+	em.emit(Event{Kind: EventMessageCreated, RoomID: roomID, ActorID: deref(d.sender), Message: m})
+	return m, nil
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// SendMessageInput is a text message.
+type SendMessageInput struct {
+	RoomID   int
+	Body     string
+	ClientID *string
+}
+
+// normalizeClientID trims an idempotency key; empty means none.
+func normalizeClientID(p *string) (*string, error) {
+	if p == nil {
+		return nil, nil
+	}
+	c := strings.TrimSpace(*p)
+	if c == "" {
+		return nil, nil
+	}
+	if utf8.RuneCountInString(c) > MaxClientIDLen || len(c) > 4*MaxClientIDLen {
+		return nil, apperr.Input("clientId", "clientId is at most %d characters", MaxClientIDLen)
+	}
+	return &c, nil
+}
+
+// SendMessage posts a text message to a room the viewer is in. The body is
+// trimmed and must not be empty. Sending with a clientId the viewer has
+// used in this room before returns that first message instead.
+func (s *Service) SendMessage(ctx context.Context, v viewer.Viewer, in SendMessageInput) (*ent.Message, error) {
+	body := strings.TrimSpace(in.Body)
+	switch {
+	case body == "":
+		return nil, apperr.Input("body", "a message must not be empty")
+	case !utf8.ValidString(body):
+		return nil, apperr.Input("body", "a message must be valid UTF-8")
+	case utf8.RuneCountInString(body) > MaxBodyLen:
+		return nil, apperr.Input("body", "a message is at most %d characters", MaxBodyLen)
+	}
+	clientID, err := normalizeClientID(in.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	return s.send(ctx, v, in.RoomID, draft{kind: message.KindTEXT, body: body, sender: &v.UserID, clientID: clientID})
+}
+
+// send posts d for the viewer, honouring its idempotency key.
+func (s *Service) send(ctx context.Context, v viewer.Viewer, roomID int, d draft) (*ent.Message, error) {
+	var out *ent.Message
+	err := s.inTx(ctx, func(tx *ent.Tx, em *emitter) error {
+		if _, err := currentMember(ctx, tx.Client(), roomID, v.UserID); err != nil {
+			return err
+		}
+		if d.clientID != nil {
+			first, err := s.byClientID(ctx, tx.Client(), roomID, v.UserID, *d.clientID)
+			if err != nil || first != nil {
+				out = first
+				return err
+			}
+		}
+		m, err := s.post(ctx, tx, em, roomID, d)
+		if ent.IsConstraintError(err) && d.clientID != nil {
+			return errRetry // the same clientId committed concurrently
+		}
+		out = m
+		return err
+	})
+	if errors.Is(err, errRetry) {
+		// The other send won: answer with its message, as a repeat would be.
+		return s.byClientID(ctx, s.db, roomID, v.UserID, *d.clientID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out.Unwrap(), nil
+}
+
+func (s *Service) byClientID(ctx context.Context, c *ent.Client, roomID, sender int, clientID string) (*ent.Message, error) {
+	m, err := c.Message.Query().
+		Where(message.RoomID(roomID), message.SenderID(sender), message.ClientID(clientID)).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find message by clientId: %w", err)
+	}
+	return m, nil
+}
+
+// Messages is the query of the messages of a room the viewer is in that
+// the viewer may read (those after they joined); the caller pages it.
+func (s *Service) Messages(ctx context.Context, v viewer.Viewer, roomID int) (*ent.MessageQuery, error) {
+	m, err := currentMember(ctx, s.db, roomID, v.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return s.db.Message.Query().Where(message.RoomID(roomID), message.SeqGT(m.JoinedSeq)), nil
+}
+
+// MarkRoomRead moves the viewer's read marker in a room to messageID, or
+// to the newest message when messageID is nil. It never moves backwards.
+func (s *Service) MarkRoomRead(ctx context.Context, v viewer.Viewer, roomID int, messageID *int) (*ent.Room, error) {
+	m, err := currentMember(ctx, s.db, roomID, v.UserID)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.db.Room.Get(ctx, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("load room %d: %w", roomID, err)
+	}
+	seq := r.LastSeq
+	if messageID != nil {
+		msg, err := s.db.Message.Query().Where(message.ID(*messageID), message.RoomID(roomID), message.SeqGT(m.JoinedSeq)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil, ErrMessageNotFound
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load message %d: %w", *messageID, err)
+		}
+		seq = msg.Seq
+	}
+	// The condition keeps the marker from moving back, also when two
+	// devices mark at once.
+	err = s.db.Membership.Update().
+		Where(membership.ID(m.ID), membership.LastReadSeqLT(seq)).
+		SetLastReadSeq(seq).
+		Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mark room %d read: %w", roomID, err)
+	}
+	return r, nil
+}
