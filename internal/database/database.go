@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -106,8 +107,15 @@ func openSQLite(path string) (*sql.DB, error) {
 	return pool, nil
 }
 
+// migrateMu serialises migrations in one process: ent's schema
+// description (package-level tables) is not safe for concurrent Create
+// calls, which tests with several databases make.
+var migrateMu sync.Mutex
+
 // Migrate brings the schema up to date. It is safe to run on every start.
 func (d *DB) Migrate(ctx context.Context) error {
+	migrateMu.Lock()
+	defer migrateMu.Unlock()
 	if err := d.Client.Schema.Create(ctx, schema.WithApplyHook(), migrate.WithDropIndex(true)); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}

@@ -1,0 +1,140 @@
+// GraphiQL in a real browser: headless Chromium opens chatty's page (served
+// from files embedded in the binary, no CDN), a query is put into the editor,
+// the run button is clicked and the result pane must show the answer; the
+// settings dialog is opened and closed. Any
+// console error, CSP violation, page error, failed request or request to
+// another origin fails the run.
+//
+// Usage: node graphiql.test.mjs <baseURL>   (exit 0 = pass)
+// Needs Debian's chromium at /usr/bin/chromium (or CHROMIUM=/path).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const base = (process.argv[2] || '').replace(/\/+$/, '');
+if (!base) {
+  console.error('usage: node graphiql.test.mjs <baseURL>');
+  process.exit(2);
+}
+const origin = new URL(base).origin;
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+const QUERY = '{ viewer { id } __typename }';
+const EXPECT = '"__typename": "Query"';
+
+const overall = setTimeout(() => {
+  console.error('FAIL: timed out after 60 s');
+  process.exit(1);
+}, 60_000);
+
+const problems = [];
+const problem = (msg) => {
+  problems.push(msg);
+  console.error(`  problem: ${msg}`);
+};
+const step = (msg) => console.log(`- ${msg}`);
+
+let context;
+const profile = await mkdtemp(join(tmpdir(), 'chatty-graphiql-'));
+try {
+  // The redirect from the old playground path.
+  const res = await fetch(`${base}/playground`, { redirect: 'manual' });
+  const loc = res.headers.get('location');
+  if (res.status < 300 || res.status > 399 || new URL(loc ?? '', base).href !== `${origin}/`) {
+    throw new Error(`GET /playground: want a redirect to /, got ${res.status} location=${loc}`);
+  }
+  step(`GET /playground -> ${res.status} ${loc}`);
+
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  step(`launched ${executablePath} ${context.browser()?.version() ?? ''} with profile ${profile}`.trim());
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(20_000);
+
+  // Chromium reports CSP violations as console errors; the listener below
+  // also catches any the console would not show.
+  await page.exposeFunction('__reportCSP', (v) =>
+    problem(`CSP violation: ${v.directive} blocked ${v.blocked} (${v.source})`),
+  );
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) =>
+      window.__reportCSP({
+        directive: e.violatedDirective,
+        blocked: e.blockedURI,
+        source: `${e.sourceFile}:${e.lineNumber}`,
+      }),
+    );
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error') problem(`console error: ${m.text()}`);
+    else if (/content security policy/i.test(m.text())) problem(`console ${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problem(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => problem(`request failed: ${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.protocol.startsWith('http') && u.origin !== origin) problem(`request to another origin: ${r.url()}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) problem(`HTTP ${r.status()} for ${r.request().method()} ${r.url()}`);
+  });
+
+  const main = await page.goto(`${base}/`, { waitUntil: 'load' });
+  step(`opened ${base}/ -> ${main?.status()}, CSP: ${main?.headers()['content-security-policy']}`);
+  if (main?.status() !== 200) throw new Error(`GET / answered ${main?.status()}`);
+
+  const editor = page.locator('.graphiql-query-editor .CodeMirror');
+  await editor.waitFor({ state: 'visible' });
+  step('GraphiQL editor is visible');
+
+  // Put the query in through CodeMirror (typing would fight its
+  // bracket auto-closing and hints), then check the editor shows it.
+  await page.evaluate((q) => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(q), QUERY);
+  const shown = (await page.locator('.graphiql-query-editor .CodeMirror-code').innerText()).trim();
+  if (!shown.includes('__typename')) throw new Error(`editor shows ${JSON.stringify(shown)} after setting the query`);
+  step(`set the query: ${QUERY}`);
+
+  await page.locator('button.graphiql-execute-button').click();
+  step('clicked the run button');
+
+  await page
+    .locator('.graphiql-response .CodeMirror-line', { hasText: EXPECT })
+    .waitFor({ state: 'visible' });
+  const result = (await page.locator('.graphiql-response .CodeMirror-code').innerText()).replace(/\s+/g, ' ').trim();
+  step(`result pane: ${result}`);
+  const want = /"viewer":\s*null/;
+  if (!want.test(result)) throw new Error(`result pane lacks "viewer": null: ${result}`);
+
+  // A dialog: GraphiQL then adds a <style> element (scroll lock) that only
+  // the CSP's style nonce lets through.
+  await page.locator('button[aria-label="Open settings dialog"]').click();
+  const dialog = page.getByRole('dialog');
+  await dialog.waitFor({ state: 'visible' });
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  step('opened and closed the settings dialog');
+
+  // Let late errors (e.g. from the schema fetch) surface.
+  await page.waitForTimeout(300);
+  if (problems.length) throw new Error(`${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
+  console.log('PASS: GraphiQL ran the query');
+} catch (err) {
+  console.error(`FAIL: ${err.message}`);
+  process.exitCode = 1;
+} finally {
+  await context?.close().catch(() => {});
+  await rm(profile, { recursive: true, force: true }).catch(() => {});
+  clearTimeout(overall);
+}
