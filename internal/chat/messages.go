@@ -104,33 +104,30 @@ func (s *Service) SendMessage(ctx context.Context, v viewer.Viewer, in SendMessa
 
 // send posts d for the viewer, honouring its idempotency key.
 func (s *Service) send(ctx context.Context, v viewer.Viewer, roomID int, d draft) (*ent.Message, error) {
+	if d.clientID != nil {
+		if _, err := currentMember(ctx, s.db, roomID, v.UserID); err != nil {
+			return nil, err
+		}
+		if first, err := s.byClientID(ctx, s.db, roomID, v.UserID, *d.clientID); err != nil || first != nil {
+			return first, err
+		}
+	}
 	var out *ent.Message
 	err := s.inTx(ctx, func(tx *ent.Tx, em *emitter) error {
 		if _, err := currentMember(ctx, tx.Client(), roomID, v.UserID); err != nil {
 			return err
 		}
-		if d.clientID != nil {
-			first, err := s.byClientID(ctx, tx.Client(), roomID, v.UserID, *d.clientID)
-			if err != nil || first != nil {
-				out = first
-				return err
-			}
-		}
 		m, err := s.post(ctx, tx, em, roomID, d)
 		if ent.IsConstraintError(err) && d.clientID != nil {
-			return errRetry // the same clientId committed concurrently
+			return errRetry // the same clientId was sent concurrently, and won
 		}
 		out = m
 		return err
 	})
 	if errors.Is(err, errRetry) {
-		// The other send won: answer with its message, as a repeat would be.
 		return s.byClientID(ctx, s.db, roomID, v.UserID, *d.clientID)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return out.Unwrap(), nil
+	return out, err // detached from the transaction by post's emit
 }
 
 func (s *Service) byClientID(ctx context.Context, c *ent.Client, roomID, sender int, clientID string) (*ent.Message, error) {
