@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatty/chatty/internal/auth"
 	"github.com/chatty/chatty/internal/server"
 )
 
@@ -250,7 +249,7 @@ func TestGraphQLOverHTTPMalformedRequests(t *testing.T) {
 }
 
 func TestGraphQLOverHTTPBodyTooLarge(t *testing.T) {
-	e := newEnv(t, "sqlite", func(c *server.Config, _ *auth.Options) { c.Limits.MaxBodyBytes = 1024 })
+	e := newEnv(t, "sqlite", withLimits(server.Limits{MaxBodyBytes: 1024}))
 	big := queryBody("{ __typename " + strings.Repeat(" ", 2048) + "}")
 
 	// With a Content-Length, refused before reading.

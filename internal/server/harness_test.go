@@ -2,10 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,38 +9,25 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/chatty/chatty/internal/auth"
 	"github.com/chatty/chatty/internal/chat"
-	"github.com/chatty/chatty/internal/config"
 	"github.com/chatty/chatty/internal/database"
+	"github.com/chatty/chatty/internal/database/dbtest"
 	"github.com/chatty/chatty/internal/server"
 )
 
 // testSecret signs the access tokens of test servers; tests use it to forge tokens.
 var testSecret = []byte("test-secret-test-secret-test-secret!")
 
-// backends lists the databases the integration tests run on: SQLite always,
-// MariaDB/MySQL when CHATTY_TEST_MYSQL_DSN is set.
-func backends(t *testing.T) []string {
-	b := []string{"sqlite"}
-	if os.Getenv("CHATTY_TEST_MYSQL_DSN") != "" {
-		b = append(b, "mysql")
-	}
-	return b
-}
-
 // forEachDB runs fn as a subtest on every backend, each with a fresh server
 // over a fresh database.
 func forEachDB(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Helper()
-	for _, b := range backends(t) {
+	for _, b := range dbtest.Backends() {
 		t.Run(b, func(t *testing.T) {
 			t.Parallel()
 			fn(t, newEnv(t, b))
@@ -59,20 +42,21 @@ type env struct {
 	Auth *auth.Service
 }
 
-type envOption func(*server.Config, *auth.Options)
+// envOption changes how newEnv builds its server.
+type envOption struct {
+	server func(*server.Config, *auth.Options)
+	db     database.Option
+}
 
 func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 	t.Helper()
-	ctx := context.Background()
-	dbcfg := testDatabase(t, backend)
-	db, err := database.Open(ctx, dbcfg)
-	if err != nil {
-		t.Fatalf("open %s: %v", backend, err)
+	var dbOpts []database.Option
+	for _, o := range opts {
+		if o.db != nil {
+			dbOpts = append(dbOpts, o.db)
+		}
 	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatalf("migrate %s: %v", backend, err)
-	}
+	db := dbtest.Open(t, backend, dbOpts...)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -85,7 +69,9 @@ func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 	}
 	sc := server.Config{Logger: log, DB: db, PublicURL: "http://chatty.test"}
 	for _, o := range opts {
-		o(&sc, &ao)
+		if o.server != nil {
+			o.server(&sc, &ao)
+		}
 	}
 	authSvc, err := auth.NewService(db.Client, ao)
 	if err != nil {
@@ -96,46 +82,6 @@ func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 	ts := httptest.NewServer(server.New(sc).Handler())
 	t.Cleanup(ts.Close)
 	return &env{URL: ts.URL, DB: db, Auth: authSvc}
-}
-
-// testDatabase returns a fresh, empty database on backend.
-func testDatabase(t *testing.T, backend string) config.Database {
-	t.Helper()
-	switch backend {
-	case "sqlite":
-		return config.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "chatty.db")}
-	case "mysql":
-		base, err := config.ParseDatabaseURL(os.Getenv("CHATTY_TEST_MYSQL_DSN"))
-		if err != nil {
-			t.Fatalf("CHATTY_TEST_MYSQL_DSN: %v", err)
-		}
-		cfg, err := mysql.ParseDSN(base.DSN)
-		if err != nil {
-			t.Fatalf("CHATTY_TEST_MYSQL_DSN: %v", err)
-		}
-		admin, err := sql.Open("mysql", base.DSN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close()
-		b := make([]byte, 6)
-		_, _ = rand.Read(b)
-		name := "chatty_test_" + hex.EncodeToString(b)
-		if _, err := admin.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
-			t.Fatalf("create test database: %v", err)
-		}
-		t.Cleanup(func() {
-			a, err := sql.Open("mysql", base.DSN)
-			if err == nil {
-				_, _ = a.Exec("DROP DATABASE IF EXISTS " + name)
-				a.Close()
-			}
-		})
-		cfg.DBName = name
-		return config.Database{Driver: "mysql", DSN: cfg.FormatDSN()}
-	}
-	t.Fatalf("unknown backend %q", backend)
-	return config.Database{}
 }
 
 // gqlError is one entry of a response's errors.

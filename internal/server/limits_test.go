@@ -10,7 +10,7 @@ import (
 )
 
 func withLimits(l server.Limits) envOption {
-	return func(c *server.Config, _ *auth.Options) { c.Limits = l }
+	return envOption{server: func(c *server.Config, _ *auth.Options) { c.Limits = l }}
 }
 
 // An abusive query gets a coded error and never runs: no data comes back.

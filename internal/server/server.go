@@ -29,7 +29,7 @@ type Limits struct {
 	MaxDepth int
 	// MaxAliases caps the aliases in an operation (30).
 	MaxAliases int
-	// MaxComplexity caps gqlgen's complexity score (1000).
+	// MaxComplexity caps gqlgen's complexity score (5000).
 	MaxComplexity int
 	// MaxTokens caps the tokens the parser reads (5000).
 	MaxTokens int
@@ -66,7 +66,7 @@ func New(cfg Config) *Server {
 	setDefault(&l.MaxBodyBytes, 1<<20)
 	setDefault(&l.MaxDepth, 12)
 	setDefault(&l.MaxAliases, 30)
-	setDefault(&l.MaxComplexity, 1000)
+	setDefault(&l.MaxComplexity, 5000)
 	setDefault(&l.MaxTokens, 5000)
 
 	s := &Server{
