@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/chatty/chatty/ent"
+	"github.com/chatty/chatty/ent/friendship"
 	"github.com/chatty/chatty/ent/identity"
 	"github.com/chatty/chatty/ent/session"
 	"github.com/chatty/chatty/ent/user"
@@ -190,8 +191,8 @@ func (s *Service) UpdateProfile(ctx context.Context, v viewer.Viewer, in Profile
 const DeletedNickname = "Deleted account"
 
 // DeleteAccount soft-deletes the viewer's account: it can no longer sign
-// in, its sessions end and its personal data (email, password, bio,
-// avatar, provider links) is cleared; its messages stay. An email account
+// in, its sessions end, its friendships end and its personal data (email,
+// password, bio, avatar, provider links) is cleared; its messages stay. An email account
 // must confirm with its password.
 func (s *Service) DeleteAccount(ctx context.Context, v viewer.Viewer, password *string) error {
 	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
@@ -229,6 +230,9 @@ func (s *Service) DeleteAccount(ctx context.Context, v viewer.Viewer, password *
 		}
 		if _, err := tx.Identity.Delete().Where(identity.HasUserWith(user.ID(u.ID))).Exec(ctx); err != nil {
 			return fmt.Errorf("unlink identities of user %d: %w", u.ID, err)
+		}
+		if _, err := tx.Friendship.Delete().Where(friendship.Or(friendship.RequesterID(u.ID), friendship.AddresseeID(u.ID))).Exec(ctx); err != nil {
+			return fmt.Errorf("end friendships of user %d: %w", u.ID, err)
 		}
 		return s.revokeSessions(ctx, tx, now, session.HasUserWith(user.ID(u.ID)))
 	})
