@@ -117,9 +117,7 @@ func (r *userResolver) Friendship(ctx context.Context, obj *ent.User) (chat.Frie
 
 // Online is the resolver for the online field.
 func (r *userResolver) Online(ctx context.Context, obj *ent.User) (bool, error) {
-	// Presence arrives with the realtime issue; until then nobody is
-	// known to be online.
-	return false, nil
+	return loadersOf(ctx).online.Load(ctx, obj.ID)
 }
 
 // Mutation returns MutationResolver implementation.

@@ -25,7 +25,10 @@ func (r *messageResolver) Sender(ctx context.Context, obj *ent.Message) (*ent.Us
 	if obj.SenderID == nil {
 		return nil, nil
 	}
-	u, err := loadersOf(ctx).users.Load(ctx, *obj.SenderID)
+	u, err := obj.Edges.SenderOrErr() // loaded when the message came live or by replay
+	if err != nil {
+		u, err = loadersOf(ctx).users.Load(ctx, *obj.SenderID)
+	}
 	if err != nil || u == nil || u.DeletedAt != nil {
 		return nil, err // a deleted account's messages have no sender
 	}

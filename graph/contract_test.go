@@ -29,9 +29,6 @@ var pending = map[string]string{
 	"SendFileInput":           "uploads",
 	"Attachment.url":          "uploads",
 	"Attachment.thumbnailURL": "uploads",
-	"Subscription":            "realtime (#4)",
-	"NotificationKind":        "realtime (#4)",
-	"Notification":            "realtime (#4)",
 	"Upload":                  "uploads",
 }
 

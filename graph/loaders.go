@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/chatty/chatty/ent"
@@ -22,6 +23,7 @@ type loaders struct {
 	lastMessage *dataloadgen.Loader[int, *ent.Message]
 	unread      *dataloadgen.Loader[int, int]
 	friendship  *dataloadgen.Loader[int, chat.FriendshipState]
+	online      *dataloadgen.Loader[int, bool]
 }
 
 type loadersKey struct{}
@@ -54,8 +56,13 @@ func viewerScoped[V any](fetch func(context.Context, viewer.Viewer, []int) (map[
 	}
 }
 
-func newLoaders(c *chat.Service) *loaders {
+// newLoaders makes the loaders of one operation. A subscription's run for
+// as long as it lives, so they keep no cache: each event reads afresh.
+func newLoaders(c *chat.Service, cache bool) *loaders {
 	opts := []dataloadgen.Option{dataloadgen.WithWait(loaderWait)}
+	if !cache {
+		opts = append(opts, dataloadgen.WithoutCache())
+	}
 	return &loaders{
 		users:       dataloadgen.NewLoader(mapped(c.UsersByID), opts...),
 		rooms:       dataloadgen.NewLoader(mapped(c.RoomsByID), opts...),
@@ -63,6 +70,7 @@ func newLoaders(c *chat.Service) *loaders {
 		lastMessage: dataloadgen.NewLoader(mapped(viewerScoped(c.LastMessages)), opts...),
 		unread:      dataloadgen.NewLoader(mapped(viewerScoped(c.UnreadCounts)), opts...),
 		friendship:  dataloadgen.NewLoader(mapped(viewerScoped(c.FriendshipStates)), opts...),
+		online:      dataloadgen.NewLoader(mapped(c.Online), opts...),
 	}
 }
 
@@ -70,7 +78,9 @@ func newLoaders(c *chat.Service) *loaders {
 // cache: nothing is shared between requests or viewers).
 func (r *Resolver) Loaders() graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		return next(context.WithValue(ctx, loadersKey{}, newLoaders(r.Chat)))
+		op := graphql.GetOperationContext(ctx).Operation
+		cache := op == nil || op.Operation != ast.Subscription
+		return next(context.WithValue(ctx, loadersKey{}, newLoaders(r.Chat, cache)))
 	}
 }
 

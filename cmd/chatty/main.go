@@ -85,6 +85,7 @@ func run(cfg *config.Config, log *slog.Logger) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	httpSrv.RegisterOnShutdown(srv.CloseWebSockets)
 	errc := make(chan error, 1)
 	go func() {
 		log.Info("chatty listening", "addr", cfg.Addr, "public_url", cfg.PublicURL, "database", cfg.Database.Driver, "graphiql", cfg.PublicURL+"/")

@@ -163,7 +163,7 @@ var (
 		{Name: "kind", Type: field.TypeEnum, Enums: []string{"TEXT", "IMAGE", "FILE", "SYSTEM"}},
 		{Name: "body", Type: field.TypeString, Size: 2147483647},
 		{Name: "seq", Type: field.TypeInt64},
-		{Name: "client_id", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "client_id", Type: field.TypeString, Nullable: true, Size: 256},
 		{Name: "attachment_id", Type: field.TypeInt, Unique: true, Nullable: true},
 		{Name: "room_id", Type: field.TypeInt},
 		{Name: "sender_id", Type: field.TypeInt, Nullable: true},

@@ -29,8 +29,8 @@ func (Message) Fields() []ent.Field {
 		field.Text("body").Immutable(),
 		field.Int64("seq").Immutable().
 			Annotations(entgql.OrderField("SEQ")),
-		// The sender's idempotency key.
-		field.String("client_id").MaxLen(64).Optional().Nillable().Immutable().
+		// The sender's idempotency key (64 characters; the length is in bytes of UTF-8).
+		field.String("client_id").MaxLen(256).Optional().Nillable().Immutable().
 			Annotations(entgql.Skip()), // exposed as clientId by graph/chat.graphqls
 	}
 }

@@ -27,6 +27,9 @@ type SignUpInput struct {
 	Bio      *string `json:"bio,omitempty"`
 }
 
+type Subscription struct {
+}
+
 type UpdateProfileInput struct {
 	Nickname *string `json:"nickname,omitempty"`
 	Bio      *string `json:"bio,omitempty"`

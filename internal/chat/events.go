@@ -52,9 +52,14 @@ type PublisherFunc func(ctx context.Context, e Event)
 // Publish calls f.
 func (f PublisherFunc) Publish(ctx context.Context, e Event) { f(ctx, e) }
 
-type discard struct{}
+// multiPublisher hands each event to every publisher in turn.
+type multiPublisher []Publisher
 
-func (discard) Publish(context.Context, Event) {}
+func (m multiPublisher) Publish(ctx context.Context, e Event) {
+	for _, p := range m {
+		p.Publish(ctx, e)
+	}
+}
 
 // emitter collects the events of one transaction.
 type emitter struct{ events []Event }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatty/chatty/ent"
+	"github.com/chatty/chatty/internal/pubsub"
 )
 
 // Limits of the chat domain.
@@ -22,26 +23,44 @@ const (
 
 // Service is the chat domain over a database.
 type Service struct {
-	db  *ent.Client
-	log *slog.Logger
-	pub Publisher
-	now func() time.Time
+	db       *ent.Client
+	log      *slog.Logger
+	pub      Publisher
+	broker   pubsub.Broker
+	presence Presence
+	extra    []Publisher
+	subs     activeSubs
+	now      func() time.Time
 }
 
 // Option configures a Service.
 type Option func(*Service)
 
-// WithPublisher hands committed events to p.
-func WithPublisher(p Publisher) Option { return func(s *Service) { s.pub = p } }
+// WithPublisher hands committed events to p as well as to the broker.
+func WithPublisher(p Publisher) Option { return func(s *Service) { s.extra = append(s.extra, p) } }
+
+// WithBroker carries live events between instances through b (default:
+// an in-memory broker, for a single instance).
+func WithBroker(b pubsub.Broker) Option { return func(s *Service) { s.broker = b } }
+
+// WithPresence tracks live connections in p (default: in memory).
+func WithPresence(p Presence) Option { return func(s *Service) { s.presence = p } }
 
 // NewService returns the chat domain over db.
 func NewService(db *ent.Client, log *slog.Logger, opts ...Option) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Service{db: db, log: log, pub: discard{}, now: func() time.Time { return time.Now().UTC() }}
+	s := &Service{db: db, log: log, now: func() time.Time { return time.Now().UTC() }, subs: activeSubs{n: map[int]int{}}}
 	for _, o := range opts {
 		o(s)
 	}
+	if s.broker == nil {
+		s.broker = pubsub.NewMemory()
+	}
+	if s.presence == nil {
+		s.presence = NewMemoryPresence()
+	}
+	s.pub = multiPublisher(append([]Publisher{livePublisher{s}}, s.extra...))
 	return s
 }

@@ -33,6 +33,13 @@ type Limits struct {
 	MaxComplexity int
 	// MaxTokens caps the tokens the parser reads (5000).
 	MaxTokens int
+	// WebSocket: ping every WSPingInterval (25 s; silent for two is dead),
+	// connection_init within WSInitTimeout (10 s), writes within
+	// WSWriteTimeout (10 s), at most WSMaxSubscriptions operations per
+	// connection (100), messages of at most WSReadLimit bytes (64 KiB).
+	WSPingInterval, WSInitTimeout, WSWriteTimeout time.Duration
+	WSMaxSubscriptions                            int
+	WSReadLimit                                   int64
 }
 
 // Config is what the handler is built from.
@@ -54,6 +61,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	origins *originPolicy
+	sockets *wsRegistry
 	handler http.Handler
 }
 
@@ -68,6 +76,11 @@ func New(cfg Config) *Server {
 	setDefault(&l.MaxAliases, 30)
 	setDefault(&l.MaxComplexity, 5000)
 	setDefault(&l.MaxTokens, 5000)
+	setDefault(&l.WSPingInterval, 25*time.Second)
+	setDefault(&l.WSInitTimeout, 10*time.Second)
+	setDefault(&l.WSWriteTimeout, 10*time.Second)
+	setDefault(&l.WSMaxSubscriptions, defaultWSMaxSubsPerConn)
+	setDefault(&l.WSReadLimit, 64<<10)
 
 	s := &Server{
 		cfg:     cfg,
@@ -75,9 +88,10 @@ func New(cfg Config) *Server {
 		metrics: newMetrics(),
 		origins: newOriginPolicy(cfg.PublicURL, cfg.AllowedOrigins),
 	}
+	s.sockets = &wsRegistry{conns: map[*wsConn]struct{}{}, gauge: s.metrics.websockets}
 	mux := http.NewServeMux()
 	gql := s.graphQL()
-	mux.Handle("/graphql", s.instrument("graphql", s.cors(s.limitBody(cfg.Auth.Middleware(gql)))))
+	mux.Handle("/graphql", s.instrument("graphql", s.cors(s.limitBody(cfg.Auth.Middleware(withWSSlot(gql))))))
 	mux.Handle("GET /healthz", s.instrument("healthz", http.HandlerFunc(s.healthz)))
 	mux.Handle("GET /readyz", s.instrument("readyz", http.HandlerFunc(s.readyz)))
 	mux.Handle("GET /metrics", s.metrics.handler())
@@ -87,11 +101,16 @@ func New(cfg Config) *Server {
 	return s
 }
 
-func setDefault[T int | int64](v *T, def T) {
+func setDefault[T int | int64 | time.Duration](v *T, def T) {
 	if *v == 0 {
 		*v = def
 	}
 }
+
+// CloseWebSockets closes every WebSocket with 1001 (going away): for
+// http.Server.RegisterOnShutdown, as Shutdown does not touch hijacked
+// connections. Clients reconnect (to another instance) and resume.
+func (s *Server) CloseWebSockets() { s.sockets.closeAll(closeGoingAway, "server shutting down") }
 
 // Handler returns the root http.Handler.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -106,6 +125,21 @@ func (s *Server) graphQL() http.Handler {
 	}
 	srv := handler.New(graph.NewSchema(resolver))
 	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.Websocket{
+		Implementation: newGorillaWS(wsOptions{
+			PingInterval:   s.cfg.Limits.WSPingInterval,
+			WriteTimeout:   s.cfg.Limits.WSWriteTimeout,
+			InitTimeout:    s.cfg.Limits.WSInitTimeout,
+			MaxSubsPerConn: s.cfg.Limits.WSMaxSubscriptions,
+			ReadLimit:      s.cfg.Limits.WSReadLimit,
+		}, s.origins, s.sockets),
+		InitFunc:              s.wsInit,
+		KeepAlivePingInterval: s.cfg.Limits.WSPingInterval, // "ka" for legacy graphql-ws clients
+		PayloadReadLimit:      &s.cfg.Limits.WSReadLimit,
+		ErrorFunc: func(ctx context.Context, err error) {
+			s.log.DebugContext(ctx, "websocket", "err", err)
+		},
+	})
 	srv.AddTransport(graphQLOverHTTP{})    // GET and POST, see graphqlhttp.go
 	srv.AddTransport(unsupportedRequest{}) // last: 415/405 for what no transport above serves
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))

@@ -1,0 +1,524 @@
+package chat
+
+import (
+	"context"
+
+	"encoding/json"
+	"entgo.io/ent/dialect/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/chatty/chatty/ent"
+	"github.com/chatty/chatty/ent/membership"
+	"github.com/chatty/chatty/ent/message"
+	"github.com/chatty/chatty/ent/room"
+	"github.com/chatty/chatty/internal/apperr"
+	"github.com/chatty/chatty/internal/pubsub"
+	"github.com/chatty/chatty/internal/viewer"
+)
+
+// Live delivery: committed events go to the broker (room.<id> and user.<id>
+// topics) with everything a subscriber shows; subscribers are fed from the
+// broker, never from the database per message.
+
+// Realtime limits.
+const (
+	subscriberQueue = 256 // events a subscriber may fall behind before it is dropped
+	maxSubsPerUser  = 200
+	replayPage      = 200
+	gapWait         = 250 * time.Millisecond // how long a missing seq may be in flight before it is read from the database
+)
+
+// ErrTooManySubscriptions refuses a subscription over the per-user cap.
+var ErrTooManySubscriptions = apperr.New(apperr.RateLimited, "too many live subscriptions for this account (at most %d)", maxSubsPerUser)
+
+// errSlow ends a subscription whose consumer fell behind.
+var errSlow = errors.New("subscriber fell behind")
+
+type overflowKey struct{}
+
+// WithOverflow tells the subscriptions of ctx what to do when their
+// consumer falls behind and is dropped (the WebSocket layer closes the
+// connection with a code the client resumes from).
+func WithOverflow(ctx context.Context, f func()) context.Context {
+	return context.WithValue(ctx, overflowKey{}, f)
+}
+
+func overflow(ctx context.Context) {
+	if f, ok := ctx.Value(overflowKey{}).(func()); ok {
+		f()
+	}
+}
+
+// livePublisher turns committed events into broker payloads.
+type livePublisher struct{ s *Service }
+
+// Publish implements Publisher.
+func (p livePublisher) Publish(ctx context.Context, e Event) {
+	if err := p.publish(context.WithoutCancel(ctx), e); err != nil {
+		p.s.log.ErrorContext(ctx, "publish event", "kind", e.Kind, "room_id", e.RoomID, "err", err)
+	}
+}
+
+func (p livePublisher) publish(ctx context.Context, e Event) error {
+	s := p.s
+	switch e.Kind {
+	case EventMessageCreated:
+		return s.publishMessage(ctx, e.Message)
+	case EventMemberLeft:
+		return s.emitTo(ctx, roomTopic(e.RoomID), roomEvent{Type: "left", UserID: e.ActorID})
+	case EventRoomAdded:
+		return s.notify(ctx, e.UserIDs, NotifyRoomAdded, e.ActorID, e.RoomID)
+	case EventFriendRequest:
+		return s.notify(ctx, e.UserIDs, NotifyFriendRequest, e.ActorID, 0)
+	case EventFriendAccepted:
+		return s.notify(ctx, e.UserIDs, NotifyFriendAccepted, e.ActorID, 0)
+	}
+	return nil
+}
+
+func (s *Service) emitTo(ctx context.Context, topic string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.broker.Publish(ctx, topic, b)
+}
+
+// publishMessage sends a stored message to its room's topic and a
+// NEW_MESSAGE notification to each other member: a fixed number of
+// queries per message, whatever the number of subscribers.
+func (s *Service) publishMessage(ctx context.Context, m *ent.Message) error {
+	r, err := s.db.Room.Get(ctx, m.RoomID)
+	if err != nil {
+		return fmt.Errorf("load room %d: %w", m.RoomID, err)
+	}
+	members, err := s.db.Membership.Query().
+		Where(membership.RoomID(m.RoomID), membership.LeftAtIsNil()).
+		WithUser().
+		All(ctx)
+	if err != nil {
+		return fmt.Errorf("members of room %d: %w", m.RoomID, err)
+	}
+	var sender *ent.User
+	if m.SenderID != nil {
+		if sender, err = s.db.User.Get(ctx, *m.SenderID); err != nil {
+			return fmt.Errorf("load sender %d: %w", *m.SenderID, err)
+		}
+	}
+	wm := toWireMessage(m, sender)
+	if err := s.emitTo(ctx, roomTopic(m.RoomID), roomEvent{Type: "message", Message: wm}); err != nil {
+		return err
+	}
+	if m.Kind == message.KindSYSTEM {
+		return nil
+	}
+	var recipients []int
+	for _, mem := range members {
+		if m.SenderID == nil || mem.UserID != *m.SenderID {
+			recipients = append(recipients, mem.UserID)
+		}
+	}
+	totals, err := s.unreadTotals(ctx, recipients)
+	if err != nil {
+		return err
+	}
+	for _, uid := range recipients {
+		err := s.emitTo(ctx, userTopic(uid), userEvent{
+			Kind: NotifyNewMessage, Room: toWireRoom(r), Message: wm, Actor: toWireUser(sender),
+			TotalUnread: totals[uid], CreatedAt: m.CreatedAt,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// notify sends one notification to each of users.
+func (s *Service) notify(ctx context.Context, users []int, kind NotificationKind, actorID, roomID int) error {
+	actor, err := s.db.User.Get(ctx, actorID)
+	if err != nil {
+		return fmt.Errorf("load actor %d: %w", actorID, err)
+	}
+	var r *ent.Room
+	if roomID != 0 {
+		if r, err = s.db.Room.Get(ctx, roomID); err != nil {
+			return fmt.Errorf("load room %d: %w", roomID, err)
+		}
+	}
+	totals, err := s.unreadTotals(ctx, users)
+	if err != nil {
+		return err
+	}
+	for _, uid := range users {
+		err := s.emitTo(ctx, userTopic(uid), userEvent{
+			Kind: kind, Room: toWireRoom(r), Actor: toWireUser(actor), TotalUnread: totals[uid], CreatedAt: s.now(),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unreadTotals counts each user's unread messages over all their rooms, in
+// one query.
+func (s *Service) unreadTotals(ctx context.Context, users []int) (map[int]int, error) {
+	out := make(map[int]int, len(users))
+	if len(users) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		UserID int `json:"user_id"`
+		Count  int `json:"count"`
+	}
+	err := s.db.Membership.Query().
+		Where(membership.UserIDIn(users...), membership.LeftAtIsNil()).
+		Modify(unreadPerMember).
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("count unread totals: %w", err)
+	}
+	for _, r := range rows {
+		out[r.UserID] = r.Count
+	}
+	return out, nil
+}
+
+// activeSubs counts each user's live subscriptions on this instance.
+type activeSubs struct {
+	mu sync.Mutex
+	n  map[int]int
+}
+
+func (a *activeSubs) acquire(userID int) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.n[userID] >= maxSubsPerUser {
+		return false
+	}
+	a.n[userID]++
+	return true
+}
+
+func (a *activeSubs) release(userID int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.n[userID]--; a.n[userID] <= 0 {
+		delete(a.n, userID)
+	}
+}
+
+// MessageAdded streams the messages of a room the viewer is in, in seq
+// order. With afterID (a message of the room), it first replays every
+// message after it from the database, then goes on live: no gap, no
+// repeat. The stream ends when the viewer leaves the room or ctx ends.
+func (s *Service) MessageAdded(ctx context.Context, v viewer.Viewer, roomID int, afterID *int) (<-chan *ent.Message, error) {
+	if !s.subs.acquire(v.UserID) {
+		return nil, ErrTooManySubscriptions
+	}
+	ch, err := s.messageAdded(ctx, v, roomID, afterID)
+	if err != nil {
+		s.subs.release(v.UserID)
+	}
+	return ch, err
+}
+
+func (s *Service) messageAdded(ctx context.Context, v viewer.Viewer, roomID int, afterID *int) (<-chan *ent.Message, error) {
+	mem, err := currentMember(ctx, s.db, roomID, v.UserID)
+	if err != nil {
+		return nil, err
+	}
+	// Live first, then look at the database: whatever commits from here
+	// on arrives through the subscription.
+	sub, err := s.broker.Subscribe(ctx, roomTopic(roomID), subscriberQueue)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to room %d: %w", roomID, err)
+	}
+	var from int64
+	if afterID != nil {
+		m, err := s.db.Message.Query().Where(message.ID(*afterID), message.RoomID(roomID)).Only(ctx)
+		if ent.IsNotFound(err) {
+			sub.Close()
+			return nil, apperr.Input("after", "the cursor is not of a message of this room")
+		}
+		if err != nil {
+			sub.Close()
+			return nil, fmt.Errorf("load message %d: %w", *afterID, err)
+		}
+		from = m.Seq
+	} else {
+		r, err := s.db.Room.Query().Where(room.ID(roomID)).Only(ctx)
+		if err != nil {
+			sub.Close()
+			return nil, fmt.Errorf("load room %d: %w", roomID, err)
+		}
+		from = r.LastSeq
+	}
+	from = max(from, mem.JoinedSeq)
+	out := make(chan *ent.Message)
+	st := &stream{s: s, ctx: ctx, v: v, roomID: roomID, last: from, out: out, pending: map[int64]*ent.Message{}}
+	go func() {
+		defer s.subs.release(v.UserID)
+		defer close(out)
+		err := st.run(sub)
+		switch {
+		case errors.Is(err, errSlow):
+			s.log.WarnContext(ctx, "subscriber dropped: too slow", "user_id", v.UserID, "room_id", roomID)
+			overflow(ctx)
+		case err != nil && ctx.Err() == nil:
+			s.log.ErrorContext(ctx, "message stream ended", "user_id", v.UserID, "room_id", roomID, "err", err)
+		}
+	}()
+	return out, nil
+}
+
+// stream is one messageAdded subscription: it delivers seq last+1, last+2,
+// … holding back messages that overtook a missing one.
+type stream struct {
+	s       *Service
+	ctx     context.Context
+	v       viewer.Viewer
+	roomID  int
+	last    int64 // the seq delivered last
+	out     chan<- *ent.Message
+	pending map[int64]*ent.Message
+}
+
+var errLeft = errors.New("left the room")
+
+func (st *stream) run(sub *pubsub.Subscription) error {
+	defer func() { sub.Close() }()
+	if err := st.fill(0); err != nil { // replay
+		return err
+	}
+	var gap *time.Timer
+	var gapC <-chan time.Time
+	defer func() {
+		if gap != nil {
+			gap.Stop()
+		}
+	}()
+	for {
+		select {
+		case <-st.ctx.Done():
+			return nil
+		case <-gapC:
+			gapC = nil
+			if err := st.fill(st.lowestPending()); err != nil {
+				return err
+			}
+		case b, ok := <-sub.C():
+			if !ok {
+				switch err := sub.Err(); {
+				case errors.Is(err, pubsub.ErrSlowConsumer):
+					return errSlow
+				case errors.Is(err, pubsub.ErrDisconnected):
+					// The broker lost what was published meanwhile: subscribe
+					// again, then catch up from the database.
+					if sub, err = st.s.resubscribe(st.ctx, roomTopic(st.roomID)); err != nil {
+						return err
+					}
+					if err := st.fill(0); err != nil {
+						return err
+					}
+					continue
+				default:
+					return err
+				}
+			}
+			var e roomEvent
+			if err := json.Unmarshal(b, &e); err != nil {
+				return fmt.Errorf("decode room event: %w", err)
+			}
+			switch e.Type {
+			case "left":
+				if e.UserID == st.v.UserID {
+					return nil // ends the subscription: the viewer left
+				}
+			case "message":
+				if err := st.offer(e.Message.ent()); err != nil {
+					return err
+				}
+			}
+			if len(st.pending) > 0 && gapC == nil {
+				if gap == nil {
+					gap = time.NewTimer(gapWait)
+				} else {
+					gap.Reset(gapWait)
+				}
+				gapC = gap.C
+			}
+		}
+	}
+}
+
+// offer delivers m if it is next, holds it if it overtook a missing one,
+// and drops it if it was delivered already.
+func (st *stream) offer(m *ent.Message) error {
+	switch {
+	case m.Seq <= st.last:
+		return nil
+	case m.Seq > st.last+1:
+		st.pending[m.Seq] = m
+		return nil
+	}
+	if err := st.deliver(m); err != nil {
+		return err
+	}
+	return st.flush()
+}
+
+// flush delivers held messages that are now next in line.
+func (st *stream) flush() error {
+	for {
+		m, ok := st.pending[st.last+1]
+		if !ok {
+			return nil
+		}
+		delete(st.pending, m.Seq)
+		if err := st.deliver(m); err != nil {
+			return err
+		}
+	}
+}
+
+func (st *stream) lowestPending() int64 {
+	keys := make([]int64, 0, len(st.pending))
+	for k := range st.pending {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	if len(keys) == 0 {
+		return 0
+	}
+	return keys[0]
+}
+
+func (st *stream) deliver(m *ent.Message) error {
+	select {
+	case st.out <- m:
+		st.last = m.Seq
+		return nil
+	case <-st.ctx.Done():
+		return st.ctx.Err()
+	}
+}
+
+// fill reads from the database the messages after the last delivered one,
+// up to (not including) seq until, or all of them when until is 0.
+func (st *stream) fill(until int64) error {
+	for {
+		q := st.s.db.Message.Query().
+			Where(message.RoomID(st.roomID), message.SeqGT(st.last)).
+			Order(message.BySeq()).
+			Limit(replayPage).
+			WithSender()
+		if until > 0 {
+			q.Where(message.SeqLT(until))
+		}
+		page, err := q.All(st.ctx)
+		if err != nil {
+			return fmt.Errorf("replay room %d: %w", st.roomID, err)
+		}
+		for _, m := range page {
+			delete(st.pending, m.Seq)
+			if err := st.deliver(m); err != nil {
+				return err
+			}
+		}
+		if len(page) < replayPage {
+			return st.flush()
+		}
+	}
+}
+
+// resubscribe subscribes to topic again after the broker lost its
+// connection, retrying until it works or ctx ends.
+func (s *Service) resubscribe(ctx context.Context, topic string) (*pubsub.Subscription, error) {
+	wait := 100 * time.Millisecond
+	for {
+		sub, err := s.broker.Subscribe(ctx, topic, subscriberQueue)
+		if err == nil || errors.Is(err, pubsub.ErrClosed) {
+			return sub, err
+		}
+		s.log.WarnContext(ctx, "resubscribe", "topic", topic, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// Notifications streams the viewer's notifications until ctx ends. (A
+// broker outage loses the notifications published during it; counts are
+// right again with the next one.)
+func (s *Service) Notifications(ctx context.Context, v viewer.Viewer) (<-chan *Notification, error) {
+	if !s.subs.acquire(v.UserID) {
+		return nil, ErrTooManySubscriptions
+	}
+	sub, err := s.broker.Subscribe(ctx, userTopic(v.UserID), subscriberQueue)
+	if err != nil {
+		s.subs.release(v.UserID)
+		return nil, fmt.Errorf("subscribe to notifications: %w", err)
+	}
+	out := make(chan *Notification)
+	go func() {
+		defer s.subs.release(v.UserID)
+		defer close(out)
+		defer func() { sub.Close() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case b, ok := <-sub.C():
+				if !ok {
+					switch err := sub.Err(); {
+					case errors.Is(err, pubsub.ErrSlowConsumer):
+						overflow(ctx)
+						return
+					case errors.Is(err, pubsub.ErrDisconnected):
+						if sub, err = s.resubscribe(ctx, userTopic(v.UserID)); err != nil {
+							return
+						}
+						continue
+					}
+					return
+				}
+				var e userEvent
+				if err := json.Unmarshal(b, &e); err != nil {
+					s.log.ErrorContext(ctx, "decode notification", "err", err)
+					continue
+				}
+				n := &Notification{Kind: e.Kind, Room: e.Room.ent(), Message: e.Message.ent(), Actor: e.Actor.ent(), TotalUnread: e.TotalUnread, CreatedAt: e.CreatedAt}
+				select {
+				case out <- n:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// unreadPerMember turns a membership query into (user_id, count) rows of
+// the members' unread messages, as unread() counts them.
+func unreadPerMember(s *sql.Selector) {
+	m := sql.Table(message.Table)
+	s.Join(m).OnP(sql.And(
+		sql.ColumnsEQ(m.C(message.FieldRoomID), s.C(membership.FieldRoomID)),
+		sql.ColumnsGT(m.C(message.FieldSeq), s.C(membership.FieldLastReadSeq)),
+		sql.ColumnsGT(m.C(message.FieldSeq), s.C(membership.FieldJoinedSeq)),
+		sql.NEQ(m.C(message.FieldKind), string(message.KindSYSTEM)),
+		sql.ColumnsNEQ(m.C(message.FieldSenderID), s.C(membership.FieldUserID)),
+	)).
+		Select(sql.As(s.C(membership.FieldUserID), "user_id"), sql.As(sql.Count(m.C(message.FieldID)), "count")).
+		GroupBy(s.C(membership.FieldUserID))
+}

@@ -1,0 +1,118 @@
+package chat
+
+import (
+	"time"
+
+	"github.com/chatty/chatty/ent"
+	"github.com/chatty/chatty/ent/message"
+	"github.com/chatty/chatty/ent/room"
+)
+
+// The wire forms travel through the broker, between instances: everything
+// a subscriber shows, so that fan-out never goes back to the database.
+
+type wireUser struct {
+	ID         int        `json:"id"`
+	Nickname   string     `json:"nickname"`
+	Bio        *string    `json:"bio,omitempty"`
+	AvatarID   *int       `json:"avatarId,omitempty"`
+	LastSeenAt *time.Time `json:"lastSeenAt,omitempty"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	DeletedAt  *time.Time `json:"deletedAt,omitempty"`
+}
+
+func toWireUser(u *ent.User) *wireUser {
+	if u == nil {
+		return nil
+	}
+	return &wireUser{ID: u.ID, Nickname: u.Nickname, Bio: u.Bio, AvatarID: u.AvatarID, LastSeenAt: u.LastSeenAt, CreatedAt: u.CreatedAt, DeletedAt: u.DeletedAt}
+}
+
+func (w *wireUser) ent() *ent.User {
+	if w == nil {
+		return nil
+	}
+	return &ent.User{ID: w.ID, Nickname: w.Nickname, Bio: w.Bio, AvatarID: w.AvatarID, LastSeenAt: w.LastSeenAt, CreatedAt: w.CreatedAt, DeletedAt: w.DeletedAt}
+}
+
+type wireRoom struct {
+	ID        int       `json:"id"`
+	Kind      string    `json:"kind"`
+	Name      *string   `json:"name,omitempty"`
+	DirectKey *string   `json:"directKey,omitempty"`
+	LastSeq   int64     `json:"lastSeq"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+func toWireRoom(r *ent.Room) *wireRoom {
+	if r == nil {
+		return nil
+	}
+	return &wireRoom{ID: r.ID, Kind: string(r.Kind), Name: r.Name, DirectKey: r.DirectKey, LastSeq: r.LastSeq, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+func (w *wireRoom) ent() *ent.Room {
+	if w == nil {
+		return nil
+	}
+	return &ent.Room{ID: w.ID, Kind: room.Kind(w.Kind), Name: w.Name, DirectKey: w.DirectKey, LastSeq: w.LastSeq, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+}
+
+type wireMessage struct {
+	ID           int       `json:"id"`
+	RoomID       int       `json:"roomId"`
+	SenderID     *int      `json:"senderId,omitempty"`
+	AttachmentID *int      `json:"attachmentId,omitempty"`
+	Kind         string    `json:"kind"`
+	Body         string    `json:"body"`
+	Seq          int64     `json:"seq"`
+	ClientID     *string   `json:"clientId,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
+	Sender       *wireUser `json:"sender,omitempty"`
+}
+
+func toWireMessage(m *ent.Message, sender *ent.User) *wireMessage {
+	if m == nil {
+		return nil
+	}
+	return &wireMessage{
+		ID: m.ID, RoomID: m.RoomID, SenderID: m.SenderID, AttachmentID: m.AttachmentID, Kind: string(m.Kind),
+		Body: m.Body, Seq: m.Seq, ClientID: m.ClientID, CreatedAt: m.CreatedAt, Sender: toWireUser(sender),
+	}
+}
+
+// ent rebuilds the message with its sender loaded, as the resolvers read it.
+func (w *wireMessage) ent() *ent.Message {
+	if w == nil {
+		return nil
+	}
+	m := &ent.Message{
+		ID: w.ID, RoomID: w.RoomID, SenderID: w.SenderID, AttachmentID: w.AttachmentID, Kind: message.Kind(w.Kind),
+		Body: w.Body, Seq: w.Seq, ClientID: w.ClientID, CreatedAt: w.CreatedAt,
+	}
+	if w.Sender != nil {
+		m.Edges.Sender = w.Sender.ent()
+	}
+	return m
+}
+
+// roomEvent goes to a room's topic.
+type roomEvent struct {
+	Type    string       `json:"type"` // "message" or "left"
+	Message *wireMessage `json:"message,omitempty"`
+	UserID  int          `json:"userId,omitempty"` // who left
+}
+
+// userEvent goes to a user's topic: one notification.
+type userEvent struct {
+	Kind        NotificationKind `json:"kind"`
+	Room        *wireRoom        `json:"room,omitempty"`
+	Message     *wireMessage     `json:"message,omitempty"`
+	Actor       *wireUser        `json:"actor,omitempty"`
+	TotalUnread int              `json:"totalUnread"`
+	CreatedAt   time.Time        `json:"createdAt"`
+}
+
+func roomTopic(id int) string { return "room." + itoa(id) }
+func userTopic(id int) string { return "user." + itoa(id) }

@@ -1,0 +1,57 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+
+	"github.com/chatty/chatty/internal/auth"
+	"github.com/chatty/chatty/internal/chat"
+	"github.com/chatty/chatty/internal/viewer"
+)
+
+var errNoToken = errors.New("connection_init must carry an access token: {\"Authorization\": \"Bearer <accessToken>\"}")
+
+// tokenFromInit finds the access token in a connection_init payload:
+// {"Authorization": "Bearer <t>"}, {"authorization": …} or {"authToken": "<t>"}.
+func tokenFromInit(p transport.InitPayload) string {
+	for _, key := range []string{"Authorization", "authorization"} {
+		if v, ok := p[key].(string); ok {
+			if t := auth.BearerToken(v); t != "" {
+				return t
+			}
+		}
+	}
+	if v, ok := p["authToken"].(string); ok {
+		if t := auth.BearerToken(v); t != "" { // tolerate a "Bearer " prefix
+			return t
+		}
+		return strings.TrimSpace(v)
+	}
+	return ""
+}
+
+// wsInit authenticates a WebSocket connection with the same function as
+// HTTP requests. A refused connection_init closes with 4403; an accepted one
+// is closed with 4403 when its access token expires (the client reconnects
+// with a fresh one), and counts towards the user's presence while open.
+func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	token := tokenFromInit(p)
+	if token == "" {
+		return transport.WithWebsocketCloseCode(ctx, closeForbidden), nil, errNoToken
+	}
+	v, exp, err := s.cfg.Auth.Authenticate(ctx, token)
+	if err != nil {
+		return transport.WithWebsocketCloseCode(ctx, closeForbidden), nil, err
+	}
+	if c := connOf(ctx); c != nil {
+		c.closeAt(exp, closeForbidden, "access token expired")
+		c.whenClosed(s.cfg.Chat.Connected(ctx, v))
+		ctx = chat.WithOverflow(ctx, func() {
+			c.closeWith(closeTryAgainLater, "too slow: reconnect and resume with after")
+		})
+	}
+	return viewer.NewContext(ctx, v), nil, nil
+}
