@@ -26,10 +26,10 @@ import (
 
 // Realtime limits.
 const (
-	subscriberQueue = 256 // events a subscriber may fall behind before it is dropped
-	maxSubsPerUser  = 200
-	replayPage      = 200
-	gapWait         = 250 * time.Millisecond // how long a missing seq may be in flight before it is read from the database
+	defaultQueue   = 256 // events a subscriber may fall behind before it is dropped
+	maxSubsPerUser = 200
+	replayPage     = 200
+	gapWait        = 250 * time.Millisecond // how long a missing seq may be in flight before it is read from the database
 )
 
 // ErrTooManySubscriptions refuses a subscription over the per-user cap.
@@ -235,7 +235,7 @@ func (s *Service) messageAdded(ctx context.Context, v viewer.Viewer, roomID int,
 	}
 	// Live first, then look at the database: whatever commits from here
 	// on arrives through the subscription.
-	sub, err := s.broker.Subscribe(ctx, roomTopic(roomID), subscriberQueue)
+	sub, err := s.broker.Subscribe(ctx, roomTopic(roomID), s.queue)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to room %d: %w", roomID, err)
 	}
@@ -442,7 +442,7 @@ func (st *stream) fill(until int64) error {
 func (s *Service) resubscribe(ctx context.Context, topic string) (*pubsub.Subscription, error) {
 	wait := 100 * time.Millisecond
 	for {
-		sub, err := s.broker.Subscribe(ctx, topic, subscriberQueue)
+		sub, err := s.broker.Subscribe(ctx, topic, s.queue)
 		if err == nil || errors.Is(err, pubsub.ErrClosed) {
 			return sub, err
 		}
@@ -463,7 +463,7 @@ func (s *Service) Notifications(ctx context.Context, v viewer.Viewer) (<-chan *N
 	if !s.subs.acquire(v.UserID) {
 		return nil, ErrTooManySubscriptions
 	}
-	sub, err := s.broker.Subscribe(ctx, userTopic(v.UserID), subscriberQueue)
+	sub, err := s.broker.Subscribe(ctx, userTopic(v.UserID), s.queue)
 	if err != nil {
 		s.subs.release(v.UserID)
 		return nil, fmt.Errorf("subscribe to notifications: %w", err)

@@ -30,6 +30,7 @@ type Service struct {
 	presence Presence
 	extra    []Publisher
 	subs     activeSubs
+	queue    int
 	now      func() time.Time
 }
 
@@ -43,6 +44,10 @@ func WithPublisher(p Publisher) Option { return func(s *Service) { s.extra = app
 // an in-memory broker, for a single instance).
 func WithBroker(b pubsub.Broker) Option { return func(s *Service) { s.broker = b } }
 
+// WithSubscriberQueue sets how many events a live subscriber may fall
+// behind before it is dropped (256).
+func WithSubscriberQueue(n int) Option { return func(s *Service) { s.queue = n } }
+
 // WithPresence tracks live connections in p (default: in memory).
 func WithPresence(p Presence) Option { return func(s *Service) { s.presence = p } }
 
@@ -51,7 +56,7 @@ func NewService(db *ent.Client, log *slog.Logger, opts ...Option) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Service{db: db, log: log, now: func() time.Time { return time.Now().UTC() }, subs: activeSubs{n: map[int]int{}}}
+	s := &Service{db: db, log: log, now: func() time.Time { return time.Now().UTC() }, subs: activeSubs{n: map[int]int{}}, queue: defaultQueue}
 	for _, o := range opts {
 		o(s)
 	}

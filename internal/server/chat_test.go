@@ -8,12 +8,12 @@ import (
 
 // Shared operations and shapes of the chat tests.
 const (
-	addFriendOp   = `mutation($u: ID!) { addFriend(userId: $u) { id friendship } }`
-	createRoomOp  = `mutation($ids: [ID!]!, $name: String) { createRoom(input: {memberIds: $ids, name: $name}) { id kind name members { id } } }`
-	sendOp        = `mutation($r: ID!, $b: String!, $c: String) { sendMessage(input: {roomId: $r, body: $b, clientId: $c}) { id seq body kind clientId sender { id } room { id } } }`
-	roomsOp       = `{ rooms { totalCount edges { node { id kind name unreadCount members { id } lastMessage { id body seq } } } } }`
-	markReadOp    = `mutation($r: ID!, $m: ID) { markRoomRead(roomId: $r, messageId: $m) { id unreadCount } }`
-	roomMessages  = `query($r: ID!, $first: Int, $after: Cursor, $last: Int, $before: Cursor) { room(id: $r) { messages(first: $first, after: $after, last: $last, before: $before) {
+	addFriendOp  = `mutation($u: ID!) { addFriend(userId: $u) { id friendship } }`
+	createRoomOp = `mutation($ids: [ID!]!, $name: String) { createRoom(input: {memberIds: $ids, name: $name}) { id kind name members { id } } }`
+	sendOp       = `mutation($r: ID!, $b: String!, $c: String) { sendMessage(input: {roomId: $r, body: $b, clientId: $c}) { id seq body kind clientId sender { id } room { id } } }`
+	roomsOp      = `{ rooms { totalCount edges { node { id kind name unreadCount members { id } lastMessage { id body seq } } } } }`
+	markReadOp   = `mutation($r: ID!, $m: ID) { markRoomRead(roomId: $r, messageId: $m) { id unreadCount } }`
+	roomMessages = `query($r: ID!, $first: Int, $after: Cursor, $last: Int, $before: Cursor) { room(id: $r) { messages(first: $first, after: $after, last: $last, before: $before) {
 		totalCount edges { cursor node { id seq body kind sender { id } } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }`
 )
 
@@ -86,7 +86,9 @@ func TestChatScenario(t *testing.T) {
 		a, b, eve := e.signUp(t, "민수"), e.signUp(t, "지영"), e.signUp(t, "eve")
 		ca, cb, ce := e.client(a), e.client(b), e.client(eve)
 
-		var f struct{ AddFriend struct{ ID, Friendship string } }
+		var f struct {
+			AddFriend struct{ ID, Friendship string }
+		}
 		ca.do(t, addFriendOp, map[string]any{"u": b.ID}).Decode(t, &f)
 		if f.AddFriend.Friendship != "REQUEST_SENT" {
 			t.Fatalf("after asking: %+v", f.AddFriend)

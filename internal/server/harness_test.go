@@ -46,6 +46,7 @@ type env struct {
 type envOption struct {
 	server func(*server.Config, *auth.Options)
 	db     database.Option
+	chat   []chat.Option
 }
 
 func newEnv(t *testing.T, backend string, opts ...envOption) *env {
@@ -78,7 +79,11 @@ func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	sc.Auth = authSvc
-	sc.Chat = chat.NewService(db.Client, log)
+	var chatOpts []chat.Option
+	for _, o := range opts {
+		chatOpts = append(chatOpts, o.chat...)
+	}
+	sc.Chat = chat.NewService(db.Client, log, chatOpts...)
 	ts := httptest.NewServer(server.New(sc).Handler())
 	t.Cleanup(ts.Close)
 	return &env{URL: ts.URL, DB: db, Auth: authSvc}
