@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/chatty/chatty/ent"
@@ -24,27 +25,63 @@ type draft struct {
 	attachmentID *int
 }
 
-// post stores a message in room roomID at the room's next seq. Bumping
-// the room's counter locks its row (MariaDB) or the database (SQLite) until
-// commit, so concurrent senders get strictly increasing, unique seqs.
+// post stores a message in room roomID at the room's next seq.
 func (s *Service) post(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, d draft) (*ent.Message, error) {
-	now := s.now()
-	if err := tx.Room.UpdateOneID(roomID).AddLastSeq(1).SetUpdatedAt(now).Exec(ctx); err != nil {
-		return nil, fmt.Errorf("next seq of room %d: %w", roomID, err)
+	seq, err := nextSeq(ctx, tx, roomID, s.now())
+	if err != nil {
+		return nil, err
+	}
+	return s.store(ctx, tx, em, roomID, seq, d)
+}
+
+// nextSeq takes the room's next seq. Bumping the counter locks the room
+// row (MariaDB) or the database (SQLite) until commit, so concurrent
+// senders get strictly increasing, unique seqs, and what the transaction
+// reads afterwards is current.
+func nextSeq(ctx context.Context, tx *ent.Tx, roomID int, now time.Time) (int64, error) {
+	n, err := tx.Room.Update().Where(room.ID(roomID)).AddLastSeq(1).SetUpdatedAt(now).Save(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("next seq of room %d: %w", roomID, err)
+	}
+	if n == 0 {
+		return 0, ErrRoomNotFound
 	}
 	seq, err := tx.Room.Query().Where(room.ID(roomID)).Select(room.FieldLastSeq).Int(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read seq of room %d: %w", roomID, err)
+		return 0, fmt.Errorf("read seq of room %d: %w", roomID, err)
 	}
+	return int64(seq), nil
+}
+
+// lockRoom locks the room row for the rest of the transaction (before any
+// other row of the room: one lock order for every writer, so no deadlock)
+// and returns the room as it is now.
+func lockRoom(ctx context.Context, tx *ent.Tx, roomID int) (*ent.Room, error) {
+	// MySQL counts changed rows, and this changes none: look, don't count.
+	if err := tx.Room.Update().Where(room.ID(roomID)).AddLastSeq(0).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("lock room %d: %w", roomID, err)
+	}
+	r, err := tx.Room.Get(ctx, roomID)
+	if ent.IsNotFound(err) {
+		return nil, ErrRoomNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load room %d: %w", roomID, err)
+	}
+	return r, nil
+}
+
+// store writes message d at seq.
+func (s *Service) store(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, seq int64, d draft) (*ent.Message, error) {
 	m, err := tx.Message.Create().
 		SetRoomID(roomID).
 		SetNillableSenderID(d.sender).
 		SetKind(d.kind).
 		SetBody(d.body).
-		SetSeq(int64(seq)).
+		SetSeq(seq).
 		SetNillableClientID(d.clientID).
 		SetNillableAttachmentID(d.attachmentID).
-		SetCreatedAt(now).
+		SetCreatedAt(s.now()).
 		Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store message in room %d: %w", roomID, err)
@@ -114,10 +151,16 @@ func (s *Service) send(ctx context.Context, v viewer.Viewer, roomID int, d draft
 	}
 	var out *ent.Message
 	err := s.inTx(ctx, func(tx *ent.Tx, em *emitter) error {
+		// Take the seq (and the room's lock) first, so the membership read
+		// after it sees a concurrent leave that committed before.
+		seq, err := nextSeq(ctx, tx, roomID, s.now())
+		if err != nil {
+			return err
+		}
 		if _, err := currentMember(ctx, tx.Client(), roomID, v.UserID); err != nil {
 			return err
 		}
-		m, err := s.post(ctx, tx, em, roomID, d)
+		m, err := s.store(ctx, tx, em, roomID, seq, d)
 		if ent.IsConstraintError(err) && d.clientID != nil {
 			return errRetry // the same clientId was sent concurrently, and won
 		}

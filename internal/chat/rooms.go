@@ -164,6 +164,9 @@ func (s *Service) directRoom(ctx context.Context, v viewer.Viewer, other int) (*
 		if err != nil {
 			return fmt.Errorf("find direct room: %w", err)
 		}
+		if r, err = lockRoom(ctx, tx, r.ID); err != nil {
+			return err
+		}
 		back, err := s.rejoin(ctx, tx, r, []int{v.UserID, other})
 		if err != nil {
 			return err
@@ -253,12 +256,12 @@ func (s *Service) AddRoomMembers(ctx context.Context, v viewer.Viewer, roomID in
 	}
 	var out *ent.Room
 	err = s.inTx(ctx, func(tx *ent.Tx, em *emitter) error {
-		if _, err := currentMember(ctx, tx.Client(), roomID, v.UserID); err != nil {
+		r, err := lockRoom(ctx, tx, roomID)
+		if err != nil {
 			return err
 		}
-		r, err := tx.Room.Get(ctx, roomID)
-		if err != nil {
-			return fmt.Errorf("load room %d: %w", roomID, err)
+		if _, err := currentMember(ctx, tx.Client(), roomID, v.UserID); err != nil {
+			return err
 		}
 		if r.Kind == room.KindDIRECT {
 			return ErrDirectRoomIsClosed
@@ -317,6 +320,9 @@ func contains(ids []int, id int) bool {
 // history for the one who stays.
 func (s *Service) LeaveRoom(ctx context.Context, v viewer.Viewer, roomID int) error {
 	return s.inTx(ctx, func(tx *ent.Tx, em *emitter) error {
+		if _, err := lockRoom(ctx, tx, roomID); err != nil {
+			return err
+		}
 		m, err := currentMember(ctx, tx.Client(), roomID, v.UserID)
 		if err != nil {
 			return err
