@@ -18,6 +18,7 @@ import (
 	"github.com/chatty/chatty/internal/chat"
 	"github.com/chatty/chatty/internal/config"
 	"github.com/chatty/chatty/internal/database"
+	"github.com/chatty/chatty/internal/pubsub"
 	"github.com/chatty/chatty/internal/server"
 )
 
@@ -60,6 +61,17 @@ func run(cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 
+	chatOpts := []chat.Option{}
+	if cfg.RedisURL != "" {
+		broker, err := pubsub.NewRedis(ctx, cfg.RedisURL, pubsub.WithLogger(log))
+		if err != nil {
+			return fmt.Errorf("CHATTY_REDIS_URL: %w", err)
+		}
+		defer broker.Close() // after the server, before the database
+		chatOpts = append(chatOpts, chat.WithBroker(broker), chat.WithPresence(broker.Presence()))
+		log.Info("live events go through Redis", "redis", cfg.RedisURLRedacted())
+	}
+
 	authSvc, err := auth.NewService(db.Client, auth.Options{
 		Secret: []byte(cfg.JWTSecret),
 		Issuer: cfg.PublicURL,
@@ -72,7 +84,7 @@ func run(cfg *config.Config, log *slog.Logger) error {
 		Logger:         log,
 		DB:             db,
 		Auth:           authSvc,
-		Chat:           chat.NewService(db.Client, log),
+		Chat:           chat.NewService(db.Client, log, chatOpts...),
 		PublicURL:      cfg.PublicURL,
 		AllowedOrigins: cfg.AllowedOrigins,
 	})

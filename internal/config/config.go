@@ -144,6 +144,9 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// RedisURLRedacted is RedisURL without its password, for logs.
+func (c *Config) RedisURLRedacted() string { return redact(c.RedisURL) }
+
 // ParseDatabaseURL understands sqlite:PATH, mysql://user:pass@host:port/db
 // and, for convenience, a go-sql-driver/mysql DSN (user:pass@tcp(host)/db).
 func ParseDatabaseURL(s string) (Database, error) {

@@ -52,6 +52,9 @@ type Redis struct {
 	channels map[string]*channel // by Redis channel name
 	down     bool                // the connection is lost and not yet back
 	closed   bool
+
+	presenceOnce sync.Once
+	presence     *RedisPresence
 }
 
 var _ Broker = (*Redis)(nil)
