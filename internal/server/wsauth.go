@@ -7,12 +7,13 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
+	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/auth"
 	"github.com/chatty/chatty/internal/chat"
 	"github.com/chatty/chatty/internal/viewer"
 )
 
-var errNoToken = errors.New("connection_init must carry an access token: {\"Authorization\": \"Bearer <accessToken>\"}")
+var errNoToken = apperr.New(apperr.Unauthenticated, "connection_init must carry an access token: {\"Authorization\": \"Bearer <accessToken>\"}")
 
 // tokenFromInit finds the access token in a connection_init payload:
 // {"Authorization": "Bearer <t>"}, {"authorization": …} or {"authToken": "<t>"}.
@@ -40,11 +41,11 @@ func tokenFromInit(p transport.InitPayload) string {
 func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 	token := tokenFromInit(p)
 	if token == "" {
-		return transport.WithWebsocketCloseCode(ctx, closeForbidden), nil, errNoToken
+		return refused(ctx, errNoToken), nil, errNoToken
 	}
 	v, exp, err := s.cfg.Auth.Authenticate(ctx, token)
 	if err != nil {
-		return transport.WithWebsocketCloseCode(ctx, closeForbidden), nil, err
+		return refused(ctx, err), nil, err
 	}
 	if c := connOf(ctx); c != nil {
 		c.closeAt(exp, closeForbidden, "access token expired")
@@ -54,4 +55,12 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 		})
 	}
 	return viewer.NewContext(ctx, v), nil, nil
+}
+
+// refused marks ctx so gqlgen closes the socket with 4403 and the reason.
+func refused(ctx context.Context, err error) context.Context {
+	if apperr.KindOf(err) == "" { // internal: don't tell
+		err = errors.New("internal server error")
+	}
+	return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeForbidden), truncateReason(err.Error()))
 }
