@@ -81,11 +81,7 @@ func (r *queryResolver) SearchUsers(ctx context.Context, query string, first *in
 	if err != nil {
 		return nil, err
 	}
-	n, err := pageSize("first", first)
-	if err != nil {
-		return nil, err
-	}
-	return q.Paginate(ctx, after, &n, nil, nil, ent.WithUserOrder(&ent.UserOrder{Field: ent.UserOrderFieldNickname, Direction: entgql.OrderDirectionAsc}))
+	return pageUsers(ctx, q, first, after)
 }
 
 // AvatarURL is the resolver for the avatarURL field.

@@ -122,11 +122,7 @@ func (r *queryResolver) Friends(ctx context.Context, first *int, after *entgql.C
 	if err != nil {
 		return nil, err
 	}
-	n, err := pageSize("first", first)
-	if err != nil {
-		return nil, err
-	}
-	return r.Chat.Friends(ctx, v).Paginate(ctx, after, &n, nil, nil, ent.WithUserOrder(byNickname))
+	return pageUsers(ctx, r.Chat.Friends(ctx, v), first, after)
 }
 
 // FriendRequests is the resolver for the friendRequests field.
@@ -135,11 +131,7 @@ func (r *queryResolver) FriendRequests(ctx context.Context, first *int, after *e
 	if err != nil {
 		return nil, err
 	}
-	n, err := pageSize("first", first)
-	if err != nil {
-		return nil, err
-	}
-	return r.Chat.FriendRequests(ctx, v).Paginate(ctx, after, &n, nil, nil, ent.WithUserOrder(byNickname))
+	return pageUsers(ctx, r.Chat.FriendRequests(ctx, v), first, after)
 }
 
 // Rooms is the resolver for the rooms field.

@@ -14,7 +14,16 @@ import (
 	"github.com/chatty/chatty/internal/viewer"
 )
 
-var byNickname = &ent.UserOrder{Field: ent.UserOrderFieldNickname, Direction: entgql.OrderDirectionAsc}
+// pageUsers pages a list of users by nickname.
+func pageUsers(ctx context.Context, q *ent.UserQuery, first *int, after *ent.Cursor) (*ent.UserConnection, error) {
+	n, err := pageSize("first", first)
+	if err != nil {
+		return nil, err
+	}
+	return q.Paginate(ctx, after, &n, nil, nil, ent.WithUserOrder(&ent.UserOrder{
+		Field: ent.UserOrderFieldNickname, Direction: entgql.OrderDirectionAsc,
+	}))
+}
 
 // prefetchRooms loads, in one batch each, what the operation asks of the
 // rooms of a page, so the page costs the same statements whatever its size.
