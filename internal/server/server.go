@@ -91,7 +91,7 @@ func New(cfg Config) *Server {
 	s.sockets = &wsRegistry{conns: map[*wsConn]struct{}{}, gauge: s.metrics.websockets}
 	mux := http.NewServeMux()
 	gql := s.graphQL()
-	mux.Handle("/graphql", s.instrument("graphql", s.cors(s.limitBody(cfg.Auth.Middleware(withWSSlot(gql))))))
+	mux.Handle("/graphql", s.instrument("graphql", s.cors(s.limitBody(cfg.Auth.Middleware(s.webSockets(gql))))))
 	mux.Handle("GET /healthz", s.instrument("healthz", http.HandlerFunc(s.healthz)))
 	mux.Handle("GET /readyz", s.instrument("readyz", http.HandlerFunc(s.readyz)))
 	mux.Handle("GET /metrics", s.metrics.handler())

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -80,7 +81,8 @@ func (g *gorillaWS) Accept(w http.ResponseWriter, r *http.Request, o transport.W
 		ws:       ws,
 		opts:     g.opts,
 		protocol: ws.Subprotocol(),
-		active:   map[string]bool{},
+		ops:      map[string]string{},
+		owners:   map[string]string{},
 		done:     make(chan struct{}),
 		registry: g.conns,
 	}
@@ -116,10 +118,16 @@ type wsConn struct {
 
 	writeMu sync.Mutex
 
-	mu        sync.Mutex
-	initSeen  bool
-	acked     bool
-	active    map[string]bool // operation ids running
+	mu       sync.Mutex
+	initSeen bool
+	acked    bool
+	// Operation ids: gqlgen sees a fresh internal id for every subscribe
+	// ("<client id>#<n>"), so a client reusing an id can never reach an
+	// operation gqlgen is still ending (gqlgen forgets an operation by id
+	// after it has written its complete, racing a new one of the same id).
+	ops       map[string]string // client id → internal id, while the client has it open
+	owners    map[string]string // internal id → client id; "" once the client completed it
+	opCount   int
 	onClose   []func()
 	closed    bool
 	initTimer *time.Timer
@@ -151,30 +159,57 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 			c.closeWith(closeBadMessage, "Invalid message received")
 			return 0, nil, errClosedByServer
 		}
-		switch v := c.check(f); {
+		v := c.check(f)
+		switch {
 		case v.closeCode != 0:
 			c.closeWith(v.closeCode, v.reason)
 			return 0, nil, errClosedByServer
 		case v.refuse != "":
 			c.refuse(f.ID, v.refuse)
+		case v.drop:
+		case v.id != "":
+			if data, err = withID(data, v.id); err != nil {
+				c.closeWith(closeBadMessage, "Invalid message received")
+				return 0, nil, errClosedByServer
+			}
+			return mt, bytes.NewReader(data), nil
 		default:
 			return mt, bytes.NewReader(data), nil
 		}
 	}
 }
 
+// withID returns the message data with its id replaced.
+func withID(data []byte, id string) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	m["id"], _ = json.Marshal(id)
+	return json.Marshal(m)
+}
+
 // verdict is what check decides about an incoming message: pass it on
-// (zero), answer it with an error (refuse), or close the connection.
+// (with its id replaced by id), drop it, answer it with an error
+// (refuse), or close the connection.
 type verdict struct {
 	closeCode int
 	reason    string
 	refuse    string
+	id        string
+	drop      bool
 }
+
+// clientTypes are the messages a graphql-transport-ws client may send.
+var clientTypes = map[string]bool{"connection_init": true, "ping": true, "pong": true, "subscribe": true, "complete": true}
 
 // check applies the protocol's rules to an incoming message.
 func (c *wsConn) check(f frame) verdict {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.protocol == subprotocolTransportWS && !clientTypes[f.Type] {
+		return verdict{closeCode: closeBadMessage, reason: "Invalid message received: unknown type " + strconv.Quote(f.Type)}
+	}
 	switch f.Type {
 	case "connection_init":
 		if c.initSeen {
@@ -187,68 +222,95 @@ func (c *wsConn) check(f frame) verdict {
 			return verdict{closeCode: closeUnauthorized, reason: "Unauthorized"}
 		case f.ID == "":
 			return verdict{closeCode: closeBadMessage, reason: "Invalid message received: subscribe without an id"}
-		case c.active[f.ID]:
+		case c.ops[f.ID] != "":
 			return verdict{closeCode: closeDuplicateID, reason: "Subscriber for " + f.ID + " already exists"}
-		case len(c.active) >= c.opts.MaxSubsPerConn:
+		case len(c.ops) >= c.opts.MaxSubsPerConn:
 			return verdict{refuse: "too many subscriptions on this connection (at most " + strconv.Itoa(c.opts.MaxSubsPerConn) + ")"}
 		}
-		c.active[f.ID] = true
+		c.opCount++
+		internal := f.ID + "#" + strconv.Itoa(c.opCount)
+		c.ops[f.ID] = internal
+		c.owners[internal] = f.ID
+		return verdict{id: internal}
 	case "complete", "stop":
-		delete(c.active, f.ID)
+		internal := c.ops[f.ID]
+		if internal == "" {
+			return verdict{drop: true} // nothing of that id is open
+		}
+		delete(c.ops, f.ID)
+		c.owners[internal] = "" // nothing more goes out for it
+		return verdict{id: internal}
 	}
 	return verdict{}
 }
 
-// refuse answers a subscribe with an error of its own, RATE_LIMITED.
+// refuse answers a subscribe with an error of its own, RATE_LIMITED (the
+// legacy protocol then completes the id too).
 func (c *wsConn) refuse(id, message string) {
-	typ := "error"
 	payload := []any{map[string]any{"message": message, "extensions": map[string]any{"code": "RATE_LIMITED"}}}
-	msg := map[string]any{"type": typ, "id": id, "payload": payload}
-	if c.protocol != subprotocolTransportWS { // legacy graphql-ws: an error, then complete
-		msg["payload"] = payload[0]
-	}
-	_ = c.WriteJSON(msg)
+	_ = c.WriteJSON(map[string]any{"type": "error", "id": id, "payload": payload})
 	if c.protocol != subprotocolTransportWS {
 		_ = c.WriteJSON(map[string]any{"type": "complete", "id": id})
 	}
 }
 
-// WriteJSON implements transport.WebsocketConn.
+// WriteJSON implements transport.WebsocketConn. Frames of an operation
+// get the client's id back; frames of an operation the client completed
+// are not sent (the protocol allows nothing after the client's complete).
+// A write that fails or times out drops the connection.
 func (c *wsConn) WriteJSON(v any) error {
+	if !c.outgoing(v) {
+		return nil
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	c.observe(b)
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-	return c.ws.WriteMessage(websocket.TextMessage, b)
+	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		go c.Close() // not under writeMu: Close runs hooks
+		return err
+	}
+	return nil
 }
 
-// Data messages end in "type":"next"} or "type":"data"}: those need no
-// look; acks and ends of operations update the protocol state.
-var (
-	suffixNext = []byte(`"type":"next"}`)
-	suffixData = []byte(`"type":"data"}`)
-)
-
-func (c *wsConn) observe(b []byte) {
-	if bytes.HasSuffix(b, suffixNext) || bytes.HasSuffix(b, suffixData) {
-		return
+// outgoing looks at a frame gqlgen writes (its message structs have ID
+// and Type fields) and reports whether to send it.
+func (c *wsConn) outgoing(v any) bool {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return true // chatty's own frames
 	}
-	var f frame
-	if json.Unmarshal(b, &f) != nil {
-		return
+	idField, typeField := rv.Elem().FieldByName("ID"), rv.Elem().FieldByName("Type")
+	if !idField.IsValid() || !typeField.IsValid() || idField.Kind() != reflect.String || !idField.CanSet() {
+		return true
 	}
+	typ, internal := typeField.String(), idField.String()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch f.Type {
-	case "connection_ack":
+	if typ == "connection_ack" {
 		c.acked = true
-	case "complete", "error":
-		delete(c.active, f.ID)
 	}
+	if internal == "" {
+		return true
+	}
+	client, known := c.owners[internal]
+	if !known {
+		return true
+	}
+	if typ == "complete" || typ == "error" { // the operation's last frame
+		delete(c.owners, internal)
+		if c.ops[client] == internal {
+			delete(c.ops, client)
+		}
+	}
+	if client == "" {
+		return false
+	}
+	idField.SetString(client)
+	return true
 }
 
 // WriteClose implements transport.WebsocketConn.
@@ -335,10 +397,16 @@ type wsSlot struct{ conn *wsConn }
 
 type wsSlotKey struct{}
 
-// withWSSlot gives a WebSocket upgrade request a slot for its connection.
-func withWSSlot(next http.Handler) http.Handler {
+// webSockets refuses upgrades from foreign browser origins (before gqlgen,
+// which would answer a refused upgrade a second time) and gives the others
+// a slot for their connection.
+func (s *Server) webSockets(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if websocket.IsWebSocketUpgrade(r) {
+			if !s.origins.allows(r.Header.Get("Origin"), r) {
+				http.Error(w, "origin not allowed", http.StatusForbidden)
+				return
+			}
 			r = r.WithContext(context.WithValue(r.Context(), wsSlotKey{}, &wsSlot{}))
 		}
 		next.ServeHTTP(w, r)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
@@ -44,6 +45,9 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 		return refused(ctx, errNoToken), nil, errNoToken
 	}
 	v, exp, err := s.cfg.Auth.Authenticate(ctx, token)
+	if err == nil && !exp.After(time.Now()) { // within the verifier's leeway: don't ack only to close
+		err = auth.ErrTokenExpired
+	}
 	if err != nil {
 		return refused(ctx, err), nil, err
 	}
