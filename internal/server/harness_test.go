@@ -37,9 +37,10 @@ func forEachDB(t *testing.T, fn func(t *testing.T, e *env)) {
 
 // env is a running chatty over a fresh database.
 type env struct {
-	URL  string
-	DB   *database.DB
-	Auth *auth.Service
+	URL    string
+	DB     *database.DB
+	Auth   *auth.Service
+	Server *server.Server
 }
 
 // envOption changes how newEnv builds its server.
@@ -57,7 +58,13 @@ func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 			dbOpts = append(dbOpts, o.db)
 		}
 	}
-	db := dbtest.Open(t, backend, dbOpts...)
+	return newEnvOn(t, dbtest.Open(t, backend, dbOpts...), opts...)
+}
+
+// newEnvOn runs a chatty over db, which other envs may share (instances
+// of one deployment).
+func newEnvOn(t *testing.T, db *database.DB, opts ...envOption) *env {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -84,9 +91,10 @@ func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 		chatOpts = append(chatOpts, o.chat...)
 	}
 	sc.Chat = chat.NewService(db.Client, log, chatOpts...)
-	ts := httptest.NewServer(server.New(sc).Handler())
+	srv := server.New(sc)
+	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &env{URL: ts.URL, DB: db, Auth: authSvc}
+	return &env{URL: ts.URL, DB: db, Auth: authSvc, Server: srv}
 }
 
 // gqlError is one entry of a response's errors.

@@ -10,10 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -24,8 +21,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/chatty/chatty/internal/auth"
-	"github.com/chatty/chatty/internal/chat"
-	"github.com/chatty/chatty/internal/database/dbtest"
 	"github.com/chatty/chatty/internal/server"
 )
 
@@ -861,31 +856,11 @@ func TestWebSocketOrigin(t *testing.T) {
 
 // ---------------------------------------------------------------- shutdown
 
-// wsEnvWithServer is newEnv that also hands back the *server.Server (for
-// CloseWebSockets), built the same way.
-func wsEnvWithServer(t *testing.T, backend string) (*env, *server.Server) {
-	t.Helper()
-	db := dbtest.Open(t, backend)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	authSvc, err := auth.NewService(db.Client, auth.Options{
-		Secret:   testSecret,
-		Issuer:   "http://chatty.test",
-		Password: auth.PasswordParams{Memory: 1024, Time: 1, Threads: 1},
-		Logger:   log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(server.Config{Logger: log, DB: db, Auth: authSvc, Chat: chat.NewService(db.Client, log), PublicURL: "http://chatty.test"})
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return &env{URL: ts.URL, DB: db, Auth: authSvc}, srv
-}
-
 // CloseWebSockets (run on shutdown) closes every open socket with 1001,
 // live subscriptions or not; HTTP keeps working.
 func TestWebSocketCloseOnShutdown(t *testing.T) {
-	e, srv := wsEnvWithServer(t, "sqlite")
+	e := newEnv(t, "sqlite")
+	srv := e.Server
 	a, b := e.signUp(t, "leaving"), e.signUp(t, "staying")
 	r, after := e.client(b).wsOpenRoom(t, "shutdown", a.ID)
 	var socks []*wsClient
