@@ -17,6 +17,7 @@ import (
 	"github.com/chatty/chatty/ent/identity"
 	"github.com/chatty/chatty/ent/membership"
 	"github.com/chatty/chatty/ent/message"
+	"github.com/chatty/chatty/ent/oauthstate"
 	"github.com/chatty/chatty/ent/refreshtoken"
 	"github.com/chatty/chatty/ent/room"
 	"github.com/chatty/chatty/ent/session"
@@ -86,6 +87,7 @@ func checkColumn(t, c string) error {
 			identity.Table:     identity.ValidColumn,
 			membership.Table:   membership.ValidColumn,
 			message.Table:      message.ValidColumn,
+			oauthstate.Table:   oauthstate.ValidColumn,
 			refreshtoken.Table: refreshtoken.ValidColumn,
 			room.Table:         room.ValidColumn,
 			session.Table:      session.ValidColumn,

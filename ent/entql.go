@@ -8,6 +8,7 @@ import (
 	"github.com/chatty/chatty/ent/identity"
 	"github.com/chatty/chatty/ent/membership"
 	"github.com/chatty/chatty/ent/message"
+	"github.com/chatty/chatty/ent/oauthstate"
 	"github.com/chatty/chatty/ent/predicate"
 	"github.com/chatty/chatty/ent/refreshtoken"
 	"github.com/chatty/chatty/ent/room"
@@ -22,7 +23,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 9)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 10)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   attachment.Table,
@@ -124,6 +125,25 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   oauthstate.Table,
+			Columns: oauthstate.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: oauthstate.FieldID,
+			},
+		},
+		Type: "OAuthState",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			oauthstate.FieldCreatedAt:    {Type: field.TypeTime, Column: oauthstate.FieldCreatedAt},
+			oauthstate.FieldStateHash:    {Type: field.TypeString, Column: oauthstate.FieldStateHash},
+			oauthstate.FieldProvider:     {Type: field.TypeEnum, Column: oauthstate.FieldProvider},
+			oauthstate.FieldRedirectURI:  {Type: field.TypeString, Column: oauthstate.FieldRedirectURI},
+			oauthstate.FieldCodeVerifier: {Type: field.TypeString, Column: oauthstate.FieldCodeVerifier},
+			oauthstate.FieldExpiresAt:    {Type: field.TypeTime, Column: oauthstate.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -138,7 +158,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUsedAt:    {Type: field.TypeTime, Column: refreshtoken.FieldUsedAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   room.Table,
 			Columns: room.Columns,
@@ -157,7 +177,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			room.FieldUpdatedAt: {Type: field.TypeTime, Column: room.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -176,7 +196,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldClientIP:   {Type: field.TypeString, Column: session.FieldClientIP},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -994,6 +1014,76 @@ func (f *MessageFilter) WhereHasAttachmentWith(preds ...predicate.Attachment) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *OAuthStateQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the OAuthStateQuery builder.
+func (_q *OAuthStateQuery) Filter() *OAuthStateFilter {
+	return &OAuthStateFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *OAuthStateMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the OAuthStateMutation builder.
+func (m *OAuthStateMutation) Filter() *OAuthStateFilter {
+	return &OAuthStateFilter{config: m.config, predicateAdder: m}
+}
+
+// OAuthStateFilter provides a generic filtering capability at runtime for OAuthStateQuery.
+type OAuthStateFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *OAuthStateFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *OAuthStateFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(oauthstate.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *OAuthStateFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(oauthstate.FieldCreatedAt))
+}
+
+// WhereStateHash applies the entql string predicate on the state_hash field.
+func (f *OAuthStateFilter) WhereStateHash(p entql.StringP) {
+	f.Where(p.Field(oauthstate.FieldStateHash))
+}
+
+// WhereProvider applies the entql string predicate on the provider field.
+func (f *OAuthStateFilter) WhereProvider(p entql.StringP) {
+	f.Where(p.Field(oauthstate.FieldProvider))
+}
+
+// WhereRedirectURI applies the entql string predicate on the redirect_uri field.
+func (f *OAuthStateFilter) WhereRedirectURI(p entql.StringP) {
+	f.Where(p.Field(oauthstate.FieldRedirectURI))
+}
+
+// WhereCodeVerifier applies the entql string predicate on the code_verifier field.
+func (f *OAuthStateFilter) WhereCodeVerifier(p entql.StringP) {
+	f.Where(p.Field(oauthstate.FieldCodeVerifier))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *OAuthStateFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(oauthstate.FieldExpiresAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *RefreshTokenQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1022,7 +1112,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1091,7 +1181,7 @@ type RoomFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoomFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1189,7 +1279,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1287,7 +1377,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

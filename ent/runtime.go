@@ -10,6 +10,7 @@ import (
 	"github.com/chatty/chatty/ent/identity"
 	"github.com/chatty/chatty/ent/membership"
 	"github.com/chatty/chatty/ent/message"
+	"github.com/chatty/chatty/ent/oauthstate"
 	"github.com/chatty/chatty/ent/refreshtoken"
 	"github.com/chatty/chatty/ent/room"
 	"github.com/chatty/chatty/ent/schema"
@@ -141,6 +142,41 @@ func init() {
 	messageDescClientID := messageFields[6].Descriptor()
 	// message.ClientIDValidator is a validator for the "client_id" field. It is called by the builders before save.
 	message.ClientIDValidator = messageDescClientID.Validators[0].(func(string) error)
+	oauthstateMixin := schema.OAuthState{}.Mixin()
+	oauthstateMixinFields0 := oauthstateMixin[0].Fields()
+	_ = oauthstateMixinFields0
+	oauthstateFields := schema.OAuthState{}.Fields()
+	_ = oauthstateFields
+	// oauthstateDescCreatedAt is the schema descriptor for created_at field.
+	oauthstateDescCreatedAt := oauthstateMixinFields0[0].Descriptor()
+	// oauthstate.DefaultCreatedAt holds the default value on creation for the created_at field.
+	oauthstate.DefaultCreatedAt = oauthstateDescCreatedAt.Default.(func() time.Time)
+	// oauthstateDescStateHash is the schema descriptor for state_hash field.
+	oauthstateDescStateHash := oauthstateFields[0].Descriptor()
+	// oauthstate.StateHashValidator is a validator for the "state_hash" field. It is called by the builders before save.
+	oauthstate.StateHashValidator = func() func(string) error {
+		validators := oauthstateDescStateHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(state_hash string) error {
+			for _, fn := range fns {
+				if err := fn(state_hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// oauthstateDescRedirectURI is the schema descriptor for redirect_uri field.
+	oauthstateDescRedirectURI := oauthstateFields[2].Descriptor()
+	// oauthstate.RedirectURIValidator is a validator for the "redirect_uri" field. It is called by the builders before save.
+	oauthstate.RedirectURIValidator = oauthstateDescRedirectURI.Validators[0].(func(string) error)
+	// oauthstateDescCodeVerifier is the schema descriptor for code_verifier field.
+	oauthstateDescCodeVerifier := oauthstateFields[3].Descriptor()
+	// oauthstate.CodeVerifierValidator is a validator for the "code_verifier" field. It is called by the builders before save.
+	oauthstate.CodeVerifierValidator = oauthstateDescCodeVerifier.Validators[0].(func(string) error)
 	refreshtokenMixin := schema.RefreshToken{}.Mixin()
 	refreshtokenMixinFields0 := refreshtokenMixin[0].Fields()
 	_ = refreshtokenMixinFields0

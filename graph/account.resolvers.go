@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/chatty/chatty/ent"
+	"github.com/chatty/chatty/ent/identity"
 	"github.com/chatty/chatty/graph/model"
 	"github.com/chatty/chatty/internal/auth"
 	"github.com/chatty/chatty/internal/chat"
@@ -34,6 +35,20 @@ func (r *mutationResolver) RefreshSession(ctx context.Context, refreshToken stri
 // SignOut is the resolver for the signOut field.
 func (r *mutationResolver) SignOut(ctx context.Context, refreshToken string) (bool, error) {
 	return r.Auth.SignOut(ctx, refreshToken)
+}
+
+// StartOAuth is the resolver for the startOAuth field.
+func (r *mutationResolver) StartOAuth(ctx context.Context, provider identity.Provider, redirectURI string) (*model.OAuthStart, error) {
+	u, state, err := r.Auth.StartOAuth(ctx, provider, redirectURI)
+	if err != nil {
+		return nil, err
+	}
+	return &model.OAuthStart{AuthorizationURL: u, State: state}, nil
+}
+
+// CompleteOAuth is the resolver for the completeOAuth field.
+func (r *mutationResolver) CompleteOAuth(ctx context.Context, provider identity.Provider, code string, state string) (*auth.Payload, error) {
+	return r.Auth.CompleteOAuth(ctx, provider, code, state)
 }
 
 // UpdateProfile is the resolver for the updateProfile field.

@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/chatty/chatty/ent"
+	"github.com/chatty/chatty/ent/identity"
 	"github.com/chatty/chatty/ent/message"
 	"github.com/chatty/chatty/ent/room"
 	"github.com/chatty/chatty/graph/model"
@@ -92,6 +93,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AddFriend            func(childComplexity int, userID int) int
 		AddRoomMembers       func(childComplexity int, roomID int, userIds []int) int
+		CompleteOAuth        func(childComplexity int, provider identity.Provider, code string, state string) int
 		CreateRoom           func(childComplexity int, input model.CreateRoomInput) int
 		DeclineFriendRequest func(childComplexity int, userID int) int
 		DeleteAccount        func(childComplexity int, password *string) int
@@ -103,6 +105,7 @@ type ComplexityRoot struct {
 		SignIn               func(childComplexity int, input model.SignInInput) int
 		SignOut              func(childComplexity int, refreshToken string) int
 		SignUp               func(childComplexity int, input model.SignUpInput) int
+		StartOAuth           func(childComplexity int, provider identity.Provider, redirectURI string) int
 		UpdateProfile        func(childComplexity int, input model.UpdateProfileInput) int
 	}
 
@@ -113,6 +116,11 @@ type ComplexityRoot struct {
 		Message     func(childComplexity int) int
 		Room        func(childComplexity int) int
 		TotalUnread func(childComplexity int) int
+	}
+
+	OAuthStart struct {
+		AuthorizationURL func(childComplexity int) int
+		State            func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -199,6 +207,8 @@ type MutationResolver interface {
 	SignIn(ctx context.Context, input model.SignInInput) (*auth.Payload, error)
 	RefreshSession(ctx context.Context, refreshToken string) (*auth.Payload, error)
 	SignOut(ctx context.Context, refreshToken string) (bool, error)
+	StartOAuth(ctx context.Context, provider identity.Provider, redirectURI string) (*model.OAuthStart, error)
+	CompleteOAuth(ctx context.Context, provider identity.Provider, code string, state string) (*auth.Payload, error)
 	UpdateProfile(ctx context.Context, input model.UpdateProfileInput) (*ent.User, error)
 	DeleteAccount(ctx context.Context, password *string) (bool, error)
 	AddFriend(ctx context.Context, userID int) (*ent.User, error)
@@ -433,6 +443,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddRoomMembers(childComplexity, args["roomId"].(int), args["userIds"].([]int)), true
+	case "Mutation.completeOAuth":
+		if e.ComplexityRoot.Mutation.CompleteOAuth == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_completeOAuth_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CompleteOAuth(childComplexity, args["provider"].(identity.Provider), args["code"].(string), args["state"].(string)), true
 	case "Mutation.createRoom":
 		if e.ComplexityRoot.Mutation.CreateRoom == nil {
 			break
@@ -554,6 +575,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SignUp(childComplexity, args["input"].(model.SignUpInput)), true
+	case "Mutation.startOAuth":
+		if e.ComplexityRoot.Mutation.StartOAuth == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startOAuth_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartOAuth(childComplexity, args["provider"].(identity.Provider), args["redirectURI"].(string)), true
 	case "Mutation.updateProfile":
 		if e.ComplexityRoot.Mutation.UpdateProfile == nil {
 			break
@@ -602,6 +634,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Notification.TotalUnread(childComplexity), true
+
+	case "OAuthStart.authorizationURL":
+		if e.ComplexityRoot.OAuthStart.AuthorizationURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthStart.AuthorizationURL(childComplexity), true
+	case "OAuthStart.state":
+		if e.ComplexityRoot.OAuthStart.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OAuthStart.State(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1141,6 +1186,16 @@ func (ec *executionContext) childFields_Notification(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type Notification", field.Name)
 }
 
+func (ec *executionContext) childFields_OAuthStart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "authorizationURL":
+		return ec.fieldContext_OAuthStart_authorizationURL(ctx, field)
+	case "state":
+		return ec.fieldContext_OAuthStart_state(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OAuthStart", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -1399,6 +1454,36 @@ func (ec *executionContext) field_Mutation_addRoomMembers_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_completeOAuth_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "provider",
+		func(ctx context.Context, v any) (identity.Provider, error) {
+			return ec.unmarshalNAuthProvider2githubᚗcomᚋchattyᚋchattyᚋentᚋidentityᚐProvider(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["provider"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "state",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["state"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createRoom_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1558,6 +1643,28 @@ func (ec *executionContext) field_Mutation_signUp_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startOAuth_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "provider",
+		func(ctx context.Context, v any) (identity.Provider, error) {
+			return ec.unmarshalNAuthProvider2githubᚗcomᚋchattyᚋchattyᚋentᚋidentityᚐProvider(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["provider"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "redirectURI",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["redirectURI"] = arg1
 	return args, nil
 }
 
@@ -2675,6 +2782,94 @@ func (ec *executionContext) fieldContext_Mutation_signOut(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_startOAuth(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startOAuth(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartOAuth(ctx, fc.Args["provider"].(identity.Provider), fc.Args["redirectURI"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OAuthStart) graphql.Marshaler {
+			return ec.marshalNOAuthStart2ᚖgithubᚗcomᚋchattyᚋchattyᚋgraphᚋmodelᚐOAuthStart(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startOAuth(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OAuthStart(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startOAuth_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_completeOAuth(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_completeOAuth(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CompleteOAuth(ctx, fc.Args["provider"].(identity.Provider), fc.Args["code"].(string), fc.Args["state"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *auth.Payload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖgithubᚗcomᚋchattyᚋchattyᚋinternalᚋauthᚐPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_completeOAuth(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_completeOAuth_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_updateProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3278,6 +3473,52 @@ func (ec *executionContext) _Notification_createdAt(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_Notification_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Notification", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OAuthStart_authorizationURL(ctx context.Context, field graphql.CollectedField, obj *model.OAuthStart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthStart_authorizationURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AuthorizationURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthStart_authorizationURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OAuthStart", field, false, false, "String")
+}
+
+func (ec *executionContext) _OAuthStart_state(ctx context.Context, field graphql.CollectedField, obj *model.OAuthStart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OAuthStart_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OAuthStart_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OAuthStart", field, false, false, "String")
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
@@ -6469,6 +6710,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "startOAuth":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startOAuth(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completeOAuth":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_completeOAuth(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "updateProfile":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateProfile(ctx, field)
@@ -6594,6 +6849,44 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 			}
 		case "createdAt":
 			out.Values[i] = ec._Notification_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var oAuthStartImplementors = []string{"OAuthStart"}
+
+func (ec *executionContext) _OAuthStart(ctx context.Context, sel ast.SelectionSet, obj *model.OAuthStart) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, oAuthStartImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OAuthStart")
+		case "authorizationURL":
+			out.Values[i] = ec._OAuthStart_authorizationURL(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._OAuthStart_state(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7469,6 +7762,16 @@ func (ec *executionContext) marshalNAuthPayload2ᚖgithubᚗcomᚋchattyᚋchatt
 	return ec._AuthPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNAuthProvider2githubᚗcomᚋchattyᚋchattyᚋentᚋidentityᚐProvider(ctx context.Context, v any) (identity.Provider, error) {
+	var res identity.Provider
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAuthProvider2githubᚗcomᚋchattyᚋchattyᚋentᚋidentityᚐProvider(ctx context.Context, sel ast.SelectionSet, v identity.Provider) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -7649,6 +7952,14 @@ func (ec *executionContext) unmarshalNNotificationKind2githubᚗcomᚋchattyᚋc
 
 func (ec *executionContext) marshalNNotificationKind2githubᚗcomᚋchattyᚋchattyᚋinternalᚋchatᚐNotificationKind(ctx context.Context, sel ast.SelectionSet, v chat.NotificationKind) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNOAuthStart2ᚖgithubᚗcomᚋchattyᚋchattyᚋgraphᚋmodelᚐOAuthStart(ctx context.Context, sel ast.SelectionSet, v *model.OAuthStart) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OAuthStart!")
+		return graphql.Null
+	}
+	return ec._OAuthStart(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx context.Context, v any) (entgql.OrderDirection, error) {

@@ -73,9 +73,11 @@ func run(cfg *config.Config, log *slog.Logger) error {
 	}
 
 	authSvc, err := auth.NewService(db.Client, auth.Options{
-		Secret: []byte(cfg.JWTSecret),
-		Issuer: cfg.PublicURL,
-		Logger: log,
+		Secret:          []byte(cfg.JWTSecret),
+		Issuer:          cfg.PublicURL,
+		Logger:          log,
+		Providers:       providers(cfg.OAuth),
+		RedirectAllowed: server.OriginAllowed(cfg.PublicURL, cfg.AllowedOrigins),
 	})
 	if err != nil {
 		return err
@@ -117,4 +119,17 @@ func run(cfg *config.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// providers are the OAuth providers with credentials in the configuration.
+func providers(creds map[string]config.OAuthClient) []auth.Provider {
+	var out []auth.Provider
+	for name, newProvider := range map[string]func(id, secret string) auth.Provider{
+		"GOOGLE": auth.Google, "NAVER": auth.Naver, "KAKAO": auth.Kakao,
+	} {
+		if c, ok := creds[name]; ok {
+			out = append(out, newProvider(c.ID, c.Secret))
+		}
+	}
+	return out
 }

@@ -206,6 +206,34 @@ var (
 			},
 		},
 	}
+	// OauthStatesColumns holds the columns for the "oauth_states" table.
+	OauthStatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "state_hash", Type: field.TypeString, Size: 64},
+		{Name: "provider", Type: field.TypeEnum, Enums: []string{"GOOGLE", "NAVER", "KAKAO"}},
+		{Name: "redirect_uri", Type: field.TypeString, Size: 2000},
+		{Name: "code_verifier", Type: field.TypeString, Size: 128},
+		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// OauthStatesTable holds the schema information for the "oauth_states" table.
+	OauthStatesTable = &schema.Table{
+		Name:       "oauth_states",
+		Columns:    OauthStatesColumns,
+		PrimaryKey: []*schema.Column{OauthStatesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "oauthstate_state_hash",
+				Unique:  true,
+				Columns: []*schema.Column{OauthStatesColumns[2]},
+			},
+			{
+				Name:    "oauthstate_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{OauthStatesColumns[6]},
+			},
+		},
+	}
 	// RefreshTokensColumns holds the columns for the "refresh_tokens" table.
 	RefreshTokensColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -334,6 +362,7 @@ var (
 		IdentitiesTable,
 		MembershipsTable,
 		MessagesTable,
+		OauthStatesTable,
 		RefreshTokensTable,
 		RoomsTable,
 		SessionsTable,
@@ -365,6 +394,9 @@ func init() {
 	MessagesTable.ForeignKeys[2].RefTable = UsersTable
 	MessagesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),
+	}
+	OauthStatesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(38654705664),
 	}
 	RefreshTokensTable.ForeignKeys[0].RefTable = SessionsTable
 	RefreshTokensTable.Annotation = &entsql.Annotation{

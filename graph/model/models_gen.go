@@ -8,6 +8,13 @@ type CreateRoomInput struct {
 	Name      *string `json:"name,omitempty"`
 }
 
+type OAuthStart struct {
+	// Where the browser goes to sign in at the provider.
+	AuthorizationURL string `json:"authorizationURL"`
+	// Echoed back by the provider; completeOAuth must present it, once.
+	State string `json:"state"`
+}
+
 type SendMessageInput struct {
 	RoomID int    `json:"roomId"`
 	Body   string `json:"body"`

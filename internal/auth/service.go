@@ -41,6 +41,11 @@ type Options struct {
 	SignInPerAccount, SignInPerClient Limit
 	Logger                            *slog.Logger
 	Now                               func() time.Time
+	// Providers are the OAuth providers users may sign in with.
+	Providers []Provider
+	// RedirectAllowed says whether an OAuth redirect may go to an origin
+	// ("https://app.example.com"); nil allows any.
+	RedirectAllowed func(origin string) bool
 }
 
 // Limit is a burst of attempts refilled one per Every.

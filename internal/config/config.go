@@ -26,6 +26,9 @@ type Config struct {
 	RedisURL       string
 	AllowedOrigins []string
 	LogLevel       slog.Level
+	// OAuth holds the client credentials of each configured provider
+	// (GOOGLE, NAVER, KAKAO); a provider without them is not offered.
+	OAuth map[string]OAuthClient
 
 	// Database is DatabaseURL, parsed.
 	Database Database
@@ -33,6 +36,9 @@ type Config struct {
 	// one was made for this process: tokens die with it.
 	JWTSecretGenerated bool
 }
+
+// OAuthClient is chatty's registration at an OAuth provider.
+type OAuthClient struct{ ID, Secret string }
 
 // Database says which driver to open and with what DSN.
 type Database struct {
@@ -50,6 +56,7 @@ type setting struct {
 func Load(args []string, getenv func(string) string) (*Config, error) {
 	var c Config
 	var origins, level string
+	var googleID, googleSecret, naverID, naverSecret, kakaoID, kakaoSecret string
 	settings := []setting{
 		{"CHATTY_ADDR", "addr", ":8080", "address to listen on", &c.Addr},
 		{"CHATTY_DATABASE_URL", "database-url", "sqlite:data/chatty.db", "sqlite:PATH or mysql://user:pass@host:port/dbname", &c.DatabaseURL},
@@ -59,6 +66,12 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		{"CHATTY_REDIS_URL", "redis-url", "", "redis://host:port/db for pub/sub between instances (in-memory when empty)", &c.RedisURL},
 		{"CHATTY_ALLOWED_ORIGINS", "allowed-origins", "", "comma-separated browser origins allowed besides CHATTY_PUBLIC_URL's, or *", &origins},
 		{"CHATTY_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", &level},
+		{"CHATTY_GOOGLE_CLIENT_ID", "google-client-id", "", "OAuth client id at Google (enables GOOGLE sign-in)", &googleID},
+		{"CHATTY_GOOGLE_CLIENT_SECRET", "google-client-secret", "", "OAuth client secret at Google", &googleSecret},
+		{"CHATTY_NAVER_CLIENT_ID", "naver-client-id", "", "OAuth client id at Naver (enables NAVER sign-in)", &naverID},
+		{"CHATTY_NAVER_CLIENT_SECRET", "naver-client-secret", "", "OAuth client secret at Naver", &naverSecret},
+		{"CHATTY_KAKAO_CLIENT_ID", "kakao-client-id", "", "REST API key at Kakao (enables KAKAO sign-in)", &kakaoID},
+		{"CHATTY_KAKAO_CLIENT_SECRET", "kakao-client-secret", "", "client secret at Kakao (if enabled there)", &kakaoSecret},
 	}
 	fs := flag.NewFlagSet("chatty", flag.ContinueOnError)
 	byFlag := map[string]setting{}
@@ -77,6 +90,20 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
 	}
 	c.AllowedOrigins = splitList(origins)
+	c.OAuth = map[string]OAuthClient{}
+	for _, p := range []struct {
+		name, id, secret string
+		secretRequired   bool
+	}{{"GOOGLE", googleID, googleSecret, true}, {"NAVER", naverID, naverSecret, true}, {"KAKAO", kakaoID, kakaoSecret, false}} {
+		switch {
+		case p.id == "" && p.secret != "":
+			return nil, fmt.Errorf("config: CHATTY_%s_CLIENT_ID: set it too, or unset CHATTY_%s_CLIENT_SECRET", p.name, p.name)
+		case p.id != "" && p.secret == "" && p.secretRequired:
+			return nil, fmt.Errorf("config: CHATTY_%s_CLIENT_SECRET: required with CHATTY_%s_CLIENT_ID", p.name, p.name)
+		case p.id != "":
+			c.OAuth[p.name] = OAuthClient{ID: p.id, Secret: p.secret}
+		}
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("config: CHATTY_LOG_LEVEL: want debug, info, warn or error, got %q", level)
 	}

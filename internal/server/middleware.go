@@ -167,6 +167,14 @@ func originOf(s string) string {
 	return strings.ToLower(u.Scheme + "://" + u.Host)
 }
 
+// OriginAllowed says whether a browser origin ("https://app.example.com")
+// is the public URL's or one of the allowed ones: the rule CORS and
+// WebSocket upgrades follow, for other uses (OAuth redirects).
+func OriginAllowed(publicURL string, allowed []string) func(origin string) bool {
+	p := newOriginPolicy(publicURL, allowed)
+	return func(origin string) bool { return p.any || p.allowed[originOf(origin)] }
+}
+
 // allows reports whether a request from origin may proceed. Requests
 // without an Origin header (non-browser clients) always may; a browser's
 // same-origin request (Origin equals the request's host) too.
