@@ -101,9 +101,11 @@ func (r *queryResolver) SearchUsers(ctx context.Context, query string, first *in
 
 // AvatarURL is the resolver for the avatarURL field.
 func (r *userResolver) AvatarURL(ctx context.Context, obj *ent.User) (*string, error) {
-	// Nobody can set an avatar before uploads land (uploadAvatar is not in
-	// the schema yet), so there is no URL to give.
-	return nil, nil
+	if obj.AvatarID == nil {
+		return nil, nil
+	}
+	u := r.Files.AvatarURL(*obj.AvatarID)
+	return &u, nil
 }
 
 // Email is the resolver for the email field.

@@ -37,8 +37,13 @@ func (r *messageResolver) Sender(ctx context.Context, obj *ent.Message) (*ent.Us
 
 // Attachment is the resolver for the attachment field.
 func (r *messageResolver) Attachment(ctx context.Context, obj *ent.Message) (*ent.Attachment, error) {
-	// Files arrive with uploads; until then no message has one.
-	return nil, nil
+	if obj.AttachmentID == nil {
+		return nil, nil
+	}
+	if a, err := obj.Edges.AttachmentOrErr(); err == nil { // came live or by replay
+		return a, nil
+	}
+	return loadersOf(ctx).attachments.Load(ctx, *obj.AttachmentID)
 }
 
 // AddFriend is the resolver for the addFriend field.

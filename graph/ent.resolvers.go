@@ -48,6 +48,9 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 	return nodes, nil
 }
 
+// Attachment returns AttachmentResolver implementation.
+func (r *Resolver) Attachment() AttachmentResolver { return &attachmentResolver{r} }
+
 // Message returns MessageResolver implementation.
 func (r *Resolver) Message() MessageResolver { return &messageResolver{r} }
 
@@ -61,8 +64,9 @@ func (r *Resolver) Room() RoomResolver { return &roomResolver{r} }
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
-	messageResolver struct{ *Resolver }
-	queryResolver   struct{ *Resolver }
-	roomResolver    struct{ *Resolver }
-	userResolver    struct{ *Resolver }
+	attachmentResolver struct{ *Resolver }
+	messageResolver    struct{ *Resolver }
+	queryResolver      struct{ *Resolver }
+	roomResolver       struct{ *Resolver }
+	userResolver       struct{ *Resolver }
 )

@@ -24,6 +24,7 @@ type loaders struct {
 	unread      *dataloadgen.Loader[int, int]
 	friendship  *dataloadgen.Loader[int, chat.FriendshipState]
 	online      *dataloadgen.Loader[int, bool]
+	attachments *dataloadgen.Loader[int, *ent.Attachment]
 }
 
 type loadersKey struct{}
@@ -71,6 +72,7 @@ func newLoaders(c *chat.Service, cache bool) *loaders {
 		unread:      dataloadgen.NewLoader(mapped(viewerScoped(c.UnreadCounts)), opts...),
 		friendship:  dataloadgen.NewLoader(mapped(viewerScoped(c.FriendshipStates)), opts...),
 		online:      dataloadgen.NewLoader(mapped(c.Online), opts...),
+		attachments: dataloadgen.NewLoader(mapped(c.AttachmentsByID), opts...),
 	}
 }
 

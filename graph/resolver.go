@@ -17,6 +17,8 @@ type Resolver struct {
 	Chat *chat.Service
 	// PublicURL is the base of the absolute URLs handed out.
 	PublicURL string
+	// Files builds the URLs of stored files.
+	Files Files
 }
 
 // NewSchema returns the executable schema over r.

@@ -20,6 +20,7 @@ import (
 	"github.com/chatty/chatty/internal/database"
 	"github.com/chatty/chatty/internal/pubsub"
 	"github.com/chatty/chatty/internal/server"
+	"github.com/chatty/chatty/internal/upload"
 )
 
 func main() {
@@ -46,9 +47,6 @@ func run(cfg *config.Config, log *slog.Logger) error {
 	if cfg.JWTSecretGenerated {
 		log.Warn("CHATTY_JWT_SECRET is not set: using a random secret for this run; every access token dies with the process and several instances cannot share sessions. Set CHATTY_JWT_SECRET (32+ bytes) in production.")
 	}
-	if err := os.MkdirAll(cfg.UploadDir, 0o755); err != nil {
-		return fmt.Errorf("upload dir: %w", err)
-	}
 
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	db, err := database.Open(openCtx, cfg.Database)
@@ -61,7 +59,11 @@ func run(cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 
-	chatOpts := []chat.Option{}
+	disk, err := upload.NewDisk(cfg.UploadDir)
+	if err != nil {
+		return fmt.Errorf("CHATTY_UPLOAD_DIR: %w", err)
+	}
+	chatOpts := []chat.Option{chat.WithUploads(upload.NewService(disk, upload.Limits{}))}
 	if cfg.RedisURL != "" {
 		broker, err := pubsub.NewRedis(ctx, cfg.RedisURL, pubsub.WithLogger(log))
 		if err != nil {
@@ -89,6 +91,7 @@ func run(cfg *config.Config, log *slog.Logger) error {
 		Chat:           chat.NewService(db.Client, log, chatOpts...),
 		PublicURL:      cfg.PublicURL,
 		AllowedOrigins: cfg.AllowedOrigins,
+		Signer:         upload.NewSigner([]byte(cfg.JWTSecret)),
 	})
 
 	httpSrv := &http.Server{

@@ -2,6 +2,10 @@
 
 package model
 
+import (
+	"github.com/99designs/gqlgen/graphql"
+)
+
 type CreateRoomInput struct {
 	// The other members (the viewer is added). One member and no name: a DIRECT room, returned as it is if it exists already.
 	MemberIds []int   `json:"memberIds"`
@@ -13,6 +17,13 @@ type OAuthStart struct {
 	AuthorizationURL string `json:"authorizationURL"`
 	// Echoed back by the provider; completeOAuth must present it, once.
 	State string `json:"state"`
+}
+
+type SendFileInput struct {
+	RoomID   int            `json:"roomId"`
+	File     graphql.Upload `json:"file"`
+	Caption  *string        `json:"caption,omitempty"`
+	ClientID *string        `json:"clientId,omitempty"`
 }
 
 type SendMessageInput struct {

@@ -109,7 +109,13 @@ func (s *Service) publishMessage(ctx context.Context, m *ent.Message) error {
 			return fmt.Errorf("load sender %d: %w", *m.SenderID, err)
 		}
 	}
-	wm := toWireMessage(m, sender)
+	var att *ent.Attachment
+	if m.AttachmentID != nil {
+		if att, err = s.db.Attachment.Get(ctx, *m.AttachmentID); err != nil {
+			return fmt.Errorf("load attachment %d: %w", *m.AttachmentID, err)
+		}
+	}
+	wm := toWireMessage(m, sender, att)
 	if err := s.emitTo(ctx, roomTopic(m.RoomID), roomEvent{Type: "message", Message: wm}); err != nil {
 		return err
 	}
@@ -417,7 +423,8 @@ func (st *stream) fill(until int64) error {
 			Where(message.RoomID(st.roomID), message.SeqGT(st.last)).
 			Order(message.BySeq()).
 			Limit(replayPage).
-			WithSender()
+			WithSender().
+			WithAttachment()
 		if until > 0 {
 			q.Where(message.SeqLT(until))
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/internal/pubsub"
+	"github.com/chatty/chatty/internal/upload"
 )
 
 // Limits of the chat domain.
@@ -31,6 +32,7 @@ type Service struct {
 	extra    []Publisher
 	subs     activeSubs
 	queue    int
+	uploads  *upload.Service
 	now      func() time.Time
 }
 
@@ -47,6 +49,9 @@ func WithBroker(b pubsub.Broker) Option { return func(s *Service) { s.broker = b
 // WithSubscriberQueue sets how many events a live subscriber may fall
 // behind before it is dropped (256).
 func WithSubscriberQueue(n int) Option { return func(s *Service) { s.queue = n } }
+
+// WithUploads stores files (sendFile, avatars) with u.
+func WithUploads(u *upload.Service) Option { return func(s *Service) { s.uploads = u } }
 
 // WithPresence tracks live connections in p (default: in memory).
 func WithPresence(p Presence) Option { return func(s *Service) { s.presence = p } }

@@ -68,18 +68,49 @@ type wireMessage struct {
 	Body         string    `json:"body"`
 	Seq          int64     `json:"seq"`
 	ClientID     *string   `json:"clientId,omitempty"`
-	CreatedAt    time.Time `json:"createdAt"`
-	Sender       *wireUser `json:"sender,omitempty"`
+	CreatedAt    time.Time       `json:"createdAt"`
+	Sender       *wireUser       `json:"sender,omitempty"`
+	Attachment   *wireFile `json:"attachment,omitempty"`
 }
 
-func toWireMessage(m *ent.Message, sender *ent.User) *wireMessage {
+func toWireMessage(m *ent.Message, sender *ent.User, att *ent.Attachment) *wireMessage {
 	if m == nil {
 		return nil
 	}
 	return &wireMessage{
 		ID: m.ID, RoomID: m.RoomID, SenderID: m.SenderID, AttachmentID: m.AttachmentID, Kind: string(m.Kind),
 		Body: m.Body, Seq: m.Seq, ClientID: m.ClientID, CreatedAt: m.CreatedAt, Sender: toWireUser(sender),
+		Attachment: toWireFile(att),
 	}
+}
+
+// wireFile is an attachment as it travels (ent's JSON form leaves out the
+// storage keys, which the resolvers need to tell whether there is a thumbnail).
+type wireFile struct {
+	ID           int       `json:"id"`
+	UploaderID   *int      `json:"uploaderId,omitempty"`
+	Filename     string    `json:"filename"`
+	ContentType  string    `json:"contentType"`
+	Size         int64     `json:"size"`
+	SHA256       string    `json:"sha256"`
+	StorageKey   string    `json:"storageKey"`
+	ThumbnailKey *string   `json:"thumbnailKey,omitempty"`
+	Width        *int      `json:"width,omitempty"`
+	Height       *int      `json:"height,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+func toWireFile(a *ent.Attachment) *wireFile {
+	if a == nil {
+		return nil
+	}
+	return &wireFile{ID: a.ID, UploaderID: a.UploaderID, Filename: a.Filename, ContentType: a.ContentType, Size: a.Size,
+		SHA256: a.Sha256, StorageKey: a.StorageKey, ThumbnailKey: a.ThumbnailKey, Width: a.Width, Height: a.Height, CreatedAt: a.CreatedAt}
+}
+
+func (w *wireFile) ent() *ent.Attachment {
+	return &ent.Attachment{ID: w.ID, UploaderID: w.UploaderID, Filename: w.Filename, ContentType: w.ContentType, Size: w.Size,
+		Sha256: w.SHA256, StorageKey: w.StorageKey, ThumbnailKey: w.ThumbnailKey, Width: w.Width, Height: w.Height, CreatedAt: w.CreatedAt}
 }
 
 // ent rebuilds the message with its sender loaded, as the resolvers read it.
@@ -93,6 +124,9 @@ func (w *wireMessage) ent() *ent.Message {
 	}
 	if w.Sender != nil {
 		m.Edges.Sender = w.Sender.ent()
+	}
+	if w.Attachment != nil {
+		m.Edges.Attachment = w.Attachment.ent()
 	}
 	return m
 }

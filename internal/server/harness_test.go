@@ -18,6 +18,7 @@ import (
 	"github.com/chatty/chatty/internal/database"
 	"github.com/chatty/chatty/internal/database/dbtest"
 	"github.com/chatty/chatty/internal/server"
+	"github.com/chatty/chatty/internal/upload"
 )
 
 // testSecret signs the access tokens of test servers; tests use it to forge tokens.
@@ -75,7 +76,7 @@ func newEnvOn(t *testing.T, db *database.DB, opts ...envOption) *env {
 		Password: auth.PasswordParams{Memory: 1024, Time: 1, Threads: 1}, // cheap hashing keeps tests fast
 		Logger:   log,
 	}
-	sc := server.Config{Logger: log, DB: db, PublicURL: "http://chatty.test"}
+	sc := server.Config{Logger: log, DB: db, PublicURL: "http://chatty.test", Signer: upload.NewSigner(testSecret)}
 	for _, o := range opts {
 		if o.server != nil {
 			o.server(&sc, &ao)
@@ -86,7 +87,11 @@ func newEnvOn(t *testing.T, db *database.DB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	sc.Auth = authSvc
-	var chatOpts []chat.Option
+	disk, err := upload.NewDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	chatOpts := []chat.Option{chat.WithUploads(upload.NewService(disk, upload.Limits{}))}
 	for _, o := range opts {
 		chatOpts = append(chatOpts, o.chat...)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -104,6 +105,12 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 	max := s.cfg.Limits.MaxBodyBytes
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Method == http.MethodGet || r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+			// Files stream through: the upload transport reads them to disk under its own limit.
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxUploadBytes)
 			next.ServeHTTP(w, r)
 			return
 		}

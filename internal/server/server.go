@@ -19,12 +19,15 @@ import (
 	"github.com/chatty/chatty/internal/auth"
 	"github.com/chatty/chatty/internal/chat"
 	"github.com/chatty/chatty/internal/database"
+	"github.com/chatty/chatty/internal/upload"
 )
 
 // Limits on what one request may ask.
 type Limits struct {
 	// MaxBodyBytes caps a JSON request body (1 MiB).
 	MaxBodyBytes int64
+	// MaxUploadBytes caps a multipart request with files (25 MiB).
+	MaxUploadBytes int64
 	// MaxDepth caps how deep an operation nests (12).
 	MaxDepth int
 	// MaxAliases caps the aliases in an operation (30).
@@ -52,6 +55,8 @@ type Config struct {
 	PublicURL string
 	// AllowedOrigins are further browser origins allowed to call the API ("*": any).
 	AllowedOrigins []string
+	// Signer signs and checks the URLs of attachments.
+	Signer upload.Signer
 	Limits         Limits
 }
 
@@ -72,6 +77,7 @@ func New(cfg Config) *Server {
 	}
 	l := &cfg.Limits
 	setDefault(&l.MaxBodyBytes, 1<<20)
+	setDefault(&l.MaxUploadBytes, defaultMaxUploadBytes)
 	setDefault(&l.MaxDepth, 12)
 	setDefault(&l.MaxAliases, 30)
 	setDefault(&l.MaxComplexity, 5000)
@@ -92,6 +98,9 @@ func New(cfg Config) *Server {
 	mux := http.NewServeMux()
 	gql := s.graphQL()
 	mux.Handle("/graphql", s.instrument("graphql", s.cors(s.limitBody(cfg.Auth.Middleware(s.webSockets(gql))))))
+	mux.Handle("GET /files/{id}/{name}", s.instrument("files", s.serveFile(false)))
+	mux.Handle("GET /thumbnails/{id}", s.instrument("files", s.serveFile(true)))
+	mux.Handle("GET /avatars/{id}", s.instrument("files", http.HandlerFunc(s.serveAvatar)))
 	mux.Handle("GET /healthz", s.instrument("healthz", http.HandlerFunc(s.healthz)))
 	mux.Handle("GET /readyz", s.instrument("readyz", http.HandlerFunc(s.readyz)))
 	mux.Handle("GET /metrics", s.metrics.handler())
@@ -122,6 +131,7 @@ func (s *Server) graphQL() http.Handler {
 		Auth:      s.cfg.Auth,
 		Chat:      s.cfg.Chat,
 		PublicURL: s.cfg.PublicURL,
+		Files:     graph.Files{Signer: s.cfg.Signer, PublicURL: s.cfg.PublicURL},
 	}
 	srv := handler.New(graph.NewSchema(resolver))
 	srv.AddTransport(transport.Options{})
@@ -140,7 +150,11 @@ func (s *Server) graphQL() http.Handler {
 			s.log.DebugContext(ctx, "websocket", "err", err)
 		},
 	})
-	srv.AddTransport(graphQLOverHTTP{})    // GET and POST, see graphqlhttp.go
+	srv.AddTransport(graphQLOverHTTP{}) // GET and POST, see graphqlhttp.go
+	srv.AddTransport(uploads{transport.MultipartForm{
+		MaxUploadSize: s.cfg.Limits.MaxUploadBytes,
+		MaxMemory:     4 << 20, // larger files go to a temporary file
+	}})
 	srv.AddTransport(unsupportedRequest{}) // last: 415/405 for what no transport above serves
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(s.cfg.Limits.MaxTokens)

@@ -1,0 +1,110 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+
+	"github.com/chatty/chatty/graph"
+	"github.com/chatty/chatty/internal/apperr"
+	"github.com/chatty/chatty/internal/chat"
+	"github.com/chatty/chatty/internal/upload"
+)
+
+// MaxUploadBytes caps a multipart request (the file and the operation).
+const defaultMaxUploadBytes = 25 << 20
+
+// uploads is the GraphQL multipart request transport with CSRF
+// protection: a browser can send a multipart form cross-site without a
+// preflight, so such a request must carry a header only scripts can set
+// (Apollo-Require-Preflight or X-Apollo-Operation-Name), as Apollo
+// Server asks. gqlgen has no such check.
+type uploads struct {
+	transport.MultipartForm
+}
+
+// Do implements graphql.Transport.
+func (u uploads) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	w.Header().Set("Content-Type", mediaJSON)
+	if r.Header.Get("Apollo-Require-Preflight") == "" && r.Header.Get("X-Apollo-Operation-Name") == "" {
+		writeError(w, http.StatusForbidden, apperr.New(apperr.Forbidden,
+			"a multipart request must carry an Apollo-Require-Preflight or X-Apollo-Operation-Name header (CSRF protection)"))
+		return
+	}
+	if r.ContentLength > u.MaxUploadSize {
+		writeError(w, http.StatusRequestEntityTooLarge, apperr.New(apperr.TooLarge, "the upload is larger than %d bytes", u.MaxUploadSize))
+		return
+	}
+	u.MultipartForm.Do(w, r, exec)
+}
+
+// serveFile answers GET /files/{id}/{name} and /thumbnails/{id}: the
+// bytes of an attachment for whoever holds its signed URL.
+func (s *Server) serveFile(thumbnail bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.Atoi(r.PathValue("id"))
+		if err != nil || id <= 0 {
+			http.NotFound(w, r)
+			return
+		}
+		path := graph.AttachmentPath(id)
+		if thumbnail {
+			path = graph.ThumbnailPath(id)
+		}
+		q := r.URL.Query()
+		if !s.cfg.Signer.Verify(path, q.Get("exp"), q.Get("sig"), time.Now()) {
+			http.Error(w, "this link is invalid or has expired: ask for the message again", http.StatusForbidden)
+			return
+		}
+		d, err := s.cfg.Chat.OpenAttachment(r.Context(), id, thumbnail)
+		s.send(w, r, d, err, thumbnail, "private, max-age=3600")
+	}
+}
+
+// serveAvatar answers GET /avatars/{id}: a live user's current profile image.
+func (s *Server) serveAvatar(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil || id <= 0 {
+		http.NotFound(w, r)
+		return
+	}
+	d, err := s.cfg.Chat.OpenAvatar(r.Context(), id)
+	s.send(w, r, d, err, false, "public, max-age=300")
+}
+
+// send writes a stored file. Its bytes are never interpreted by the
+// browser as a page of this origin: the type is the sniffed one, nosniff,
+// and a sandboxing CSP.
+func (s *Server) send(w http.ResponseWriter, r *http.Request, d *chat.Download, err error, thumbnail bool, cache string) {
+	if errors.Is(err, chat.ErrNodeNotFound) || apperr.KindOf(err) == apperr.NotFound {
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "serve file", "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	defer d.File.Close()
+	a := d.Attachment
+	h := w.Header()
+	ctype := a.ContentType
+	if thumbnail {
+		ctype = "image/jpeg"
+		if a.ThumbnailKey != nil && strings.HasSuffix(*a.ThumbnailKey, ".png") {
+			ctype = "image/png"
+		}
+	}
+	h.Set("Content-Type", ctype)
+	inline := thumbnail || a.Width != nil // decoded as an image; anything else downloads
+	h.Set("Content-Disposition", upload.ContentDisposition(inline, a.Filename))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Cache-Control", cache)
+	http.ServeContent(w, r, "", d.File.ModTime(), d.File)
+}

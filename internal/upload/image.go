@@ -1,0 +1,166 @@
+package upload
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"io"
+
+	"golang.org/x/image/draw"
+	"golang.org/x/image/webp"
+)
+
+// codec decodes one image format. The decoder is picked by the sniffed type,
+// not by image.Decode's registry, so a file is only ever decoded as what its
+// bytes say it is.
+type codec struct {
+	config func(io.Reader) (image.Config, error)
+	decode func(io.Reader) (image.Image, error)
+}
+
+var codecs = map[string]codec{
+	"image/jpeg": {jpeg.DecodeConfig, jpeg.Decode},
+	"image/png":  {png.DecodeConfig, png.Decode},
+	"image/gif":  {gif.DecodeConfig, gif.Decode}, // the first frame only
+	"image/webp": {webp.DecodeConfig, webp.Decode},
+}
+
+// imageInfo is what probing a stored image found.
+type imageInfo struct {
+	ok            bool // decoded; the fields below are set
+	tooManyPixels bool // not decoded: over Limits.MaxImagePixels
+	width, height int  // as displayed (EXIF orientation applied)
+	thumb         []byte
+	thumbExt      string // ".jpg" or ".png"
+}
+
+// probeImage decodes the stored file f of type ct, if its header passes the
+// pixel limit, and renders a thumbnail. A file that does not decode is not
+// an error: it is kept as a plain file.
+func (s *Service) probeImage(ctx context.Context, f io.ReadSeeker, ct string) (imageInfo, error) {
+	c, ok := codecs[ct]
+	if !ok {
+		return imageInfo{}, nil
+	}
+	br := bufio.NewReader(f)
+	cfg, err := safeConfig(c, br)
+	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
+		return imageInfo{}, nil
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > int64(s.limits.MaxImagePixels) {
+		return imageInfo{tooManyPixels: true}, nil
+	}
+	orient := 1
+	if ct == "image/jpeg" {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return imageInfo{}, fmt.Errorf("rewind image: %w", err)
+		}
+		br.Reset(f)
+		orient = jpegOrientation(br)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return imageInfo{}, fmt.Errorf("rewind image: %w", err)
+	}
+	br.Reset(f)
+
+	// Decoding holds the whole bitmap (up to 8 bytes a pixel), so only a few
+	// run at once.
+	select {
+	case s.decoding <- struct{}{}:
+	case <-ctx.Done():
+		return imageInfo{}, ctx.Err()
+	}
+	defer func() { <-s.decoding }()
+
+	img, err := safeDecode(c, br)
+	if err != nil {
+		return imageInfo{}, nil
+	}
+	canvas := image.Rect(0, 0, cfg.Width, cfg.Height)
+	if b := img.Bounds(); b != canvas {
+		// A GIF's first frame may cover only part of its canvas.
+		if !b.In(canvas) {
+			return imageInfo{}, nil
+		}
+		full := image.NewRGBA(canvas)
+		draw.Draw(full, b, img, b.Min, draw.Src)
+		img = full
+	}
+	thumb := scale(img, s.limits.ThumbnailSize)
+	thumb = orientImage(thumb, orient)
+
+	info := imageInfo{ok: true, width: cfg.Width, height: cfg.Height}
+	if orient >= 5 {
+		info.width, info.height = info.height, info.width
+	}
+	var buf bytes.Buffer
+	if isOpaque(img) {
+		info.thumbExt = ".jpg"
+		err = jpeg.Encode(&buf, thumb, &jpeg.Options{Quality: 85})
+	} else {
+		info.thumbExt = ".png"
+		err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, thumb)
+	}
+	if err != nil {
+		return imageInfo{}, fmt.Errorf("encode thumbnail: %w", err)
+	}
+	info.thumb = buf.Bytes()
+	return info, nil
+}
+
+// safeConfig and safeDecode turn a decoder panic on hostile input into an error.
+func safeConfig(c codec, r io.Reader) (cfg image.Config, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("decode image config: panic: %v", p)
+		}
+	}()
+	return c.config(r)
+}
+
+func safeDecode(c codec, r io.Reader) (img image.Image, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("decode image: panic: %v", p)
+		}
+	}()
+	return c.decode(r)
+}
+
+// thumbSize fits w×h into a size×size box keeping the aspect ratio, never
+// enlarging.
+func thumbSize(w, h, size int) (int, int) {
+	if w <= size && h <= size {
+		return w, h
+	}
+	if w >= h {
+		return size, max(1, int((int64(h)*int64(size)+int64(w)/2)/int64(w)))
+	}
+	return max(1, int((int64(w)*int64(size)+int64(h)/2)/int64(h))), size
+}
+
+// scale returns img fitted into a size×size box, never enlarged.
+func scale(img image.Image, size int) *image.RGBA {
+	b := img.Bounds()
+	w, h := thumbSize(b.Dx(), b.Dy(), size)
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	if w == b.Dx() && h == b.Dy() {
+		draw.Draw(dst, dst.Bounds(), img, b.Min, draw.Src)
+		return dst
+	}
+	draw.CatmullRom.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
+	return dst
+}
+
+// isOpaque reports whether img has no transparent or translucent pixel.
+func isOpaque(img image.Image) bool {
+	if o, ok := img.(interface{ Opaque() bool }); ok {
+		return o.Opaque()
+	}
+	return false
+}
