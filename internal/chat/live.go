@@ -98,7 +98,6 @@ func (s *Service) publishMessage(ctx context.Context, m *ent.Message) error {
 	}
 	members, err := s.db.Membership.Query().
 		Where(membership.RoomID(m.RoomID), membership.LeftAtIsNil()).
-		WithUser().
 		All(ctx)
 	if err != nil {
 		return fmt.Errorf("members of room %d: %w", m.RoomID, err)
@@ -295,7 +294,6 @@ type stream struct {
 	pending map[int64]*ent.Message
 }
 
-var errLeft = errors.New("left the room")
 
 func (st *stream) run(sub *pubsub.Subscription) error {
 	defer func() { sub.Close() }()

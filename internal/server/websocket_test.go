@@ -326,20 +326,6 @@ func (c *wsClient) completed(id string) {
 	}
 }
 
-// ended reads the frames of id up to its complete and returns those
-// before it.
-func (c *wsClient) ended(id string) []wsFrame {
-	c.t.Helper()
-	var before []wsFrame
-	for {
-		f := c.mustNextFor(id)
-		if f.Type == "complete" {
-			return before
-		}
-		before = append(before, f)
-	}
-}
-
 // refused returns the error code id was refused with: an error frame, or
 // a result with errors and no data (then complete).
 func (c *wsClient) refused(id string) string {
