@@ -74,12 +74,14 @@ func run(cfg *config.Config, log *slog.Logger) error {
 		log.Info("live events go through Redis", "redis", cfg.RedisURLRedacted())
 	}
 
+	chatSvc := chat.NewService(db.Client, log, chatOpts...)
 	authSvc, err := auth.NewService(db.Client, auth.Options{
 		Secret:          []byte(cfg.JWTSecret),
 		Issuer:          cfg.PublicURL,
 		Logger:          log,
 		Providers:       providers(cfg.OAuth),
 		RedirectAllowed: server.OriginAllowed(cfg.PublicURL, cfg.AllowedOrigins),
+		SessionsEnded:   chatSvc.SessionsEnded,
 	})
 	if err != nil {
 		return err
@@ -88,7 +90,7 @@ func run(cfg *config.Config, log *slog.Logger) error {
 		Logger:         log,
 		DB:             db,
 		Auth:           authSvc,
-		Chat:           chat.NewService(db.Client, log, chatOpts...),
+		Chat:           chatSvc,
 		PublicURL:      cfg.PublicURL,
 		AllowedOrigins: cfg.AllowedOrigins,
 		Signer:         upload.NewSigner([]byte(cfg.JWTSecret)),

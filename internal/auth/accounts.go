@@ -184,7 +184,13 @@ func (s *Service) UpdateProfile(ctx context.Context, v viewer.Viewer, in Profile
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	if in.Password != nil {
+		s.sessionsEnded(ctx, v.UserID)
+	}
+	return out, nil
 }
 
 // DeletedNickname is what a deleted account is called from then on.
@@ -240,5 +246,6 @@ func (s *Service) DeleteAccount(ctx context.Context, v viewer.Viewer, password *
 		return err
 	}
 	s.log.InfoContext(ctx, "account deleted", "user_id", v.UserID)
+	s.sessionsEnded(ctx, v.UserID)
 	return nil
 }

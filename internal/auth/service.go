@@ -46,6 +46,10 @@ type Options struct {
 	// RedirectAllowed says whether an OAuth redirect may go to an origin
 	// ("https://app.example.com"); nil allows any.
 	RedirectAllowed func(origin string) bool
+	// SessionsEnded hears, after commit, that sessions of a user ended
+	// (sign-out, a reused refresh token, a password change, account
+	// deletion): open WebSockets check theirs and close.
+	SessionsEnded func(ctx context.Context, userID int)
 }
 
 // Limit is a burst of attempts refilled one per Every.
@@ -213,8 +217,9 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 		return nil, ErrInvalidRefreshToken
 	}
 	var (
-		out    *Payload
-		reused bool
+		out      *Payload
+		reused   bool
+		reusedBy int
 	)
 	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		now := s.now()
@@ -242,7 +247,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 			return fmt.Errorf("spend refresh token: %w", err)
 		}
 		if n == 0 {
-			reused = true
+			reused, reusedBy = true, sess.Edges.User.ID
 			return s.revokeSessions(ctx, tx, now, session.ID(sess.ID))
 		}
 		if err := tx.Session.UpdateOneID(sess.ID).SetLastUsedAt(now).SetExpiresAt(now.Add(s.opts.SessionTTL)).Exec(ctx); err != nil {
@@ -256,6 +261,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 	}
 	if reused {
 		s.log.WarnContext(ctx, "refresh token reused; session revoked", "client_ip", viewer.ClientFromContext(ctx).IP)
+		s.sessionsEnded(ctx, reusedBy)
 		return nil, ErrRefreshTokenReused
 	}
 	return signedIn(ctx, out), nil
@@ -266,6 +272,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Payload, error) {
 func (s *Service) SignOut(ctx context.Context, token string) (bool, error) {
 	rt, err := s.db.RefreshToken.Query().
 		Where(refreshtoken.TokenHash(hashRefreshToken(strings.TrimSpace(token)))).
+		WithSession(func(q *ent.SessionQuery) { q.WithUser() }).
 		Only(ctx)
 	if ent.IsNotFound(err) {
 		return false, nil
@@ -280,7 +287,16 @@ func (s *Service) SignOut(ctx context.Context, token string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("revoke session: %w", err)
 	}
+	if n > 0 {
+		s.sessionsEnded(ctx, rt.Edges.Session.Edges.User.ID)
+	}
 	return n > 0, nil
+}
+
+func (s *Service) sessionsEnded(ctx context.Context, userID int) {
+	if s.opts.SessionsEnded != nil {
+		s.opts.SessionsEnded(ctx, userID)
+	}
 }
 
 // revokeSessions ends the sessions matching where.

@@ -294,7 +294,6 @@ type stream struct {
 	pending map[int64]*ent.Message
 }
 
-
 func (st *stream) run(sub *pubsub.Subscription) error {
 	defer func() { sub.Close() }()
 	if err := st.fill(0); err != nil { // replay

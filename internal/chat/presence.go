@@ -78,3 +78,37 @@ func (s *Service) Connected(ctx context.Context, v viewer.Viewer) (release func(
 func (s *Service) Online(ctx context.Context, userIDs []int) (map[int]bool, error) {
 	return s.presence.Online(ctx, userIDs)
 }
+
+func sessionsTopic(userID int) string { return "sessions." + itoa(userID) }
+
+// SessionsEnded tells every instance that sessions of userID ended, so
+// the user's open connections check theirs.
+func (s *Service) SessionsEnded(ctx context.Context, userID int) {
+	if err := s.broker.Publish(context.WithoutCancel(ctx), sessionsTopic(userID), []byte("{}")); err != nil {
+		s.log.ErrorContext(ctx, "announce ended sessions", "user_id", userID, "err", err)
+	}
+}
+
+// WatchSessions calls check whenever sessions of the viewer end, until
+// ctx ends; check decides whether its connection goes on.
+func (s *Service) WatchSessions(ctx context.Context, v viewer.Viewer, check func()) error {
+	sub, err := s.broker.Subscribe(ctx, sessionsTopic(v.UserID), 8)
+	if err != nil {
+		return err
+	}
+	go func() {
+		defer sub.Close()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-sub.C():
+				check() // also when the subscription ended (dropped, broker gone): check once more, then stop
+				if !ok {
+					return
+				}
+			}
+		}
+	}()
+	return nil
+}

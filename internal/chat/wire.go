@@ -68,8 +68,8 @@ type wireMessage struct {
 	Body         string    `json:"body"`
 	Seq          int64     `json:"seq"`
 	ClientID     *string   `json:"clientId,omitempty"`
-	CreatedAt    time.Time       `json:"createdAt"`
-	Sender       *wireUser       `json:"sender,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
+	Sender       *wireUser `json:"sender,omitempty"`
 	Attachment   *wireFile `json:"attachment,omitempty"`
 }
 

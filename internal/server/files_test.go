@@ -200,7 +200,9 @@ func TestUploadAvatar(t *testing.T) {
 	if r := e.client(a).upload(t, op, map[string]any{"f": nil}, "f", "face.png", []byte("%PDF-1.4 not an image")); r.Code() != "UNSUPPORTED_MEDIA_TYPE" {
 		t.Fatalf("a PDF as avatar: %s", r.Raw)
 	}
-	var out struct{ UploadAvatar struct{ ID, AvatarURL string } }
+	var out struct {
+		UploadAvatar struct{ ID, AvatarURL string }
+	}
 	e.client(a).upload(t, op, map[string]any{"f": nil}, "f", "face.png", pngBytes(t, 64, 64)).Decode(t, &out)
 	first := out.UploadAvatar.AvatarURL
 	resp, got := e.fetch(t, first)

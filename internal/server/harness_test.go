@@ -82,11 +82,6 @@ func newEnvOn(t *testing.T, db *database.DB, opts ...envOption) *env {
 			o.server(&sc, &ao)
 		}
 	}
-	authSvc, err := auth.NewService(db.Client, ao)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.Auth = authSvc
 	disk, err := upload.NewDisk(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +91,12 @@ func newEnvOn(t *testing.T, db *database.DB, opts ...envOption) *env {
 		chatOpts = append(chatOpts, o.chat...)
 	}
 	sc.Chat = chat.NewService(db.Client, log, chatOpts...)
+	ao.SessionsEnded = sc.Chat.SessionsEnded
+	authSvc, err := auth.NewService(db.Client, ao)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Auth = authSvc
 	srv := server.New(sc)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

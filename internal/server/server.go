@@ -57,7 +57,7 @@ type Config struct {
 	AllowedOrigins []string
 	// Signer signs and checks the URLs of attachments.
 	Signer upload.Signer
-	Limits         Limits
+	Limits Limits
 }
 
 // Server is chatty's HTTP side.

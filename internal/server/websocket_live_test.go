@@ -670,3 +670,31 @@ func TestWebSocketWriteTimeoutDropsPeer(t *testing.T) {
 func wsBody(n int, tag string) string {
 	return tag + strings.Repeat("가", n-len([]rune(tag)))
 }
+
+// Ending a session closes its open sockets at once, not when their access
+// token expires: signing out, a password change (other sessions), account
+// deletion.
+func TestWebSocketClosedWhenSessionEnds(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	a := e.signUp(t, "leaver")
+	var second signInData
+	e.anon().do(t, signInMutation, map[string]any{"e": a.Email, "p": a.Password}).Decode(t, &second)
+
+	first := e.wsConnect(t, protoTransportWS, a)
+	other := e.wsConnect(t, protoTransportWS, account{AccessToken: second.SignIn.AccessToken})
+	var out struct{ SignOut bool }
+	e.anon().do(t, `mutation($t: String!) { signOut(refreshToken: $t) }`, map[string]any{"t": a.RefreshToken}).Decode(t, &out)
+	first.expectClose(4403, wsWait)
+	other.quiet("none", 300*time.Millisecond) // the other session goes on
+
+	// Changing the password ends the other sessions: this one is the
+	// second sign-in's, changed from a third.
+	var third signInData
+	e.anon().do(t, signInMutation, map[string]any{"e": a.Email, "p": a.Password}).Decode(t, &third)
+	e.as(third.SignIn.AccessToken).do(t, updateProfile, map[string]any{"in": map[string]any{"password": "brand new password", "currentPassword": a.Password}})
+	other.expectClose(4403, wsWait)
+
+	last := e.wsConnect(t, protoTransportWS, account{AccessToken: third.SignIn.AccessToken})
+	e.as(third.SignIn.AccessToken).do(t, `mutation($p: String) { deleteAccount(password: $p) }`, map[string]any{"p": "brand new password"})
+	last.expectClose(4403, wsWait)
+}

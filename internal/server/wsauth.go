@@ -53,6 +53,17 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 	}
 	if c := connOf(ctx); c != nil {
 		c.closeAt(exp, closeForbidden, "access token expired")
+		watch, stop := context.WithCancel(context.WithoutCancel(ctx))
+		c.whenClosed(stop)
+		err := s.cfg.Chat.WatchSessions(watch, v, func() {
+			if _, _, err := s.cfg.Auth.Authenticate(watch, token); err != nil && watch.Err() == nil {
+				c.closeWith(closeForbidden, "the session has ended")
+			}
+		})
+		if err != nil {
+			stop()
+			return refused(ctx, err), nil, err
+		}
 		c.whenClosed(s.cfg.Chat.Connected(ctx, v))
 		ctx = chat.WithOverflow(ctx, func() {
 			c.closeWith(closeTryAgainLater, "too slow: reconnect and resume with after")
