@@ -119,6 +119,18 @@ func (s *Service) User(ctx context.Context, id int) (*ent.User, error) {
 	return u, nil
 }
 
+// viewerUser loads the viewer's account; ErrSessionEnded once it is deleted.
+func viewerUser(ctx context.Context, c *ent.Client, v viewer.Viewer) (*ent.User, error) {
+	u, err := c.User.Query().Where(user.ID(v.UserID), user.DeletedAtIsNil()).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, ErrSessionEnded
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load user %d: %w", v.UserID, err)
+	}
+	return u, nil
+}
+
 // ProfileInput changes a profile; nil fields stay as they are. An empty
 // bio clears it.
 type ProfileInput struct {
@@ -130,12 +142,9 @@ type ProfileInput struct {
 func (s *Service) UpdateProfile(ctx context.Context, v viewer.Viewer, in ProfileInput) (*ent.User, error) {
 	var out *ent.User
 	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		u, err := tx.User.Query().Where(user.ID(v.UserID), user.DeletedAtIsNil()).Only(ctx)
-		if ent.IsNotFound(err) {
-			return ErrSessionEnded
-		}
+		u, err := viewerUser(ctx, tx.Client(), v)
 		if err != nil {
-			return fmt.Errorf("load user %d: %w", v.UserID, err)
+			return err
 		}
 		upd := tx.User.UpdateOne(u).SetUpdatedAt(s.now())
 		if in.Nickname != nil {
@@ -198,16 +207,13 @@ const DeletedNickname = "Deleted account"
 
 // DeleteAccount soft-deletes the viewer's account: it can no longer sign
 // in, its sessions end, its friendships end and its personal data (email,
-// password, bio, avatar, provider links) is cleared; its messages stay. An email account
-// must confirm with its password.
+// password, bio, avatar, provider links) is cleared; its messages stay. An
+// email account must confirm with its password.
 func (s *Service) DeleteAccount(ctx context.Context, v viewer.Viewer, password *string) error {
 	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		u, err := tx.User.Query().Where(user.ID(v.UserID), user.DeletedAtIsNil()).Only(ctx)
-		if ent.IsNotFound(err) {
-			return ErrSessionEnded
-		}
+		u, err := viewerUser(ctx, tx.Client(), v)
 		if err != nil {
-			return fmt.Errorf("load user %d: %w", v.UserID, err)
+			return err
 		}
 		if u.PasswordHash != nil {
 			if password == nil || *password == "" {
