@@ -2,14 +2,15 @@ package chat
 
 import (
 	"context"
-
 	"encoding/json"
-	"entgo.io/ent/dialect/sql"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
+
+	"entgo.io/ent/dialect/sql"
 
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/ent/membership"
@@ -92,17 +93,10 @@ func (s *Service) emitTo(ctx context.Context, topic string, v any) error {
 // NEW_MESSAGE notification to each other member: a fixed number of
 // queries per message, whatever the number of subscribers.
 func (s *Service) publishMessage(ctx context.Context, m *ent.Message) error {
-	r, err := s.db.Room.Get(ctx, m.RoomID)
-	if err != nil {
-		return fmt.Errorf("load room %d: %w", m.RoomID, err)
-	}
-	members, err := s.db.Membership.Query().
-		Where(membership.RoomID(m.RoomID), membership.LeftAtIsNil()).
-		All(ctx)
-	if err != nil {
-		return fmt.Errorf("members of room %d: %w", m.RoomID, err)
-	}
-	var sender *ent.User
+	var (
+		sender *ent.User
+		err    error
+	)
 	if m.SenderID != nil {
 		if sender, err = s.db.User.Get(ctx, *m.SenderID); err != nil {
 			return fmt.Errorf("load sender %d: %w", *m.SenderID, err)
@@ -119,7 +113,17 @@ func (s *Service) publishMessage(ctx context.Context, m *ent.Message) error {
 		return err
 	}
 	if m.Kind == message.KindSYSTEM {
-		return nil
+		return nil // nobody is notified of joins and leaves
+	}
+	r, err := s.db.Room.Get(ctx, m.RoomID)
+	if err != nil {
+		return fmt.Errorf("load room %d: %w", m.RoomID, err)
+	}
+	members, err := s.db.Membership.Query().
+		Where(membership.RoomID(m.RoomID), membership.LeftAtIsNil()).
+		All(ctx)
+	if err != nil {
+		return fmt.Errorf("members of room %d: %w", m.RoomID, err)
 	}
 	var recipients []int
 	for _, mem := range members {
@@ -391,15 +395,10 @@ func (st *stream) flush() error {
 }
 
 func (st *stream) lowestPending() int64 {
-	keys := make([]int64, 0, len(st.pending))
-	for k := range st.pending {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	if len(keys) == 0 {
+	if len(st.pending) == 0 {
 		return 0
 	}
-	return keys[0]
+	return slices.Min(slices.Collect(maps.Keys(st.pending)))
 }
 
 func (st *stream) deliver(m *ent.Message) error {
