@@ -123,6 +123,61 @@ try {
   const want = /"viewer":\s*null/;
   if (!want.test(result)) throw new Error(`result pane lacks "viewer": null: ${result}`);
 
+  // A subscription from GraphiQL, authenticated by the Headers tab: the
+  // page user A listens to a room; B sends over HTTP until it shows.
+  const gql = async (token, query, variables) => {
+    const r = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = await r.json();
+    if (body.errors) throw new Error(`${query.slice(0, 40)}…: ${JSON.stringify(body.errors)}`);
+    return body.data;
+  };
+  const signUp = async (nickname) => {
+    const email = `${nickname}-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
+    const d = await gql(null, 'mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }', {
+      i: { email, password: 'correct horse battery', nickname },
+    });
+    return { token: d.signUp.accessToken, id: d.signUp.user.id };
+  };
+  const a = await signUp('브라우저');
+  const b = await signUp('보내는이');
+  const room = (await gql(a.token, 'mutation($m: [ID!]!) { createRoom(input: {memberIds: $m}) { id } }', { m: [b.id] })).createRoom.id;
+  await gql(a.token, 'mutation($r: ID!) { sendMessage(input: {roomId: $r, body: "first"}) { id } }', { r: room });
+  const cursor = (await gql(a.token, 'query($r: ID!) { room(id: $r) { messages(last: 1) { edges { cursor } } } }', { r: room }))
+    .room.messages.edges[0].cursor;
+  step(`signed up two users over HTTP; room ${room}`);
+
+  await page.getByRole('button', { name: 'Headers' }).click();
+  const headersEditor = page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror');
+  await headersEditor.waitFor({ state: 'visible' });
+  await page.evaluate(
+    (h) => document.querySelector('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror').CodeMirror.setValue(h),
+    JSON.stringify({ Authorization: `Bearer ${a.token}` }),
+  );
+  const subscription = `subscription { messageAdded(roomId: "${room}", after: "${cursor}") { body sender { nickname } } }`;
+  await page.evaluate((q) => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(q), subscription);
+  await page.locator('button.graphiql-execute-button').click();
+  step('started messageAdded in GraphiQL with the token in the Headers tab');
+
+  const live = '안녕 GraphiQL 👋';
+  const shows = page.locator('.graphiql-response .CodeMirror-line', { hasText: live });
+  for (let i = 0; ; i++) {
+    await gql(b.token, 'mutation($r: ID!, $b: String!) { sendMessage(input: {roomId: $r, body: $b}) { id } }', { r: room, b: live });
+    try {
+      await shows.waitFor({ state: 'visible', timeout: 1000 });
+      break;
+    } catch (e) {
+      if (i >= 10) throw new Error(`the subscription showed nothing: ${await page.locator('.graphiql-response').innerText()}`);
+    }
+  }
+  const event = (await page.locator('.graphiql-response .CodeMirror-code').innerText()).replace(/\s+/g, ' ').trim();
+  if (!event.includes('보내는이')) throw new Error(`the event lacks the sender: ${event}`);
+  step(`GraphiQL received it live: ${event}`);
+  await page.locator('button.graphiql-execute-button').click(); // stop the subscription
+
   // A dialog: GraphiQL then adds a <style> element (scroll lock) that only
   // the CSP's style nonce lets through.
   await page.locator('button[aria-label="Open settings dialog"]').click();
@@ -135,7 +190,7 @@ try {
   // Let late errors (e.g. from the schema fetch) surface.
   await page.waitForTimeout(300);
   if (problems.length) throw new Error(`${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
-  console.log('PASS: GraphiQL ran the query');
+  console.log('PASS: GraphiQL ran a query and a live subscription');
 } catch (err) {
   console.error(`FAIL: ${err.message}`);
   process.exitCode = 1;
