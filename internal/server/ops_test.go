@@ -43,10 +43,18 @@ func TestMetrics(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("/metrics = %d", code)
 	}
+	// An open WebSocket counts while it is open.
+	ws := e.wsConnect(t, protoTransportWS, e.signUp(t, "metered"))
+	if _, open := get(t, e.URL+"/metrics"); !strings.Contains(open, "chatty_websocket_connections 1\n") {
+		t.Errorf("/metrics with one socket open lacks chatty_websocket_connections 1")
+	}
+	ws.CloseNormally()
+	wsWaitSockets(t, e, 0)
+	_, body = get(t, e.URL+"/metrics")
 	for _, want := range []string{
-		`chatty_http_requests_total{code="200",method="POST",route="graphql"} 2`,
+		`chatty_http_requests_total{code="200",method="POST",route="graphql"} 3`,
 		`chatty_graphql_errors_total{code="UNAUTHENTICATED"} 1`,
-		`chatty_http_request_duration_seconds_count{route="graphql"} 2`,
+		`chatty_http_request_duration_seconds_count{route="graphql"} 4`,
 		`chatty_websocket_connections 0`,
 		`go_goroutines`,
 	} {
