@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"math"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -10,11 +11,22 @@ import (
 	"github.com/chatty/chatty/internal/apperr"
 )
 
-// ShapeLimit refuses operations nested deeper than MaxDepth or using more
-// than MaxAliases aliases, before anything executes. Introspection fields
-// (__schema, __type) don't count towards depth: GraphiQL's own
-// introspection query nests ofType deeply.
+// ShapeLimit refuses operations that expand to more than MaxFields fields
+// and fragments, nest deeper than MaxDepth or use more than MaxAliases aliases,
+// before anything executes and before gqlgen's complexity walk (which
+// re-walks every fragment spread) sees them.
+//
+// It must be the first operation-context mutator: it measures the operation
+// in time linear in the document, visiting each fragment once and
+// memoising its shape, with saturating arithmetic. A few hundred bytes of
+// fragments that each spread the next one twice expand to 2^n fields; such
+// an operation is refused after one pass over the document instead of n
+// doublings of work.
+//
+// Introspection fields (__schema, __type) don't count towards depth:
+// GraphiQL's own introspection query nests ofType deeply.
 type ShapeLimit struct {
+	MaxFields  int
 	MaxDepth   int
 	MaxAliases int
 }
@@ -35,13 +47,15 @@ func (l ShapeLimit) MutateOperationContext(_ context.Context, oc *graphql.Operat
 	if oc.Operation == nil {
 		return nil
 	}
-	w := shapeWalker{visiting: map[string]bool{}}
-	depth := w.depth(oc.Operation.SelectionSet, 0)
-	if depth > l.MaxDepth {
-		return limitError("the operation is nested %d levels deep; the limit is %d", depth, l.MaxDepth)
-	}
-	if w.aliases > l.MaxAliases {
-		return limitError("the operation uses %d aliases; the limit is %d", w.aliases, l.MaxAliases)
+	m := shapeMeter{doc: oc.Doc, memo: map[string]*shape{}}
+	s := m.measure(oc.Operation.SelectionSet)
+	switch {
+	case l.MaxFields > 0 && s.fields > l.MaxFields:
+		return limitError("the operation expands to more than %d fields and fragments (a fragment counts each time it is spread)", l.MaxFields)
+	case s.rootDepth > l.MaxDepth:
+		return limitError("the operation is nested %d levels deep; the limit is %d", s.rootDepth, l.MaxDepth)
+	case s.aliases > l.MaxAliases:
+		return limitError("the operation uses %d aliases; the limit is %d", s.aliases, l.MaxAliases)
 	}
 	return nil
 }
@@ -52,38 +66,80 @@ func limitError(format string, args ...any) *gqlerror.Error {
 	return err
 }
 
-type shapeWalker struct {
-	aliases  int
-	visiting map[string]bool // fragments on the current path (validation already forbids cycles)
+// shape is what a selection set expands to. Depths are relative to the
+// set: a set of leaf fields is 1 deep.
+type shape struct {
+	fields  int // fields and fragments after expanding every spread
+	aliases int // aliases after expanding every spread
+	depth   int // deepest nesting
+	// rootDepth is depth when the set sits at the operation's root, where
+	// __schema and __type are not counted.
+	rootDepth int
 }
 
-// depth returns how deep set nests below level, counting aliases on the way.
-func (w *shapeWalker) depth(set ast.SelectionSet, level int) int {
-	deepest := level
+// shapeMeter measures selection sets, each fragment once.
+type shapeMeter struct {
+	doc  *ast.QueryDocument
+	memo map[string]*shape // by fragment name; nil while being measured
+}
+
+func (m *shapeMeter) measure(set ast.SelectionSet) shape {
+	var s shape
 	for _, sel := range set {
-		var d int
-		switch s := sel.(type) {
+		var child shape
+		switch x := sel.(type) {
 		case *ast.Field:
-			if s.Alias != "" && s.Alias != s.Name {
-				w.aliases++
+			sub := m.measure(x.SelectionSet)
+			child = shape{fields: addSat(sub.fields, 1), aliases: sub.aliases, depth: addSat(sub.depth, 1)}
+			if x.Alias != "" && x.Alias != x.Name {
+				child.aliases = addSat(child.aliases, 1)
 			}
-			if level == 0 && (s.Name == "__schema" || s.Name == "__type") {
-				continue
+			child.rootDepth = child.depth
+			if x.Name == "__schema" || x.Name == "__type" {
+				child.rootDepth = 0
 			}
-			d = w.depth(s.SelectionSet, level+1)
 		case *ast.InlineFragment:
-			d = w.depth(s.SelectionSet, level)
+			child = m.measure(x.SelectionSet)
+			child.fields = addSat(child.fields, 1)
 		case *ast.FragmentSpread:
-			if s.Definition == nil || w.visiting[s.Name] {
-				continue
-			}
-			w.visiting[s.Name] = true
-			d = w.depth(s.Definition.SelectionSet, level)
-			delete(w.visiting, s.Name)
+			child = m.fragment(x)
+			child.fields = addSat(child.fields, 1)
 		}
-		if d > deepest {
-			deepest = d
-		}
+		s.fields = addSat(s.fields, child.fields)
+		s.aliases = addSat(s.aliases, child.aliases)
+		s.depth = max(s.depth, child.depth)
+		s.rootDepth = max(s.rootDepth, child.rootDepth)
 	}
-	return deepest
+	return s
+}
+
+// fragment returns the memoised shape of a spread fragment. Validation
+// has already refused unknown fragments and cycles; should either reach
+// here, the spread counts as empty.
+func (m *shapeMeter) fragment(spread *ast.FragmentSpread) shape {
+	if got, ok := m.memo[spread.Name]; ok {
+		if got == nil {
+			return shape{} // a cycle
+		}
+		return *got
+	}
+	def := spread.Definition
+	if def == nil && m.doc != nil {
+		def = m.doc.Fragments.ForName(spread.Name)
+	}
+	if def == nil {
+		return shape{}
+	}
+	m.memo[spread.Name] = nil
+	s := m.measure(def.SelectionSet)
+	m.memo[spread.Name] = &s
+	return s
+}
+
+// addSat adds two non-negative counts, stopping at math.MaxInt.
+func addSat(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
 }

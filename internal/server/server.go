@@ -28,6 +28,9 @@ type Limits struct {
 	MaxBodyBytes int64
 	// MaxUploadBytes caps a multipart request with files (25 MiB).
 	MaxUploadBytes int64
+	// MaxFields caps the fields and fragments an operation expands to,
+	// each fragment counted every time it is spread (10000).
+	MaxFields int
 	// MaxDepth caps how deep an operation nests (12).
 	MaxDepth int
 	// MaxAliases caps the aliases in an operation (30).
@@ -78,6 +81,7 @@ func New(cfg Config) *Server {
 	l := &cfg.Limits
 	setDefault(&l.MaxBodyBytes, 1<<20)
 	setDefault(&l.MaxUploadBytes, defaultMaxUploadBytes)
+	setDefault(&l.MaxFields, 10000)
 	setDefault(&l.MaxDepth, 12)
 	setDefault(&l.MaxAliases, 30)
 	setDefault(&l.MaxComplexity, 5000)
@@ -158,8 +162,10 @@ func (s *Server) graphQL() http.Handler {
 	srv.AddTransport(unsupportedRequest{}) // last: 415/405 for what no transport above serves
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(s.cfg.Limits.MaxTokens)
+	// The shape check is the first operation-context mutator: it refuses an
+	// operation that expands exponentially before anything else walks it.
+	srv.Use(graph.ShapeLimit{MaxFields: s.cfg.Limits.MaxFields, MaxDepth: s.cfg.Limits.MaxDepth, MaxAliases: s.cfg.Limits.MaxAliases})
 	srv.Use(extension.Introspection{})
-	srv.Use(graph.ShapeLimit{MaxDepth: s.cfg.Limits.MaxDepth, MaxAliases: s.cfg.Limits.MaxAliases})
 	srv.Use(extension.FixedComplexityLimit(s.cfg.Limits.MaxComplexity))
 	srv.AroundOperations(resolver.Loaders())
 	srv.SetErrorPresenter(graph.ErrorPresenter(s.log))
