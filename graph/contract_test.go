@@ -14,28 +14,79 @@ import (
 	"github.com/chatty/chatty/graph"
 )
 
-// contractPath is the public API every client programs against.
-const contractPath = "../../shared/api/contract.graphql"
+// The public API every client programs against: what is served today and
+// what the open issues add (contract-next only extends contract).
+var contractPaths = []string{"../../shared/api/contract.graphql", "../../shared/api/contract-next.graphql"}
 
-// pending lists parts of the contract not served yet, with why ("type" or
-// "Type.field" keys). The test fails when something is missing without being
-// listed, and when something listed is served: the list only shrinks. It is
-// empty: the whole contract is served.
-var pending = map[string]string{}
+// pending lists parts of the contract not served yet, with the issue that
+// serves them ("type", "Type.field" or "Enum.VALUE" keys). The test fails
+// when something is missing without being listed, and when something listed
+// is served: the list only shrinks. All of contract.graphql is served; the
+// rest is contract-next.graphql.
+var pending = map[string]string{
+	// #9 conversations
+	"Message.deletedAt":             "#9 conversations",
+	"Message.editedAt":              "#9 conversations",
+	"Message.reactions":             "#9 conversations",
+	"Message.replyTo":               "#9 conversations",
+	"MessageEvent":                  "#9 conversations",
+	"MessageEventKind":              "#9 conversations",
+	"Mutation.addReaction":          "#9 conversations",
+	"Mutation.deleteMessage":        "#9 conversations",
+	"Mutation.editMessage":          "#9 conversations",
+	"Mutation.removeReaction":       "#9 conversations",
+	"Mutation.removeRoomMember":     "#9 conversations",
+	"Mutation.renameRoom":           "#9 conversations",
+	"Mutation.setTyping":            "#9 conversations",
+	"NotificationKind.ROOM_REMOVED": "#9 conversations",
+	"Reaction":                      "#9 conversations",
+	"ReadEvent":                     "#9 conversations",
+	"ReadReceipt":                   "#9 conversations",
+	"Room.eventsCursor":             "#9 conversations",
+	"Room.readReceipts":             "#9 conversations",
+	"Room.viewerRole":               "#9 conversations",
+	"RoomChangedEvent":              "#9 conversations",
+	"RoomEvent":                     "#9 conversations",
+	"RoomRole":                      "#9 conversations",
+	"SendFileInput.replyToId":       "#9 conversations",
+	"SendMessageInput.replyToId":    "#9 conversations",
+	"Subscription.roomEvents":       "#9 conversations",
+	"TypingEvent":                   "#9 conversations",
+	// #10 search and blocking
+	"Mutation.blockUser":   "#10 search and blocking",
+	"Mutation.unblockUser": "#10 search and blocking",
+	"Query.blockedUsers":   "#10 search and blocking",
+	"Query.searchMessages": "#10 search and blocking",
+	"User.blocked":         "#10 search and blocking",
+	// #11 web app: sign-in options
+	"Query.authProviders": "#11 web app",
+	// #12 scale-out: notification history
+	"Mutation.markNotificationsRead": "#12 notification history",
+	"Notification.cursor":            "#12 notification history",
+	"Notification.id":                "#12 notification history",
+	"Notification.readAt":            "#12 notification history",
+	"NotificationConnection":         "#12 notification history",
+	"NotificationEdge":               "#12 notification history",
+	"Query.notificationHistory":      "#12 notification history",
+}
 
 // TestSchemaContainsContract checks that the served schema contains every
 // type, field, argument and enum value of the contract with the same
 // nullability and types; additions must not break existing clients (new
 // arguments and input fields optional).
 func TestSchemaContainsContract(t *testing.T) {
-	src, err := os.ReadFile(contractPath)
-	if os.IsNotExist(err) && os.Getenv("CHATTY_CI") != "1" {
-		t.Skipf("%s not found: the contract lives in the shared folder beside the repository", contractPath)
+	var sources []*ast.Source
+	for _, path := range contractPaths {
+		src, err := os.ReadFile(path)
+		if os.IsNotExist(err) && os.Getenv("CHATTY_CI") != "1" {
+			t.Skipf("%s not found: the contract lives in the shared folder beside the repository", path)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, &ast.Source{Name: filepath.Base(path), Input: string(src)})
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	contract, gqlErr := gqlparser.LoadSchema(&ast.Source{Name: filepath.Base(contractPath), Input: string(src)})
+	contract, gqlErr := gqlparser.LoadSchema(sources...)
 	if gqlErr != nil {
 		t.Fatalf("contract: %v", gqlErr)
 	}
