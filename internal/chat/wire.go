@@ -136,6 +136,9 @@ type roomEvent struct {
 	Type    string       `json:"type"` // "message" or "left"
 	Message *wireMessage `json:"message,omitempty"`
 	UserID  int          `json:"userId,omitempty"` // who left
+	// Left: whose membership ended with this (SYSTEM) message; their
+	// streams end on it, even when the "left" event was lost.
+	Left []int `json:"left,omitempty"`
 }
 
 // userEvent goes to a user's topic: one notification.
