@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -428,6 +429,49 @@ func TestDeploymentsSharingRedisStayApart(t *testing.T) {
 			y.client(yb).do(t, wsPresenceOp, map[string]any{"id": ya.ID}).Decode(t, &u)
 			if u.Node.Online {
 				t.Fatal("y sees its user online because of a socket in x")
+			}
+		})
+	}
+}
+
+// A member whose instance hears nothing while they leave and are added
+// back, and a message is sent in between, sees on their open subscription
+// what a new subscription would show: the room from their return on,
+// nothing of what was said while they were out.
+func TestLeftAndBackDuringOutageSkipsTheAbsence(t *testing.T) {
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			var down atomic.Bool
+			broker := pubsub.NewMemory()
+			t.Cleanup(func() { broker.Close() })
+			e := newEnv(t, backend, envOption{chat: []chat.Option{chat.WithBroker(lossyBroker{broker, func(roomEvent) bool { return down.Load() }})}})
+			a, b := e.signUp(t, "host"), e.signUp(t, "comes back")
+			ca, cb := e.client(a), e.client(b)
+			r, after := ca.wsOpenRoom(t, "back", b.ID)
+			wb := e.wsConnect(t, protoTransportWS, b)
+			wb.subscribe("m", wsMessageAddedOp, map[string]any{"r": r.ID, "after": after})
+			before := ca.send(t, r.ID, "before")
+			if m := wb.message("m"); m.ID != before.ID {
+				t.Fatalf("got %+v, want %+v", m, before)
+			}
+
+			down.Store(true)
+			var left struct{ LeaveRoom string }
+			cb.do(t, wsLeaveOp, map[string]any{"r": r.ID}).Decode(t, &left)
+			away := ca.send(t, r.ID, "while b is away")
+			var added struct{ AddRoomMembers struct{ ID string } }
+			ca.do(t, wsAddMembersOp, map[string]any{"r": r.ID, "u": []string{b.ID}}).Decode(t, &added)
+			down.Store(false)
+			back := ca.send(t, r.ID, "welcome back")
+
+			// back arrives after a gap; the stream reads the gap from the
+			// database and finds b a member again since the "added" message.
+			if m := wb.message("m"); m.Kind != "SYSTEM" || m.Seq != away.Seq+1 {
+				t.Fatalf("got %+v, want the SYSTEM message of b's return (seq %d)", m, away.Seq+1)
+			}
+			if m := wb.message("m"); m.ID != back.ID {
+				t.Fatalf("got %+v, want %+v", m, back)
 			}
 		})
 	}
