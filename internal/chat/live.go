@@ -113,16 +113,17 @@ func (s *Service) publishMessage(ctx context.Context, e Event) error {
 			return fmt.Errorf("load attachment %d: %w", *m.AttachmentID, err)
 		}
 	}
+	r, err := s.db.Room.Get(ctx, m.RoomID)
+	if err != nil {
+		return fmt.Errorf("load room %d: %w", m.RoomID, err)
+	}
 	wm := toWireMessage(m, sender, att)
+	wm.Room = toWireRoom(r) // subscribers asking for message.room read no database
 	if err := s.emitTo(ctx, roomTopic(m.RoomID), roomEvent{Type: "message", Message: wm, Left: e.Left}); err != nil {
 		return err
 	}
 	if m.Kind == message.KindSYSTEM {
 		return nil // nobody is notified of joins and leaves
-	}
-	r, err := s.db.Room.Get(ctx, m.RoomID)
-	if err != nil {
-		return fmt.Errorf("load room %d: %w", m.RoomID, err)
 	}
 	members, err := s.db.Membership.Query().
 		Where(membership.RoomID(m.RoomID), membership.LeftAtIsNil()).
@@ -442,7 +443,8 @@ func (st *stream) fill(until int64) error {
 			Order(message.BySeq()).
 			Limit(replayPage).
 			WithSender().
-			WithAttachment()
+			WithAttachment().
+			WithRoom()
 		if until > 0 {
 			q.Where(message.SeqLT(until))
 		}

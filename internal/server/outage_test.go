@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"sync"
@@ -475,4 +476,50 @@ func TestLeftAndBackDuringOutageSkipsTheAbsence(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The membership checks stay out of the live path: a message to a room
+// with eight open subscriptions costs as many statements as one to a room
+// with one.
+func TestLiveDeliveryStatementsDoNotGrowWithSubscribers(t *testing.T) {
+	forEachDBWith(t, func(t *testing.T, e *env, counter *statementCounter) {
+		a := e.signUp(t, "sender")
+		ca := e.client(a)
+		// room opens a room of a and n others, each listening to it, and
+		// returns a function that sends to it and counts the statements
+		// spent until every listener has the message.
+		room := func(n int) func() int64 {
+			var ids []string
+			var members []account
+			for i := range n {
+				m := e.signUp(t, fmt.Sprintf("member %d", i))
+				ids, members = append(ids, m.ID), append(members, m)
+			}
+			r, after := ca.wsOpenRoom(t, fmt.Sprintf("%d listeners", n), ids...)
+			var sockets []*wsClient
+			for _, m := range members {
+				ws := e.wsConnect(t, protoTransportWS, m)
+				ws.subscribe("m", wsMessageAddedOp, map[string]any{"r": r.ID, "after": after})
+				sockets = append(sockets, ws)
+			}
+			send := func() int64 {
+				before := counter.n.Load()
+				sent := ca.send(t, r.ID, "hello")
+				for _, ws := range sockets {
+					if m := ws.message("m"); m.ID != sent.ID {
+						t.Fatalf("got %+v, want %+v", m, sent)
+					}
+				}
+				return counter.n.Load() - before
+			}
+			send() // every stream is past its replay
+			return send
+		}
+		one, eight := room(1), room(8)
+		c1, c8 := one(), eight()
+		t.Logf("statements per message: %d with 1 listener, %d with 8", c1, c8)
+		if c8 != c1 {
+			t.Fatalf("a message costs %d statements with 8 listeners, %d with 1: something is read per subscriber", c8, c1)
+		}
+	})
 }
