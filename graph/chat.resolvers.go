@@ -17,6 +17,9 @@ import (
 
 // Room is the resolver for the room field.
 func (r *messageResolver) Room(ctx context.Context, obj *ent.Message) (*ent.Room, error) {
+	if room, err := obj.Edges.RoomOrErr(); err == nil && room != nil { // came live or by replay
+		return room, nil
+	}
 	return loadersOf(ctx).rooms.Load(ctx, obj.RoomID)
 }
 

@@ -65,13 +65,13 @@ func run(cfg *config.Config, log *slog.Logger) error {
 	}
 	chatOpts := []chat.Option{chat.WithUploads(upload.NewService(disk, upload.Limits{}))}
 	if cfg.RedisURL != "" {
-		broker, err := pubsub.NewRedis(ctx, cfg.RedisURL, pubsub.WithLogger(log))
+		broker, err := pubsub.NewRedis(ctx, cfg.RedisURL, pubsub.WithLogger(log), pubsub.WithPrefix(cfg.RedisPrefix))
 		if err != nil {
 			return fmt.Errorf("CHATTY_REDIS_URL: %w", err)
 		}
 		defer broker.Close() // after the server, before the database
 		chatOpts = append(chatOpts, chat.WithBroker(broker), chat.WithPresence(broker.Presence()))
-		log.Info("live events go through Redis", "redis", cfg.RedisURLRedacted())
+		log.Info("live events go through Redis", "redis", cfg.RedisURLRedacted(), "redis_prefix", cfg.RedisPrefix)
 	}
 
 	chatSvc := chat.NewService(db.Client, log, chatOpts...)

@@ -38,6 +38,9 @@ type Event struct {
 	// Message is the stored message of EventMessageCreated, detached from
 	// its transaction.
 	Message *ent.Message
+	// Left: users whose membership of the room ended with Message (the
+	// SYSTEM message of a leave).
+	Left []int
 }
 
 // Publisher receives events after the change they describe is committed.

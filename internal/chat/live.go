@@ -39,6 +39,10 @@ var ErrTooManySubscriptions = apperr.New(apperr.RateLimited, "too many live subs
 // errSlow ends a subscription whose consumer fell behind.
 var errSlow = errors.New("subscriber fell behind")
 
+// errGone ends a messageAdded stream, cleanly, whose viewer is no longer a
+// member of the room.
+var errGone = errors.New("the viewer is no longer a member")
+
 type overflowKey struct{}
 
 // WithOverflow tells the subscriptions of ctx what to do when their
@@ -68,7 +72,7 @@ func (p livePublisher) publish(ctx context.Context, e Event) error {
 	s := p.s
 	switch e.Kind {
 	case EventMessageCreated:
-		return s.publishMessage(ctx, e.Message)
+		return s.publishMessage(ctx, e)
 	case EventMemberLeft:
 		return s.emitTo(ctx, roomTopic(e.RoomID), roomEvent{Type: "left", UserID: e.ActorID})
 	case EventRoomAdded:
@@ -92,7 +96,8 @@ func (s *Service) emitTo(ctx context.Context, topic string, v any) error {
 // publishMessage sends a stored message to its room's topic and a
 // NEW_MESSAGE notification to each other member: a fixed number of
 // queries per message, whatever the number of subscribers.
-func (s *Service) publishMessage(ctx context.Context, m *ent.Message) error {
+func (s *Service) publishMessage(ctx context.Context, e Event) error {
+	m := e.Message
 	var (
 		sender *ent.User
 		err    error
@@ -108,16 +113,17 @@ func (s *Service) publishMessage(ctx context.Context, m *ent.Message) error {
 			return fmt.Errorf("load attachment %d: %w", *m.AttachmentID, err)
 		}
 	}
+	r, err := s.db.Room.Get(ctx, m.RoomID)
+	if err != nil {
+		return fmt.Errorf("load room %d: %w", m.RoomID, err)
+	}
 	wm := toWireMessage(m, sender, att)
-	if err := s.emitTo(ctx, roomTopic(m.RoomID), roomEvent{Type: "message", Message: wm}); err != nil {
+	wm.Room = toWireRoom(r) // subscribers asking for message.room read no database
+	if err := s.emitTo(ctx, roomTopic(m.RoomID), roomEvent{Type: "message", Message: wm, Left: e.Left}); err != nil {
 		return err
 	}
 	if m.Kind == message.KindSYSTEM {
 		return nil // nobody is notified of joins and leaves
-	}
-	r, err := s.db.Room.Get(ctx, m.RoomID)
-	if err != nil {
-		return fmt.Errorf("load room %d: %w", m.RoomID, err)
 	}
 	members, err := s.db.Membership.Query().
 		Where(membership.RoomID(m.RoomID), membership.LeftAtIsNil()).
@@ -225,7 +231,14 @@ func (a *activeSubs) release(userID int) {
 // MessageAdded streams the messages of a room the viewer is in, in seq
 // order. With afterID (a message of the room), it first replays every
 // message after it from the database, then goes on live: no gap, no
-// repeat. The stream ends when the viewer leaves the room or ctx ends.
+// repeat. The stream ends (the channel closes) when the viewer leaves the
+// room or ctx ends.
+//
+// Membership is checked where the stream reads the database: at the
+// replay, after a broker outage and when a missing seq is read (the gap
+// timer); a viewer who is no longer a member gets nothing more. Live, the
+// stream ends on the "left" event of the viewer or on the SYSTEM message
+// that says so, without a query per message.
 func (s *Service) MessageAdded(ctx context.Context, v viewer.Viewer, roomID int, afterID *int) (<-chan *ent.Message, error) {
 	if !s.subs.acquire(v.UserID) {
 		return nil, ErrTooManySubscriptions
@@ -276,6 +289,8 @@ func (s *Service) messageAdded(ctx context.Context, v viewer.Viewer, roomID int,
 		defer close(out)
 		err := st.run(sub)
 		switch {
+		case errors.Is(err, errGone):
+			s.log.InfoContext(ctx, "message stream ended: no longer a member", "user_id", v.UserID, "room_id", roomID)
 		case errors.Is(err, errSlow):
 			s.log.WarnContext(ctx, "subscriber dropped: too slow", "user_id", v.UserID, "room_id", roomID)
 			overflow(ctx)
@@ -327,7 +342,7 @@ func (st *stream) run(sub *pubsub.Subscription) error {
 				case errors.Is(err, pubsub.ErrDisconnected):
 					// The broker lost what was published meanwhile: subscribe
 					// again, then catch up from the database.
-					if sub, err = st.s.resubscribe(st.ctx, roomTopic(st.roomID)); err != nil {
+					if sub, err = st.s.resubscribe(st.ctx, roomTopic(st.roomID), st.s.queue); err != nil {
 						return err
 					}
 					if err := st.fill(0); err != nil {
@@ -345,9 +360,12 @@ func (st *stream) run(sub *pubsub.Subscription) error {
 			switch e.Type {
 			case "left":
 				if e.UserID == st.v.UserID {
-					return nil // ends the subscription: the viewer left
+					return errGone // ends the subscription: the viewer left
 				}
 			case "message":
+				if slices.Contains(e.Left, st.v.UserID) {
+					return errGone // the SYSTEM message of the viewer's leaving
+				}
 				if err := st.offer(e.Message.ent()); err != nil {
 					return err
 				}
@@ -412,7 +430,12 @@ func (st *stream) deliver(m *ent.Message) error {
 }
 
 // fill reads from the database the messages after the last delivered one,
-// up to (not including) seq until, or all of them when until is 0.
+// up to (not including) seq until, or all of them when until is 0. Each
+// page is delivered only if the viewer is still a member once it has been
+// read (errGone otherwise): a leave commits its SYSTEM message with it, so
+// a page that holds messages from after the leave is always refused. A
+// viewer who left and came back meanwhile skips what was sent before the
+// return, as a new subscription would.
 func (st *stream) fill(until int64) error {
 	for {
 		q := st.s.db.Message.Query().
@@ -420,7 +443,8 @@ func (st *stream) fill(until int64) error {
 			Order(message.BySeq()).
 			Limit(replayPage).
 			WithSender().
-			WithAttachment()
+			WithAttachment().
+			WithRoom()
 		if until > 0 {
 			q.Where(message.SeqLT(until))
 		}
@@ -428,8 +452,21 @@ func (st *stream) fill(until int64) error {
 		if err != nil {
 			return fmt.Errorf("replay room %d: %w", st.roomID, err)
 		}
+		mem, err := currentMember(st.ctx, st.s.db, st.roomID, st.v.UserID)
+		if errors.Is(err, ErrRoomNotFound) {
+			return errGone
+		}
+		if err != nil {
+			return err
+		}
+		if mem.JoinedSeq > st.last {
+			st.skipTo(mem.JoinedSeq)
+		}
 		for _, m := range page {
 			delete(st.pending, m.Seq)
+			if m.Seq <= st.last {
+				continue
+			}
 			if err := st.deliver(m); err != nil {
 				return err
 			}
@@ -440,12 +477,22 @@ func (st *stream) fill(until int64) error {
 	}
 }
 
+// skipTo takes seq as delivered without delivering what is up to it.
+func (st *stream) skipTo(seq int64) {
+	st.last = seq
+	for k := range st.pending {
+		if k <= seq {
+			delete(st.pending, k)
+		}
+	}
+}
+
 // resubscribe subscribes to topic again after the broker lost its
 // connection, retrying until it works or ctx ends.
-func (s *Service) resubscribe(ctx context.Context, topic string) (*pubsub.Subscription, error) {
+func (s *Service) resubscribe(ctx context.Context, topic string, buffer int) (*pubsub.Subscription, error) {
 	wait := 100 * time.Millisecond
 	for {
-		sub, err := s.broker.Subscribe(ctx, topic, s.queue)
+		sub, err := s.broker.Subscribe(ctx, topic, buffer)
 		if err == nil || errors.Is(err, pubsub.ErrClosed) {
 			return sub, err
 		}
@@ -487,7 +534,7 @@ func (s *Service) Notifications(ctx context.Context, v viewer.Viewer) (<-chan *N
 						overflow(ctx)
 						return
 					case errors.Is(err, pubsub.ErrDisconnected):
-						if sub, err = s.resubscribe(ctx, userTopic(v.UserID)); err != nil {
+						if sub, err = s.resubscribe(ctx, userTopic(v.UserID), s.queue); err != nil {
 							return
 						}
 						continue

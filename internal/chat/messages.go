@@ -23,6 +23,7 @@ type draft struct {
 	sender       *int
 	clientID     *string
 	attachmentID *int
+	left         []int // users whose membership ends with this message
 }
 
 // post stores a message in room roomID at the room's next seq.
@@ -86,7 +87,7 @@ func (s *Service) store(ctx context.Context, tx *ent.Tx, em *emitter, roomID int
 	if err != nil {
 		return nil, fmt.Errorf("store message in room %d: %w", roomID, err)
 	}
-	em.emit(Event{Kind: EventMessageCreated, RoomID: roomID, ActorID: deref(d.sender), Message: m})
+	em.emit(Event{Kind: EventMessageCreated, RoomID: roomID, ActorID: deref(d.sender), Message: m, Left: d.left})
 	return m, nil
 }
 

@@ -2,9 +2,11 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/chatty/chatty/ent/user"
+	"github.com/chatty/chatty/internal/pubsub"
 	"github.com/chatty/chatty/internal/viewer"
 )
 
@@ -90,23 +92,37 @@ func (s *Service) SessionsEnded(ctx context.Context, userID int) {
 }
 
 // WatchSessions calls check whenever sessions of the viewer end, until
-// ctx ends; check decides whether its connection goes on.
+// ctx ends; check decides (from the database) whether its connection goes
+// on. When the broker loses the subscription (an outage, or it fell
+// behind), what was announced meanwhile is lost: the watcher subscribes
+// again, retrying until the broker is back, and then calls check, so a
+// session that ended during the outage is noticed.
 func (s *Service) WatchSessions(ctx context.Context, v viewer.Viewer, check func()) error {
-	sub, err := s.broker.Subscribe(ctx, sessionsTopic(v.UserID), 8)
+	const buffer = 8
+	topic := sessionsTopic(v.UserID)
+	sub, err := s.broker.Subscribe(ctx, topic, buffer)
 	if err != nil {
 		return err
 	}
 	go func() {
-		defer sub.Close()
+		defer func() { sub.Close() }()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case _, ok := <-sub.C():
-				check() // also when the subscription ended (dropped, broker gone): check once more, then stop
-				if !ok {
+				if ok {
+					check()
+					continue
+				}
+				if err := sub.Err(); !errors.Is(err, pubsub.ErrDisconnected) && !errors.Is(err, pubsub.ErrSlowConsumer) {
+					check() // the broker closed: look once more, then stop
 					return
 				}
+				if sub, err = s.resubscribe(ctx, topic, buffer); err != nil {
+					return // ctx ended or the broker closed
+				}
+				check()
 			}
 		}
 	}()

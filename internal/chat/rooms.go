@@ -335,7 +335,7 @@ func (s *Service) LeaveRoom(ctx context.Context, v viewer.Viewer, roomID int) er
 		if err != nil {
 			return fmt.Errorf("load user %d: %w", v.UserID, err)
 		}
-		_, err = s.post(ctx, tx, em, roomID, draft{kind: message.KindSYSTEM, body: u.Nickname + " left"})
+		_, err = s.post(ctx, tx, em, roomID, draft{kind: message.KindSYSTEM, body: u.Nickname + " left", left: []int{v.UserID}})
 		return err
 	})
 }

@@ -71,6 +71,7 @@ type wireMessage struct {
 	CreatedAt    time.Time `json:"createdAt"`
 	Sender       *wireUser `json:"sender,omitempty"`
 	Attachment   *wireFile `json:"attachment,omitempty"`
+	Room         *wireRoom `json:"room,omitempty"` // as it was when the message was published
 }
 
 func toWireMessage(m *ent.Message, sender *ent.User, att *ent.Attachment) *wireMessage {
@@ -113,7 +114,8 @@ func (w *wireFile) ent() *ent.Attachment {
 		Sha256: w.SHA256, StorageKey: w.StorageKey, ThumbnailKey: w.ThumbnailKey, Width: w.Width, Height: w.Height, CreatedAt: w.CreatedAt}
 }
 
-// ent rebuilds the message with its sender loaded, as the resolvers read it.
+// ent rebuilds the message with its sender, attachment and room loaded, as
+// the resolvers read it.
 func (w *wireMessage) ent() *ent.Message {
 	if w == nil {
 		return nil
@@ -128,6 +130,9 @@ func (w *wireMessage) ent() *ent.Message {
 	if w.Attachment != nil {
 		m.Edges.Attachment = w.Attachment.ent()
 	}
+	if w.Room != nil {
+		m.Edges.Room = w.Room.ent()
+	}
 	return m
 }
 
@@ -136,6 +141,9 @@ type roomEvent struct {
 	Type    string       `json:"type"` // "message" or "left"
 	Message *wireMessage `json:"message,omitempty"`
 	UserID  int          `json:"userId,omitempty"` // who left
+	// Left: whose membership ended with this (SYSTEM) message; their
+	// streams end on it, even when the "left" event was lost.
+	Left []int `json:"left,omitempty"`
 }
 
 // userEvent goes to a user's topic: one notification.

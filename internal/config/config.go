@@ -4,26 +4,34 @@ package config
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/chatty/chatty/internal/pubsub"
 )
 
 // Config is everything chatty needs to start.
 type Config struct {
-	Addr           string
-	DatabaseURL    string
-	UploadDir      string
-	PublicURL      string
-	JWTSecret      string
-	RedisURL       string
+	Addr        string
+	DatabaseURL string
+	UploadDir   string
+	PublicURL   string
+	JWTSecret   string
+	RedisURL    string
+	// RedisPrefix namespaces every Redis channel and key: as configured, or
+	// derived from the database's identity and the Redis db number.
+	RedisPrefix    string
 	AllowedOrigins []string
 	LogLevel       slog.Level
 	// OAuth holds the client credentials of each configured provider
@@ -64,6 +72,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		{"CHATTY_PUBLIC_URL", "public-url", "http://localhost:8080", "base of the absolute URLs chatty hands out", &c.PublicURL},
 		{"CHATTY_JWT_SECRET", "jwt-secret", "", "HMAC key for access tokens, at least 32 bytes (random per start when empty)", &c.JWTSecret},
 		{"CHATTY_REDIS_URL", "redis-url", "", "redis://host:port/db for pub/sub between instances (in-memory when empty)", &c.RedisURL},
+		{"CHATTY_REDIS_PREFIX", "redis-prefix", "", "namespace of every Redis channel and key (derived from the database and Redis db number when empty)", &c.RedisPrefix},
 		{"CHATTY_ALLOWED_ORIGINS", "allowed-origins", "", "comma-separated browser origins allowed besides CHATTY_PUBLIC_URL's, or *", &origins},
 		{"CHATTY_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", &level},
 		{"CHATTY_GOOGLE_CLIENT_ID", "google-client-id", "", "OAuth client id at Google (enables GOOGLE sign-in)", &googleID},
@@ -159,6 +168,12 @@ func (c *Config) validate() error {
 		if err != nil || (r.Scheme != "redis" && r.Scheme != "rediss") || r.Host == "" {
 			return fmt.Errorf("config: CHATTY_REDIS_URL: want redis://host:port[/db], got %q", redact(c.RedisURL))
 		}
+		if c.RedisPrefix == "" {
+			c.RedisPrefix = DefaultRedisPrefix(c.Database, redisDB(r))
+		}
+		if err := pubsub.CheckPrefix(c.RedisPrefix); err != nil {
+			return fmt.Errorf("config: CHATTY_REDIS_PREFIX: %w", err)
+		}
 	}
 	for _, o := range c.AllowedOrigins {
 		if o == "*" {
@@ -169,6 +184,37 @@ func (c *Config) validate() error {
 		}
 	}
 	return nil
+}
+
+// redisDB is the database number of a Redis URL (its path; 0 when none).
+func redisDB(u *url.URL) string {
+	db := strings.Trim(u.Path, "/")
+	if db == "" {
+		return "0"
+	}
+	return db
+}
+
+// DefaultRedisPrefix is the Redis namespace of a deployment that sets no
+// CHATTY_REDIS_PREFIX: "chatty:" and a short hash of the database's
+// identity (MySQL host:port/dbname, or SQLite's absolute path) and the
+// Redis db number. Instances of one deployment name the same database and
+// so share it; deployments on other databases, or on another Redis db
+// number, never meet (Redis pub/sub ignores the db number by itself).
+func DefaultRedisPrefix(db Database, redisDB string) string {
+	id := db.Driver + ":" + db.DSN
+	switch db.Driver {
+	case "sqlite":
+		if abs, err := filepath.Abs(db.DSN); err == nil && db.DSN != ":memory:" {
+			id = "sqlite:" + abs
+		}
+	case "mysql":
+		if cfg, err := mysql.ParseDSN(db.DSN); err == nil {
+			id = "mysql:" + cfg.Net + "(" + strings.ToLower(cfg.Addr) + ")/" + cfg.DBName
+		}
+	}
+	sum := sha256.Sum256([]byte(id + "\x00redis-db=" + redisDB))
+	return "chatty:" + hex.EncodeToString(sum[:6])
 }
 
 // RedisURLRedacted is RedisURL without its password, for logs.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"cmp"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -74,5 +76,59 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 	_, err := Load(nil, env(map[string]string{"CHATTY_DATABASE_URL": "mysql://u:hunter2@/"}))
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("a bad MySQL URL must be refused without printing its password: %v", err)
+	}
+}
+
+// The Redis namespace: as configured, else derived from the database's
+// identity and the Redis db number, so two deployments on one Redis differ
+// and the instances of one deployment agree.
+func TestRedisPrefix(t *testing.T) {
+	prefix := func(e map[string]string) string {
+		t.Helper()
+		e["CHATTY_REDIS_URL"] = cmp.Or(e["CHATTY_REDIS_URL"], "redis://127.0.0.1:6379/0")
+		c, err := Load(nil, env(e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.RedisPrefix
+	}
+	base := prefix(map[string]string{"CHATTY_DATABASE_URL": "mysql://chat:pw@db:3306/chatty"})
+	if !strings.HasPrefix(base, "chatty:") || len(base) > 32 {
+		t.Fatalf("derived prefix %q, want chatty:<short hash>", base)
+	}
+	same := []map[string]string{
+		{"CHATTY_DATABASE_URL": "mysql://chat:pw@db:3306/chatty"},
+		{"CHATTY_DATABASE_URL": "mysql://other:pw2@db/chatty?timeout=5s"}, // another user, default port
+		{"CHATTY_DATABASE_URL": "mysql://chat:pw@db:3306/chatty", "CHATTY_REDIS_URL": "redis://other-host:6379"},
+	}
+	for _, e := range same {
+		if p := prefix(e); p != base {
+			t.Errorf("%v: prefix %q, want %q (the same database)", e, p, base)
+		}
+	}
+	differ := []map[string]string{
+		{"CHATTY_DATABASE_URL": "mysql://chat:pw@db:3306/chatty_test"},
+		{"CHATTY_DATABASE_URL": "mysql://chat:pw@db2:3306/chatty"},
+		{"CHATTY_DATABASE_URL": "mysql://chat:pw@db:3306/chatty", "CHATTY_REDIS_URL": "redis://127.0.0.1:6379/1"},
+		{"CHATTY_DATABASE_URL": "sqlite:data/chatty.db"},
+	}
+	for _, e := range differ {
+		if p := prefix(e); p == base {
+			t.Errorf("%v: prefix %q, the same as another deployment's", e, p)
+		}
+	}
+	abs, err := filepath.Abs("data/chatty.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := prefix(map[string]string{"CHATTY_DATABASE_URL": "sqlite:data/chatty.db"}), prefix(map[string]string{"CHATTY_DATABASE_URL": "sqlite:" + abs}); a != b {
+		t.Errorf("one SQLite file by relative and absolute path: %q and %q", a, b)
+	}
+	if p := prefix(map[string]string{"CHATTY_REDIS_PREFIX": "staging"}); p != "staging" {
+		t.Errorf("configured prefix: got %q", p)
+	}
+	_, err = Load(nil, env(map[string]string{"CHATTY_REDIS_URL": "redis://127.0.0.1:6379/0", "CHATTY_REDIS_PREFIX": "has space"}))
+	if err == nil || !strings.Contains(err.Error(), "CHATTY_REDIS_PREFIX") {
+		t.Errorf("a bad prefix: %v, want an error naming CHATTY_REDIS_PREFIX", err)
 	}
 }

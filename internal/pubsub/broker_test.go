@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"sync"
 	"testing"
@@ -34,9 +35,25 @@ func redisURL(t testing.TB) string {
 	return u
 }
 
-func openRedis(t testing.TB, url string) *Redis {
+// runID tells this process's test namespaces from those of other runs
+// sharing the test Redis.
+var runID = func() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}()
+
+// testPrefix is the Redis namespace of test t in this run: brokers one test
+// opens share it (instances of one deployment); no other test or run does.
+func testPrefix(t testing.TB) string {
+	h := fnv.New64a()
+	h.Write([]byte(t.Name()))
+	return fmt.Sprintf("chatty-test:%s:%x", runID, h.Sum64())
+}
+
+func openRedis(t testing.TB, url string, opts ...RedisOption) *Redis {
 	t.Helper()
-	r, err := NewRedis(context.Background(), url)
+	r, err := NewRedis(context.Background(), url, append([]RedisOption{WithPrefix(testPrefix(t))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,13 +18,14 @@ import (
 const (
 	presenceTTL   = 60 * time.Second
 	presenceRenew = presenceTTL / 3
-	presenceKey   = "chatty:presence:"
 )
 
 // RedisPresence tracks live connections of users across instances: a
-// sorted set per user of connection ids scored by lease expiry.
+// sorted set per user (key <prefix>:presence:<user id>) of connection ids
+// scored by lease expiry.
 type RedisPresence struct {
 	client *redis.Client
+	ns     string // key prefix, the broker's namespace + "presence:"
 
 	mu    sync.Mutex
 	conns map[string]int // connection id → user id, this instance's
@@ -35,7 +36,7 @@ type RedisPresence struct {
 // to stop it.
 func (r *Redis) Presence() *RedisPresence {
 	r.presenceOnce.Do(func() {
-		p := &RedisPresence{client: r.client, conns: map[string]int{}, done: r.done}
+		p := &RedisPresence{client: r.client, ns: r.ns + "presence:", conns: map[string]int{}, done: r.done}
 		r.wg.Add(1) // Close waits for it before closing the client
 		go func() {
 			defer r.wg.Done()
@@ -46,7 +47,7 @@ func (r *Redis) Presence() *RedisPresence {
 	return r.presence
 }
 
-func key(userID int) string { return presenceKey + strconv.Itoa(userID) }
+func (p *RedisPresence) key(userID int) string { return p.ns + strconv.Itoa(userID) }
 
 // Connect records one live connection of userID until release is called.
 func (p *RedisPresence) Connect(ctx context.Context, userID int) (func(), error) {
@@ -67,7 +68,7 @@ func (p *RedisPresence) Connect(ctx context.Context, userID int) (func(), error)
 			p.mu.Unlock()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			_ = p.client.ZRem(ctx, key(userID), id).Err()
+			_ = p.client.ZRem(ctx, p.key(userID), id).Err()
 		})
 	}, nil
 }
@@ -80,8 +81,8 @@ func (p *RedisPresence) lease(ctx context.Context, conns map[string]int) error {
 	expiry := float64(time.Now().Add(presenceTTL).UnixMilli())
 	_, err := p.client.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for id, uid := range conns {
-			pipe.ZAdd(ctx, key(uid), redis.Z{Score: expiry, Member: id})
-			pipe.PExpire(ctx, key(uid), 2*presenceTTL)
+			pipe.ZAdd(ctx, p.key(uid), redis.Z{Score: expiry, Member: id})
+			pipe.PExpire(ctx, p.key(uid), 2*presenceTTL)
 		}
 		return nil
 	})
@@ -101,7 +102,7 @@ func (p *RedisPresence) Online(ctx context.Context, userIDs []int) (map[int]bool
 	cmds := make([]*redis.IntCmd, len(userIDs))
 	_, err := p.client.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, uid := range userIDs {
-			cmds[i] = pipe.ZCount(ctx, key(uid), "("+now, "+inf")
+			cmds[i] = pipe.ZCount(ctx, p.key(uid), "("+now, "+inf")
 		}
 		return nil
 	})

@@ -67,8 +67,13 @@ func (s *Subscription) Err() error {
 	return s.err
 }
 
-// Close unsubscribes. It is idempotent and safe concurrently with delivery.
-func (s *Subscription) Close() { s.hub.end(s, nil) }
+// Close unsubscribes. It is idempotent, safe concurrently with delivery,
+// and does nothing on a nil subscription.
+func (s *Subscription) Close() {
+	if s != nil {
+		s.hub.end(s, nil)
+	}
+}
 
 // hub is the local fan-out: Memory is a hub, and Redis fans out to its
 // instance's subscribers through one. Channel sends and closes all happen

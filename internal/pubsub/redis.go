@@ -13,8 +13,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// channelPrefix keeps chatty's Redis channels apart from anyone else's.
-const channelPrefix = "chatty:"
+// DefaultPrefix is the namespace of a broker given no WithPrefix. chatty
+// itself always passes one (CHATTY_REDIS_PREFIX, or one derived from the
+// database's identity), so that deployments sharing a Redis never meet.
+const DefaultPrefix = "chatty"
+
+// MaxPrefixLen bounds a namespace prefix.
+const MaxPrefixLen = 100
 
 // pingInterval is how often the pub/sub connection is pinged; when nothing
 // at all (pong included) arrives for twice as long, it is taken as lost.
@@ -24,8 +29,12 @@ const pingInterval = 5 * time.Second
 // one Redis: a subscriber on any instance receives what is published on any
 // instance.
 //
+// Every Redis channel and key the broker uses is in its namespace,
+// prefix + ":" (WithPrefix): Redis pub/sub ignores the database number, so
+// the prefix is what keeps deployments that share one Redis apart.
+//
 // Each Redis broker holds one pub/sub connection for all topics: a topic's
-// Redis channel ("chatty:" + topic) is subscribed while this instance has a
+// Redis channel (prefix + ":" + topic) is subscribed while this instance has a
 // subscriber to it. One reader goroutine receives from that connection and
 // fans out to the local subscribers; Publish goes through Redis even for
 // local subscribers, so everyone sees one order per topic (Redis's order of
@@ -43,6 +52,7 @@ type Redis struct {
 	client *redis.Client
 	log    *slog.Logger
 	ping   time.Duration // pingInterval but in tests
+	ns     string        // prefix + ":", in front of every channel and key
 	local  *hub          // this instance's subscribers
 	done   chan struct{} // closed by Close
 	wg     sync.WaitGroup
@@ -86,6 +96,27 @@ func WithLogger(l *slog.Logger) RedisOption {
 	}
 }
 
+// WithPrefix puts every Redis channel and key of the broker under
+// prefix + ":" (DefaultPrefix otherwise). Instances of one deployment
+// must use the same prefix; deployments sharing a Redis, different ones.
+func WithPrefix(prefix string) RedisOption {
+	return func(r *Redis) { r.ns = prefix + ":" }
+}
+
+// CheckPrefix reports what is wrong with prefix as a namespace: it must be
+// 1 to MaxPrefixLen printable ASCII characters without spaces.
+func CheckPrefix(prefix string) error {
+	if prefix == "" || len(prefix) > MaxPrefixLen {
+		return fmt.Errorf("want 1 to %d characters, got %d", MaxPrefixLen, len(prefix))
+	}
+	for _, c := range prefix {
+		if c <= ' ' || c > '~' {
+			return fmt.Errorf("want printable ASCII without spaces, got %q", prefix)
+		}
+	}
+	return nil
+}
+
 // NewRedis connects to the Redis at rawURL (redis://[user:password@]host:port/db,
 // or rediss:// for TLS) and pings it.
 func NewRedis(ctx context.Context, rawURL string, opts ...RedisOption) (*Redis, error) {
@@ -97,23 +128,27 @@ func NewRedis(ctx context.Context, rawURL string, opts ...RedisOption) (*Redis, 
 		}
 		return nil, fmt.Errorf("pubsub: Redis URL %s: %w", redact(rawURL), err)
 	}
-	client := redis.NewClient(o)
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
-		return nil, fmt.Errorf("pubsub: ping Redis at %s: %w", redact(rawURL), err)
-	}
 	r := &Redis{
-		client:   client,
 		log:      slog.Default(),
 		ping:     pingInterval,
+		ns:       DefaultPrefix + ":",
 		local:    newHub(),
 		done:     make(chan struct{}),
-		ps:       client.Subscribe(ctx),
 		channels: make(map[string]*channel),
 	}
 	for _, opt := range opts {
 		opt(r)
 	}
+	if err := CheckPrefix(strings.TrimSuffix(r.ns, ":")); err != nil {
+		return nil, fmt.Errorf("pubsub: Redis prefix: %w", err)
+	}
+	client := redis.NewClient(o)
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("pubsub: ping Redis at %s: %w", redact(rawURL), err)
+	}
+	r.client = client
+	r.ps = client.Subscribe(ctx)
 	r.wg.Add(2)
 	go r.read()
 	go r.keepAlive()
@@ -138,7 +173,7 @@ func (r *Redis) Publish(ctx context.Context, topic string, payload []byte) error
 		return ErrClosed
 	default:
 	}
-	if err := r.client.Publish(ctx, channelPrefix+topic, payload).Err(); err != nil {
+	if err := r.client.Publish(ctx, r.ns+topic, payload).Err(); err != nil {
 		return fmt.Errorf("pubsub: publish %q: %w", topic, err)
 	}
 	return nil
@@ -153,7 +188,7 @@ func (r *Redis) Subscribe(ctx context.Context, topic string, buffer int) (*Subsc
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pubsub: subscribe %q: %w", topic, err)
 	}
-	name := channelPrefix + topic
+	name := r.ns + topic
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -280,7 +315,7 @@ func (r *Redis) read() {
 		r.mu.Unlock()
 		switch msg := msg.(type) {
 		case *redis.Message:
-			if topic, ok := strings.CutPrefix(msg.Channel, channelPrefix); ok {
+			if topic, ok := strings.CutPrefix(msg.Channel, r.ns); ok {
 				_ = r.local.publish(topic, []byte(msg.Payload)) // fails only once closed
 			}
 		case *redis.Subscription:

@@ -104,11 +104,7 @@ func TestRedisSilentConnection(t *testing.T) {
 	}
 	p := newProxy(t, u.Host)
 	u.Host = p.addr
-	r, err := NewRedis(context.Background(), u.String(), withPing(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
+	r := openRedis(t, u.String(), withPing(50*time.Millisecond))
 	direct := openRedis(t, base)
 	room := topic(t, "room")
 	s := subscribe(t, r, room, 10)
@@ -246,5 +242,70 @@ func BenchmarkRedisPublish(b *testing.B) {
 			b.Fatal(err)
 		}
 		receive(b, s)
+	}
+}
+
+// TestRedisNamespaces: brokers of two deployments sharing one Redis (two
+// prefixes) never see each other's payloads or presence, though they use
+// the same topics and user ids; brokers of one deployment do.
+func TestRedisNamespaces(t *testing.T) {
+	u := redisURL(t)
+	a1 := openRedis(t, u, WithPrefix(testPrefix(t)+":a"))
+	a2 := openRedis(t, u, WithPrefix(testPrefix(t)+":a"))
+	b := openRedis(t, u, WithPrefix(testPrefix(t)+":b"))
+	room := topic(t, "room")
+	onA, onB := subscribe(t, a2, room, 10), subscribe(t, b, room, 10)
+
+	publish(t, a1, room, "for a")
+	publish(t, b, room, "for b")
+	if got := receive(t, onA); got != "for a" {
+		t.Fatalf("deployment a received %q, want %q", got, "for a")
+	}
+	if got := receive(t, onB); got != "for b" {
+		t.Fatalf("deployment b received %q first, want %q (nothing of a's)", got, "for b")
+	}
+	publish(t, b, room, "b again") // b's channel is in order: a's payload would be before this
+	if got := receive(t, onB); got != "b again" {
+		t.Fatalf("deployment b received %q, want %q", got, "b again")
+	}
+
+	ctx := context.Background()
+	user := 5_000_000 + int(time.Now().UnixNano()%1_000_000)
+	release, err := a1.Presence().Connect(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	for name, p := range map[string]*RedisPresence{"a": a2.Presence(), "b": b.Presence()} {
+		m, err := p.Online(ctx, []int{user})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := name == "a"; m[user] != want {
+			t.Fatalf("deployment %s sees the user online = %v, want %v", name, m[user], want)
+		}
+	}
+}
+
+// TestRedisPrefixChecked: a prefix that is empty, too long or has spaces
+// or control characters is refused by name.
+func TestRedisPrefixChecked(t *testing.T) {
+	for _, p := range []string{"", "has space", "tab\there", "\x00", strings.Repeat("x", MaxPrefixLen+1), "한글"} {
+		if err := CheckPrefix(p); err == nil {
+			t.Errorf("CheckPrefix(%q) = nil, want an error", p)
+		}
+	}
+	for _, p := range []string{"chatty", "chatty:prod-1", "a", strings.Repeat("x", MaxPrefixLen)} {
+		if err := CheckPrefix(p); err != nil {
+			t.Errorf("CheckPrefix(%q) = %v, want nil", p, err)
+		}
+	}
+	r, err := NewRedis(context.Background(), "redis://127.0.0.1:1/0", WithPrefix("bad prefix"))
+	if err == nil {
+		r.Close()
+		t.Fatal("NewRedis with a bad prefix succeeded")
+	}
+	if !strings.Contains(err.Error(), "prefix") {
+		t.Fatalf("NewRedis with a bad prefix: %v, want it named", err)
 	}
 }

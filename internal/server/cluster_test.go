@@ -2,12 +2,17 @@ package server_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"hash/fnv"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/chatty/chatty/internal/chat"
+	"github.com/chatty/chatty/internal/database"
 	"github.com/chatty/chatty/internal/database/dbtest"
 	"github.com/chatty/chatty/internal/pubsub"
 )
@@ -26,6 +31,34 @@ func redisURL(t *testing.T) string {
 	return u
 }
 
+// runID tells this process's Redis namespaces from other test runs'.
+var runID = func() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}()
+
+// testRedisPrefix is the Redis namespace of test t in this run: the
+// instances one test starts share it (one deployment); no other test or
+// test run sharing the Redis does.
+func testRedisPrefix(t *testing.T) string {
+	h := fnv.New64a()
+	h.Write([]byte(t.Name()))
+	return fmt.Sprintf("chatty-test:%s:%x", runID, h.Sum64())
+}
+
+// redisInstance starts a chatty over db whose broker and presence go
+// through the Redis at url, in the namespace prefix.
+func redisInstance(t *testing.T, db *database.DB, url, prefix string) *env {
+	t.Helper()
+	b, err := pubsub.NewRedis(context.Background(), url, pubsub.WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return newEnvOn(t, db, envOption{chat: []chat.Option{chat.WithBroker(b), chat.WithPresence(b.Presence())}})
+}
+
 // Two instances sharing a database and a Redis act as one: a subscriber on
 // one receives, live, what is sent through the other; notifications and
 // presence cross over too.
@@ -35,15 +68,8 @@ func TestTwoInstancesOverRedis(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
 			db := dbtest.Open(t, backend)
-			instance := func() *env {
-				b, err := pubsub.NewRedis(context.Background(), url)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { b.Close() })
-				return newEnvOn(t, db, envOption{chat: []chat.Option{chat.WithBroker(b), chat.WithPresence(b.Presence())}})
-			}
-			one, two := instance(), instance()
+			prefix := testRedisPrefix(t)
+			one, two := redisInstance(t, db, url, prefix), redisInstance(t, db, url, prefix)
 			a, b := one.signUp(t, "에이"), two.signUp(t, "비비")
 			cb := two.client(b)
 
