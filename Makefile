@@ -3,6 +3,12 @@
 GO ?= go
 # Pure Go (modernc.org/sqlite): a static binary, no C toolchain needed.
 export CGO_ENABLED ?= 0
+# `make test RACE=1` runs the tests under the race detector, which needs cgo
+# (and gcc); CI does.
+ifeq ($(RACE),1)
+export CGO_ENABLED := 1
+TESTFLAGS += -race
+endif
 
 .PHONY: help generate build run test test-e2e-deps lint
 
@@ -16,12 +22,13 @@ generate: ## regenerate ent (ent/) and gqlgen (graph/) code from the schemas
 build: ## build bin/chatty
 	$(GO) build -o bin/chatty ./cmd/chatty
 
-run: ## serve on :8080: SQLite in ./data, files in ./uploads, GraphiQL at http://localhost:8080/
-	$(GO) run ./cmd/chatty
+run: ## serve on 127.0.0.1:8080 (CHATTY_ADDR to change): SQLite in ./data, files in ./uploads, GraphiQL at http://localhost:8080/
+	CHATTY_ADDR="$${CHATTY_ADDR:-127.0.0.1:8080}" $(GO) run ./cmd/chatty
 
-test: test-e2e-deps ## run every test (MariaDB too with CHATTY_TEST_MYSQL_DSN, Redis with CHATTY_TEST_REDIS_URL)
+test: test-e2e-deps ## run every test (MariaDB too with CHATTY_TEST_MYSQL_DSN, Redis with CHATTY_TEST_REDIS_URL; RACE=1: -race)
+	@echo "variants: $$(TESTFLAGS='$(TESTFLAGS)' ./.ci/variants)"
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $(TESTFLAGS) ./...
 
 # The e2e tests drive chatty with real npm clients; they need Node (skipped without it).
 test-e2e-deps: ## install the npm clients of the end-to-end tests (when Node is present)

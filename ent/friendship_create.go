@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/chatty/chatty/ent/friendship"
@@ -20,7 +19,6 @@ type FriendshipCreate struct {
 	config
 	mutation *FriendshipMutation
 	hooks    []Hook
-	conflict []sql.ConflictOption
 }
 
 // SetCreatedAt sets the "created_at" field.
@@ -204,7 +202,6 @@ func (_c *FriendshipCreate) createSpec() (*Friendship, *sqlgraph.CreateSpec) {
 		_node = &Friendship{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(friendship.Table, sqlgraph.NewFieldSpec(friendship.FieldID, field.TypeInt))
 	)
-	_spec.OnConflict = _c.conflict
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(friendship.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
@@ -258,200 +255,11 @@ func (_c *FriendshipCreate) createSpec() (*Friendship, *sqlgraph.CreateSpec) {
 	return _node, _spec
 }
 
-// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
-// of the `INSERT` statement. For example:
-//
-//	client.Friendship.Create().
-//		SetCreatedAt(v).
-//		OnConflict(
-//			// Update the row with the new values
-//			// the was proposed for insertion.
-//			sql.ResolveWithNewValues(),
-//		).
-//		// Override some of the fields with custom
-//		// update values.
-//		Update(func(u *ent.FriendshipUpsert) {
-//			SetCreatedAt(v+v).
-//		}).
-//		Exec(ctx)
-func (_c *FriendshipCreate) OnConflict(opts ...sql.ConflictOption) *FriendshipUpsertOne {
-	_c.conflict = opts
-	return &FriendshipUpsertOne{
-		create: _c,
-	}
-}
-
-// OnConflictColumns calls `OnConflict` and configures the columns
-// as conflict target. Using this option is equivalent to using:
-//
-//	client.Friendship.Create().
-//		OnConflict(sql.ConflictColumns(columns...)).
-//		Exec(ctx)
-func (_c *FriendshipCreate) OnConflictColumns(columns ...string) *FriendshipUpsertOne {
-	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
-	return &FriendshipUpsertOne{
-		create: _c,
-	}
-}
-
-type (
-	// FriendshipUpsertOne is the builder for "upsert"-ing
-	//  one Friendship node.
-	FriendshipUpsertOne struct {
-		create *FriendshipCreate
-	}
-
-	// FriendshipUpsert is the "OnConflict" setter.
-	FriendshipUpsert struct {
-		*sql.UpdateSet
-	}
-)
-
-// SetState sets the "state" field.
-func (u *FriendshipUpsert) SetState(v friendship.State) *FriendshipUpsert {
-	u.Set(friendship.FieldState, v)
-	return u
-}
-
-// UpdateState sets the "state" field to the value that was provided on create.
-func (u *FriendshipUpsert) UpdateState() *FriendshipUpsert {
-	u.SetExcluded(friendship.FieldState)
-	return u
-}
-
-// SetUpdatedAt sets the "updated_at" field.
-func (u *FriendshipUpsert) SetUpdatedAt(v time.Time) *FriendshipUpsert {
-	u.Set(friendship.FieldUpdatedAt, v)
-	return u
-}
-
-// UpdateUpdatedAt sets the "updated_at" field to the value that was provided on create.
-func (u *FriendshipUpsert) UpdateUpdatedAt() *FriendshipUpsert {
-	u.SetExcluded(friendship.FieldUpdatedAt)
-	return u
-}
-
-// UpdateNewValues updates the mutable fields using the new values that were set on create.
-// Using this option is equivalent to using:
-//
-//	client.Friendship.Create().
-//		OnConflict(
-//			sql.ResolveWithNewValues(),
-//		).
-//		Exec(ctx)
-func (u *FriendshipUpsertOne) UpdateNewValues() *FriendshipUpsertOne {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
-	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
-		if _, exists := u.create.mutation.CreatedAt(); exists {
-			s.SetIgnore(friendship.FieldCreatedAt)
-		}
-		if _, exists := u.create.mutation.RequesterID(); exists {
-			s.SetIgnore(friendship.FieldRequesterID)
-		}
-		if _, exists := u.create.mutation.AddresseeID(); exists {
-			s.SetIgnore(friendship.FieldAddresseeID)
-		}
-		if _, exists := u.create.mutation.PairKey(); exists {
-			s.SetIgnore(friendship.FieldPairKey)
-		}
-	}))
-	return u
-}
-
-// Ignore sets each column to itself in case of conflict.
-// Using this option is equivalent to using:
-//
-//	client.Friendship.Create().
-//	    OnConflict(sql.ResolveWithIgnore()).
-//	    Exec(ctx)
-func (u *FriendshipUpsertOne) Ignore() *FriendshipUpsertOne {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
-	return u
-}
-
-// DoNothing configures the conflict_action to `DO NOTHING`.
-// Supported only by SQLite and PostgreSQL.
-func (u *FriendshipUpsertOne) DoNothing() *FriendshipUpsertOne {
-	u.create.conflict = append(u.create.conflict, sql.DoNothing())
-	return u
-}
-
-// Update allows overriding fields `UPDATE` values. See the FriendshipCreate.OnConflict
-// documentation for more info.
-func (u *FriendshipUpsertOne) Update(set func(*FriendshipUpsert)) *FriendshipUpsertOne {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
-		set(&FriendshipUpsert{UpdateSet: update})
-	}))
-	return u
-}
-
-// SetState sets the "state" field.
-func (u *FriendshipUpsertOne) SetState(v friendship.State) *FriendshipUpsertOne {
-	return u.Update(func(s *FriendshipUpsert) {
-		s.SetState(v)
-	})
-}
-
-// UpdateState sets the "state" field to the value that was provided on create.
-func (u *FriendshipUpsertOne) UpdateState() *FriendshipUpsertOne {
-	return u.Update(func(s *FriendshipUpsert) {
-		s.UpdateState()
-	})
-}
-
-// SetUpdatedAt sets the "updated_at" field.
-func (u *FriendshipUpsertOne) SetUpdatedAt(v time.Time) *FriendshipUpsertOne {
-	return u.Update(func(s *FriendshipUpsert) {
-		s.SetUpdatedAt(v)
-	})
-}
-
-// UpdateUpdatedAt sets the "updated_at" field to the value that was provided on create.
-func (u *FriendshipUpsertOne) UpdateUpdatedAt() *FriendshipUpsertOne {
-	return u.Update(func(s *FriendshipUpsert) {
-		s.UpdateUpdatedAt()
-	})
-}
-
-// Exec executes the query.
-func (u *FriendshipUpsertOne) Exec(ctx context.Context) error {
-	if len(u.create.conflict) == 0 {
-		return errors.New("ent: missing options for FriendshipCreate.OnConflict")
-	}
-	return u.create.Exec(ctx)
-}
-
-// ExecX is like Exec, but panics if an error occurs.
-func (u *FriendshipUpsertOne) ExecX(ctx context.Context) {
-	if err := u.create.Exec(ctx); err != nil {
-		panic(err)
-	}
-}
-
-// Exec executes the UPSERT query and returns the inserted/updated ID.
-func (u *FriendshipUpsertOne) ID(ctx context.Context) (id int, err error) {
-	node, err := u.create.Save(ctx)
-	if err != nil {
-		return id, err
-	}
-	return node.ID, nil
-}
-
-// IDX is like ID, but panics if an error occurs.
-func (u *FriendshipUpsertOne) IDX(ctx context.Context) int {
-	id, err := u.ID(ctx)
-	if err != nil {
-		panic(err)
-	}
-	return id
-}
-
 // FriendshipCreateBulk is the builder for creating many Friendship entities in bulk.
 type FriendshipCreateBulk struct {
 	config
 	err      error
 	builders []*FriendshipCreate
-	conflict []sql.ConflictOption
 }
 
 // Save creates the Friendship entities in the database.
@@ -481,7 +289,6 @@ func (_c *FriendshipCreateBulk) Save(ctx context.Context) ([]*Friendship, error)
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {
 						if sqlgraph.IsConstraintError(err) {
@@ -532,154 +339,6 @@ func (_c *FriendshipCreateBulk) Exec(ctx context.Context) error {
 // ExecX is like Exec, but panics if an error occurs.
 func (_c *FriendshipCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
-		panic(err)
-	}
-}
-
-// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
-// of the `INSERT` statement. For example:
-//
-//	client.Friendship.CreateBulk(builders...).
-//		OnConflict(
-//			// Update the row with the new values
-//			// the was proposed for insertion.
-//			sql.ResolveWithNewValues(),
-//		).
-//		// Override some of the fields with custom
-//		// update values.
-//		Update(func(u *ent.FriendshipUpsert) {
-//			SetCreatedAt(v+v).
-//		}).
-//		Exec(ctx)
-func (_c *FriendshipCreateBulk) OnConflict(opts ...sql.ConflictOption) *FriendshipUpsertBulk {
-	_c.conflict = opts
-	return &FriendshipUpsertBulk{
-		create: _c,
-	}
-}
-
-// OnConflictColumns calls `OnConflict` and configures the columns
-// as conflict target. Using this option is equivalent to using:
-//
-//	client.Friendship.Create().
-//		OnConflict(sql.ConflictColumns(columns...)).
-//		Exec(ctx)
-func (_c *FriendshipCreateBulk) OnConflictColumns(columns ...string) *FriendshipUpsertBulk {
-	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
-	return &FriendshipUpsertBulk{
-		create: _c,
-	}
-}
-
-// FriendshipUpsertBulk is the builder for "upsert"-ing
-// a bulk of Friendship nodes.
-type FriendshipUpsertBulk struct {
-	create *FriendshipCreateBulk
-}
-
-// UpdateNewValues updates the mutable fields using the new values that
-// were set on create. Using this option is equivalent to using:
-//
-//	client.Friendship.Create().
-//		OnConflict(
-//			sql.ResolveWithNewValues(),
-//		).
-//		Exec(ctx)
-func (u *FriendshipUpsertBulk) UpdateNewValues() *FriendshipUpsertBulk {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
-	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
-		for _, b := range u.create.builders {
-			if _, exists := b.mutation.CreatedAt(); exists {
-				s.SetIgnore(friendship.FieldCreatedAt)
-			}
-			if _, exists := b.mutation.RequesterID(); exists {
-				s.SetIgnore(friendship.FieldRequesterID)
-			}
-			if _, exists := b.mutation.AddresseeID(); exists {
-				s.SetIgnore(friendship.FieldAddresseeID)
-			}
-			if _, exists := b.mutation.PairKey(); exists {
-				s.SetIgnore(friendship.FieldPairKey)
-			}
-		}
-	}))
-	return u
-}
-
-// Ignore sets each column to itself in case of conflict.
-// Using this option is equivalent to using:
-//
-//	client.Friendship.Create().
-//		OnConflict(sql.ResolveWithIgnore()).
-//		Exec(ctx)
-func (u *FriendshipUpsertBulk) Ignore() *FriendshipUpsertBulk {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
-	return u
-}
-
-// DoNothing configures the conflict_action to `DO NOTHING`.
-// Supported only by SQLite and PostgreSQL.
-func (u *FriendshipUpsertBulk) DoNothing() *FriendshipUpsertBulk {
-	u.create.conflict = append(u.create.conflict, sql.DoNothing())
-	return u
-}
-
-// Update allows overriding fields `UPDATE` values. See the FriendshipCreateBulk.OnConflict
-// documentation for more info.
-func (u *FriendshipUpsertBulk) Update(set func(*FriendshipUpsert)) *FriendshipUpsertBulk {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
-		set(&FriendshipUpsert{UpdateSet: update})
-	}))
-	return u
-}
-
-// SetState sets the "state" field.
-func (u *FriendshipUpsertBulk) SetState(v friendship.State) *FriendshipUpsertBulk {
-	return u.Update(func(s *FriendshipUpsert) {
-		s.SetState(v)
-	})
-}
-
-// UpdateState sets the "state" field to the value that was provided on create.
-func (u *FriendshipUpsertBulk) UpdateState() *FriendshipUpsertBulk {
-	return u.Update(func(s *FriendshipUpsert) {
-		s.UpdateState()
-	})
-}
-
-// SetUpdatedAt sets the "updated_at" field.
-func (u *FriendshipUpsertBulk) SetUpdatedAt(v time.Time) *FriendshipUpsertBulk {
-	return u.Update(func(s *FriendshipUpsert) {
-		s.SetUpdatedAt(v)
-	})
-}
-
-// UpdateUpdatedAt sets the "updated_at" field to the value that was provided on create.
-func (u *FriendshipUpsertBulk) UpdateUpdatedAt() *FriendshipUpsertBulk {
-	return u.Update(func(s *FriendshipUpsert) {
-		s.UpdateUpdatedAt()
-	})
-}
-
-// Exec executes the query.
-func (u *FriendshipUpsertBulk) Exec(ctx context.Context) error {
-	if u.create.err != nil {
-		return u.create.err
-	}
-	for i, b := range u.create.builders {
-		if len(b.conflict) != 0 {
-			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the FriendshipCreateBulk instead", i)
-		}
-	}
-	if len(u.create.conflict) == 0 {
-		return errors.New("ent: missing options for FriendshipCreateBulk.OnConflict")
-	}
-	return u.create.Exec(ctx)
-}
-
-// ExecX is like Exec, but panics if an error occurs.
-func (u *FriendshipUpsertBulk) ExecX(ctx context.Context) {
-	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }

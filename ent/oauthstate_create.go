@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/chatty/chatty/ent/oauthstate"
@@ -19,7 +18,6 @@ type OAuthStateCreate struct {
 	config
 	mutation *OAuthStateMutation
 	hooks    []Hook
-	conflict []sql.ConflictOption
 }
 
 // SetCreatedAt sets the "created_at" field.
@@ -173,7 +171,6 @@ func (_c *OAuthStateCreate) createSpec() (*OAuthState, *sqlgraph.CreateSpec) {
 		_node = &OAuthState{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(oauthstate.Table, sqlgraph.NewFieldSpec(oauthstate.FieldID, field.TypeInt))
 	)
-	_spec.OnConflict = _c.conflict
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(oauthstate.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
@@ -201,154 +198,11 @@ func (_c *OAuthStateCreate) createSpec() (*OAuthState, *sqlgraph.CreateSpec) {
 	return _node, _spec
 }
 
-// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
-// of the `INSERT` statement. For example:
-//
-//	client.OAuthState.Create().
-//		SetCreatedAt(v).
-//		OnConflict(
-//			// Update the row with the new values
-//			// the was proposed for insertion.
-//			sql.ResolveWithNewValues(),
-//		).
-//		// Override some of the fields with custom
-//		// update values.
-//		Update(func(u *ent.OAuthStateUpsert) {
-//			SetCreatedAt(v+v).
-//		}).
-//		Exec(ctx)
-func (_c *OAuthStateCreate) OnConflict(opts ...sql.ConflictOption) *OAuthStateUpsertOne {
-	_c.conflict = opts
-	return &OAuthStateUpsertOne{
-		create: _c,
-	}
-}
-
-// OnConflictColumns calls `OnConflict` and configures the columns
-// as conflict target. Using this option is equivalent to using:
-//
-//	client.OAuthState.Create().
-//		OnConflict(sql.ConflictColumns(columns...)).
-//		Exec(ctx)
-func (_c *OAuthStateCreate) OnConflictColumns(columns ...string) *OAuthStateUpsertOne {
-	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
-	return &OAuthStateUpsertOne{
-		create: _c,
-	}
-}
-
-type (
-	// OAuthStateUpsertOne is the builder for "upsert"-ing
-	//  one OAuthState node.
-	OAuthStateUpsertOne struct {
-		create *OAuthStateCreate
-	}
-
-	// OAuthStateUpsert is the "OnConflict" setter.
-	OAuthStateUpsert struct {
-		*sql.UpdateSet
-	}
-)
-
-// UpdateNewValues updates the mutable fields using the new values that were set on create.
-// Using this option is equivalent to using:
-//
-//	client.OAuthState.Create().
-//		OnConflict(
-//			sql.ResolveWithNewValues(),
-//		).
-//		Exec(ctx)
-func (u *OAuthStateUpsertOne) UpdateNewValues() *OAuthStateUpsertOne {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
-	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
-		if _, exists := u.create.mutation.CreatedAt(); exists {
-			s.SetIgnore(oauthstate.FieldCreatedAt)
-		}
-		if _, exists := u.create.mutation.StateHash(); exists {
-			s.SetIgnore(oauthstate.FieldStateHash)
-		}
-		if _, exists := u.create.mutation.Provider(); exists {
-			s.SetIgnore(oauthstate.FieldProvider)
-		}
-		if _, exists := u.create.mutation.RedirectURI(); exists {
-			s.SetIgnore(oauthstate.FieldRedirectURI)
-		}
-		if _, exists := u.create.mutation.CodeVerifier(); exists {
-			s.SetIgnore(oauthstate.FieldCodeVerifier)
-		}
-		if _, exists := u.create.mutation.ExpiresAt(); exists {
-			s.SetIgnore(oauthstate.FieldExpiresAt)
-		}
-	}))
-	return u
-}
-
-// Ignore sets each column to itself in case of conflict.
-// Using this option is equivalent to using:
-//
-//	client.OAuthState.Create().
-//	    OnConflict(sql.ResolveWithIgnore()).
-//	    Exec(ctx)
-func (u *OAuthStateUpsertOne) Ignore() *OAuthStateUpsertOne {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
-	return u
-}
-
-// DoNothing configures the conflict_action to `DO NOTHING`.
-// Supported only by SQLite and PostgreSQL.
-func (u *OAuthStateUpsertOne) DoNothing() *OAuthStateUpsertOne {
-	u.create.conflict = append(u.create.conflict, sql.DoNothing())
-	return u
-}
-
-// Update allows overriding fields `UPDATE` values. See the OAuthStateCreate.OnConflict
-// documentation for more info.
-func (u *OAuthStateUpsertOne) Update(set func(*OAuthStateUpsert)) *OAuthStateUpsertOne {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
-		set(&OAuthStateUpsert{UpdateSet: update})
-	}))
-	return u
-}
-
-// Exec executes the query.
-func (u *OAuthStateUpsertOne) Exec(ctx context.Context) error {
-	if len(u.create.conflict) == 0 {
-		return errors.New("ent: missing options for OAuthStateCreate.OnConflict")
-	}
-	return u.create.Exec(ctx)
-}
-
-// ExecX is like Exec, but panics if an error occurs.
-func (u *OAuthStateUpsertOne) ExecX(ctx context.Context) {
-	if err := u.create.Exec(ctx); err != nil {
-		panic(err)
-	}
-}
-
-// Exec executes the UPSERT query and returns the inserted/updated ID.
-func (u *OAuthStateUpsertOne) ID(ctx context.Context) (id int, err error) {
-	node, err := u.create.Save(ctx)
-	if err != nil {
-		return id, err
-	}
-	return node.ID, nil
-}
-
-// IDX is like ID, but panics if an error occurs.
-func (u *OAuthStateUpsertOne) IDX(ctx context.Context) int {
-	id, err := u.ID(ctx)
-	if err != nil {
-		panic(err)
-	}
-	return id
-}
-
 // OAuthStateCreateBulk is the builder for creating many OAuthState entities in bulk.
 type OAuthStateCreateBulk struct {
 	config
 	err      error
 	builders []*OAuthStateCreate
-	conflict []sql.ConflictOption
 }
 
 // Save creates the OAuthState entities in the database.
@@ -378,7 +232,6 @@ func (_c *OAuthStateCreateBulk) Save(ctx context.Context) ([]*OAuthState, error)
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {
 						if sqlgraph.IsConstraintError(err) {
@@ -429,132 +282,6 @@ func (_c *OAuthStateCreateBulk) Exec(ctx context.Context) error {
 // ExecX is like Exec, but panics if an error occurs.
 func (_c *OAuthStateCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
-		panic(err)
-	}
-}
-
-// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
-// of the `INSERT` statement. For example:
-//
-//	client.OAuthState.CreateBulk(builders...).
-//		OnConflict(
-//			// Update the row with the new values
-//			// the was proposed for insertion.
-//			sql.ResolveWithNewValues(),
-//		).
-//		// Override some of the fields with custom
-//		// update values.
-//		Update(func(u *ent.OAuthStateUpsert) {
-//			SetCreatedAt(v+v).
-//		}).
-//		Exec(ctx)
-func (_c *OAuthStateCreateBulk) OnConflict(opts ...sql.ConflictOption) *OAuthStateUpsertBulk {
-	_c.conflict = opts
-	return &OAuthStateUpsertBulk{
-		create: _c,
-	}
-}
-
-// OnConflictColumns calls `OnConflict` and configures the columns
-// as conflict target. Using this option is equivalent to using:
-//
-//	client.OAuthState.Create().
-//		OnConflict(sql.ConflictColumns(columns...)).
-//		Exec(ctx)
-func (_c *OAuthStateCreateBulk) OnConflictColumns(columns ...string) *OAuthStateUpsertBulk {
-	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
-	return &OAuthStateUpsertBulk{
-		create: _c,
-	}
-}
-
-// OAuthStateUpsertBulk is the builder for "upsert"-ing
-// a bulk of OAuthState nodes.
-type OAuthStateUpsertBulk struct {
-	create *OAuthStateCreateBulk
-}
-
-// UpdateNewValues updates the mutable fields using the new values that
-// were set on create. Using this option is equivalent to using:
-//
-//	client.OAuthState.Create().
-//		OnConflict(
-//			sql.ResolveWithNewValues(),
-//		).
-//		Exec(ctx)
-func (u *OAuthStateUpsertBulk) UpdateNewValues() *OAuthStateUpsertBulk {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
-	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
-		for _, b := range u.create.builders {
-			if _, exists := b.mutation.CreatedAt(); exists {
-				s.SetIgnore(oauthstate.FieldCreatedAt)
-			}
-			if _, exists := b.mutation.StateHash(); exists {
-				s.SetIgnore(oauthstate.FieldStateHash)
-			}
-			if _, exists := b.mutation.Provider(); exists {
-				s.SetIgnore(oauthstate.FieldProvider)
-			}
-			if _, exists := b.mutation.RedirectURI(); exists {
-				s.SetIgnore(oauthstate.FieldRedirectURI)
-			}
-			if _, exists := b.mutation.CodeVerifier(); exists {
-				s.SetIgnore(oauthstate.FieldCodeVerifier)
-			}
-			if _, exists := b.mutation.ExpiresAt(); exists {
-				s.SetIgnore(oauthstate.FieldExpiresAt)
-			}
-		}
-	}))
-	return u
-}
-
-// Ignore sets each column to itself in case of conflict.
-// Using this option is equivalent to using:
-//
-//	client.OAuthState.Create().
-//		OnConflict(sql.ResolveWithIgnore()).
-//		Exec(ctx)
-func (u *OAuthStateUpsertBulk) Ignore() *OAuthStateUpsertBulk {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
-	return u
-}
-
-// DoNothing configures the conflict_action to `DO NOTHING`.
-// Supported only by SQLite and PostgreSQL.
-func (u *OAuthStateUpsertBulk) DoNothing() *OAuthStateUpsertBulk {
-	u.create.conflict = append(u.create.conflict, sql.DoNothing())
-	return u
-}
-
-// Update allows overriding fields `UPDATE` values. See the OAuthStateCreateBulk.OnConflict
-// documentation for more info.
-func (u *OAuthStateUpsertBulk) Update(set func(*OAuthStateUpsert)) *OAuthStateUpsertBulk {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
-		set(&OAuthStateUpsert{UpdateSet: update})
-	}))
-	return u
-}
-
-// Exec executes the query.
-func (u *OAuthStateUpsertBulk) Exec(ctx context.Context) error {
-	if u.create.err != nil {
-		return u.create.err
-	}
-	for i, b := range u.create.builders {
-		if len(b.conflict) != 0 {
-			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the OAuthStateCreateBulk instead", i)
-		}
-	}
-	if len(u.create.conflict) == 0 {
-		return errors.New("ent: missing options for OAuthStateCreateBulk.OnConflict")
-	}
-	return u.create.Exec(ctx)
-}
-
-// ExecX is like Exec, but panics if an error occurs.
-func (u *OAuthStateUpsertBulk) ExecX(ctx context.Context) {
-	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }

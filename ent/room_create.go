@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/chatty/chatty/ent/membership"
@@ -21,7 +20,6 @@ type RoomCreate struct {
 	config
 	mutation *RoomMutation
 	hooks    []Hook
-	conflict []sql.ConflictOption
 }
 
 // SetCreatedAt sets the "created_at" field.
@@ -234,7 +232,6 @@ func (_c *RoomCreate) createSpec() (*Room, *sqlgraph.CreateSpec) {
 		_node = &Room{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(room.Table, sqlgraph.NewFieldSpec(room.FieldID, field.TypeInt))
 	)
-	_spec.OnConflict = _c.conflict
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(room.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
@@ -294,249 +291,11 @@ func (_c *RoomCreate) createSpec() (*Room, *sqlgraph.CreateSpec) {
 	return _node, _spec
 }
 
-// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
-// of the `INSERT` statement. For example:
-//
-//	client.Room.Create().
-//		SetCreatedAt(v).
-//		OnConflict(
-//			// Update the row with the new values
-//			// the was proposed for insertion.
-//			sql.ResolveWithNewValues(),
-//		).
-//		// Override some of the fields with custom
-//		// update values.
-//		Update(func(u *ent.RoomUpsert) {
-//			SetCreatedAt(v+v).
-//		}).
-//		Exec(ctx)
-func (_c *RoomCreate) OnConflict(opts ...sql.ConflictOption) *RoomUpsertOne {
-	_c.conflict = opts
-	return &RoomUpsertOne{
-		create: _c,
-	}
-}
-
-// OnConflictColumns calls `OnConflict` and configures the columns
-// as conflict target. Using this option is equivalent to using:
-//
-//	client.Room.Create().
-//		OnConflict(sql.ConflictColumns(columns...)).
-//		Exec(ctx)
-func (_c *RoomCreate) OnConflictColumns(columns ...string) *RoomUpsertOne {
-	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
-	return &RoomUpsertOne{
-		create: _c,
-	}
-}
-
-type (
-	// RoomUpsertOne is the builder for "upsert"-ing
-	//  one Room node.
-	RoomUpsertOne struct {
-		create *RoomCreate
-	}
-
-	// RoomUpsert is the "OnConflict" setter.
-	RoomUpsert struct {
-		*sql.UpdateSet
-	}
-)
-
-// SetName sets the "name" field.
-func (u *RoomUpsert) SetName(v string) *RoomUpsert {
-	u.Set(room.FieldName, v)
-	return u
-}
-
-// UpdateName sets the "name" field to the value that was provided on create.
-func (u *RoomUpsert) UpdateName() *RoomUpsert {
-	u.SetExcluded(room.FieldName)
-	return u
-}
-
-// ClearName clears the value of the "name" field.
-func (u *RoomUpsert) ClearName() *RoomUpsert {
-	u.SetNull(room.FieldName)
-	return u
-}
-
-// SetLastSeq sets the "last_seq" field.
-func (u *RoomUpsert) SetLastSeq(v int64) *RoomUpsert {
-	u.Set(room.FieldLastSeq, v)
-	return u
-}
-
-// UpdateLastSeq sets the "last_seq" field to the value that was provided on create.
-func (u *RoomUpsert) UpdateLastSeq() *RoomUpsert {
-	u.SetExcluded(room.FieldLastSeq)
-	return u
-}
-
-// AddLastSeq adds v to the "last_seq" field.
-func (u *RoomUpsert) AddLastSeq(v int64) *RoomUpsert {
-	u.Add(room.FieldLastSeq, v)
-	return u
-}
-
-// SetUpdatedAt sets the "updated_at" field.
-func (u *RoomUpsert) SetUpdatedAt(v time.Time) *RoomUpsert {
-	u.Set(room.FieldUpdatedAt, v)
-	return u
-}
-
-// UpdateUpdatedAt sets the "updated_at" field to the value that was provided on create.
-func (u *RoomUpsert) UpdateUpdatedAt() *RoomUpsert {
-	u.SetExcluded(room.FieldUpdatedAt)
-	return u
-}
-
-// UpdateNewValues updates the mutable fields using the new values that were set on create.
-// Using this option is equivalent to using:
-//
-//	client.Room.Create().
-//		OnConflict(
-//			sql.ResolveWithNewValues(),
-//		).
-//		Exec(ctx)
-func (u *RoomUpsertOne) UpdateNewValues() *RoomUpsertOne {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
-	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
-		if _, exists := u.create.mutation.CreatedAt(); exists {
-			s.SetIgnore(room.FieldCreatedAt)
-		}
-		if _, exists := u.create.mutation.Kind(); exists {
-			s.SetIgnore(room.FieldKind)
-		}
-		if _, exists := u.create.mutation.DirectKey(); exists {
-			s.SetIgnore(room.FieldDirectKey)
-		}
-	}))
-	return u
-}
-
-// Ignore sets each column to itself in case of conflict.
-// Using this option is equivalent to using:
-//
-//	client.Room.Create().
-//	    OnConflict(sql.ResolveWithIgnore()).
-//	    Exec(ctx)
-func (u *RoomUpsertOne) Ignore() *RoomUpsertOne {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
-	return u
-}
-
-// DoNothing configures the conflict_action to `DO NOTHING`.
-// Supported only by SQLite and PostgreSQL.
-func (u *RoomUpsertOne) DoNothing() *RoomUpsertOne {
-	u.create.conflict = append(u.create.conflict, sql.DoNothing())
-	return u
-}
-
-// Update allows overriding fields `UPDATE` values. See the RoomCreate.OnConflict
-// documentation for more info.
-func (u *RoomUpsertOne) Update(set func(*RoomUpsert)) *RoomUpsertOne {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
-		set(&RoomUpsert{UpdateSet: update})
-	}))
-	return u
-}
-
-// SetName sets the "name" field.
-func (u *RoomUpsertOne) SetName(v string) *RoomUpsertOne {
-	return u.Update(func(s *RoomUpsert) {
-		s.SetName(v)
-	})
-}
-
-// UpdateName sets the "name" field to the value that was provided on create.
-func (u *RoomUpsertOne) UpdateName() *RoomUpsertOne {
-	return u.Update(func(s *RoomUpsert) {
-		s.UpdateName()
-	})
-}
-
-// ClearName clears the value of the "name" field.
-func (u *RoomUpsertOne) ClearName() *RoomUpsertOne {
-	return u.Update(func(s *RoomUpsert) {
-		s.ClearName()
-	})
-}
-
-// SetLastSeq sets the "last_seq" field.
-func (u *RoomUpsertOne) SetLastSeq(v int64) *RoomUpsertOne {
-	return u.Update(func(s *RoomUpsert) {
-		s.SetLastSeq(v)
-	})
-}
-
-// AddLastSeq adds v to the "last_seq" field.
-func (u *RoomUpsertOne) AddLastSeq(v int64) *RoomUpsertOne {
-	return u.Update(func(s *RoomUpsert) {
-		s.AddLastSeq(v)
-	})
-}
-
-// UpdateLastSeq sets the "last_seq" field to the value that was provided on create.
-func (u *RoomUpsertOne) UpdateLastSeq() *RoomUpsertOne {
-	return u.Update(func(s *RoomUpsert) {
-		s.UpdateLastSeq()
-	})
-}
-
-// SetUpdatedAt sets the "updated_at" field.
-func (u *RoomUpsertOne) SetUpdatedAt(v time.Time) *RoomUpsertOne {
-	return u.Update(func(s *RoomUpsert) {
-		s.SetUpdatedAt(v)
-	})
-}
-
-// UpdateUpdatedAt sets the "updated_at" field to the value that was provided on create.
-func (u *RoomUpsertOne) UpdateUpdatedAt() *RoomUpsertOne {
-	return u.Update(func(s *RoomUpsert) {
-		s.UpdateUpdatedAt()
-	})
-}
-
-// Exec executes the query.
-func (u *RoomUpsertOne) Exec(ctx context.Context) error {
-	if len(u.create.conflict) == 0 {
-		return errors.New("ent: missing options for RoomCreate.OnConflict")
-	}
-	return u.create.Exec(ctx)
-}
-
-// ExecX is like Exec, but panics if an error occurs.
-func (u *RoomUpsertOne) ExecX(ctx context.Context) {
-	if err := u.create.Exec(ctx); err != nil {
-		panic(err)
-	}
-}
-
-// Exec executes the UPSERT query and returns the inserted/updated ID.
-func (u *RoomUpsertOne) ID(ctx context.Context) (id int, err error) {
-	node, err := u.create.Save(ctx)
-	if err != nil {
-		return id, err
-	}
-	return node.ID, nil
-}
-
-// IDX is like ID, but panics if an error occurs.
-func (u *RoomUpsertOne) IDX(ctx context.Context) int {
-	id, err := u.ID(ctx)
-	if err != nil {
-		panic(err)
-	}
-	return id
-}
-
 // RoomCreateBulk is the builder for creating many Room entities in bulk.
 type RoomCreateBulk struct {
 	config
 	err      error
 	builders []*RoomCreate
-	conflict []sql.ConflictOption
 }
 
 // Save creates the Room entities in the database.
@@ -566,7 +325,6 @@ func (_c *RoomCreateBulk) Save(ctx context.Context) ([]*Room, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
-					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {
 						if sqlgraph.IsConstraintError(err) {
@@ -617,179 +375,6 @@ func (_c *RoomCreateBulk) Exec(ctx context.Context) error {
 // ExecX is like Exec, but panics if an error occurs.
 func (_c *RoomCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
-		panic(err)
-	}
-}
-
-// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
-// of the `INSERT` statement. For example:
-//
-//	client.Room.CreateBulk(builders...).
-//		OnConflict(
-//			// Update the row with the new values
-//			// the was proposed for insertion.
-//			sql.ResolveWithNewValues(),
-//		).
-//		// Override some of the fields with custom
-//		// update values.
-//		Update(func(u *ent.RoomUpsert) {
-//			SetCreatedAt(v+v).
-//		}).
-//		Exec(ctx)
-func (_c *RoomCreateBulk) OnConflict(opts ...sql.ConflictOption) *RoomUpsertBulk {
-	_c.conflict = opts
-	return &RoomUpsertBulk{
-		create: _c,
-	}
-}
-
-// OnConflictColumns calls `OnConflict` and configures the columns
-// as conflict target. Using this option is equivalent to using:
-//
-//	client.Room.Create().
-//		OnConflict(sql.ConflictColumns(columns...)).
-//		Exec(ctx)
-func (_c *RoomCreateBulk) OnConflictColumns(columns ...string) *RoomUpsertBulk {
-	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
-	return &RoomUpsertBulk{
-		create: _c,
-	}
-}
-
-// RoomUpsertBulk is the builder for "upsert"-ing
-// a bulk of Room nodes.
-type RoomUpsertBulk struct {
-	create *RoomCreateBulk
-}
-
-// UpdateNewValues updates the mutable fields using the new values that
-// were set on create. Using this option is equivalent to using:
-//
-//	client.Room.Create().
-//		OnConflict(
-//			sql.ResolveWithNewValues(),
-//		).
-//		Exec(ctx)
-func (u *RoomUpsertBulk) UpdateNewValues() *RoomUpsertBulk {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
-	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
-		for _, b := range u.create.builders {
-			if _, exists := b.mutation.CreatedAt(); exists {
-				s.SetIgnore(room.FieldCreatedAt)
-			}
-			if _, exists := b.mutation.Kind(); exists {
-				s.SetIgnore(room.FieldKind)
-			}
-			if _, exists := b.mutation.DirectKey(); exists {
-				s.SetIgnore(room.FieldDirectKey)
-			}
-		}
-	}))
-	return u
-}
-
-// Ignore sets each column to itself in case of conflict.
-// Using this option is equivalent to using:
-//
-//	client.Room.Create().
-//		OnConflict(sql.ResolveWithIgnore()).
-//		Exec(ctx)
-func (u *RoomUpsertBulk) Ignore() *RoomUpsertBulk {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
-	return u
-}
-
-// DoNothing configures the conflict_action to `DO NOTHING`.
-// Supported only by SQLite and PostgreSQL.
-func (u *RoomUpsertBulk) DoNothing() *RoomUpsertBulk {
-	u.create.conflict = append(u.create.conflict, sql.DoNothing())
-	return u
-}
-
-// Update allows overriding fields `UPDATE` values. See the RoomCreateBulk.OnConflict
-// documentation for more info.
-func (u *RoomUpsertBulk) Update(set func(*RoomUpsert)) *RoomUpsertBulk {
-	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
-		set(&RoomUpsert{UpdateSet: update})
-	}))
-	return u
-}
-
-// SetName sets the "name" field.
-func (u *RoomUpsertBulk) SetName(v string) *RoomUpsertBulk {
-	return u.Update(func(s *RoomUpsert) {
-		s.SetName(v)
-	})
-}
-
-// UpdateName sets the "name" field to the value that was provided on create.
-func (u *RoomUpsertBulk) UpdateName() *RoomUpsertBulk {
-	return u.Update(func(s *RoomUpsert) {
-		s.UpdateName()
-	})
-}
-
-// ClearName clears the value of the "name" field.
-func (u *RoomUpsertBulk) ClearName() *RoomUpsertBulk {
-	return u.Update(func(s *RoomUpsert) {
-		s.ClearName()
-	})
-}
-
-// SetLastSeq sets the "last_seq" field.
-func (u *RoomUpsertBulk) SetLastSeq(v int64) *RoomUpsertBulk {
-	return u.Update(func(s *RoomUpsert) {
-		s.SetLastSeq(v)
-	})
-}
-
-// AddLastSeq adds v to the "last_seq" field.
-func (u *RoomUpsertBulk) AddLastSeq(v int64) *RoomUpsertBulk {
-	return u.Update(func(s *RoomUpsert) {
-		s.AddLastSeq(v)
-	})
-}
-
-// UpdateLastSeq sets the "last_seq" field to the value that was provided on create.
-func (u *RoomUpsertBulk) UpdateLastSeq() *RoomUpsertBulk {
-	return u.Update(func(s *RoomUpsert) {
-		s.UpdateLastSeq()
-	})
-}
-
-// SetUpdatedAt sets the "updated_at" field.
-func (u *RoomUpsertBulk) SetUpdatedAt(v time.Time) *RoomUpsertBulk {
-	return u.Update(func(s *RoomUpsert) {
-		s.SetUpdatedAt(v)
-	})
-}
-
-// UpdateUpdatedAt sets the "updated_at" field to the value that was provided on create.
-func (u *RoomUpsertBulk) UpdateUpdatedAt() *RoomUpsertBulk {
-	return u.Update(func(s *RoomUpsert) {
-		s.UpdateUpdatedAt()
-	})
-}
-
-// Exec executes the query.
-func (u *RoomUpsertBulk) Exec(ctx context.Context) error {
-	if u.create.err != nil {
-		return u.create.err
-	}
-	for i, b := range u.create.builders {
-		if len(b.conflict) != 0 {
-			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the RoomCreateBulk instead", i)
-		}
-	}
-	if len(u.create.conflict) == 0 {
-		return errors.New("ent: missing options for RoomCreateBulk.OnConflict")
-	}
-	return u.create.Exec(ctx)
-}
-
-// ExecX is like Exec, but panics if an error occurs.
-func (u *RoomUpsertBulk) ExecX(ctx context.Context) {
-	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }

@@ -2,15 +2,12 @@ package graph
 
 import (
 	"context"
-	"fmt"
-	"strconv"
-	"strings"
 
 	"entgo.io/contrib/entgql"
 
 	"github.com/chatty/chatty/ent"
-	"github.com/chatty/chatty/ent/room"
 	"github.com/chatty/chatty/internal/apperr"
+	"github.com/chatty/chatty/internal/chat"
 	"github.com/chatty/chatty/internal/viewer"
 )
 
@@ -36,7 +33,7 @@ func prefetchRooms(ctx context.Context, conn *ent.RoomConnection) error {
 	var partners []int
 	for i, e := range conn.Edges {
 		ids[i] = e.Node.ID
-		if p, ok := partner(e.Node, v.UserID); ok {
+		if p, ok := chat.DirectPartner(e.Node, v.UserID); ok {
 			partners = append(partners, p)
 		}
 	}
@@ -65,55 +62,11 @@ func prefetchRooms(ctx context.Context, conn *ent.RoomConnection) error {
 	return nil
 }
 
-// partner is the other user of a direct room, read off its pair key.
-func partner(r *ent.Room, viewerID int) (int, bool) {
-	if r.Kind != room.KindDIRECT || r.DirectKey == nil {
-		return 0, false
-	}
-	a, b, _ := strings.Cut(*r.DirectKey, ":")
-	lo, err1 := strconv.Atoi(a)
-	hi, err2 := strconv.Atoi(b)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	if lo == viewerID {
-		return hi, true
-	}
-	return lo, true
-}
-
-// roomName is a group's name; for a direct room the other member's
-// nickname (also after they left); for a group without a name, the
-// nicknames of its first members.
+// roomName is what the viewer sees the room called (chat.RoomName), loaded
+// through the operation's batching loaders.
 func roomName(ctx context.Context, r *ent.Room, viewerID int) (string, error) {
-	if r.Kind == room.KindGROUP && r.Name != nil {
-		return *r.Name, nil
-	}
 	l := loadersOf(ctx)
-	if p, ok := partner(r, viewerID); ok {
-		u, err := l.users.Load(ctx, p)
-		if err != nil || u == nil {
-			return "", err
-		}
-		return u.Nickname, nil
-	}
-	members, err := l.members.Load(ctx, r.ID)
-	if err != nil {
-		return "", err
-	}
-	var names []string
-	for _, m := range members {
-		if m.ID != viewerID {
-			names = append(names, m.Nickname)
-		}
-	}
-	switch {
-	case len(names) == 0:
-		return "(no other members)", nil
-	case len(names) > 3:
-		return fmt.Sprintf("%s and %d more", strings.Join(names[:3], ", "), len(names)-3), nil
-	}
-	return strings.Join(names, ", "), nil
+	return chat.RoomName(ctx, r, viewerID, chat.RoomLookup{User: l.users.Load, Members: l.members.Load})
 }
 
 // messagePage turns a message connection's arguments into page sizes:

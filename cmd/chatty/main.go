@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -34,15 +35,17 @@ func main() {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	slog.SetDefault(log)
-	if err := run(cfg, log); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, cfg, log)
+	stop()
+	if err != nil {
 		log.Error("chatty stopped", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(cfg *config.Config, log *slog.Logger) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// run serves until ctx ends (then shuts down gracefully) or serving fails.
+func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	if cfg.JWTSecretGenerated {
 		log.Warn("CHATTY_JWT_SECRET is not set: using a random secret for this run; every access token dies with the process and several instances cannot share sessions. Set CHATTY_JWT_SECRET (32+ bytes) in production.")
@@ -87,17 +90,24 @@ func run(cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	srv := server.New(server.Config{
-		Logger:         log,
-		DB:             db,
-		Auth:           authSvc,
-		Chat:           chatSvc,
-		PublicURL:      cfg.PublicURL,
-		AllowedOrigins: cfg.AllowedOrigins,
-		Signer:         upload.NewSigner([]byte(cfg.JWTSecret)),
+		Logger:          log,
+		DB:              db,
+		Auth:            authSvc,
+		Chat:            chatSvc,
+		PublicURL:       cfg.PublicURL,
+		AllowedOrigins:  cfg.AllowedOrigins,
+		Signer:          upload.NewSigner([]byte(cfg.JWTSecret)),
+		NoIntrospection: !cfg.Introspection,
+		MetricsApart:    cfg.MetricsAddr != "",
 	})
 
+	// Bind first: an address in use is reported before anything says "listening".
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("CHATTY_ADDR: %w", err)
+	}
+	defer ln.Close()
 	httpSrv := &http.Server{
-		Addr:              cfg.Addr,
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute, // uploads
@@ -105,11 +115,31 @@ func run(cfg *config.Config, log *slog.Logger) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	httpSrv.RegisterOnShutdown(srv.CloseWebSockets)
-	errc := make(chan error, 1)
-	go func() {
-		log.Info("chatty listening", "addr", cfg.Addr, "public_url", cfg.PublicURL, "database", cfg.Database.Driver, "graphiql", cfg.PublicURL+"/")
-		errc <- httpSrv.ListenAndServe()
-	}()
+	servers := []*http.Server{httpSrv}
+	errc := make(chan error, 2)
+
+	listening := []any{"addr", ln.Addr().String(), "introspection", cfg.Introspection,
+		"public_url", cfg.PublicURL, "database", cfg.Database.Driver, "graphiql", cfg.PublicURL + "/"}
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("CHATTY_METRICS_ADDR: %w", err)
+		}
+		defer mln.Close()
+		listening = append(listening, "metrics_addr", mln.Addr().String())
+		metricsSrv := &http.Server{
+			Handler:           srv.MetricsHandler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		servers = append(servers, metricsSrv)
+		go func() { errc <- fmt.Errorf("metrics: %w", metricsSrv.Serve(mln)) }()
+	}
+	log.Info("chatty listening", listening...)
+	go func() { errc <- httpSrv.Serve(ln) }()
 
 	select {
 	case err := <-errc:
@@ -119,8 +149,10 @@ func run(cfg *config.Config, log *slog.Logger) error {
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	for _, hs := range servers {
+		if err := hs.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
 	log.Info("stopped")
 	return nil

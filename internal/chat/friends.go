@@ -43,14 +43,6 @@ func (s *FriendshipState) UnmarshalGQL(v any) error {
 	return apperr.New(apperr.BadInput, "%q is not a friendship state", str)
 }
 
-// pairKey is the order-independent key of a pair of users.
-func pairKey(a, b int) string {
-	if a > b {
-		a, b = b, a
-	}
-	return strconv.Itoa(a) + ":" + strconv.Itoa(b)
-}
-
 // FriendshipStates tells how each of others stands towards the viewer, in
 // one query.
 func (s *Service) FriendshipStates(ctx context.Context, v viewer.Viewer, others []int) (map[int]FriendshipState, error) {

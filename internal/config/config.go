@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,10 @@ type Config struct {
 	RedisPrefix    string
 	AllowedOrigins []string
 	LogLevel       slog.Level
+	// MetricsAddr, when set, is where /metrics is served instead of Addr.
+	MetricsAddr string
+	// Introspection answers __schema and __type queries (GraphiQL needs it).
+	Introspection bool
 	// OAuth holds the client credentials of each configured provider
 	// (GOOGLE, NAVER, KAKAO); a provider without them is not offered.
 	OAuth map[string]OAuthClient
@@ -63,7 +68,7 @@ type setting struct {
 // name) and validates it. Errors name the variable at fault in one line.
 func Load(args []string, getenv func(string) string) (*Config, error) {
 	var c Config
-	var origins, level string
+	var origins, level, introspection string
 	var googleID, googleSecret, naverID, naverSecret, kakaoID, kakaoSecret string
 	settings := []setting{
 		{"CHATTY_ADDR", "addr", ":8080", "address to listen on", &c.Addr},
@@ -75,6 +80,8 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		{"CHATTY_REDIS_PREFIX", "redis-prefix", "", "namespace of every Redis channel and key (derived from the database and Redis db number when empty)", &c.RedisPrefix},
 		{"CHATTY_ALLOWED_ORIGINS", "allowed-origins", "", "comma-separated browser origins allowed besides CHATTY_PUBLIC_URL's, or *", &origins},
 		{"CHATTY_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", &level},
+		{"CHATTY_METRICS_ADDR", "metrics-addr", "", "serve /metrics on this host:port only, not on CHATTY_ADDR (empty: on CHATTY_ADDR)", &c.MetricsAddr},
+		{"CHATTY_INTROSPECTION", "introspection", "true", "answer __schema/__type queries (GraphiQL needs them); false in production", &introspection},
 		{"CHATTY_GOOGLE_CLIENT_ID", "google-client-id", "", "OAuth client id at Google (enables GOOGLE sign-in)", &googleID},
 		{"CHATTY_GOOGLE_CLIENT_SECRET", "google-client-secret", "", "OAuth client secret at Google", &googleSecret},
 		{"CHATTY_NAVER_CLIENT_ID", "naver-client-id", "", "OAuth client id at Naver (enables NAVER sign-in)", &naverID},
@@ -113,8 +120,12 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 			c.OAuth[p.name] = OAuthClient{ID: p.id, Secret: p.secret}
 		}
 	}
-	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+	var err error
+	if err = c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("config: CHATTY_LOG_LEVEL: want debug, info, warn or error, got %q", level)
+	}
+	if c.Introspection, err = strconv.ParseBool(introspection); err != nil {
+		return nil, fmt.Errorf("config: CHATTY_INTROSPECTION: want true or false, got %q", introspection)
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -140,6 +151,15 @@ func splitList(s string) []string {
 func (c *Config) validate() error {
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
 		return fmt.Errorf("config: CHATTY_ADDR: want host:port or :port, got %q", c.Addr)
+	}
+	if c.MetricsAddr != "" {
+		_, port, err := net.SplitHostPort(c.MetricsAddr)
+		if err != nil || port == "" {
+			return fmt.Errorf("config: CHATTY_METRICS_ADDR: want host:port or :port, got %q", c.MetricsAddr)
+		}
+		if c.MetricsAddr == c.Addr && port != "0" {
+			return fmt.Errorf("config: CHATTY_METRICS_ADDR: must differ from CHATTY_ADDR (%q); leave it empty to serve /metrics there", c.Addr)
+		}
 	}
 	db, err := ParseDatabaseURL(c.DatabaseURL)
 	if err != nil {

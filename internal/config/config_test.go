@@ -23,6 +23,26 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestProductionSwitches(t *testing.T) {
+	c, err := Load(nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MetricsAddr != "" || !c.Introspection {
+		t.Fatalf("defaults: metrics addr %q, introspection %v; want metrics on CHATTY_ADDR and introspection on", c.MetricsAddr, c.Introspection)
+	}
+	c, err = Load([]string{"-introspection=false"}, env(map[string]string{"CHATTY_METRICS_ADDR": "127.0.0.1:9090", "CHATTY_INTROSPECTION": "true"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MetricsAddr != "127.0.0.1:9090" || c.Introspection {
+		t.Fatalf("set: metrics addr %q, introspection %v", c.MetricsAddr, c.Introspection)
+	}
+	if _, err := Load(nil, env(map[string]string{"CHATTY_ADDR": ":8080", "CHATTY_METRICS_ADDR": ":8080"})); err == nil || !strings.Contains(err.Error(), "CHATTY_METRICS_ADDR") {
+		t.Fatalf("metrics on the main address itself: %v", err)
+	}
+}
+
 func TestFlagsOverrideEnvironment(t *testing.T) {
 	c, err := Load([]string{"-addr", "127.0.0.1:9000"}, env(map[string]string{
 		"CHATTY_ADDR":            ":7000",
@@ -62,6 +82,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"CHATTY_REDIS_URL":       {"CHATTY_REDIS_URL": "localhost:6379"},
 		"CHATTY_ALLOWED_ORIGINS": {"CHATTY_ALLOWED_ORIGINS": "app.example.com"},
 		"CHATTY_LOG_LEVEL":       {"CHATTY_LOG_LEVEL": "loud"},
+		"CHATTY_METRICS_ADDR":    {"CHATTY_METRICS_ADDR": "9090"},
+		"CHATTY_INTROSPECTION":   {"CHATTY_INTROSPECTION": "off please"},
 	}
 	for variable, e := range cases {
 		_, err := Load(nil, env(e))

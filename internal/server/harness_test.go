@@ -51,7 +51,7 @@ type envOption struct {
 	chat   []chat.Option
 }
 
-func newEnv(t *testing.T, backend string, opts ...envOption) *env {
+func newEnv(t testing.TB, backend string, opts ...envOption) *env {
 	t.Helper()
 	var dbOpts []database.Option
 	for _, o := range opts {
@@ -64,7 +64,7 @@ func newEnv(t *testing.T, backend string, opts ...envOption) *env {
 
 // newEnvOn runs a chatty over db, which other envs may share (instances
 // of one deployment).
-func newEnvOn(t *testing.T, db *database.DB, opts ...envOption) *env {
+func newEnvOn(t testing.TB, db *database.DB, opts ...envOption) *env {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {

@@ -15,6 +15,10 @@ type metrics struct {
 	latency       *prometheus.HistogramVec
 	graphqlErrors *prometheus.CounterVec
 	websockets    prometheus.Gauge
+	// upgrades counts WebSocket upgrade requests by status (101 when
+	// accepted); they stay out of requests and latency, as a socket's
+	// "request" lasts as long as the socket.
+	upgrades *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -22,11 +26,11 @@ func newMetrics() *metrics {
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chatty_http_requests_total",
-			Help: "HTTP requests served, by route, method and status code.",
+			Help: "HTTP requests served, by route, method and status code (WebSocket upgrades excluded).",
 		}, []string{"route", "method", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "chatty_http_request_duration_seconds",
-			Help:    "Time to serve HTTP requests, by route.",
+			Help:    "Time to serve HTTP requests, by route (WebSocket upgrades excluded).",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route"}),
 		graphqlErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -37,9 +41,13 @@ func newMetrics() *metrics {
 			Name: "chatty_websocket_connections",
 			Help: "WebSocket connections open now.",
 		}),
+		upgrades: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatty_websocket_upgrades_total",
+			Help: "WebSocket upgrade requests, by route and status code (101: accepted).",
+		}, []string{"route", "code"}),
 	}
 	m.registry.MustRegister(
-		m.requests, m.latency, m.graphqlErrors, m.websockets,
+		m.requests, m.latency, m.graphqlErrors, m.websockets, m.upgrades,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

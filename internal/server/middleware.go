@@ -16,6 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/viewer"
 )
@@ -68,6 +72,14 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// code is the status written, 200 when none was.
+func (w *statusWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
 // Unwrap lets http.ResponseController reach the real writer (flushing).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
@@ -81,21 +93,27 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return conn, rw, err
 }
 
-// instrument counts, times and logs the requests of one route.
+// instrument counts, times and logs the requests of one route, with
+// promhttp's instrumentation. A WebSocket upgrade is counted apart
+// (chatty_websocket_upgrades_total): its handler returns only when the
+// socket closes, so timing it would fill the latency histogram with
+// connection lifetimes.
 func (s *Server) instrument(route string, next http.Handler) http.Handler {
+	route1 := prometheus.Labels{"route": route}
+	timed := promhttp.InstrumentHandlerCounter(s.metrics.requests.MustCurryWith(route1),
+		promhttp.InstrumentHandlerDuration(s.metrics.latency.MustCurryWith(route1), next))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		if sw.status == 0 {
-			sw.status = http.StatusOK
+		if websocket.IsWebSocketUpgrade(r) {
+			next.ServeHTTP(sw, r)
+			s.metrics.upgrades.WithLabelValues(route, strconv.Itoa(sw.code())).Inc()
+		} else {
+			timed.ServeHTTP(sw, r)
 		}
-		elapsed := time.Since(start)
-		s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
-		s.metrics.latency.WithLabelValues(route).Observe(elapsed.Seconds())
 		s.log.DebugContext(r.Context(), "request",
-			"method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"duration_ms", float64(elapsed.Microseconds())/1000, "client_ip", viewer.ClientFromContext(r.Context()).IP)
+			"method", r.Method, "path", r.URL.Path, "status", sw.code(),
+			"duration_ms", float64(time.Since(start).Microseconds())/1000, "client_ip", viewer.ClientFromContext(r.Context()).IP)
 	})
 }
 

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/chatty/chatty/ent/user"
 	"github.com/chatty/chatty/internal/auth"
 	"github.com/chatty/chatty/internal/server"
 )
@@ -221,4 +223,64 @@ func TestOAuthRefusals(t *testing.T) {
 	if r := e.anon().do(t, completeOAuthOp, map[string]any{"p": "KAKAO", "c": code, "s": state}); r.Code() != "BAD_USER_INPUT" {
 		t.Errorf("a state presented twice: %s", r.Raw)
 	}
+}
+
+// Naver answers user info as {"resultcode", "message", "response": {...}}:
+// the account is the response's id; nickname, else name; its email is the
+// Naver account's own, taken as verified. A resultcode other than "00" is a
+// refused sign-in, not an account.
+func TestOAuthNaverProfile(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e0 *env) {
+		fake := newFakeProvider(t)
+		e := newEnvOn(t, e0.DB, envOption{server: func(c *server.Config, ao *auth.Options) {
+			ao.Providers = []auth.Provider{fake.at(auth.Naver("chatty-client", "chatty-secret"))}
+			ao.RedirectAllowed = server.OriginAllowed("http://chatty.test", nil)
+		}})
+		const redirect = "http://chatty.test/oauth/callback"
+		signIn := func(code, userInfo string) gqlResponse {
+			t.Helper()
+			var start struct {
+				StartOAuth struct{ AuthorizationURL, State string }
+			}
+			e.anon().do(t, startOAuthOp, map[string]any{"p": "NAVER", "r": redirect}).Decode(t, &start)
+			fake.authorize(start.StartOAuth.AuthorizationURL, start.StartOAuth.State, code, userInfo)
+			return e.anon().do(t, completeOAuthOp, map[string]any{"p": "NAVER", "c": code, "s": start.StartOAuth.State})
+		}
+
+		naver := `{"resultcode": "00", "message": "success", "response": {"id": "nv-Zx81_q", "email": "Chingu@Naver.example", "nickname": "네이버친구", "name": "홍길동"}}`
+		var first struct{ CompleteOAuth oauthResult }
+		signIn("n-1", naver).Decode(t, &first)
+		got := first.CompleteOAuth.User
+		if got.Nickname != "네이버친구" || got.Email == nil || *got.Email != "chingu@naver.example" || first.CompleteOAuth.AccessToken == "" {
+			t.Fatalf("new Naver account: %+v", got)
+		}
+		var again struct{ CompleteOAuth oauthResult }
+		signIn("n-2", naver).Decode(t, &again)
+		if again.CompleteOAuth.User.ID != got.ID {
+			t.Fatalf("the same Naver id made account %s, want %s", again.CompleteOAuth.User.ID, got.ID)
+		}
+
+		// No nickname shared: the name stands in.
+		var named struct{ CompleteOAuth oauthResult }
+		signIn("n-3", `{"resultcode": "00", "message": "success", "response": {"id": "nv-2", "name": "김철수"}}`).Decode(t, &named)
+		if named.CompleteOAuth.User.Nickname != "김철수" || named.CompleteOAuth.User.Email != nil || named.CompleteOAuth.User.ID == got.ID {
+			t.Fatalf("Naver account without nickname or email: %+v", named.CompleteOAuth.User)
+		}
+
+		// The email of an existing account joins it.
+		owner := e.signUp(t, "메일주인")
+		var linked struct{ CompleteOAuth oauthResult }
+		signIn("n-4", `{"resultcode": "00", "message": "success", "response": {"id": "nv-3", "email": "`+owner.Email+`", "nickname": "x"}}`).Decode(t, &linked)
+		if linked.CompleteOAuth.User.ID != owner.ID {
+			t.Fatalf("Naver with the email of an account made account %s, want %s", linked.CompleteOAuth.User.ID, owner.ID)
+		}
+
+		// Naver refuses (resultcode 024: authentication failed): no account.
+		if r := signIn("n-5", `{"resultcode": "024", "message": "Authentication failed", "response": {"id": "nv-4", "nickname": "ghost"}}`); r.Code() != "UNAUTHENTICATED" || len(r.Errors) == 0 {
+			t.Fatalf("a Naver answer with resultcode 024: %s", r.Raw)
+		}
+		if n, err := e.DB.Client.User.Query().Where(user.Nickname("ghost")).Count(context.Background()); err != nil || n != 0 {
+			t.Fatalf("a refused Naver sign-in made %d accounts (%v)", n, err)
+		}
+	})
 }

@@ -50,11 +50,18 @@ func TestMetrics(t *testing.T) {
 	}
 	ws.CloseNormally()
 	wsWaitSockets(t, e, 0)
+	// An upgrade from a foreign browser origin is refused: counted as an upgrade too.
+	if _, resp, err := wsTryDial(e, protoTransportWS, http.Header{"Origin": {"https://evil.example"}}); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("upgrade from a foreign origin: %v %v", resp, err)
+	}
 	_, body = get(t, e.URL+"/metrics")
 	for _, want := range []string{
-		`chatty_http_requests_total{code="200",method="POST",route="graphql"} 3`,
+		`chatty_http_requests_total{code="200",method="post",route="graphql"} 3`, // promhttp lower-cases methods
 		`chatty_graphql_errors_total{code="UNAUTHENTICATED"} 1`,
-		`chatty_http_request_duration_seconds_count{route="graphql"} 4`,
+		// Three POSTs: the WebSocket's lifetime is not a request's latency.
+		`chatty_http_request_duration_seconds_count{route="graphql"} 3`,
+		`chatty_websocket_upgrades_total{code="101",route="graphql"} 1`,
+		`chatty_websocket_upgrades_total{code="403",route="graphql"} 1`,
 		`chatty_websocket_connections 0`,
 		`go_goroutines`,
 	} {

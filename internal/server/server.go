@@ -61,6 +61,12 @@ type Config struct {
 	// Signer signs and checks the URLs of attachments.
 	Signer upload.Signer
 	Limits Limits
+	// NoIntrospection refuses __schema and __type queries (GraphiQL then
+	// can't load the schema).
+	NoIntrospection bool
+	// MetricsApart leaves /metrics off the handler: it is served on its own
+	// address, through MetricsHandler.
+	MetricsApart bool
 }
 
 // Server is chatty's HTTP side.
@@ -107,7 +113,9 @@ func New(cfg Config) *Server {
 	mux.Handle("GET /avatars/{id}", s.instrument("files", http.HandlerFunc(s.serveAvatar)))
 	mux.Handle("GET /healthz", s.instrument("healthz", http.HandlerFunc(s.healthz)))
 	mux.Handle("GET /readyz", s.instrument("readyz", http.HandlerFunc(s.readyz)))
-	mux.Handle("GET /metrics", s.metrics.handler())
+	if !cfg.MetricsApart {
+		mux.Handle("GET /metrics", s.metrics.handler())
+	}
 	mux.Handle("GET /playground", http.RedirectHandler("/", http.StatusMovedPermanently))
 	mux.Handle("/", s.instrument("graphiql", graphiQL("/graphql")))
 	s.handler = s.withClient(s.recover(mux))
@@ -127,6 +135,14 @@ func (s *Server) CloseWebSockets() { s.sockets.closeAll(closeGoingAway, "server 
 
 // Handler returns the root http.Handler.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler serves the Prometheus metrics, for a listener of its own
+// (with Config.MetricsApart).
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.handler())
+	return mux
+}
 
 // graphQL builds gqlgen's handler: transports, limits, errors.
 func (s *Server) graphQL() http.Handler {
@@ -165,7 +181,11 @@ func (s *Server) graphQL() http.Handler {
 	// The shape check is the first operation-context mutator: it refuses an
 	// operation that expands exponentially before anything else walks it.
 	srv.Use(graph.ShapeLimit{MaxFields: s.cfg.Limits.MaxFields, MaxDepth: s.cfg.Limits.MaxDepth, MaxAliases: s.cfg.Limits.MaxAliases})
-	srv.Use(extension.Introspection{})
+	if s.cfg.NoIntrospection {
+		srv.Use(noIntrospection{})
+	} else {
+		srv.Use(extension.Introspection{})
+	}
 	srv.Use(extension.FixedComplexityLimit(s.cfg.Limits.MaxComplexity))
 	srv.AroundOperations(resolver.Loaders())
 	srv.SetErrorPresenter(graph.ErrorPresenter(s.log))

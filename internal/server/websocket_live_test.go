@@ -640,10 +640,10 @@ func TestWebSocketSlowConsumer(t *testing.T) {
 			t.Fatalf("slow subscriber's frame %d: %v, want seq %d", i, f, i+3)
 		}
 	}
+	// Not held up: the fast subscriber got all n within wsWait each while
+	// the slow one was stuck. (No wall-clock bound: under -race on a loaded
+	// machine the whole flood took 13 s with nothing wrong.)
 	t.Logf("sent %d messages in %v; slow subscriber got %d before being closed with %d (%v)", n, sending, len(frames), code, slow.err)
-	if time.Since(start) > 10*time.Second {
-		t.Fatalf("took %v", time.Since(start))
-	}
 }
 
 // A socket write that takes longer than WSWriteTimeout drops the peer
