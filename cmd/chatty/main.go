@@ -63,7 +63,10 @@ func run(cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("CHATTY_UPLOAD_DIR: %w", err)
 	}
-	chatOpts := []chat.Option{chat.WithUploads(upload.NewService(disk, upload.Limits{}))}
+	chatOpts := []chat.Option{
+		chat.WithUploads(upload.NewService(disk, upload.Limits{DecodeMemory: cfg.ImageMemory})),
+		chat.WithUploadQuota(cfg.UploadQuota),
+	}
 	if cfg.RedisURL != "" {
 		broker, err := pubsub.NewRedis(ctx, cfg.RedisURL, pubsub.WithLogger(log))
 		if err != nil {
@@ -82,6 +85,7 @@ func run(cfg *config.Config, log *slog.Logger) error {
 		Providers:       providers(cfg.OAuth),
 		RedirectAllowed: server.OriginAllowed(cfg.PublicURL, cfg.AllowedOrigins),
 		SessionsEnded:   chatSvc.SessionsEnded,
+		AccountDeleted:  chatSvc.AccountDeleted,
 	})
 	if err != nil {
 		return err

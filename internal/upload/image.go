@@ -34,20 +34,30 @@ var codecs = map[string]codec{
 type imageInfo struct {
 	ok            bool // decoded; the fields below are set
 	tooManyPixels bool // not decoded: over Limits.MaxImagePixels
+	overBudget    bool // not decoded: its decode would take more memory than one image may
 	width, height int  // as displayed (EXIF orientation applied)
 	thumb         []byte
 	thumbExt      string // ".jpg" or ".png"
 }
 
-// probeImage decodes the stored file f of type ct, if its header passes the
-// pixel limit, and renders a thumbnail. A file that does not decode is not
-// an error: it is kept as a plain file.
-func (s *Service) probeImage(ctx context.Context, f io.ReadSeeker, ct string) (imageInfo, error) {
+// probeImage decodes the stored file f of type ct, uploaded by owner, if
+// its header passes the pixel limit and the estimated memory of its decode
+// fits what one image may take, and renders a thumbnail. The decode waits
+// for its turn in the memory budget. A file that does not decode is not an
+// error: it is kept as a plain file.
+func (s *Service) probeImage(ctx context.Context, f io.ReadSeeker, ct string, owner int) (imageInfo, error) {
 	c, ok := codecs[ct]
 	if !ok {
 		return imageInfo{}, nil
 	}
 	br := bufio.NewReader(f)
+	rewind := func() error {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("rewind image: %w", err)
+		}
+		br.Reset(f)
+		return nil
+	}
 	cfg, err := safeConfig(c, br)
 	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
 		return imageInfo{}, nil
@@ -55,28 +65,37 @@ func (s *Service) probeImage(ctx context.Context, f io.ReadSeeker, ct string) (i
 	if int64(cfg.Width)*int64(cfg.Height) > int64(s.limits.MaxImagePixels) {
 		return imageInfo{tooManyPixels: true}, nil
 	}
+	if err := rewind(); err != nil {
+		return imageInfo{}, err
+	}
+	cost := decodeCost(ct, cfg, br, s.limits.ThumbnailSize)
+	if cost > s.maxImageCost() {
+		return imageInfo{overBudget: true}, nil
+	}
 	orient := 1
 	if ct == "image/jpeg" {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return imageInfo{}, fmt.Errorf("rewind image: %w", err)
+		if err := rewind(); err != nil {
+			return imageInfo{}, err
 		}
-		br.Reset(f)
 		orient = jpegOrientation(br)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return imageInfo{}, fmt.Errorf("rewind image: %w", err)
+	if err := rewind(); err != nil {
+		return imageInfo{}, err
 	}
-	br.Reset(f)
 
-	// Decoding holds the whole bitmap (up to 8 bytes a pixel), so only a few
-	// run at once.
-	select {
-	case s.decoding <- struct{}{}:
-	case <-ctx.Done():
-		return imageInfo{}, ctx.Err()
+	// The decoded bitmap and the scaler's buffers live until the thumbnail
+	// is encoded: the decode waits until they fit the memory budget.
+	release, err := s.budget.acquire(ctx, owner, cost)
+	if err != nil {
+		return imageInfo{}, err
 	}
-	defer func() { <-s.decoding }()
+	info, err := render(c, br, cfg, orient, s.limits.ThumbnailSize)
+	release() // after render returned: nothing of the bitmap is reachable
+	return info, err
+}
 
+// render decodes an image and makes its thumbnail, upright.
+func render(c codec, br io.Reader, cfg image.Config, orient, size int) (imageInfo, error) {
 	img, err := safeDecode(c, br)
 	if err != nil {
 		return imageInfo{}, nil
@@ -91,7 +110,7 @@ func (s *Service) probeImage(ctx context.Context, f io.ReadSeeker, ct string) (i
 		draw.Draw(full, b, img, b.Min, draw.Src)
 		img = full
 	}
-	thumb := scale(img, s.limits.ThumbnailSize)
+	thumb := scale(img, size)
 	thumb = orientImage(thumb, orient)
 
 	info := imageInfo{ok: true, width: cfg.Width, height: cfg.Height}
