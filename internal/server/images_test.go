@@ -10,6 +10,7 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
@@ -268,4 +269,143 @@ func TestOneUsersImagesDoNotStarveAnothers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// quotaError is a PAYLOAD_TOO_LARGE answer's remainingBytes, -1 when absent.
+func remainingBytes(r gqlResponse) float64 {
+	if len(r.Errors) == 0 {
+		return -1
+	}
+	n, ok := r.Errors[0].Extensions["remainingBytes"].(float64)
+	if !ok {
+		return -1
+	}
+	return n
+}
+
+// A user stores files up to the quota; past it, sendFile and uploadAvatar
+// answer PAYLOAD_TOO_LARGE saying how much is left, and store nothing.
+// Another user's quota is their own; a replaced avatar no longer counts.
+func TestUploadQuota(t *testing.T) {
+	const quota = 10_000
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, backend, envOption{chat: []chat.Option{chat.WithUploadQuota(quota)}})
+			a, b := e.signUp(t, "알뜰"), e.signUp(t, "이웃")
+			ca := e.client(a)
+			r := ca.createRoom(t, nil, b.ID)
+			send := func(c *client, n int, name string) gqlResponse {
+				return c.upload(t, sendFileOp, map[string]any{"r": r.ID, "f": nil}, "f", name, bytes.Repeat([]byte("a"), n))
+			}
+			if resp := send(ca, 6000, "one.txt"); resp.Code() != "" {
+				t.Fatalf("a file within the quota: %s", resp.Raw)
+			}
+			resp := send(ca, 6000, "two.txt")
+			if resp.Code() != "PAYLOAD_TOO_LARGE" || remainingBytes(resp) != 4000 {
+				t.Fatalf("a file past the quota: %s", resp.Raw)
+			}
+			mustContain(t, resp.Errors[0].Message, "4000 bytes", "left")
+			if page := ca.messages(t, r.ID, nil); page.TotalCount != 1 {
+				t.Fatalf("the refused file was posted: %d messages", page.TotalCount)
+			}
+			// What is left can be used, to the byte.
+			if resp := send(ca, 4000, "three.txt"); resp.Code() != "" {
+				t.Fatalf("a file of exactly what is left: %s", resp.Raw)
+			}
+			resp = send(ca, 1, "four.txt")
+			if resp.Code() != "PAYLOAD_TOO_LARGE" || remainingBytes(resp) != 0 {
+				t.Fatalf("a byte past a full quota: %s", resp.Raw)
+			}
+			// Avatars count too.
+			const avatarOp = `mutation($f: Upload!) { uploadAvatar(file: $f) { id avatarURL } }`
+			resp = ca.upload(t, avatarOp, map[string]any{"f": nil}, "f", "me.png", pngBytes(t, 16, 16))
+			if resp.Code() != "PAYLOAD_TOO_LARGE" || remainingBytes(resp) != 0 {
+				t.Fatalf("an avatar past a full quota: %s", resp.Raw)
+			}
+
+			// Another user's quota is untouched; replacing an avatar frees the old one's bytes.
+			cb := e.client(b)
+			avatar := noisePNG(t, 40, 40) // about 6.4 KB
+			for i := range 3 {
+				if resp := cb.upload(t, avatarOp, map[string]any{"f": nil}, "f", "me.png", avatar); resp.Code() != "" {
+					t.Fatalf("avatar %d of %d bytes: %s", i+1, len(avatar), resp.Raw)
+				}
+			}
+			resp = send(cb, quota-len(avatar)+1, "big.txt")
+			if resp.Code() != "PAYLOAD_TOO_LARGE" || remainingBytes(resp) != float64(quota-len(avatar)) {
+				t.Fatalf("past what the avatar leaves: %s", resp.Raw)
+			}
+		})
+	}
+}
+
+// Deleting an account removes its avatar: the row and the bytes (image
+// and thumbnail). The files of its messages stay with the messages.
+func TestDeletedAccountsAvatarIsRemoved(t *testing.T) {
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(t.TempDir(), "uploads")
+			disk, err := upload.NewDisk(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := newEnv(t, backend, envOption{chat: []chat.Option{chat.WithUploads(upload.NewService(disk, upload.Limits{}))}})
+			a, b := e.signUp(t, "떠나는"), e.signUp(t, "남는")
+			ca := e.client(a)
+			r := ca.createRoom(t, nil, b.ID)
+			var sent struct{ SendFile fileMessage }
+			ca.upload(t, sendFileOp, map[string]any{"r": r.ID, "f": nil}, "f", "사진.png", pngBytes(t, 64, 48)).Decode(t, &sent)
+			if n := len(filesUnder(t, dir)); n != 2 {
+				t.Fatalf("%d files stored for an image, want it and its thumbnail", n)
+			}
+			const op = `mutation($f: Upload!) { uploadAvatar(file: $f) { id avatarURL } }`
+			var out struct{ UploadAvatar struct{ AvatarURL string } }
+			ca.upload(t, op, map[string]any{"f": nil}, "f", "face.png", pngBytes(t, 64, 64)).Decode(t, &out)
+			if n := len(filesUnder(t, dir)); n != 4 {
+				t.Fatalf("%d files stored with an avatar, want 4", n)
+			}
+			ctx := context.Background()
+			if n := e.DB.Client.Attachment.Query().CountX(ctx); n != 2 {
+				t.Fatalf("%d attachment rows, want 2", n)
+			}
+
+			ca.do(t, `mutation($p: String) { deleteAccount(password: $p) }`, map[string]any{"p": a.Password})
+
+			if n := e.DB.Client.Attachment.Query().CountX(ctx); n != 1 {
+				t.Fatalf("%d attachment rows after the account was deleted, want the message's only", n)
+			}
+			if n := len(filesUnder(t, dir)); n != 2 {
+				t.Fatalf("%d files left after the account was deleted, want the message's image and thumbnail: %v", n, filesUnder(t, dir))
+			}
+			if resp, _ := e.fetch(t, out.UploadAvatar.AvatarURL); resp.StatusCode != http.StatusNotFound {
+				t.Fatalf("the deleted account's avatar: %d", resp.StatusCode)
+			}
+			// The message and its file stay for the other member.
+			page := e.client(b).messages(t, r.ID, nil)
+			if page.TotalCount != 1 {
+				t.Fatalf("b sees %d messages", page.TotalCount)
+			}
+			if resp, got := e.fetch(t, sent.SendFile.Attachment.URL); resp.StatusCode != 200 || len(got) != sent.SendFile.Attachment.Size {
+				t.Fatalf("the deleted account's sent file: %d, %d bytes", resp.StatusCode, len(got))
+			}
+		})
+	}
+}
+
+// filesUnder lists the regular files under dir (temporary files included).
+func filesUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			out = append(out, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
