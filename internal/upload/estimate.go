@@ -10,8 +10,8 @@ import (
 
 // decodeOverhead covers what a decode allocates besides its pixels:
 // decoder state, Huffman and zlib tables, row buffers, the thumbnail's
-// encoder.
-const decodeOverhead = 1 << 20
+// encoder (a PNG one's deflate state alone is about 1 MB).
+const decodeOverhead = 2 << 20
 
 // decodeCost estimates the peak memory, in bytes, of decoding an image of
 // type ct with header cfg and making its thumbnail of at most size px,
