@@ -47,10 +47,18 @@ func decodeCost(ct string, cfg image.Config, hdr io.Reader, size int) int64 {
 	default:
 		decoded = px * 8
 	}
-	// The thumbnail: a Catmull-Rom scale keeps tw×h float64 quadruples
-	// (x/image/draw's temporary), then the thumbnail, oriented.
+	// The thumbnail (see scale): the box-averaged intermediate and its row
+	// of sums, the Catmull-Rom scaler's tw×sh float64 quadruples (sh the
+	// height it scales from), then the thumbnail, oriented.
 	tw, th := thumbSize(cfg.Width, cfg.Height, size)
-	scaling := 32*int64(tw)*h + 2*4*int64(tw)*int64(th)
+	sh := h
+	var shrunk int64
+	if k := int64(shrinkFactor(cfg.Width, cfg.Height, tw, th)); k > 1 {
+		sw := (w + k - 1) / k
+		sh = (h + k - 1) / k
+		shrunk = 4*sw*sh + 32*sw
+	}
+	scaling := shrunk + 32*int64(tw)*sh + 2*4*int64(tw)*int64(th)
 	return decoded + scaling + decodeOverhead
 }
 

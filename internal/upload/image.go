@@ -163,7 +163,11 @@ func thumbSize(w, h, size int) (int, int) {
 	return max(1, int((int64(w)*int64(size)+int64(h)/2)/int64(h))), size
 }
 
-// scale returns img fitted into a size×size box, never enlarged.
+// scale returns img fitted into a size×size box, never enlarged. A source
+// much larger than the box is first box-averaged by an integer factor
+// (shrinkFactor), so that the Catmull-Rom scaler, whose temporary buffer
+// takes 32 bytes per thumbnail column and source row, runs on an image
+// only about twice the thumbnail's size.
 func scale(img image.Image, size int) *image.RGBA {
 	b := img.Bounds()
 	w, h := thumbSize(b.Dx(), b.Dy(), size)
@@ -172,7 +176,56 @@ func scale(img image.Image, size int) *image.RGBA {
 		draw.Draw(dst, dst.Bounds(), img, b.Min, draw.Src)
 		return dst
 	}
+	if k := shrinkFactor(b.Dx(), b.Dy(), w, h); k > 1 {
+		img = shrink(img, k)
+		b = img.Bounds()
+	}
 	draw.CatmullRom.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
+	return dst
+}
+
+// shrinkFactor is the integer factor by which a w×h image is box-averaged
+// before it is scaled to tw×th: the intermediate stays at least twice the
+// thumbnail's size on both sides. 1 means no shrinking.
+func shrinkFactor(w, h, tw, th int) int {
+	return max(1, min(w/max(1, tw), h/max(1, th))/2)
+}
+
+// shrink returns img box-averaged by k: each pixel is the mean of a k×k
+// block (the last row and column of blocks may be smaller). It holds one
+// row of sums beside the result, reading img once, row by row.
+func shrink(img image.Image, k int) *image.RGBA {
+	b := img.Bounds()
+	w, h := (b.Dx()+k-1)/k, (b.Dy()+k-1)/k
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	src, ok := img.(image.RGBA64Image)
+	if !ok {
+		draw.ApproxBiLinear.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
+		return dst
+	}
+	sum := make([]uint64, 4*w)
+	for oy := range h {
+		clear(sum)
+		y0 := b.Min.Y + oy*k
+		y1 := min(y0+k, b.Max.Y)
+		for y := y0; y < y1; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				c := src.RGBA64At(x, y)
+				i := 4 * ((x - b.Min.X) / k)
+				sum[i] += uint64(c.R)
+				sum[i+1] += uint64(c.G)
+				sum[i+2] += uint64(c.B)
+				sum[i+3] += uint64(c.A)
+			}
+		}
+		row := dst.Pix[oy*dst.Stride:]
+		for ox := range w {
+			n := uint64(min(k, b.Dx()-ox*k) * (y1 - y0))
+			for c := range 4 {
+				row[4*ox+c] = uint8(sum[4*ox+c] / n >> 8)
+			}
+		}
+	}
 	return dst
 }
 
