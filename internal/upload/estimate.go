@@ -173,6 +173,10 @@ func jpegCost(hdr io.Reader, w, h int64) int64 {
 	for _, c := range f.comps {
 		samples += mxx * 8 * int64(c.h) * myy * 8 * int64(c.v)
 	}
+	// image/jpeg decodes only frames whose first component has the largest
+	// sampling (or only one component), so the samples cover every pixel;
+	// a frame it refuses still counts a byte a pixel.
+	samples = max(samples, w*h)
 	cost := samples
 	if f.progressive {
 		cost += 4 * samples
