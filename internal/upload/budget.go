@@ -10,9 +10,10 @@ import (
 // that what decoding holds at once stays under a total, and by uploader, so
 // that one user's uploads cannot take every turn: an owner runs at most
 // perOwner decodes at a time, and a decode that fits starts at once, ahead
-// of bigger ones waiting for room (first fit, not first come). A large
-// decode may thus wait while smaller ones pass; it still starts as soon as
-// enough is free, since no owner can hold more than perOwner at a time.
+// of bigger ones waiting for room (first fit, not first come). A waiting
+// decode that could run but for the memory is passed over at most maxPass
+// times: then nothing behind it starts until it has, so a large image is
+// not starved by a stream of small ones either.
 type budget struct {
 	total    int64
 	perOwner int
@@ -31,10 +32,15 @@ type budget struct {
 // its memory back to the operating system once nothing else decodes.
 const largeDecode = 32 << 20
 
+// maxPass is how many later decodes may start before one that waits for
+// memory.
+const maxPass = 8
+
 type budgetWaiter struct {
-	owner int
-	n     int64
-	ready chan struct{} // closed once admitted
+	owner  int
+	n      int64
+	passed int           // how many later decodes started first
+	ready  chan struct{} // closed once admitted
 }
 
 func newBudget(total int64, perOwner int) *budget {
@@ -44,6 +50,24 @@ func newBudget(total int64, perOwner int) *budget {
 // fits reports whether a decode of n bytes by owner may start now; b.mu is held.
 func (b *budget) fits(owner int, n int64) bool {
 	return b.inUse+n <= b.total && b.owners[owner] < b.perOwner
+}
+
+// mayPass reports whether a decode may start ahead of the waiters before
+// it (the first `before` of b.waiting): not when one of them, held back by
+// memory alone, was passed over maxPass times already. Those it passes
+// count one more. b.mu is held.
+func (b *budget) mayPass(before int) bool {
+	for _, w := range b.waiting[:before] {
+		if b.owners[w.owner] < b.perOwner && w.passed >= maxPass {
+			return false
+		}
+	}
+	for _, w := range b.waiting[:before] {
+		if b.owners[w.owner] < b.perOwner {
+			w.passed++
+		}
+	}
+	return true
 }
 
 func (b *budget) admit(owner int, n int64) {
@@ -58,7 +82,7 @@ func (b *budget) admit(owner int, n int64) {
 // returns the function that ends it. n must be at most b.total.
 func (b *budget) acquire(ctx context.Context, owner int, n int64) (release func(), err error) {
 	b.mu.Lock()
-	if b.fits(owner, n) {
+	if b.fits(owner, n) && b.mayPass(len(b.waiting)) {
 		b.admit(owner, n)
 		b.mu.Unlock()
 		return func() { b.release(owner, n) }, nil
@@ -95,18 +119,18 @@ func (b *budget) release(owner int, n int64) {
 	if b.owners[owner]--; b.owners[owner] <= 0 {
 		delete(b.owners, owner)
 	}
-	// Admit, in order, every waiter that fits now.
-	kept := b.waiting[:0]
-	for _, w := range b.waiting {
-		if b.fits(w.owner, w.n) {
+	// Admit, in order, every waiter that fits now and may pass those
+	// still waiting before it.
+	for i := 0; i < len(b.waiting); {
+		w := b.waiting[i]
+		if b.fits(w.owner, w.n) && b.mayPass(i) {
 			b.admit(w.owner, w.n)
 			close(w.ready)
-		} else {
-			kept = append(kept, w)
+			b.waiting = append(b.waiting[:i], b.waiting[i+1:]...)
+			continue
 		}
+		i++
 	}
-	clear(b.waiting[len(kept):])
-	b.waiting = kept
 	giveBack := b.inUse == 0 && b.large
 	if giveBack {
 		b.large = false

@@ -122,3 +122,35 @@ func TestBudgetWaitEndsWithTheContext(t *testing.T) {
 		t.Fatalf("budget left with %d in use, owners %v, %d waiting", b.inUse, b.owners, len(b.waiting))
 	}
 }
+
+// A decode waiting for memory is passed over by at most maxPass others:
+// then later ones wait behind it, and it starts as soon as memory frees.
+func TestBudgetDoesNotStarveALargeDecode(t *testing.T) {
+	ctx := context.Background()
+	b := newBudget(100, 1)
+	b.freeOSMemory = func() {}
+	hold, _ := b.acquire(ctx, 1, 30)
+	big := acquireAsync(t, b, ctx, 2, 80)
+	waitQueued(t, b, 1)
+	var small []func()
+	for i := range maxPass {
+		r, err := b.acquire(ctx, 10+i, 5) // these fit: they pass the large one
+		if err != nil {
+			t.Fatal(err)
+		}
+		small = append(small, r)
+	}
+	late := acquireAsync(t, b, ctx, 99, 5) // fits, but the large one was passed over enough
+	waitQueued(t, b, 2)
+	if _, ok := admitted(late); ok {
+		t.Fatal("a small decode passed a large one more than maxPass times")
+	}
+	hold()
+	for _, r := range small {
+		r()
+	}
+	rb := <-big // the large one first, then the one behind it fits beside it
+	rl := <-late
+	rb()
+	rl()
+}
