@@ -105,6 +105,11 @@ func TestHugeDecodeIsStoredAsFileWithinMemory(t *testing.T) {
 			if dl.StatusCode != 200 || !bytes.Equal(got, big) {
 				t.Fatalf("download: %d, %d bytes", dl.StatusCode, len(got))
 			}
+			// As an avatar, which must be an image with a thumbnail, it is refused.
+			resp = ca.upload(t, `mutation($f: Upload!) { uploadAvatar(file: $f) { id } }`, map[string]any{"f": nil}, "f", "poster.png", big)
+			if resp.Code() != "PAYLOAD_TOO_LARGE" {
+				t.Fatalf("the 16-bit 6300×6300 PNG as an avatar: %s", resp.Raw)
+			}
 		})
 	}
 }
