@@ -29,8 +29,12 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				Message:    e.Message,
 				Path:       gqlErr.Path,
 				Locations:  gqlErr.Locations,
-				Extensions: map[string]any{"code": string(e.Kind)},
+				Extensions: map[string]any{},
 			}
+			for k, v := range e.Extensions {
+				out.Extensions[k] = v
+			}
+			out.Extensions["code"] = string(e.Kind)
 			if e.Field != "" {
 				out.Extensions["field"] = e.Field
 			}

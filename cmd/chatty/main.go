@@ -66,7 +66,10 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("CHATTY_UPLOAD_DIR: %w", err)
 	}
-	chatOpts := []chat.Option{chat.WithUploads(upload.NewService(disk, upload.Limits{}))}
+	chatOpts := []chat.Option{
+		chat.WithUploads(upload.NewService(disk, upload.Limits{DecodeMemory: cfg.ImageMemory})),
+		chat.WithUploadQuota(cfg.UploadQuota),
+	}
 	if cfg.RedisURL != "" {
 		broker, err := pubsub.NewRedis(ctx, cfg.RedisURL, pubsub.WithLogger(log), pubsub.WithPrefix(cfg.RedisPrefix))
 		if err != nil {
@@ -85,6 +88,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Providers:       providers(cfg.OAuth),
 		RedirectAllowed: server.OriginAllowed(cfg.PublicURL, cfg.AllowedOrigins),
 		SessionsEnded:   chatSvc.SessionsEnded,
+		AccountDeleted:  chatSvc.AccountDeleted,
 	})
 	if err != nil {
 		return err

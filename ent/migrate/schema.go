@@ -36,6 +36,13 @@ var (
 				OnDelete:   schema.SetNull,
 			},
 		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "attachment_uploader_id",
+				Unique:  false,
+				Columns: []*schema.Column{AttachmentsColumns[10]},
+			},
+		},
 	}
 	// FriendshipsColumns holds the columns for the "friendships" table.
 	FriendshipsColumns = []*schema.Column{

@@ -5,6 +5,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 )
 
 // Attachment is an uploaded file: the file of an IMAGE or FILE message, or a
@@ -44,5 +45,13 @@ func (Attachment) Edges() []ent.Edge {
 			Annotations(entgql.Skip()),
 		edge.To("message", Message.Type).Unique().
 			Annotations(entgql.Skip()),
+	}
+}
+
+// Indexes of Attachment.
+func (Attachment) Indexes() []ent.Index {
+	return []ent.Index{
+		// A user's stored bytes are summed for the upload quota.
+		index.Fields("uploader_id"),
 	}
 }

@@ -32,6 +32,9 @@ type Error struct {
 	Message string
 	// Field names the input field at fault, when there is one.
 	Field string
+	// Extensions are more facts for the client, presented beside the code
+	// (e.g. "remainingBytes"); they never override code or field.
+	Extensions map[string]any
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -44,6 +47,17 @@ func New(k Kind, format string, args ...any) *Error {
 // Input returns a BAD_USER_INPUT error about one input field.
 func Input(field, format string, args ...any) *Error {
 	return &Error{Kind: BadInput, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// With returns a copy of e carrying the extension key: value.
+func (e *Error) With(key string, value any) *Error {
+	c := *e
+	c.Extensions = make(map[string]any, len(e.Extensions)+1)
+	for k, v := range e.Extensions {
+		c.Extensions[k] = v
+	}
+	c.Extensions[key] = value
+	return &c
 }
 
 // As returns the *Error in err's chain, if any.

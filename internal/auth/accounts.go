@@ -253,5 +253,8 @@ func (s *Service) DeleteAccount(ctx context.Context, v viewer.Viewer, password *
 	}
 	s.log.InfoContext(ctx, "account deleted", "user_id", v.UserID)
 	s.sessionsEnded(ctx, v.UserID)
+	if s.opts.AccountDeleted != nil {
+		s.opts.AccountDeleted(ctx, v.UserID)
+	}
 	return nil
 }

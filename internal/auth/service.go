@@ -50,6 +50,9 @@ type Options struct {
 	// (sign-out, a reused refresh token, a password change, account
 	// deletion): open WebSockets check theirs and close.
 	SessionsEnded func(ctx context.Context, userID int)
+	// AccountDeleted hears, after commit, that an account was deleted:
+	// its avatar's row and file go.
+	AccountDeleted func(ctx context.Context, userID int)
 }
 
 // Limit is a burst of attempts refilled one per Every.

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,92 @@ import (
 
 // ErrNoUploads refuses files when the server has no upload storage.
 var ErrNoUploads = apperr.New(apperr.UnsupportedMedia, "this server does not accept files")
+
+// DefaultUploadQuota is how many bytes of files one user may keep stored
+// (the files they sent and their avatar): 1 GiB.
+const DefaultUploadQuota = 1 << 30
+
+// WithUploadQuota sets how many bytes of files one user may keep stored
+// (DefaultUploadQuota); a file past it is refused with PAYLOAD_TOO_LARGE
+// saying how much is left.
+func WithUploadQuota(n int64) Option { return func(s *Service) { s.quota = n } }
+
+func (s *Service) uploadQuota() int64 {
+	if s.quota > 0 {
+		return s.quota
+	}
+	return DefaultUploadQuota
+}
+
+// storedBytes is the size of the files userID uploaded that are kept
+// (attachments of messages, the avatar), but the attachment except.
+func storedBytes(ctx context.Context, c *ent.Client, userID int, except *int) (int64, error) {
+	q := c.Attachment.Query().Where(attachment.UploaderID(userID))
+	if except != nil {
+		q.Where(attachment.IDNEQ(*except))
+	}
+	var sums []struct {
+		Sum sql.NullInt64 `json:"sum"`
+	}
+	if err := q.Aggregate(ent.Sum(attachment.FieldSize)).Scan(ctx, &sums); err != nil {
+		return 0, fmt.Errorf("sum stored bytes of user %d: %w", userID, err)
+	}
+	if len(sums) == 0 {
+		return 0, nil
+	}
+	return sums[0].Sum.Int64, nil
+}
+
+// quotaLeft is how many more bytes userID may store (never below zero);
+// a file is counted as replaced when except is its attachment.
+func (s *Service) quotaLeft(ctx context.Context, c *ent.Client, userID int, except *int) (int64, error) {
+	used, err := storedBytes(ctx, c, userID, except)
+	if err != nil {
+		return 0, err
+	}
+	return max(0, s.uploadQuota()-used), nil
+}
+
+// overQuota refuses a file that does not fit in what is left.
+func (s *Service) overQuota(left int64) error {
+	return apperr.New(apperr.TooLarge, "the file does not fit in your storage: %s of %s left",
+		upload.FormatBytes(left), upload.FormatBytes(s.uploadQuota())).With("remainingBytes", left)
+}
+
+// saveWithin stores a file within the uploader's quota: checked before the
+// bytes are stored, as they stream, and again in the transaction that keeps
+// the attachment (overQuotaTx).
+func (s *Service) saveWithin(ctx context.Context, userID int, except *int, image bool, file io.Reader, filename string) (*upload.Stored, error) {
+	left, err := s.quotaLeft(ctx, s.db, userID, except)
+	if err != nil {
+		return nil, err
+	}
+	if left == 0 {
+		return nil, s.overQuota(0)
+	}
+	save := s.uploads.Save
+	if image {
+		save = s.uploads.SaveImage
+	}
+	stored, err := save(ctx, upload.Uploader{ID: userID, Quota: left}, file, filename)
+	if errors.Is(err, upload.ErrOverQuota) {
+		return nil, s.overQuota(left)
+	}
+	return stored, err
+}
+
+// checkQuotaTx checks, in the transaction about to keep st, that it still
+// fits: another upload of the same user may have been kept meanwhile.
+func (s *Service) checkQuotaTx(ctx context.Context, tx *ent.Tx, userID int, except *int, st *upload.Stored) error {
+	left, err := s.quotaLeft(ctx, tx.Client(), userID, except)
+	if err != nil {
+		return err
+	}
+	if st.Size > left {
+		return s.overQuota(left)
+	}
+	return nil
+}
 
 // SendFileInput is a file sent to a room, with an optional caption.
 type SendFileInput struct {
@@ -56,7 +143,7 @@ func (s *Service) SendFile(ctx context.Context, v viewer.Viewer, in SendFileInpu
 			return first, err
 		}
 	}
-	stored, err := s.uploads.Save(ctx, in.File, in.Filename)
+	stored, err := s.saveWithin(ctx, v.UserID, nil, false, in.File, in.Filename)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +158,9 @@ func (s *Service) SendFile(ctx context.Context, v viewer.Viewer, in SendFileInpu
 			return err
 		}
 		if _, err := currentMember(ctx, tx.Client(), in.RoomID, v.UserID); err != nil {
+			return err
+		}
+		if err := s.checkQuotaTx(ctx, tx, v.UserID, nil, stored); err != nil {
 			return err
 		}
 		att, err := createAttachment(ctx, tx, v.UserID, stored, s)
@@ -119,12 +209,16 @@ func createAttachment(ctx context.Context, tx *ent.Tx, uploader int, st *upload.
 }
 
 // UploadAvatar makes an image the viewer's profile picture; the previous
-// one is removed.
+// one is removed. It counts in the viewer's quota (the previous one not).
 func (s *Service) UploadAvatar(ctx context.Context, v viewer.Viewer, file io.Reader, filename string) (*ent.User, error) {
 	if s.uploads == nil {
 		return nil, ErrNoUploads
 	}
-	stored, err := s.uploads.SaveImage(ctx, file, filename)
+	me, err := s.db.User.Query().Where(user.ID(v.UserID), user.DeletedAtIsNil()).Only(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load user %d: %w", v.UserID, err)
+	}
+	stored, err := s.saveWithin(ctx, v.UserID, me.AvatarID, true, file, filename)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +230,9 @@ func (s *Service) UploadAvatar(ctx context.Context, v viewer.Viewer, file io.Rea
 		u, err := tx.User.Query().Where(user.ID(v.UserID), user.DeletedAtIsNil()).Only(ctx)
 		if err != nil {
 			return fmt.Errorf("load user %d: %w", v.UserID, err)
+		}
+		if err := s.checkQuotaTx(ctx, tx, v.UserID, u.AvatarID, stored); err != nil {
+			return err
 		}
 		att, err := createAttachment(ctx, tx, v.UserID, stored, s)
 		if err != nil {
@@ -168,6 +265,63 @@ func (s *Service) UploadAvatar(ctx context.Context, v viewer.Viewer, file io.Rea
 		}
 	}
 	return out.Unwrap(), nil
+}
+
+// AccountDeleted removes what a deleted account leaves behind in upload
+// storage: its files that belong to no message (the avatar it had), rows
+// and bytes. The files of its messages stay with the messages.
+func (s *Service) AccountDeleted(ctx context.Context, userID int) {
+	if err := s.removeUnusedUploads(ctx, userID); err != nil {
+		s.log.ErrorContext(ctx, "remove files of deleted account", "user_id", userID, "err", err)
+	}
+}
+
+func (s *Service) removeUnusedUploads(ctx context.Context, userID int) error {
+	var gone []*ent.Attachment
+	err := s.inTx(ctx, func(tx *ent.Tx, _ *emitter) error {
+		live, err := tx.User.Query().Where(user.ID(userID), user.DeletedAtIsNil()).Exist(ctx)
+		if err != nil || live {
+			return err // only ever a deleted account's files
+		}
+		as, err := tx.Attachment.Query().
+			Where(attachment.UploaderID(userID), attachment.Not(attachment.HasMessage())).
+			All(ctx)
+		if err != nil || len(as) == 0 {
+			return err
+		}
+		ids := make([]int, len(as))
+		for i, a := range as {
+			ids[i] = a.ID
+		}
+		// Never anyone's avatar (an avatar is its uploader's own, and the
+		// deleted account's was cleared: this only guards the rule).
+		inUse, err := tx.User.Query().Where(user.AvatarIDIn(ids...)).Exist(ctx)
+		if err != nil {
+			return err
+		}
+		if inUse {
+			return fmt.Errorf("an attachment of deleted user %d is still an avatar", userID)
+		}
+		if _, err := tx.Attachment.Delete().Where(attachment.IDIn(ids...)).Exec(ctx); err != nil {
+			return fmt.Errorf("delete attachments: %w", err)
+		}
+		gone = as
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range gone {
+		st := &upload.Stored{Key: a.StorageKey}
+		if a.ThumbnailKey != nil {
+			st.ThumbnailKey = *a.ThumbnailKey
+		}
+		if s.uploads != nil {
+			errs = append(errs, s.uploads.Delete(context.WithoutCancel(ctx), st))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // AttachmentsByID loads attachments (for messages the viewer already sees).

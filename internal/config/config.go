@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -43,6 +44,11 @@ type Config struct {
 	// (GOOGLE, NAVER, KAKAO); a provider without them is not offered.
 	OAuth map[string]OAuthClient
 
+	// UploadQuota is how many bytes of files one user may keep stored.
+	UploadQuota int64
+	// ImageMemory bounds the memory image decodes running at once may take.
+	ImageMemory int64
+
 	// Database is DatabaseURL, parsed.
 	Database Database
 	// JWTSecretGenerated is true when no secret was configured and a random
@@ -68,7 +74,7 @@ type setting struct {
 // name) and validates it. Errors name the variable at fault in one line.
 func Load(args []string, getenv func(string) string) (*Config, error) {
 	var c Config
-	var origins, level, introspection string
+	var origins, level, introspection, quota, imageMemory string
 	var googleID, googleSecret, naverID, naverSecret, kakaoID, kakaoSecret string
 	settings := []setting{
 		{"CHATTY_ADDR", "addr", ":8080", "address to listen on", &c.Addr},
@@ -82,6 +88,8 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		{"CHATTY_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", &level},
 		{"CHATTY_METRICS_ADDR", "metrics-addr", "", "serve /metrics on this host:port only, not on CHATTY_ADDR (empty: on CHATTY_ADDR)", &c.MetricsAddr},
 		{"CHATTY_INTROSPECTION", "introspection", "true", "answer __schema/__type queries (GraphiQL needs them); false in production", &introspection},
+		{"CHATTY_UPLOAD_QUOTA", "upload-quota", "1GiB", "bytes of files one user may keep stored (e.g. 500MiB, 2GiB)", &quota},
+		{"CHATTY_IMAGE_MEMORY", "image-memory", "512MiB", "memory image decodes may take at once; one image at most half (e.g. 256MiB)", &imageMemory},
 		{"CHATTY_GOOGLE_CLIENT_ID", "google-client-id", "", "OAuth client id at Google (enables GOOGLE sign-in)", &googleID},
 		{"CHATTY_GOOGLE_CLIENT_SECRET", "google-client-secret", "", "OAuth client secret at Google", &googleSecret},
 		{"CHATTY_NAVER_CLIENT_ID", "naver-client-id", "", "OAuth client id at Naver (enables NAVER sign-in)", &naverID},
@@ -127,10 +135,43 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	if c.Introspection, err = strconv.ParseBool(introspection); err != nil {
 		return nil, fmt.Errorf("config: CHATTY_INTROSPECTION: want true or false, got %q", introspection)
 	}
+	if c.UploadQuota, err = ParseBytes(quota); err != nil || c.UploadQuota <= 0 {
+		return nil, fmt.Errorf("config: CHATTY_UPLOAD_QUOTA: want a size such as 1GiB or 500MiB, got %q", quota)
+	}
+	if c.ImageMemory, err = ParseBytes(imageMemory); err != nil || c.ImageMemory < 16<<20 {
+		return nil, fmt.Errorf("config: CHATTY_IMAGE_MEMORY: want a size of at least 16MiB such as 512MiB, got %q", imageMemory)
+	}
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// ParseBytes reads a size: a number of bytes, optionally followed by KiB,
+// MiB, GiB or TiB (or K, M, G, T, the same), e.g. "1GiB", "500MiB", "1048576".
+func ParseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	num := strings.TrimRightFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	unit := strings.TrimSpace(s[len(num):])
+	var shift uint
+	switch strings.ToLower(unit) {
+	case "", "b":
+	case "k", "kib":
+		shift = 10
+	case "m", "mib":
+		shift = 20
+	case "g", "gib":
+		shift = 30
+	case "t", "tib":
+		shift = 40
+	default:
+		return 0, fmt.Errorf("unknown unit %q", unit)
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n << shift, nil
 }
 
 func lookup(getenv func(string) string, key string) (string, bool) {

@@ -18,6 +18,9 @@ func TestDefaults(t *testing.T) {
 		c.UploadDir != "uploads" || c.PublicURL != "http://localhost:8080" || c.RedisURL != "" {
 		t.Fatalf("defaults = %+v", c)
 	}
+	if c.UploadQuota != 1<<30 || c.ImageMemory != 512<<20 {
+		t.Fatalf("upload quota %d, image memory %d", c.UploadQuota, c.ImageMemory)
+	}
 	if !c.JWTSecretGenerated || len(c.JWTSecret) != 32 {
 		t.Fatalf("an unset secret must be generated (32 random bytes), got %d bytes, generated=%v", len(c.JWTSecret), c.JWTSecretGenerated)
 	}
@@ -84,6 +87,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"CHATTY_LOG_LEVEL":       {"CHATTY_LOG_LEVEL": "loud"},
 		"CHATTY_METRICS_ADDR":    {"CHATTY_METRICS_ADDR": "9090"},
 		"CHATTY_INTROSPECTION":   {"CHATTY_INTROSPECTION": "off please"},
+		"CHATTY_UPLOAD_QUOTA":    {"CHATTY_UPLOAD_QUOTA": "lots"},
+		"CHATTY_IMAGE_MEMORY":    {"CHATTY_IMAGE_MEMORY": "1MiB"},
 	}
 	for variable, e := range cases {
 		_, err := Load(nil, env(e))
@@ -152,5 +157,18 @@ func TestRedisPrefix(t *testing.T) {
 	_, err = Load(nil, env(map[string]string{"CHATTY_REDIS_URL": "redis://127.0.0.1:6379/0", "CHATTY_REDIS_PREFIX": "has space"}))
 	if err == nil || !strings.Contains(err.Error(), "CHATTY_REDIS_PREFIX") {
 		t.Errorf("a bad prefix: %v, want an error naming CHATTY_REDIS_PREFIX", err)
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"1048576": 1 << 20, "1GiB": 1 << 30, "500MiB": 500 << 20, "2g": 2 << 30, "64 KiB": 64 << 10, "0": 0} {
+		if got, err := ParseBytes(in); err != nil || got != want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "GiB", "1.5GiB", "-1", "1PB", "9999999999TiB"} {
+		if got, err := ParseBytes(in); err == nil {
+			t.Errorf("ParseBytes(%q) = %d, want an error", in, got)
+		}
 	}
 }

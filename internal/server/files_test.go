@@ -19,6 +19,11 @@ import (
 // the file goes in at variables.<variable>.
 func (c *client) upload(t *testing.T, query string, vars map[string]any, variable, filename string, content []byte, headers ...string) gqlResponse {
 	t.Helper()
+	return send(t, c.uploadRequest(query, vars, variable, filename, content, headers...))
+}
+
+// uploadRequest builds the request upload sends.
+func (c *client) uploadRequest(query string, vars map[string]any, variable, filename string, content []byte, headers ...string) *http.Request {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	ops, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
@@ -39,7 +44,7 @@ func (c *client) upload(t *testing.T, query string, vars map[string]any, variabl
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	return send(t, req)
+	return req
 }
 
 func pngBytes(t *testing.T, w, h int) []byte {

@@ -92,6 +92,7 @@ func newEnvOn(t testing.TB, db *database.DB, opts ...envOption) *env {
 	}
 	sc.Chat = chat.NewService(db.Client, log, chatOpts...)
 	ao.SessionsEnded = sc.Chat.SessionsEnded
+	ao.AccountDeleted = sc.Chat.AccountDeleted
 	authSvc, err := auth.NewService(db.Client, ao)
 	if err != nil {
 		t.Fatal(err)

@@ -34,20 +34,30 @@ var codecs = map[string]codec{
 type imageInfo struct {
 	ok            bool // decoded; the fields below are set
 	tooManyPixels bool // not decoded: over Limits.MaxImagePixels
+	overBudget    bool // not decoded: its decode would take more memory than one image may
 	width, height int  // as displayed (EXIF orientation applied)
 	thumb         []byte
 	thumbExt      string // ".jpg" or ".png"
 }
 
-// probeImage decodes the stored file f of type ct, if its header passes the
-// pixel limit, and renders a thumbnail. A file that does not decode is not
-// an error: it is kept as a plain file.
-func (s *Service) probeImage(ctx context.Context, f io.ReadSeeker, ct string) (imageInfo, error) {
+// probeImage decodes the stored file f of type ct, uploaded by owner, if
+// its header passes the pixel limit and the estimated memory of its decode
+// fits what one image may take, and renders a thumbnail. The decode waits
+// for its turn in the memory budget. A file that does not decode is not an
+// error: it is kept as a plain file.
+func (s *Service) probeImage(ctx context.Context, f io.ReadSeeker, ct string, owner int) (imageInfo, error) {
 	c, ok := codecs[ct]
 	if !ok {
 		return imageInfo{}, nil
 	}
 	br := bufio.NewReader(f)
+	rewind := func() error {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("rewind image: %w", err)
+		}
+		br.Reset(f)
+		return nil
+	}
 	cfg, err := safeConfig(c, br)
 	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
 		return imageInfo{}, nil
@@ -55,28 +65,37 @@ func (s *Service) probeImage(ctx context.Context, f io.ReadSeeker, ct string) (i
 	if int64(cfg.Width)*int64(cfg.Height) > int64(s.limits.MaxImagePixels) {
 		return imageInfo{tooManyPixels: true}, nil
 	}
+	if err := rewind(); err != nil {
+		return imageInfo{}, err
+	}
+	cost := decodeCost(ct, cfg, br, s.limits.ThumbnailSize)
+	if cost > s.maxImageCost() {
+		return imageInfo{overBudget: true}, nil
+	}
 	orient := 1
 	if ct == "image/jpeg" {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return imageInfo{}, fmt.Errorf("rewind image: %w", err)
+		if err := rewind(); err != nil {
+			return imageInfo{}, err
 		}
-		br.Reset(f)
 		orient = jpegOrientation(br)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return imageInfo{}, fmt.Errorf("rewind image: %w", err)
+	if err := rewind(); err != nil {
+		return imageInfo{}, err
 	}
-	br.Reset(f)
 
-	// Decoding holds the whole bitmap (up to 8 bytes a pixel), so only a few
-	// run at once.
-	select {
-	case s.decoding <- struct{}{}:
-	case <-ctx.Done():
-		return imageInfo{}, ctx.Err()
+	// The decoded bitmap and the scaler's buffers live until the thumbnail
+	// is encoded: the decode waits until they fit the memory budget.
+	release, err := s.budget.acquire(ctx, owner, cost)
+	if err != nil {
+		return imageInfo{}, err
 	}
-	defer func() { <-s.decoding }()
+	info, err := render(c, br, cfg, orient, s.limits.ThumbnailSize)
+	release() // after render returned: nothing of the bitmap is reachable
+	return info, err
+}
 
+// render decodes an image and makes its thumbnail, upright.
+func render(c codec, br io.Reader, cfg image.Config, orient, size int) (imageInfo, error) {
 	img, err := safeDecode(c, br)
 	if err != nil {
 		return imageInfo{}, nil
@@ -91,7 +110,7 @@ func (s *Service) probeImage(ctx context.Context, f io.ReadSeeker, ct string) (i
 		draw.Draw(full, b, img, b.Min, draw.Src)
 		img = full
 	}
-	thumb := scale(img, s.limits.ThumbnailSize)
+	thumb := scale(img, size)
 	thumb = orientImage(thumb, orient)
 
 	info := imageInfo{ok: true, width: cfg.Width, height: cfg.Height}
@@ -144,7 +163,11 @@ func thumbSize(w, h, size int) (int, int) {
 	return max(1, int((int64(w)*int64(size)+int64(h)/2)/int64(h))), size
 }
 
-// scale returns img fitted into a size×size box, never enlarged.
+// scale returns img fitted into a size×size box, never enlarged. A source
+// much larger than the box is first box-averaged by an integer factor
+// (shrinkFactor), so that the Catmull-Rom scaler, whose temporary buffer
+// takes 32 bytes per thumbnail column and source row, runs on an image
+// only about twice the thumbnail's size.
 func scale(img image.Image, size int) *image.RGBA {
 	b := img.Bounds()
 	w, h := thumbSize(b.Dx(), b.Dy(), size)
@@ -153,7 +176,56 @@ func scale(img image.Image, size int) *image.RGBA {
 		draw.Draw(dst, dst.Bounds(), img, b.Min, draw.Src)
 		return dst
 	}
+	if k := shrinkFactor(b.Dx(), b.Dy(), w, h); k > 1 {
+		img = shrink(img, k)
+		b = img.Bounds()
+	}
 	draw.CatmullRom.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
+	return dst
+}
+
+// shrinkFactor is the integer factor by which a w×h image is box-averaged
+// before it is scaled to tw×th: the intermediate stays at least twice the
+// thumbnail's size on both sides. 1 means no shrinking.
+func shrinkFactor(w, h, tw, th int) int {
+	return max(1, min(w/max(1, tw), h/max(1, th))/2)
+}
+
+// shrink returns img box-averaged by k: each pixel is the mean of a k×k
+// block (the last row and column of blocks may be smaller). It holds one
+// row of sums beside the result, reading img once, row by row.
+func shrink(img image.Image, k int) *image.RGBA {
+	b := img.Bounds()
+	w, h := (b.Dx()+k-1)/k, (b.Dy()+k-1)/k
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	src, ok := img.(image.RGBA64Image)
+	if !ok {
+		draw.ApproxBiLinear.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
+		return dst
+	}
+	sum := make([]uint64, 4*w)
+	for oy := range h {
+		clear(sum)
+		y0 := b.Min.Y + oy*k
+		y1 := min(y0+k, b.Max.Y)
+		for y := y0; y < y1; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				c := src.RGBA64At(x, y)
+				i := 4 * ((x - b.Min.X) / k)
+				sum[i] += uint64(c.R)
+				sum[i+1] += uint64(c.G)
+				sum[i+2] += uint64(c.B)
+				sum[i+3] += uint64(c.A)
+			}
+		}
+		row := dst.Pix[oy*dst.Stride:]
+		for ox := range w {
+			n := uint64(min(k, b.Dx()-ox*k) * (y1 - y0))
+			for c := range 4 {
+				row[4*ox+c] = uint8(sum[4*ox+c] / n >> 8)
+			}
+		}
+	}
 	return dst
 }
 

@@ -49,7 +49,7 @@ func jpegBytes(t *testing.T, m image.Image) []byte {
 	return b.Bytes()
 }
 
-func gifBytes(t *testing.T, w, h int) []byte {
+func gifBytes(t testing.TB, w, h int) []byte {
 	t.Helper()
 	m := image.NewPaletted(image.Rect(0, 0, w, h), palette.Plan9)
 	for y := range h {

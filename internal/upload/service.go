@@ -26,6 +26,13 @@ type Limits struct {
 	MaxFileBytes   int64 // default 20 MiB
 	MaxImagePixels int   // default 40_000_000: larger images are stored as plain files, never decoded (decompression bombs)
 	ThumbnailSize  int   // default 320: the longer side of a thumbnail
+	// DecodeMemory bounds the memory that image decodes running at once are
+	// estimated to take (default 512 MiB); one image may take at most half
+	// of it, a larger one is stored as a plain file without decoding.
+	DecodeMemory int64
+	// DecodesPerUser is how many of one user's images decode at once
+	// (default 1): the others wait, and other users' images go first.
+	DecodesPerUser int
 }
 
 // The defaults of Limits.
@@ -33,11 +40,9 @@ const (
 	DefaultMaxFileBytes   = 20 << 20
 	DefaultMaxImagePixels = 40_000_000
 	DefaultThumbnailSize  = 320
+	DefaultDecodeMemory   = 512 << 20
+	DefaultDecodesPerUser = 1
 )
-
-// maxDecoding is how many images are decoded at once: a decoded image may
-// take hundreds of megabytes at the default pixel limit.
-const maxDecoding = 2
 
 // Stored describes a saved file.
 type Stored struct {
@@ -51,16 +56,16 @@ type Stored struct {
 	// orientation is applied.
 	Width, Height int
 	// IsImage is true when the file decoded as image/jpeg, image/png,
-	// image/gif or image/webp within the pixel limit; only then is there a
-	// thumbnail.
+	// image/gif or image/webp within the pixel limit and the memory one
+	// decode may take; only then is there a thumbnail.
 	IsImage bool
 }
 
 // Service saves uploads to a Storage.
 type Service struct {
-	store    Storage
-	limits   Limits
-	decoding chan struct{}
+	store  Storage
+	limits Limits
+	budget *budget
 }
 
 // NewService returns a Service storing files in s within l.
@@ -74,32 +79,59 @@ func NewService(s Storage, l Limits) *Service {
 	if l.ThumbnailSize <= 0 {
 		l.ThumbnailSize = DefaultThumbnailSize
 	}
-	return &Service{store: s, limits: l, decoding: make(chan struct{}, maxDecoding)}
+	if l.DecodeMemory <= 0 {
+		l.DecodeMemory = DefaultDecodeMemory
+	}
+	if l.DecodesPerUser <= 0 {
+		l.DecodesPerUser = DefaultDecodesPerUser
+	}
+	return &Service{store: s, limits: l, budget: newBudget(l.DecodeMemory, l.DecodesPerUser)}
 }
 
-// Save streams r to storage (never holding the whole file in memory, hashing
+// maxImageCost is the most memory one image's decode may be estimated to
+// take: half the budget, so that another user's image always finds room
+// beside the largest.
+func (s *Service) maxImageCost() int64 { return s.limits.DecodeMemory / 2 }
+
+// Uploader says whose upload it is.
+type Uploader struct {
+	// ID identifies the user: decodes are limited per ID.
+	ID int
+	// Quota is how many bytes the user may still store: a file larger is
+	// refused with an error wrapping ErrOverQuota. Zero or less is no limit
+	// beyond Limits.MaxFileBytes.
+	Quota int64
+}
+
+// ErrOverQuota marks a file larger than its Uploader's Quota. The caller,
+// who knows the quota, tells the client.
+var ErrOverQuota = errors.New("upload over the uploader's quota")
+
+// Save streams r, uploaded by u, to storage (never holding the whole file in memory, hashing
 // and counting while writing; a file over Limits.MaxFileBytes is refused with
 // apperr.TooLarge and nothing of it is kept), sniffs its type from the bytes,
 // and for a JPEG, PNG, GIF or WebP image within Limits.MaxImagePixels
-// decodes it and stores a thumbnail: JPEG, or PNG when the image has
-// transparency, keeping the aspect ratio, never enlarged. Images that do not
-// decode or are over the pixel limit are kept as plain files. An empty file
+// decodes it (when its estimated memory fits, see Limits.DecodeMemory) and
+// stores a thumbnail: JPEG, or PNG when the image has transparency, keeping
+// the aspect ratio, never enlarged. Images that do not decode or are over
+// the pixel or memory limit are kept as plain files. A file over u.Quota is
+// refused with an error wrapping ErrOverQuota. An empty file
 // or a filename that is not UTF-8 is refused with apperr.BadInput on field
 // "file".
-func (s *Service) Save(ctx context.Context, r io.Reader, filename string) (*Stored, error) {
-	return s.save(ctx, r, filename, false)
+func (s *Service) Save(ctx context.Context, u Uploader, r io.Reader, filename string) (*Stored, error) {
+	return s.save(ctx, u, r, filename, false)
 }
 
 // SaveImage is Save for avatars: it refuses anything that is not a decodable
 // JPEG, PNG, GIF or WebP image with apperr.UnsupportedMedia (an image over
-// the pixel limit with apperr.TooLarge), keeping nothing of it.
-func (s *Service) SaveImage(ctx context.Context, r io.Reader, filename string) (*Stored, error) {
-	return s.save(ctx, r, filename, true)
+// the pixel or memory limit with apperr.TooLarge), keeping nothing of it.
+func (s *Service) SaveImage(ctx context.Context, u Uploader, r io.Reader, filename string) (*Stored, error) {
+	return s.save(ctx, u, r, filename, true)
 }
 
 var errNotImage = apperr.New(apperr.UnsupportedMedia, "the file must be a JPEG, PNG, GIF or WebP image")
 
-func (s *Service) save(ctx context.Context, r io.Reader, filename string, imageOnly bool) (*Stored, error) {
+func (s *Service) save(ctx context.Context, u Uploader, r io.Reader, filename string, imageOnly bool) (*Stored, error) {
 	if !utf8.ValidString(filename) {
 		return nil, apperr.Input("file", "the file name is not valid UTF-8")
 	}
@@ -118,15 +150,22 @@ func (s *Service) save(ctx context.Context, r io.Reader, filename string, imageO
 	}
 
 	key := newKey(time.Now())
-	m := &meter{r: io.MultiReader(bytes.NewReader(head), r), limit: s.limits.MaxFileBytes, hash: sha256.New()}
+	limit, quota := s.limits.MaxFileBytes, false
+	if u.Quota > 0 && u.Quota < limit {
+		limit, quota = u.Quota, true
+	}
+	m := &meter{r: io.MultiReader(bytes.NewReader(head), r), limit: limit, hash: sha256.New()}
 	if ct == textUTF8 {
 		m.text = &textCheck{}
 	}
 	cleanup := context.WithoutCancel(ctx)
 	if err := s.store.Put(ctx, key, m); err != nil {
 		_ = s.store.Delete(cleanup, key)
+		if m.over && quota {
+			return nil, fmt.Errorf("%w: more than %d bytes", ErrOverQuota, limit)
+		}
 		if m.over {
-			return nil, apperr.New(apperr.TooLarge, "the file is larger than %s", formatBytes(s.limits.MaxFileBytes))
+			return nil, apperr.New(apperr.TooLarge, "the file is larger than %s", FormatBytes(s.limits.MaxFileBytes))
 		}
 		return nil, fmt.Errorf("store upload: %w", err)
 	}
@@ -144,7 +183,7 @@ func (s *Service) save(ctx context.Context, r io.Reader, filename string, imageO
 		return st, nil
 	}
 
-	info, err := s.probe(ctx, key, ct)
+	info, err := s.probe(ctx, key, ct, u.ID)
 	if err == nil && info.ok {
 		tkey := key + ".thumb" + info.thumbExt
 		if err = s.store.Put(ctx, tkey, bytes.NewReader(info.thumb)); err != nil {
@@ -156,8 +195,11 @@ func (s *Service) save(ctx context.Context, r io.Reader, filename string, imageO
 	}
 	if err == nil && imageOnly && !st.IsImage {
 		err = errNotImage
-		if info.tooManyPixels {
+		switch {
+		case info.tooManyPixels:
 			err = apperr.New(apperr.TooLarge, "the image is larger than %d megapixels", s.limits.MaxImagePixels/1_000_000)
+		case info.overBudget:
+			err = apperr.New(apperr.TooLarge, "the image would take more than %s of memory to decode", FormatBytes(s.maxImageCost()))
 		}
 	}
 	if err != nil {
@@ -168,13 +210,13 @@ func (s *Service) save(ctx context.Context, r io.Reader, filename string, imageO
 }
 
 // probe decodes the stored image under key.
-func (s *Service) probe(ctx context.Context, key, ct string) (imageInfo, error) {
+func (s *Service) probe(ctx context.Context, key, ct string, owner int) (imageInfo, error) {
 	f, err := s.store.Open(ctx, key)
 	if err != nil {
 		return imageInfo{}, fmt.Errorf("reopen upload: %w", err)
 	}
 	defer f.Close()
-	return s.probeImage(ctx, f, ct)
+	return s.probeImage(ctx, f, ct, owner)
 }
 
 // Open returns the stored file under key, for serving. A missing file is
@@ -244,9 +286,13 @@ func (m *meter) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// formatBytes writes a size for people: "20 MiB", "1.5 MiB", "512 KiB", "100 bytes".
-func formatBytes(n int64) string {
+// FormatBytes writes a size for people: "1 GiB", "20 MiB", "1.5 MiB", "512 KiB", "100 bytes".
+func FormatBytes(n int64) string {
 	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 	case n >= 1<<20 && n%(1<<20) == 0:
 		return fmt.Sprintf("%d MiB", n>>20)
 	case n >= 1<<20:

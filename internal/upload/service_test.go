@@ -105,7 +105,7 @@ func TestSaveImages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := newService(t, Limits{ThumbnailSize: tt.thumbSize})
-			st, err := s.Save(context.Background(), bytes.NewReader(tt.data), tt.name)
+			st, err := s.Save(context.Background(), Uploader{ID: 1}, bytes.NewReader(tt.data), tt.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +145,7 @@ func TestSaveAppliesEXIFOrientation(t *testing.T) {
 		}
 	}
 	s, _ := newService(t, Limits{ThumbnailSize: 100})
-	st, err := s.Save(context.Background(), bytes.NewReader(withOrientation(jpegBytes(t, m), 6)), "phone.jpg")
+	st, err := s.Save(context.Background(), Uploader{ID: 1}, bytes.NewReader(withOrientation(jpegBytes(t, m), 6)), "phone.jpg")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestSaveDocuments(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := newService(t, Limits{})
 			// One byte at a time, so every rune is split across reads.
-			st, err := s.Save(context.Background(), iotest.OneByteReader(bytes.NewReader(tt.data)), tt.name)
+			st, err := s.Save(context.Background(), Uploader{ID: 1}, iotest.OneByteReader(bytes.NewReader(tt.data)), tt.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,14 +209,14 @@ func TestSaveDocuments(t *testing.T) {
 func TestSaveSniffsInsteadOfTrustingTheName(t *testing.T) {
 	s, _ := newService(t, Limits{})
 	ctx := context.Background()
-	st, err := s.Save(ctx, bytes.NewReader(pngBytes(t, 50, 40, false)), "invoice.pdf")
+	st, err := s.Save(ctx, Uploader{ID: 1}, bytes.NewReader(pngBytes(t, 50, 40, false)), "invoice.pdf")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.ContentType != "image/png" || !st.IsImage || st.Filename != "invoice.pdf" {
 		t.Fatalf("PNG named .pdf stored as %+v", st)
 	}
-	st, err = s.Save(ctx, strings.NewReader("<!DOCTYPE html><html><script>alert(1)</script></html>"), "cat.jpg")
+	st, err = s.Save(ctx, Uploader{ID: 1}, strings.NewReader("<!DOCTYPE html><html><script>alert(1)</script></html>"), "cat.jpg")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestSaveSniffsInsteadOfTrustingTheName(t *testing.T) {
 		t.Fatalf("HTML named .jpg stored as %+v", st)
 	}
 	// A JPEG header with nothing behind it is kept as a file, not an image.
-	st, err = s.Save(ctx, bytes.NewReader([]byte("\xFF\xD8\xFF\xE0 not really")), "broken.jpg")
+	st, err = s.Save(ctx, Uploader{ID: 1}, bytes.NewReader([]byte("\xFF\xD8\xFF\xE0 not really")), "broken.jpg")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,15 +237,15 @@ func TestSaveTooLarge(t *testing.T) {
 	s, dir := newService(t, Limits{MaxFileBytes: 1000})
 	ctx := context.Background()
 	for _, n := range []int{1001, 5000, 1 << 20} {
-		_, err := s.Save(ctx, bytes.NewReader(bytes.Repeat([]byte("x"), n)), "big.txt")
+		_, err := s.Save(ctx, Uploader{ID: 1}, bytes.NewReader(bytes.Repeat([]byte("x"), n)), "big.txt")
 		wantKind(t, err, apperr.TooLarge)
-		_, err = s.SaveImage(ctx, bytes.NewReader(append(pngBytes(t, 10, 10, false), make([]byte, n)...)), "big.png")
+		_, err = s.SaveImage(ctx, Uploader{ID: 1}, bytes.NewReader(append(pngBytes(t, 10, 10, false), make([]byte, n)...)), "big.png")
 		wantKind(t, err, apperr.TooLarge)
 	}
 	if got := files(t, dir); len(got) != 0 {
 		t.Fatalf("left behind: %v", got)
 	}
-	st, err := s.Save(ctx, bytes.NewReader(bytes.Repeat([]byte("x"), 1000)), "exact.txt")
+	st, err := s.Save(ctx, Uploader{ID: 1}, bytes.NewReader(bytes.Repeat([]byte("x"), 1000)), "exact.txt")
 	if err != nil || st.Size != 1000 {
 		t.Fatalf("file at the limit: %+v, %v", st, err)
 	}
@@ -256,7 +256,7 @@ func TestSaveImagePixelLimit(t *testing.T) {
 	t.Run("forged header", func(t *testing.T) {
 		s, dir := newService(t, Limits{})
 		huge := pngHeader(100000, 100000)
-		st, err := s.Save(ctx, bytes.NewReader(huge), "bomb.png")
+		st, err := s.Save(ctx, Uploader{ID: 1}, bytes.NewReader(huge), "bomb.png")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +266,7 @@ func TestSaveImagePixelLimit(t *testing.T) {
 		if got := files(t, dir); len(got) != 1 {
 			t.Fatalf("files %v, want only the upload", got)
 		}
-		_, err = s.SaveImage(ctx, bytes.NewReader(huge), "bomb.png")
+		_, err = s.SaveImage(ctx, Uploader{ID: 1}, bytes.NewReader(huge), "bomb.png")
 		wantKind(t, err, apperr.TooLarge)
 		if got := files(t, dir); len(got) != 1 {
 			t.Fatalf("SaveImage left %v", got)
@@ -274,20 +274,20 @@ func TestSaveImagePixelLimit(t *testing.T) {
 	})
 	t.Run("real image over a small limit", func(t *testing.T) {
 		s, dir := newService(t, Limits{MaxImagePixels: 99 * 100})
-		st, err := s.Save(ctx, bytes.NewReader(pngBytes(t, 100, 100, false)), "big.png")
+		st, err := s.Save(ctx, Uploader{ID: 1}, bytes.NewReader(pngBytes(t, 100, 100, false)), "big.png")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if st.IsImage || st.ThumbnailKey != "" {
 			t.Fatalf("stored %+v", st)
 		}
-		_, err = s.SaveImage(ctx, bytes.NewReader(pngBytes(t, 100, 100, false)), "big.png")
+		_, err = s.SaveImage(ctx, Uploader{ID: 1}, bytes.NewReader(pngBytes(t, 100, 100, false)), "big.png")
 		wantKind(t, err, apperr.TooLarge)
 		if got := files(t, dir); len(got) != 1 {
 			t.Fatalf("files %v", got)
 		}
 		// At the limit is fine.
-		st, err = s.SaveImage(ctx, bytes.NewReader(pngBytes(t, 99, 100, false)), "ok.png")
+		st, err = s.SaveImage(ctx, Uploader{ID: 1}, bytes.NewReader(pngBytes(t, 99, 100, false)), "ok.png")
 		if err != nil || !st.IsImage {
 			t.Fatalf("%+v, %v", st, err)
 		}
@@ -304,13 +304,13 @@ func TestSaveImage(t *testing.T) {
 			bytes.Repeat([]byte{0xAB}, 100)...),
 		"photo.heic": []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic...."),
 	} {
-		_, err := s.SaveImage(ctx, bytes.NewReader(data), name)
+		_, err := s.SaveImage(ctx, Uploader{ID: 1}, bytes.NewReader(data), name)
 		wantKind(t, err, apperr.UnsupportedMedia)
 	}
 	if got := files(t, dir); len(got) != 0 {
 		t.Fatalf("left behind: %v", got)
 	}
-	st, err := s.SaveImage(ctx, bytes.NewReader(jpegBytes(t, gradient(800, 800, false))), "me.jpg")
+	st, err := s.SaveImage(ctx, Uploader{ID: 1}, bytes.NewReader(jpegBytes(t, gradient(800, 800, false))), "me.jpg")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,19 +322,19 @@ func TestSaveImage(t *testing.T) {
 func TestSaveRefusesBadInput(t *testing.T) {
 	s, dir := newService(t, Limits{})
 	ctx := context.Background()
-	_, err := s.Save(ctx, strings.NewReader(""), "empty.txt")
+	_, err := s.Save(ctx, Uploader{ID: 1}, strings.NewReader(""), "empty.txt")
 	wantKind(t, err, apperr.BadInput)
 	if e, _ := apperr.As(err); e.Field != "file" {
 		t.Fatalf("field %q", e.Field)
 	}
-	_, err = s.Save(ctx, strings.NewReader("hi"), "bad\xffname.txt")
+	_, err = s.Save(ctx, Uploader{ID: 1}, strings.NewReader("hi"), "bad\xffname.txt")
 	wantKind(t, err, apperr.BadInput)
-	_, err = s.SaveImage(ctx, strings.NewReader(""), "empty.png")
+	_, err = s.SaveImage(ctx, Uploader{ID: 1}, strings.NewReader(""), "empty.png")
 	wantKind(t, err, apperr.BadInput)
 	if got := files(t, dir); len(got) != 0 {
 		t.Fatalf("left behind: %v", got)
 	}
-	st, err := s.Save(ctx, strings.NewReader("hi"), "../../etc/passwd")
+	st, err := s.Save(ctx, Uploader{ID: 1}, strings.NewReader("hi"), "../../etc/passwd")
 	if err != nil || st.Filename != "passwd" || strings.Contains(st.Key, "passwd") {
 		t.Fatalf("%+v, %v", st, err)
 	}
@@ -344,13 +344,13 @@ func TestSaveReaderErrorLeavesNothing(t *testing.T) {
 	s, dir := newService(t, Limits{})
 	boom := errors.New("connection reset")
 	r := io.MultiReader(strings.NewReader(strings.Repeat("x", 4096)), iotest.ErrReader(boom))
-	_, err := s.Save(context.Background(), r, "a.txt")
+	_, err := s.Save(context.Background(), Uploader{ID: 1}, r, "a.txt")
 	if !errors.Is(err, boom) || apperr.KindOf(err) != "" {
 		t.Fatalf("error %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.Save(ctx, strings.NewReader(strings.Repeat("y", 100000)), "b.txt"); !errors.Is(err, context.Canceled) {
+	if _, err := s.Save(ctx, Uploader{ID: 1}, strings.NewReader(strings.Repeat("y", 100000)), "b.txt"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v", err)
 	}
 	if got := files(t, dir); len(got) != 0 {
@@ -361,7 +361,7 @@ func TestSaveReaderErrorLeavesNothing(t *testing.T) {
 func TestOpenAndDelete(t *testing.T) {
 	s, dir := newService(t, Limits{})
 	ctx := context.Background()
-	st, err := s.Save(ctx, bytes.NewReader(pngBytes(t, 20, 20, true)), "a.png")
+	st, err := s.Save(ctx, Uploader{ID: 1}, bytes.NewReader(pngBytes(t, 20, 20, true)), "a.png")
 	if err != nil {
 		t.Fatal(err)
 	}

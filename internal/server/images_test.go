@@ -1,0 +1,416 @@
+package server_test
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"hash/crc32"
+	"image"
+	"image/png"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatty/chatty/internal/chat"
+	"github.com/chatty/chatty/internal/database/dbtest"
+	"github.com/chatty/chatty/internal/upload"
+)
+
+// flatPNG16 is a w×h 16-bit RGB PNG of one colour, as an attacker would
+// send it: 6300×6300 compresses to about 320 KB and decodes to 318 MB
+// (image/png makes an RGBA64, 8 bytes a pixel). Written row by row, never
+// holding the bitmap.
+func flatPNG16(t testing.TB, w, h int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		b.Write(binary.BigEndian.AppendUint32(nil, uint32(len(data))))
+		b.WriteString(typ)
+		b.Write(data)
+		c := crc32.NewIEEE()
+		c.Write([]byte(typ))
+		c.Write(data)
+		b.Write(binary.BigEndian.AppendUint32(nil, c.Sum32()))
+	}
+	ihdr := binary.BigEndian.AppendUint32(nil, uint32(w))
+	ihdr = binary.BigEndian.AppendUint32(ihdr, uint32(h))
+	chunk("IHDR", append(ihdr, 16, 2, 0, 0, 0)) // 16 bits, truecolor, not interlaced
+	var z bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&z, zlib.BestSpeed)
+	row := make([]byte, 1+6*w)
+	row[0] = 1 // Sub: the first pixel, then the same
+	copy(row[1:], []byte{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc})
+	_, _ = zw.Write(row)
+	clear(row)
+	row[0] = 2 // Up: the same as the row above
+	for range h - 1 {
+		_, _ = zw.Write(row)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	chunk("IDAT", z.Bytes())
+	chunk("IEND", nil)
+	return b.Bytes()
+}
+
+// maxHeapGrowth16BitPNG is what uploading flatPNG16(6300, 6300) through
+// sendFile may allocate in all, in the whole process: the README states it.
+const maxHeapGrowth16BitPNG = 16 << 20
+
+// The 6300×6300 16-bit PNG costs no more than its bytes: its decode would
+// take more memory than one image may (half of CHATTY_IMAGE_MEMORY), so it
+// is never decoded, and is kept as a FILE (not refused) that downloads
+// intact. Measured as every byte allocated while the request ran (runtime
+// TotalAlloc, which bounds heap growth from above); not parallel, so
+// nothing else allocates meanwhile.
+func TestHugeDecodeIsStoredAsFileWithinMemory(t *testing.T) {
+	big := flatPNG16(t, 6300, 6300)
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			a, b := e.signUp(t, "큰그림"), e.signUp(t, "friend")
+			ca := e.client(a)
+			r := ca.createRoom(t, nil, b.ID)
+			req := ca.uploadRequest(sendFileOp, map[string]any{"r": r.ID, "f": nil}, "f", "poster.png", big)
+
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			resp := send(t, req)
+			runtime.ReadMemStats(&after)
+
+			var out struct{ SendFile fileMessage }
+			resp.Decode(t, &out)
+			m := out.SendFile
+			if m.Kind != "FILE" || m.Attachment == nil || m.Attachment.ContentType != "image/png" ||
+				m.Attachment.ThumbnailURL != nil || m.Attachment.Width != nil || m.Attachment.Size != len(big) {
+				t.Fatalf("the 16-bit 6300×6300 PNG was sent as %+v %+v", m, m.Attachment)
+			}
+			grew := after.TotalAlloc - before.TotalAlloc
+			t.Logf("sendFile of a %d KB 16-bit 6300×6300 PNG allocated %.1f MiB", len(big)>>10, float64(grew)/(1<<20))
+			if grew > maxHeapGrowth16BitPNG {
+				t.Fatalf("sendFile of a %d KB PNG allocated %d MiB, over the %d MiB bound", len(big)>>10, grew>>20, maxHeapGrowth16BitPNG>>20)
+			}
+			dl, got := e.fetch(t, m.Attachment.URL)
+			if dl.StatusCode != 200 || !bytes.Equal(got, big) {
+				t.Fatalf("download: %d, %d bytes", dl.StatusCode, len(got))
+			}
+			// As an avatar, which must be an image with a thumbnail, it is refused.
+			resp = ca.upload(t, `mutation($f: Upload!) { uploadAvatar(file: $f) { id } }`, map[string]any{"f": nil}, "f", "poster.png", big)
+			if resp.Code() != "PAYLOAD_TOO_LARGE" {
+				t.Fatalf("the 16-bit 6300×6300 PNG as an avatar: %s", resp.Raw)
+			}
+		})
+	}
+}
+
+// gatedStore holds reads of big files past their first few KB (the decode,
+// after the header was read) until released, as a slow decode would hold
+// its memory: it lets a test keep one user's decodes running.
+type gatedStore struct {
+	upload.Storage
+	release chan struct{}
+	started chan struct{} // one value per held read
+}
+
+const gatedFrom = 64 << 10 // files from this size are held; reads from 8 KB on
+
+func (g *gatedStore) Open(ctx context.Context, key string) (upload.File, error) {
+	f, err := g.Storage.Open(ctx, key)
+	if err != nil || f.Size() < gatedFrom {
+		return f, err
+	}
+	return &gatedFile{File: f, g: g}, nil
+}
+
+type gatedFile struct {
+	upload.File
+	g    *gatedStore
+	pos  int64
+	held bool
+}
+
+func (f *gatedFile) Read(p []byte) (int, error) {
+	if f.pos >= 8<<10 && !f.held {
+		f.held = true
+		f.g.started <- struct{}{}
+		<-f.g.release
+	}
+	n, err := f.File.Read(p)
+	f.pos += int64(n)
+	return n, err
+}
+
+func (f *gatedFile) Seek(off int64, whence int) (int64, error) {
+	n, err := f.File.Seek(off, whence)
+	f.pos = n
+	return n, err
+}
+
+// noisePNG is an image that does not compress: w×h random pixels.
+func noisePNG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(rng.Uint32())
+	}
+	for i := 3; i < len(img.Pix); i += 4 {
+		img.Pix[i] = 255
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// While one user's big images are decoding (held there), another user's
+// small image is stored and thumbnailed: the first user's uploads take one
+// decode turn at a time, and the budget has room for the other's. With two
+// fixed decode slots, the other user's image waited behind the first's.
+// Then the first user's images all finish as images too.
+func TestOneUsersImagesDoNotStarveAnothers(t *testing.T) {
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			disk, err := upload.NewDisk(filepath.Join(t.TempDir(), "uploads"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := &gatedStore{Storage: disk, release: make(chan struct{}), started: make(chan struct{}, 8)}
+			var once sync.Once
+			open := func() { once.Do(func() { close(g.release) }) }
+			t.Cleanup(open)
+			e := newEnv(t, backend, envOption{chat: []chat.Option{chat.WithUploads(upload.NewService(g, upload.Limits{}))}})
+			heavy, light, peer := e.signUp(t, "heavy"), e.signUp(t, "light"), e.signUp(t, "peer")
+			rh := e.client(heavy).createRoom(t, nil, peer.ID)
+			rl := e.client(light).createRoom(t, nil, peer.ID)
+
+			big := noisePNG(t, 200, 200)
+			const n = 3
+			type result struct {
+				m   fileMessage
+				err string
+			}
+			results := make(chan result, n+1)
+			post := func(c *client, room, name string, content []byte) {
+				req := c.uploadRequest(sendFileOp, map[string]any{"r": room, "f": nil}, "f", name, content)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					results <- result{err: err.Error()}
+					return
+				}
+				defer resp.Body.Close()
+				raw, _ := io.ReadAll(resp.Body)
+				var out struct {
+					Data   struct{ SendFile fileMessage }
+					Errors []gqlError
+				}
+				if err := json.Unmarshal(raw, &out); err != nil || len(out.Errors) > 0 {
+					results <- result{err: string(raw)}
+					return
+				}
+				results <- result{m: out.Data.SendFile}
+			}
+			for i := range n {
+				go post(e.client(heavy), rh.ID, "big"+string(rune('a'+i))+".png", big)
+			}
+			select {
+			case <-g.started: // one of heavy's decodes is running, and held
+			case <-time.After(time.Minute):
+				t.Fatal("no decode of the big images started")
+			}
+
+			lightDone := make(chan result, 1)
+			small := pngBytes(t, 8, 8)
+			go func() {
+				req := e.client(light).uploadRequest(sendFileOp, map[string]any{"r": rl.ID, "f": nil}, "f", "small.png", small)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					lightDone <- result{err: err.Error()}
+					return
+				}
+				defer resp.Body.Close()
+				var out struct {
+					Data struct{ SendFile fileMessage }
+				}
+				raw, _ := io.ReadAll(resp.Body)
+				if err := json.Unmarshal(raw, &out); err != nil {
+					lightDone <- result{err: string(raw)}
+					return
+				}
+				lightDone <- result{m: out.Data.SendFile}
+			}()
+			select {
+			case r := <-lightDone:
+				if r.err != "" || r.m.Kind != "IMAGE" || r.m.Attachment == nil || r.m.Attachment.ThumbnailURL == nil {
+					t.Fatalf("the other user's small image: %+v %s", r.m, r.err)
+				}
+			case <-time.After(time.Minute): // a safety net: it never comes while heavy's decodes hold every turn
+				open()
+				t.Fatal("another user's small image waited for the big ones' decodes to end")
+			}
+			if len(g.started) > 0 {
+				t.Errorf("%d more of one user's decodes ran at once", len(g.started))
+			}
+
+			open()
+			for range n {
+				r := <-results
+				if r.err != "" || r.m.Kind != "IMAGE" || r.m.Attachment.ThumbnailURL == nil {
+					t.Fatalf("a big image: %+v %s", r.m, r.err)
+				}
+			}
+		})
+	}
+}
+
+// quotaError is a PAYLOAD_TOO_LARGE answer's remainingBytes, -1 when absent.
+func remainingBytes(r gqlResponse) float64 {
+	if len(r.Errors) == 0 {
+		return -1
+	}
+	n, ok := r.Errors[0].Extensions["remainingBytes"].(float64)
+	if !ok {
+		return -1
+	}
+	return n
+}
+
+// A user stores files up to the quota; past it, sendFile and uploadAvatar
+// answer PAYLOAD_TOO_LARGE saying how much is left, and store nothing.
+// Another user's quota is their own; a replaced avatar no longer counts.
+func TestUploadQuota(t *testing.T) {
+	const quota = 10_000
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, backend, envOption{chat: []chat.Option{chat.WithUploadQuota(quota)}})
+			a, b := e.signUp(t, "알뜰"), e.signUp(t, "이웃")
+			ca := e.client(a)
+			r := ca.createRoom(t, nil, b.ID)
+			send := func(c *client, n int, name string) gqlResponse {
+				return c.upload(t, sendFileOp, map[string]any{"r": r.ID, "f": nil}, "f", name, bytes.Repeat([]byte("a"), n))
+			}
+			if resp := send(ca, 6000, "one.txt"); resp.Code() != "" {
+				t.Fatalf("a file within the quota: %s", resp.Raw)
+			}
+			resp := send(ca, 6000, "two.txt")
+			if resp.Code() != "PAYLOAD_TOO_LARGE" || remainingBytes(resp) != 4000 {
+				t.Fatalf("a file past the quota: %s", resp.Raw)
+			}
+			mustContain(t, resp.Errors[0].Message, "4000 bytes", "left")
+			if page := ca.messages(t, r.ID, nil); page.TotalCount != 1 {
+				t.Fatalf("the refused file was posted: %d messages", page.TotalCount)
+			}
+			// What is left can be used, to the byte.
+			if resp := send(ca, 4000, "three.txt"); resp.Code() != "" {
+				t.Fatalf("a file of exactly what is left: %s", resp.Raw)
+			}
+			resp = send(ca, 1, "four.txt")
+			if resp.Code() != "PAYLOAD_TOO_LARGE" || remainingBytes(resp) != 0 {
+				t.Fatalf("a byte past a full quota: %s", resp.Raw)
+			}
+			// Avatars count too.
+			const avatarOp = `mutation($f: Upload!) { uploadAvatar(file: $f) { id avatarURL } }`
+			resp = ca.upload(t, avatarOp, map[string]any{"f": nil}, "f", "me.png", pngBytes(t, 16, 16))
+			if resp.Code() != "PAYLOAD_TOO_LARGE" || remainingBytes(resp) != 0 {
+				t.Fatalf("an avatar past a full quota: %s", resp.Raw)
+			}
+
+			// Another user's quota is untouched; replacing an avatar frees the old one's bytes.
+			cb := e.client(b)
+			avatar := noisePNG(t, 40, 40) // about 6.4 KB
+			for i := range 3 {
+				if resp := cb.upload(t, avatarOp, map[string]any{"f": nil}, "f", "me.png", avatar); resp.Code() != "" {
+					t.Fatalf("avatar %d of %d bytes: %s", i+1, len(avatar), resp.Raw)
+				}
+			}
+			resp = send(cb, quota-len(avatar)+1, "big.txt")
+			if resp.Code() != "PAYLOAD_TOO_LARGE" || remainingBytes(resp) != float64(quota-len(avatar)) {
+				t.Fatalf("past what the avatar leaves: %s", resp.Raw)
+			}
+		})
+	}
+}
+
+// Deleting an account removes its avatar: the row and the bytes (image
+// and thumbnail). The files of its messages stay with the messages.
+func TestDeletedAccountsAvatarIsRemoved(t *testing.T) {
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(t.TempDir(), "uploads")
+			disk, err := upload.NewDisk(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := newEnv(t, backend, envOption{chat: []chat.Option{chat.WithUploads(upload.NewService(disk, upload.Limits{}))}})
+			a, b := e.signUp(t, "떠나는"), e.signUp(t, "남는")
+			ca := e.client(a)
+			r := ca.createRoom(t, nil, b.ID)
+			var sent struct{ SendFile fileMessage }
+			ca.upload(t, sendFileOp, map[string]any{"r": r.ID, "f": nil}, "f", "사진.png", pngBytes(t, 64, 48)).Decode(t, &sent)
+			if n := len(filesUnder(t, dir)); n != 2 {
+				t.Fatalf("%d files stored for an image, want it and its thumbnail", n)
+			}
+			const op = `mutation($f: Upload!) { uploadAvatar(file: $f) { id avatarURL } }`
+			var out struct{ UploadAvatar struct{ AvatarURL string } }
+			ca.upload(t, op, map[string]any{"f": nil}, "f", "face.png", pngBytes(t, 64, 64)).Decode(t, &out)
+			if n := len(filesUnder(t, dir)); n != 4 {
+				t.Fatalf("%d files stored with an avatar, want 4", n)
+			}
+			ctx := context.Background()
+			if n := e.DB.Client.Attachment.Query().CountX(ctx); n != 2 {
+				t.Fatalf("%d attachment rows, want 2", n)
+			}
+
+			ca.do(t, `mutation($p: String) { deleteAccount(password: $p) }`, map[string]any{"p": a.Password})
+
+			if n := e.DB.Client.Attachment.Query().CountX(ctx); n != 1 {
+				t.Fatalf("%d attachment rows after the account was deleted, want the message's only", n)
+			}
+			if n := len(filesUnder(t, dir)); n != 2 {
+				t.Fatalf("%d files left after the account was deleted, want the message's image and thumbnail: %v", n, filesUnder(t, dir))
+			}
+			if resp, _ := e.fetch(t, out.UploadAvatar.AvatarURL); resp.StatusCode != http.StatusNotFound {
+				t.Fatalf("the deleted account's avatar: %d", resp.StatusCode)
+			}
+			// The message and its file stay for the other member.
+			page := e.client(b).messages(t, r.ID, nil)
+			if page.TotalCount != 1 {
+				t.Fatalf("b sees %d messages", page.TotalCount)
+			}
+			if resp, got := e.fetch(t, sent.SendFile.Attachment.URL); resp.StatusCode != 200 || len(got) != sent.SendFile.Attachment.Size {
+				t.Fatalf("the deleted account's sent file: %d, %d bytes", resp.StatusCode, len(got))
+			}
+		})
+	}
+}
+
+// filesUnder lists the regular files under dir (temporary files included).
+func filesUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			out = append(out, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
