@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -33,6 +34,9 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			}
 			if e.Field != "" {
 				out.Extensions["field"] = e.Field
+			}
+			if e.RetryAfter > 0 {
+				out.Extensions["retryAfter"] = int(math.Ceil(e.RetryAfter.Seconds()))
 			}
 			return out
 		}

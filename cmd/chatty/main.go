@@ -82,6 +82,7 @@ func run(cfg *config.Config, log *slog.Logger) error {
 		Providers:       providers(cfg.OAuth),
 		RedirectAllowed: server.OriginAllowed(cfg.PublicURL, cfg.AllowedOrigins),
 		SessionsEnded:   chatSvc.SessionsEnded,
+		HashConcurrency: cfg.PasswordHashConcurrency,
 	})
 	if err != nil {
 		return err
@@ -93,6 +94,7 @@ func run(cfg *config.Config, log *slog.Logger) error {
 		Chat:           chatSvc,
 		PublicURL:      cfg.PublicURL,
 		AllowedOrigins: cfg.AllowedOrigins,
+		TrustedProxies: cfg.TrustedProxies,
 		Signer:         upload.NewSigner([]byte(cfg.JWTSecret)),
 	})
 

@@ -7,6 +7,7 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind is a class of failure a client can act on.
@@ -32,6 +33,9 @@ type Error struct {
 	Message string
 	// Field names the input field at fault, when there is one.
 	Field string
+	// RetryAfter, when set, says how long to wait before trying again
+	// (presented as extensions.retryAfter, whole seconds).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -44,6 +48,11 @@ func New(k Kind, format string, args ...any) *Error {
 // Input returns a BAD_USER_INPUT error about one input field.
 func Input(field, format string, args ...any) *Error {
 	return &Error{Kind: BadInput, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Retry returns a RATE_LIMITED error telling the client to wait after.
+func Retry(after time.Duration, format string, args ...any) *Error {
+	return &Error{Kind: RateLimited, Message: fmt.Sprintf(format, args...), RetryAfter: after}
 }
 
 // As returns the *Error in err's chain, if any.

@@ -24,12 +24,13 @@ type bucket struct {
 }
 
 // newKeyedLimiter allows burst attempts per key, refilled one per every.
-func newKeyedLimiter(every time.Duration, burst int) *keyedLimiter {
-	return &keyedLimiter{every: every, burst: burst, buckets: map[string]*bucket{}}
+func newKeyedLimiter(l Limit) *keyedLimiter {
+	return &keyedLimiter{every: l.Every, burst: l.Burst, buckets: map[string]*bucket{}}
 }
 
-// allow takes one token from key's bucket; false when it is empty.
-func (k *keyedLimiter) allow(key string, now time.Time) bool {
+// allow takes one token from key's bucket. When it is empty nothing is
+// taken and wait says when the next token comes.
+func (k *keyedLimiter) allow(key string, now time.Time) (ok bool, wait time.Duration) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	idle := k.every * time.Duration(k.burst) // a bucket idle this long is full: forget it
@@ -47,5 +48,13 @@ func (k *keyedLimiter) allow(key string, now time.Time) bool {
 		k.buckets[key] = b
 	}
 	b.seen = now
-	return b.lim.AllowN(now, 1)
+	r := b.lim.ReserveN(now, 1)
+	if !r.OK() {
+		return false, k.every
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
 }

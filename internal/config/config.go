@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +28,10 @@ type Config struct {
 	RedisURL       string
 	AllowedOrigins []string
 	LogLevel       slog.Level
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// PasswordHashConcurrency bounds the password hashes run at once (0: 2×GOMAXPROCS).
+	PasswordHashConcurrency int
 	// OAuth holds the client credentials of each configured provider
 	// (GOOGLE, NAVER, KAKAO); a provider without them is not offered.
 	OAuth map[string]OAuthClient
@@ -55,7 +61,7 @@ type setting struct {
 // name) and validates it. Errors name the variable at fault in one line.
 func Load(args []string, getenv func(string) string) (*Config, error) {
 	var c Config
-	var origins, level string
+	var origins, level, proxies, hashes string
 	var googleID, googleSecret, naverID, naverSecret, kakaoID, kakaoSecret string
 	settings := []setting{
 		{"CHATTY_ADDR", "addr", ":8080", "address to listen on", &c.Addr},
@@ -66,6 +72,8 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		{"CHATTY_REDIS_URL", "redis-url", "", "redis://host:port/db for pub/sub between instances (in-memory when empty)", &c.RedisURL},
 		{"CHATTY_ALLOWED_ORIGINS", "allowed-origins", "", "comma-separated browser origins allowed besides CHATTY_PUBLIC_URL's, or *", &origins},
 		{"CHATTY_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", &level},
+		{"CHATTY_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs or CIDRs of proxies whose X-Forwarded-For is believed", &proxies},
+		{"CHATTY_PASSWORD_HASH_CONCURRENCY", "password-hash-concurrency", "", "password hashes run at once, 19 MiB each (empty: 2 x GOMAXPROCS)", &hashes},
 		{"CHATTY_GOOGLE_CLIENT_ID", "google-client-id", "", "OAuth client id at Google (enables GOOGLE sign-in)", &googleID},
 		{"CHATTY_GOOGLE_CLIENT_SECRET", "google-client-secret", "", "OAuth client secret at Google", &googleSecret},
 		{"CHATTY_NAVER_CLIENT_ID", "naver-client-id", "", "OAuth client id at Naver (enables NAVER sign-in)", &naverID},
@@ -106,6 +114,17 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("config: CHATTY_LOG_LEVEL: want debug, info, warn or error, got %q", level)
+	}
+	var err error
+	if c.TrustedProxies, err = ParseTrustedProxies(proxies); err != nil {
+		return nil, fmt.Errorf("config: CHATTY_TRUSTED_PROXIES: %w", err)
+	}
+	if hashes != "" {
+		n, err := strconv.Atoi(hashes)
+		if err != nil || n < 1 || n > 4096 {
+			return nil, fmt.Errorf("config: CHATTY_PASSWORD_HASH_CONCURRENCY: want a number from 1 to 4096, got %q", hashes)
+		}
+		c.PasswordHashConcurrency = n
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -169,6 +188,25 @@ func (c *Config) validate() error {
 		}
 	}
 	return nil
+}
+
+// ParseTrustedProxies reads a comma-separated list of IP addresses and
+// CIDR prefixes ("10.0.0.0/8, 192.168.1.10, fd00::/8").
+func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, e := range splitList(s) {
+		if p, err := netip.ParsePrefix(e); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(e)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("want IP addresses or CIDRs such as 10.0.0.0/8, got %q", e)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // RedisURLRedacted is RedisURL without its password, for logs.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -55,6 +56,9 @@ type Config struct {
 	PublicURL string
 	// AllowedOrigins are further browser origins allowed to call the API ("*": any).
 	AllowedOrigins []string
+	// TrustedProxies are the addresses of proxies (load balancers) whose
+	// X-Forwarded-For is believed; from anyone else it is ignored.
+	TrustedProxies []netip.Prefix
 	// Signer signs and checks the URLs of attachments.
 	Signer upload.Signer
 	Limits Limits
