@@ -98,3 +98,19 @@ func TestSearchUsersIsRateLimited(t *testing.T) {
 		}
 	})
 }
+
+// A cursor crafted to make the decoder allocate (11 characters claiming a
+// map of 2³² entries) is refused like any malformed cursor.
+func TestHostileCursorIsRefused(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		me := e.client(e.signUp(t, "pager"))
+		for _, cur := range []string{"gaF23/////8", "gqFpAaF2kd//////"} {
+			if r := me.do(t, searchQuery, map[string]any{"q": "x", "after": cur}); r.Code() != "BAD_USER_INPUT" {
+				t.Errorf("searchUsers(after: %q): %s", cur, r.Raw)
+			}
+			if r := me.do(t, `query($a: Cursor) { rooms(after: $a) { totalCount } }`, map[string]any{"a": cur}); r.Code() != "BAD_USER_INPUT" {
+				t.Errorf("rooms(after: %q): %s", cur, r.Raw)
+			}
+		}
+	})
+}
