@@ -76,7 +76,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*Payload, error) 
 // does not lock the owner out from elsewhere.
 func (s *Service) SignIn(ctx context.Context, emailIn, password string) (*Payload, error) {
 	now := s.now()
-	ip := viewer.ClientFromContext(ctx).IP
+	ip := limitKey(viewer.ClientFromContext(ctx).IP)
 	if ip != "" {
 		if ok, wait := s.byClient.allow(ip, now); !ok {
 			return nil, errSignInLimited(wait)

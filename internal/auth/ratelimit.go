@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 
@@ -57,4 +58,18 @@ func (k *keyedLimiter) allow(key string, now time.Time) (ok bool, wait time.Dura
 		return false, d
 	}
 	return true, 0
+}
+
+// limitKey is what a client address counts as for rate limits: an IPv4
+// address itself, an IPv6 address its /64, which one subscriber usually
+// holds whole and could otherwise walk through for fresh attempts.
+func limitKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
 }

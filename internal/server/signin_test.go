@@ -303,3 +303,23 @@ func TestPasswordHashingWaitIsBounded(t *testing.T) {
 		}
 	})
 }
+
+// An IPv6 client holds a whole /64: walking through its addresses does not
+// buy fresh attempts.
+func TestSignInLimitCountsIPv6PerSlash64(t *testing.T) {
+	forEachDBOpts(t, []envOption{behindProxy("127.0.0.0/8", "::1/128")}, func(t *testing.T, e *env) {
+		owner := e.signUp(t, "v6 owner")
+		for i := 1; i <= 10; i++ {
+			xff := fmt.Sprintf("2001:db8:1:2::%x", i)
+			if r := e.anon().doFrom(t, xff, signInMutation, map[string]any{"e": owner.Email, "p": "wrong password"}); r.Code() != "UNAUTHENTICATED" {
+				t.Fatalf("attempt %d: %s, want UNAUTHENTICATED", i, r.Raw)
+			}
+		}
+		if r := e.anon().doFrom(t, "2001:db8:1:2:ffff::1", signInMutation, map[string]any{"e": owner.Email, "p": owner.Password}); r.Code() != "RATE_LIMITED" {
+			t.Fatalf("a fresh address in the same /64 escaped the limit: %s", r.Raw)
+		}
+		if r := e.anon().doFrom(t, "2001:db8:1:3::1", signInMutation, map[string]any{"e": owner.Email, "p": owner.Password}); r.Code() != "" {
+			t.Fatalf("the owner from another /64: %s", r.Raw)
+		}
+	})
+}
