@@ -98,6 +98,9 @@ func New(cfg Config) *Server {
 		metrics: newMetrics(),
 		origins: newOriginPolicy(cfg.PublicURL, cfg.AllowedOrigins),
 	}
+	if cfg.Auth != nil {
+		s.metrics.watchPasswordHashes(cfg.Auth)
+	}
 	s.sockets = &wsRegistry{conns: map[*wsConn]struct{}{}, gauge: s.metrics.websockets}
 	mux := http.NewServeMux()
 	gql := s.graphQL()

@@ -245,6 +245,9 @@ func TestPasswordHashingIsBounded(t *testing.T) {
 		if m := p.max.Load(); m != slots {
 			t.Fatalf("%d hashes ran at once, want %d", m, slots)
 		}
+		// Operators see the queue on /metrics.
+		_, metrics := get(t, e.URL+"/metrics")
+		mustContain(t, metrics, fmt.Sprintf("chatty_password_hashes_running %d\n", slots), fmt.Sprintf("chatty_password_hashes_waiting %d\n", burst-slots))
 		p.letGo()
 		wg.Wait()
 		for i := range burst {
