@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -37,6 +38,9 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			out.Extensions["code"] = string(e.Kind)
 			if e.Field != "" {
 				out.Extensions["field"] = e.Field
+			}
+			if e.RetryAfter > 0 {
+				out.Extensions["retryAfter"] = int(math.Ceil(e.RetryAfter.Seconds()))
 			}
 			return out
 		}

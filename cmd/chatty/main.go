@@ -89,6 +89,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		RedirectAllowed: server.OriginAllowed(cfg.PublicURL, cfg.AllowedOrigins),
 		SessionsEnded:   chatSvc.SessionsEnded,
 		AccountDeleted:  chatSvc.AccountDeleted,
+		HashConcurrency: cfg.PasswordHashConcurrency,
 	})
 	if err != nil {
 		return err
@@ -103,6 +104,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Signer:          upload.NewSigner([]byte(cfg.JWTSecret)),
 		NoIntrospection: !cfg.Introspection,
 		MetricsApart:    cfg.MetricsAddr != "",
+		TrustedProxies:  cfg.TrustedProxies,
 	})
 
 	// Bind first: an address in use is reported before anything says "listening".

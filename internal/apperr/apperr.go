@@ -7,6 +7,7 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind is a class of failure a client can act on.
@@ -35,6 +36,9 @@ type Error struct {
 	// Extensions are more facts for the client, presented beside the code
 	// (e.g. "remainingBytes"); they never override code or field.
 	Extensions map[string]any
+	// RetryAfter, when set, says how long to wait before trying again
+	// (presented as extensions.retryAfter, whole seconds).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -58,6 +62,11 @@ func (e *Error) With(key string, value any) *Error {
 	}
 	c.Extensions[key] = value
 	return &c
+}
+
+// Retry returns a RATE_LIMITED error telling the client to wait after.
+func Retry(after time.Duration, format string, args ...any) *Error {
+	return &Error{Kind: RateLimited, Message: fmt.Sprintf(format, args...), RetryAfter: after}
 }
 
 // As returns the *Error in err's chain, if any.

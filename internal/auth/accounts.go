@@ -39,7 +39,10 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*Payload, error) 
 			return nil, err
 		}
 	}
-	hash := hashPassword(in.Password, s.opts.Password)
+	hash, err := s.hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
 	var out *Payload
 	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		now := s.now()
@@ -68,29 +71,44 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*Payload, error) 
 }
 
 // SignIn checks an email and password and opens a session. Attempts are
-// limited per account and per client address.
+// limited per client address, per account and address, and per account
+// over all addresses: a client that exhausts its own limit for an account
+// does not lock the owner out from elsewhere.
 func (s *Service) SignIn(ctx context.Context, emailIn, password string) (*Payload, error) {
 	now := s.now()
-	if ip := viewer.ClientFromContext(ctx).IP; ip != "" && !s.byClient.allow(ip, now) {
-		return nil, ErrRateLimited
+	ip := limitKey(viewer.ClientFromContext(ctx).IP)
+	if ip != "" {
+		if ok, wait := s.byClient.allow(ip, now); !ok {
+			return nil, errSignInLimited(wait)
+		}
 	}
 	email, err := normalizeEmail(emailIn)
 	if err != nil {
 		return nil, err
 	}
-	if !s.byAccount.allow(email, now) {
-		return nil, ErrRateLimited
+	// The pair first: a refused attempt does not draw on the account's
+	// ceiling, which is shared with the owner's other addresses.
+	if ok, wait := s.byAccountClient.allow(email+"\x00"+ip, now); !ok {
+		return nil, errSignInLimited(wait)
+	}
+	if ok, wait := s.byAccount.allow(email, now); !ok {
+		return nil, errSignInLimited(wait)
 	}
 	u, err := s.db.User.Query().Where(user.Email(email), user.DeletedAtIsNil()).Only(ctx)
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, fmt.Errorf("find user: %w", err)
 	}
 	if u == nil || u.PasswordHash == nil {
-		_, _ = checkPassword(password, s.dummyHash) // same time as a wrong password
+		if _, err := s.check(ctx, password, s.dummyHash); err != nil { // same time as a wrong password
+			return nil, err
+		}
 		return nil, ErrInvalidCredentials
 	}
-	ok, err := checkPassword(password, *u.PasswordHash)
+	ok, err := s.check(ctx, password, *u.PasswordHash)
 	if err != nil {
+		if apperr.KindOf(err) != "" {
+			return nil, err
+		}
 		return nil, fmt.Errorf("check password of user %d: %w", u.ID, err)
 	}
 	if !ok {
@@ -140,6 +158,32 @@ type ProfileInput struct {
 // UpdateProfile changes the viewer's profile. A new password needs the
 // current one, and ends the viewer's other sessions.
 func (s *Service) UpdateProfile(ctx context.Context, v viewer.Viewer, in ProfileInput) (*ent.User, error) {
+	// A new password is checked and hashed before the transaction, so no
+	// transaction waits for a hashing slot; the transaction then makes
+	// sure the password checked is still the one stored.
+	var checked, newHash string
+	if in.Password != nil {
+		u, err := viewerUser(ctx, s.db, v)
+		if err != nil {
+			return nil, err
+		}
+		if u.PasswordHash == nil {
+			return nil, ErrNoPassword
+		}
+		if err := checkPasswordRules("password", *in.Password); err != nil {
+			return nil, err
+		}
+		if in.CurrentPassword == nil || *in.CurrentPassword == "" {
+			return nil, apperr.Input("currentPassword", "changing the password needs the current password")
+		}
+		if err := s.checkCurrent(ctx, u, *in.CurrentPassword, ErrWrongCurrentPassword); err != nil {
+			return nil, err
+		}
+		if newHash, err = s.hash(ctx, *in.Password); err != nil {
+			return nil, err
+		}
+		checked = *u.PasswordHash
+	}
 	var out *ent.User
 	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		u, err := viewerUser(ctx, tx.Client(), v)
@@ -166,23 +210,10 @@ func (s *Service) UpdateProfile(ctx context.Context, v viewer.Viewer, in Profile
 			}
 		}
 		if in.Password != nil {
-			if u.PasswordHash == nil {
-				return ErrNoPassword
+			if u.PasswordHash == nil || *u.PasswordHash != checked {
+				return ErrWrongCurrentPassword // changed meanwhile
 			}
-			if err := checkPasswordRules("password", *in.Password); err != nil {
-				return err
-			}
-			if in.CurrentPassword == nil || *in.CurrentPassword == "" {
-				return apperr.Input("currentPassword", "changing the password needs the current password")
-			}
-			ok, err := checkPassword(*in.CurrentPassword, *u.PasswordHash)
-			if err != nil {
-				return fmt.Errorf("check password of user %d: %w", u.ID, err)
-			}
-			if !ok {
-				return ErrWrongCurrentPassword
-			}
-			upd.SetPasswordHash(hashPassword(*in.Password, s.opts.Password))
+			upd.SetPasswordHash(newHash)
 			if err := s.revokeSessions(ctx, tx, s.now(), session.HasUserWith(user.ID(u.ID)), session.IDNEQ(v.SessionID)); err != nil {
 				return err
 			}
@@ -210,22 +241,29 @@ const DeletedNickname = "Deleted account"
 // password, bio, avatar, provider links) is cleared; its messages stay. An
 // email account must confirm with its password.
 func (s *Service) DeleteAccount(ctx context.Context, v viewer.Viewer, password *string) error {
-	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+	// The password is checked before the transaction (no transaction waits
+	// for a hashing slot), the transaction makes sure it is still the one.
+	u, err := viewerUser(ctx, s.db, v)
+	if err != nil {
+		return err
+	}
+	var checked string
+	if u.PasswordHash != nil {
+		if password == nil || *password == "" {
+			return apperr.Input("password", "deleting an email account needs its password")
+		}
+		if err := s.checkCurrent(ctx, u, *password, ErrWrongPassword); err != nil {
+			return err
+		}
+		checked = *u.PasswordHash
+	}
+	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		u, err := viewerUser(ctx, tx.Client(), v)
 		if err != nil {
 			return err
 		}
-		if u.PasswordHash != nil {
-			if password == nil || *password == "" {
-				return apperr.Input("password", "deleting an email account needs its password")
-			}
-			ok, err := checkPassword(*password, *u.PasswordHash)
-			if err != nil {
-				return fmt.Errorf("check password of user %d: %w", u.ID, err)
-			}
-			if !ok {
-				return ErrWrongPassword
-			}
+		if u.PasswordHash != nil && *u.PasswordHash != checked {
+			return ErrWrongPassword // set or changed meanwhile
 		}
 		now := s.now()
 		err = tx.User.UpdateOne(u).
@@ -255,6 +293,21 @@ func (s *Service) DeleteAccount(ctx context.Context, v viewer.Viewer, password *
 	s.sessionsEnded(ctx, v.UserID)
 	if s.opts.AccountDeleted != nil {
 		s.opts.AccountDeleted(ctx, v.UserID)
+	}
+	return nil
+}
+
+// checkCurrent checks password against u's, answering wrong when it does not match.
+func (s *Service) checkCurrent(ctx context.Context, u *ent.User, password string, wrong error) error {
+	ok, err := s.check(ctx, password, *u.PasswordHash)
+	if apperr.KindOf(err) != "" {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("check password of user %d: %w", u.ID, err)
+	}
+	if !ok {
+		return wrong
 	}
 	return nil
 }

@@ -1,6 +1,11 @@
 package auth
 
-import "github.com/chatty/chatty/internal/apperr"
+import (
+	"math"
+	"time"
+
+	"github.com/chatty/chatty/internal/apperr"
+)
 
 // Errors of the auth package; graph/errors.go turns their kinds into codes.
 var (
@@ -12,8 +17,15 @@ var (
 	ErrInvalidRefreshToken  = apperr.New(apperr.Unauthenticated, "the refresh token is invalid or expired")
 	ErrRefreshTokenReused   = apperr.New(apperr.Unauthenticated, "the refresh token was already used; its session has been ended")
 	ErrEmailTaken           = apperr.New(apperr.Conflict, "an account with this email already exists")
-	ErrRateLimited          = apperr.New(apperr.RateLimited, "too many sign-in attempts; wait a minute and try again")
+	ErrPasswordBusy         = apperr.Retry(time.Second, "the server is busy checking passwords; try again in a second")
 	ErrWrongCurrentPassword = apperr.Input("currentPassword", "the current password is wrong")
 	ErrWrongPassword        = apperr.Input("password", "the password is wrong")
 	ErrNoPassword           = apperr.Input("password", "this account signs in through a provider and has no password")
 )
+
+// errSignInLimited says how long to wait before the next sign-in attempt.
+func errSignInLimited(wait time.Duration) error {
+	return apperr.Retry(wait, "too many sign-in attempts; try again in %d seconds", seconds(wait))
+}
+
+func seconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 
@@ -24,12 +25,13 @@ type bucket struct {
 }
 
 // newKeyedLimiter allows burst attempts per key, refilled one per every.
-func newKeyedLimiter(every time.Duration, burst int) *keyedLimiter {
-	return &keyedLimiter{every: every, burst: burst, buckets: map[string]*bucket{}}
+func newKeyedLimiter(l Limit) *keyedLimiter {
+	return &keyedLimiter{every: l.Every, burst: l.Burst, buckets: map[string]*bucket{}}
 }
 
-// allow takes one token from key's bucket; false when it is empty.
-func (k *keyedLimiter) allow(key string, now time.Time) bool {
+// allow takes one token from key's bucket. When it is empty nothing is
+// taken and wait says when the next token comes.
+func (k *keyedLimiter) allow(key string, now time.Time) (ok bool, wait time.Duration) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	idle := k.every * time.Duration(k.burst) // a bucket idle this long is full: forget it
@@ -47,5 +49,27 @@ func (k *keyedLimiter) allow(key string, now time.Time) bool {
 		k.buckets[key] = b
 	}
 	b.seen = now
-	return b.lim.AllowN(now, 1)
+	r := b.lim.ReserveN(now, 1)
+	if !r.OK() {
+		return false, k.every
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// limitKey is what a client address counts as for rate limits: an IPv4
+// address itself, an IPv6 address its /64, which one subscriber usually
+// holds whole and could otherwise walk through for fresh attempts.
+func limitKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
 }

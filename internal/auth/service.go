@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 
@@ -36,11 +37,25 @@ type Options struct {
 	SessionTTL time.Duration
 	// Password is the argon2id cost (DefaultPasswordParams).
 	Password PasswordParams
-	// SignInPerAccount and SignInPerClient limit sign-in attempts: a burst,
-	// then one more each Every.
-	SignInPerAccount, SignInPerClient Limit
-	Logger                            *slog.Logger
-	Now                               func() time.Time
+	// Sign-in attempts are limited, each a burst then one more each Every:
+	// SignInPerAccountClient per account and client address (10, then one
+	// a minute), so one address cannot lock an account's owner out from
+	// another; SignInPerAccount per account over all addresses (100, then
+	// one a minute); SignInPerClient per client address over all accounts
+	// (30, then one every 2 s).
+	SignInPerAccountClient, SignInPerAccount, SignInPerClient Limit
+	// SearchPerUser limits searchUsers per viewer (30, then one every 2 s).
+	SearchPerUser Limit
+	// HashConcurrency bounds the password hashes (argon2id, Password.Memory
+	// each) that run at once (2×GOMAXPROCS); a request waits at most
+	// HashWait (2 s) for a turn, then is answered RATE_LIMITED.
+	HashConcurrency int
+	HashWait        time.Duration
+	// OnPasswordHash, when set, is called as each password hash starts in
+	// its slot; the function it returns, as it ends.
+	OnPasswordHash func() (done func())
+	Logger         *slog.Logger
+	Now            func() time.Time
 	// Providers are the OAuth providers users may sign in with.
 	Providers []Provider
 	// RedirectAllowed says whether an OAuth redirect may go to an origin
@@ -63,12 +78,15 @@ type Limit struct {
 
 // Service is chatty's accounts and sessions.
 type Service struct {
-	db        *ent.Client
-	tokens    *tokenIssuer
-	opts      Options
-	byAccount *keyedLimiter
-	byClient  *keyedLimiter
-	log       *slog.Logger
+	db              *ent.Client
+	tokens          *tokenIssuer
+	opts            Options
+	byAccountClient *keyedLimiter
+	byAccount       *keyedLimiter
+	byClient        *keyedLimiter
+	searches        *keyedLimiter
+	hashes          *hashGate
+	log             *slog.Logger
 	// dummyHash is checked against when no account matches, so that a
 	// wrong email takes as long as a wrong password.
 	dummyHash string
@@ -91,11 +109,15 @@ func NewService(db *ent.Client, o Options) (*Service, error) {
 	if o.Password == (PasswordParams{}) {
 		o.Password = DefaultPasswordParams
 	}
-	if o.SignInPerAccount == (Limit{}) {
-		o.SignInPerAccount = Limit{Burst: 10, Every: time.Minute}
+	defaultLimit(&o.SignInPerAccountClient, Limit{Burst: 10, Every: time.Minute})
+	defaultLimit(&o.SignInPerAccount, Limit{Burst: 100, Every: time.Minute})
+	defaultLimit(&o.SignInPerClient, Limit{Burst: 30, Every: 2 * time.Second})
+	defaultLimit(&o.SearchPerUser, Limit{Burst: 30, Every: 2 * time.Second})
+	if o.HashConcurrency <= 0 {
+		o.HashConcurrency = 2 * runtime.GOMAXPROCS(0)
 	}
-	if o.SignInPerClient == (Limit{}) {
-		o.SignInPerClient = Limit{Burst: 30, Every: 2 * time.Second}
+	if o.HashWait <= 0 {
+		o.HashWait = 2 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -104,14 +126,23 @@ func NewService(db *ent.Client, o Options) (*Service, error) {
 		o.Now = time.Now
 	}
 	return &Service{
-		db:        db,
-		tokens:    newTokenIssuer(o.Secret, o.Issuer, o.AccessTTL),
-		opts:      o,
-		byAccount: newKeyedLimiter(o.SignInPerAccount.Every, o.SignInPerAccount.Burst),
-		byClient:  newKeyedLimiter(o.SignInPerClient.Every, o.SignInPerClient.Burst),
-		log:       o.Logger,
-		dummyHash: hashPassword("not a password of anyone", o.Password),
+		db:              db,
+		tokens:          newTokenIssuer(o.Secret, o.Issuer, o.AccessTTL),
+		opts:            o,
+		byAccountClient: newKeyedLimiter(o.SignInPerAccountClient),
+		byAccount:       newKeyedLimiter(o.SignInPerAccount),
+		byClient:        newKeyedLimiter(o.SignInPerClient),
+		searches:        newKeyedLimiter(o.SearchPerUser),
+		hashes:          newHashGate(o.HashConcurrency, o.HashWait, o.OnPasswordHash),
+		log:             o.Logger,
+		dummyHash:       hashPassword("not a password of anyone", o.Password),
 	}, nil
+}
+
+func defaultLimit(l *Limit, def Limit) {
+	if l.Burst <= 0 || l.Every <= 0 {
+		*l = def
+	}
 }
 
 func (s *Service) now() time.Time { return s.opts.Now().UTC() }

@@ -2,10 +2,12 @@ package auth
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/chatty/chatty/ent"
+	"github.com/chatty/chatty/ent/predicate"
 	"github.com/chatty/chatty/ent/user"
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/viewer"
@@ -14,7 +16,10 @@ import (
 const maxSearchLen = 100
 
 // SearchUsers returns the query of live users other than the viewer whose
-// nickname or email contains text, ignoring case. The caller pages it.
+// nickname contains text, or whose email is exactly text, ignoring case and
+// surrounding space. A part of an email finds nobody, so hidden emails
+// cannot be recovered a letter at a time; searches are limited per viewer
+// (RATE_LIMITED with a retry hint). The caller pages the query.
 func (s *Service) SearchUsers(_ context.Context, v viewer.Viewer, text string) (*ent.UserQuery, error) {
 	q := strings.TrimSpace(text)
 	if q == "" {
@@ -23,9 +28,17 @@ func (s *Service) SearchUsers(_ context.Context, v viewer.Viewer, text string) (
 	if utf8.RuneCountInString(q) > maxSearchLen {
 		return nil, apperr.Input("query", "the search query must be at most %d characters", maxSearchLen)
 	}
+	if ok, wait := s.searches.allow(strconv.Itoa(v.UserID), s.now()); !ok {
+		return nil, apperr.Retry(wait, "too many searches; try again in %d seconds", seconds(wait))
+	}
+	// ContainsFold escapes LIKE's wildcards (%, _ and \): they match literally.
+	match := []predicate.User{user.NicknameContainsFold(q)}
+	if email, err := normalizeEmail(q); err == nil {
+		match = append(match, user.Email(email)) // stored normalised: the unique index answers
+	}
 	return s.db.User.Query().Where(
 		user.DeletedAtIsNil(),
 		user.IDNEQ(v.UserID),
-		user.Or(user.NicknameContainsFold(q), user.EmailContainsFold(q)),
+		user.Or(match...),
 	), nil
 }

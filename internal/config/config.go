@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -40,6 +41,10 @@ type Config struct {
 	MetricsAddr string
 	// Introspection answers __schema and __type queries (GraphiQL needs it).
 	Introspection bool
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// PasswordHashConcurrency bounds the password hashes run at once (0: 2×GOMAXPROCS).
+	PasswordHashConcurrency int
 	// OAuth holds the client credentials of each configured provider
 	// (GOOGLE, NAVER, KAKAO); a provider without them is not offered.
 	OAuth map[string]OAuthClient
@@ -74,7 +79,7 @@ type setting struct {
 // name) and validates it. Errors name the variable at fault in one line.
 func Load(args []string, getenv func(string) string) (*Config, error) {
 	var c Config
-	var origins, level, introspection, quota, imageMemory string
+	var origins, level, introspection, quota, imageMemory, proxies, hashes string
 	var googleID, googleSecret, naverID, naverSecret, kakaoID, kakaoSecret string
 	settings := []setting{
 		{"CHATTY_ADDR", "addr", ":8080", "address to listen on", &c.Addr},
@@ -90,6 +95,8 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		{"CHATTY_INTROSPECTION", "introspection", "true", "answer __schema/__type queries (GraphiQL needs them); false in production", &introspection},
 		{"CHATTY_UPLOAD_QUOTA", "upload-quota", "1GiB", "bytes of files one user may keep stored (e.g. 500MiB, 2GiB)", &quota},
 		{"CHATTY_IMAGE_MEMORY", "image-memory", "512MiB", "memory image decodes may take at once; one image at most half (e.g. 256MiB)", &imageMemory},
+		{"CHATTY_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs or CIDRs of proxies whose X-Forwarded-For is believed", &proxies},
+		{"CHATTY_PASSWORD_HASH_CONCURRENCY", "password-hash-concurrency", "", "password hashes run at once, 19 MiB each (empty: 2 x GOMAXPROCS)", &hashes},
 		{"CHATTY_GOOGLE_CLIENT_ID", "google-client-id", "", "OAuth client id at Google (enables GOOGLE sign-in)", &googleID},
 		{"CHATTY_GOOGLE_CLIENT_SECRET", "google-client-secret", "", "OAuth client secret at Google", &googleSecret},
 		{"CHATTY_NAVER_CLIENT_ID", "naver-client-id", "", "OAuth client id at Naver (enables NAVER sign-in)", &naverID},
@@ -140,6 +147,16 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	}
 	if c.ImageMemory, err = ParseBytes(imageMemory); err != nil || c.ImageMemory < 16<<20 {
 		return nil, fmt.Errorf("config: CHATTY_IMAGE_MEMORY: want a size of at least 16MiB such as 512MiB, got %q", imageMemory)
+	}
+	if c.TrustedProxies, err = ParseTrustedProxies(proxies); err != nil {
+		return nil, fmt.Errorf("config: CHATTY_TRUSTED_PROXIES: %w", err)
+	}
+	if hashes != "" {
+		n, err := strconv.Atoi(hashes)
+		if err != nil || n < 1 || n > 4096 {
+			return nil, fmt.Errorf("config: CHATTY_PASSWORD_HASH_CONCURRENCY: want a number from 1 to 4096, got %q", hashes)
+		}
+		c.PasswordHashConcurrency = n
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -276,6 +293,25 @@ func DefaultRedisPrefix(db Database, redisDB string) string {
 	}
 	sum := sha256.Sum256([]byte(id + "\x00redis-db=" + redisDB))
 	return "chatty:" + hex.EncodeToString(sum[:6])
+}
+
+// ParseTrustedProxies reads a comma-separated list of IP addresses and
+// CIDR prefixes ("10.0.0.0/8, 192.168.1.10, fd00::/8").
+func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, e := range splitList(s) {
+		if p, err := netip.ParsePrefix(e); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(e)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("want IP addresses or CIDRs such as 10.0.0.0/8, got %q", e)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // RedisURLRedacted is RedisURL without its password, for logs.

@@ -78,17 +78,19 @@ func TestMySQLURL(t *testing.T) {
 
 func TestBadValuesNameTheVariable(t *testing.T) {
 	cases := map[string]map[string]string{
-		"CHATTY_ADDR":            {"CHATTY_ADDR": "8080"},
-		"CHATTY_DATABASE_URL":    {"CHATTY_DATABASE_URL": "postgres://x/y"},
-		"CHATTY_PUBLIC_URL":      {"CHATTY_PUBLIC_URL": "localhost:8080"},
-		"CHATTY_JWT_SECRET":      {"CHATTY_JWT_SECRET": "short"},
-		"CHATTY_REDIS_URL":       {"CHATTY_REDIS_URL": "localhost:6379"},
-		"CHATTY_ALLOWED_ORIGINS": {"CHATTY_ALLOWED_ORIGINS": "app.example.com"},
-		"CHATTY_LOG_LEVEL":       {"CHATTY_LOG_LEVEL": "loud"},
-		"CHATTY_METRICS_ADDR":    {"CHATTY_METRICS_ADDR": "9090"},
-		"CHATTY_INTROSPECTION":   {"CHATTY_INTROSPECTION": "off please"},
-		"CHATTY_UPLOAD_QUOTA":    {"CHATTY_UPLOAD_QUOTA": "lots"},
-		"CHATTY_IMAGE_MEMORY":    {"CHATTY_IMAGE_MEMORY": "1MiB"},
+		"CHATTY_ADDR":                      {"CHATTY_ADDR": "8080"},
+		"CHATTY_DATABASE_URL":              {"CHATTY_DATABASE_URL": "postgres://x/y"},
+		"CHATTY_PUBLIC_URL":                {"CHATTY_PUBLIC_URL": "localhost:8080"},
+		"CHATTY_JWT_SECRET":                {"CHATTY_JWT_SECRET": "short"},
+		"CHATTY_REDIS_URL":                 {"CHATTY_REDIS_URL": "localhost:6379"},
+		"CHATTY_ALLOWED_ORIGINS":           {"CHATTY_ALLOWED_ORIGINS": "app.example.com"},
+		"CHATTY_LOG_LEVEL":                 {"CHATTY_LOG_LEVEL": "loud"},
+		"CHATTY_METRICS_ADDR":              {"CHATTY_METRICS_ADDR": "9090"},
+		"CHATTY_INTROSPECTION":             {"CHATTY_INTROSPECTION": "off please"},
+		"CHATTY_UPLOAD_QUOTA":              {"CHATTY_UPLOAD_QUOTA": "lots"},
+		"CHATTY_IMAGE_MEMORY":              {"CHATTY_IMAGE_MEMORY": "1MiB"},
+		"CHATTY_TRUSTED_PROXIES":           {"CHATTY_TRUSTED_PROXIES": "10.0.0.0/8, load-balancer.internal"},
+		"CHATTY_PASSWORD_HASH_CONCURRENCY": {"CHATTY_PASSWORD_HASH_CONCURRENCY": "0"},
 	}
 	for variable, e := range cases {
 		_, err := Load(nil, env(e))
@@ -170,5 +172,28 @@ func TestParseBytes(t *testing.T) {
 		if got, err := ParseBytes(in); err == nil {
 			t.Errorf("ParseBytes(%q) = %d, want an error", in, got)
 		}
+	}
+}
+
+func TestTrustedProxiesAndHashConcurrency(t *testing.T) {
+	c, err := Load(nil, env(map[string]string{
+		"CHATTY_TRUSTED_PROXIES":           " 10.1.2.3/8, 192.168.1.10 ,::ffff:172.16.0.1, fd00::/8",
+		"CHATTY_PASSWORD_HASH_CONCURRENCY": "3",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if want := "10.0.0.0/8 192.168.1.10/32 172.16.0.1/32 fd00::/8"; strings.Join(got, " ") != want {
+		t.Errorf("trusted proxies = %v, want %s", got, want)
+	}
+	if c.PasswordHashConcurrency != 3 {
+		t.Errorf("password hash concurrency = %d, want 3", c.PasswordHashConcurrency)
+	}
+	if c, _ := Load(nil, env(nil)); len(c.TrustedProxies) != 0 || c.PasswordHashConcurrency != 0 {
+		t.Errorf("defaults: trusted proxies %v, hash concurrency %d; want none and 0 (2 x GOMAXPROCS)", c.TrustedProxies, c.PasswordHashConcurrency)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/chatty/chatty/internal/auth"
 )
 
 // metrics are the Prometheus series chatty exports on /metrics.
@@ -56,4 +58,20 @@ func newMetrics() *metrics {
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// watchPasswordHashes exports how many password hashes run and wait for a
+// slot: a queue that stays long says CHATTY_PASSWORD_HASH_CONCURRENCY (or
+// the machine) is too small for the sign-in traffic.
+func (m *metrics) watchPasswordHashes(a *auth.Service) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "chatty_password_hashes_running",
+			Help: "Password hashes (argon2id) running now.",
+		}, func() float64 { r, _ := a.PasswordHashes(); return float64(r) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "chatty_password_hashes_waiting",
+			Help: "Requests waiting for a password hashing slot now.",
+		}, func() float64 { _, w := a.PasswordHashes(); return float64(w) }),
+	)
 }

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"strconv"
@@ -27,13 +28,70 @@ import (
 // withClient records the client's address and user agent in the context.
 func (s *Server) withClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip := r.RemoteAddr
-		if host, _, err := net.SplitHostPort(ip); err == nil {
-			ip = host
-		}
+		ip := clientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.cfg.TrustedProxies)
 		ctx := viewer.WithClient(r.Context(), viewer.Client{IP: ip, UserAgent: r.UserAgent()})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// clientIP is the address a request comes from. It is the direct peer's,
+// unless the peer is a trusted proxy: then X-Forwarded-For is read from
+// the right (each proxy appends the address it was reached from) and the
+// first address that is not a trusted proxy's is the client. Whatever a
+// client writes into the header itself stays to the left of that and is
+// never believed. An entry that is not an address ends the walk at the
+// last trusted hop.
+func clientIP(remoteAddr string, forwarded []string, trusted []netip.Prefix) string {
+	peer := remoteAddr
+	if host, _, err := net.SplitHostPort(peer); err == nil {
+		peer = host
+	}
+	addr, err := netip.ParseAddr(peer)
+	if err != nil {
+		return peer
+	}
+	addr = addr.Unmap().WithZone("")
+	if !isTrusted(addr, trusted) {
+		return addr.String()
+	}
+	for i := len(forwarded) - 1; i >= 0; i-- {
+		hops := strings.Split(forwarded[i], ",")
+		for j := len(hops) - 1; j >= 0; j-- {
+			hop, ok := parseHop(hops[j])
+			if !ok {
+				return addr.String()
+			}
+			addr = hop
+			if !isTrusted(addr, trusted) {
+				return addr.String()
+			}
+		}
+	}
+	return addr.String() // every hop a trusted proxy: the left-most
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, possibly with a
+// port ("203.0.113.7:4711", "[2001:db8::1]:4711").
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		a = ap.Addr()
+	}
+	return a.Unmap().WithZone(""), true
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // recover turns a panic outside gqlgen into a logged 500.

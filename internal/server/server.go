@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -58,6 +59,9 @@ type Config struct {
 	PublicURL string
 	// AllowedOrigins are further browser origins allowed to call the API ("*": any).
 	AllowedOrigins []string
+	// TrustedProxies are the addresses of proxies (load balancers) whose
+	// X-Forwarded-For is believed; from anyone else it is ignored.
+	TrustedProxies []netip.Prefix
 	// Signer signs and checks the URLs of attachments.
 	Signer upload.Signer
 	Limits Limits
@@ -103,6 +107,9 @@ func New(cfg Config) *Server {
 		log:     cfg.Logger,
 		metrics: newMetrics(),
 		origins: newOriginPolicy(cfg.PublicURL, cfg.AllowedOrigins),
+	}
+	if cfg.Auth != nil {
+		s.metrics.watchPasswordHashes(cfg.Auth)
 	}
 	s.sockets = &wsRegistry{conns: map[*wsConn]struct{}{}, gauge: s.metrics.websockets}
 	mux := http.NewServeMux()
