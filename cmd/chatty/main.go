@@ -94,6 +94,7 @@ func run(cfg *config.Config, log *slog.Logger) error {
 		PublicURL:      cfg.PublicURL,
 		AllowedOrigins: cfg.AllowedOrigins,
 		Signer:         upload.NewSigner([]byte(cfg.JWTSecret)),
+		DBTimeout:      cfg.DBTimeout,
 	})
 
 	httpSrv := &http.Server{

@@ -31,6 +31,7 @@ type Service struct {
 	presence Presence
 	extra    []Publisher
 	subs     activeSubs
+	turns    roomTurns
 	queue    int
 	uploads  *upload.Service
 	now      func() time.Time

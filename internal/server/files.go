@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/chatty/chatty/graph"
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/chat"
+	"github.com/chatty/chatty/internal/database"
 	"github.com/chatty/chatty/internal/upload"
 )
 
@@ -61,7 +63,9 @@ func (s *Server) serveFile(thumbnail bool) http.HandlerFunc {
 			http.Error(w, "this link is invalid or has expired: ask for the message again", http.StatusForbidden)
 			return
 		}
-		d, err := s.cfg.Chat.OpenAttachment(r.Context(), id, thumbnail)
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DBTimeout)
+		defer cancel()
+		d, err := s.cfg.Chat.OpenAttachment(ctx, id, thumbnail)
 		s.send(w, r, d, err, thumbnail, "private, max-age=3600")
 	}
 }
@@ -73,7 +77,9 @@ func (s *Server) serveAvatar(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	d, err := s.cfg.Chat.OpenAvatar(r.Context(), id)
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DBTimeout)
+	defer cancel()
+	d, err := s.cfg.Chat.OpenAvatar(ctx, id)
 	s.send(w, r, d, err, false, "public, max-age=300")
 }
 
@@ -83,6 +89,12 @@ func (s *Server) serveAvatar(w http.ResponseWriter, r *http.Request) {
 func (s *Server) send(w http.ResponseWriter, r *http.Request, d *chat.Download, err error, thumbnail bool, cache string) {
 	if errors.Is(err, chat.ErrNodeNotFound) || apperr.KindOf(err) == apperr.NotFound {
 		http.NotFound(w, r)
+		return
+	}
+	if database.Unavailable(err) {
+		s.log.WarnContext(r.Context(), "serve file: database unavailable", "err", err)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "the server is busy: try again shortly", http.StatusServiceUnavailable)
 		return
 	}
 	if err != nil {
