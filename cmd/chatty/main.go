@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -97,15 +96,8 @@ func run(cfg *config.Config, log *slog.Logger) error {
 		DBTimeout:      cfg.DBTimeout,
 	})
 
-	httpSrv := &http.Server{
-		Addr:              cfg.Addr,
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute, // uploads
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	httpSrv.RegisterOnShutdown(srv.CloseWebSockets)
+	// Read-header, read, write and idle timeouts: server.DefaultTimeouts.
+	httpSrv := srv.HTTPServer(cfg.Addr)
 	errc := make(chan error, 1)
 	go func() {
 		log.Info("chatty listening", "addr", cfg.Addr, "public_url", cfg.PublicURL, "database", cfg.Database.Driver, "graphiql", cfg.PublicURL+"/")

@@ -66,6 +66,8 @@ type Config struct {
 	// or one query or mutation over a WebSocket (a subscription lives on).
 	// Past it the client gets SERVICE_UNAVAILABLE (10 s).
 	DBTimeout time.Duration
+	// Timeouts of the http.Server that HTTPServer builds.
+	Timeouts Timeouts
 }
 
 // Server is chatty's HTTP side.
@@ -98,6 +100,10 @@ func New(cfg Config) *Server {
 	setDefault(&l.WSMaxSubscriptions, defaultWSMaxSubsPerConn)
 	setDefault(&l.WSReadLimit, 64<<10)
 	setDefault(&cfg.DBTimeout, 10*time.Second)
+	setDefault(&cfg.Timeouts.ReadHeader, DefaultTimeouts.ReadHeader)
+	setDefault(&cfg.Timeouts.Read, DefaultTimeouts.Read)
+	setDefault(&cfg.Timeouts.Write, DefaultTimeouts.Write)
+	setDefault(&cfg.Timeouts.Idle, DefaultTimeouts.Idle)
 
 	s := &Server{
 		cfg:     cfg,
@@ -162,10 +168,12 @@ func (s *Server) graphQL() http.Handler {
 		},
 	})
 	srv.AddTransport(graphQLOverHTTP{}) // GET and POST, see graphqlhttp.go
-	srv.AddTransport(uploads{transport.MultipartForm{
+	srv.AddTransport(uploads{           // multipart.go
 		MaxUploadSize: s.cfg.Limits.MaxUploadBytes,
+		MaxFieldSize:  s.cfg.Limits.MaxBodyBytes,
 		MaxMemory:     4 << 20, // larger files go to a temporary file
-	}})
+		WriteTimeout:  s.cfg.Timeouts.Write,
+	})
 	srv.AddTransport(unsupportedRequest{}) // last: 415/405 for what no transport above serves
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(s.cfg.Limits.MaxTokens)
