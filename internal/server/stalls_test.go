@@ -225,3 +225,36 @@ func TestReadyzWhenPoolExhausted(t *testing.T) {
 		}
 	})
 }
+
+// Over a WebSocket, each query and mutation has the deadline too, while a
+// subscription on the same socket lives on past it.
+func TestWebSocketOperationsHaveADeadline(t *testing.T) {
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			l := newLockedRoomEnv(t, backend)
+			cursor := l.client(l.a).wsLastCursor(t, l.locked.ID)
+			ws := l.wsConnect(t, protoTransportWS, l.a)
+			ws.subscribe("live", wsMessageAddedOp, map[string]any{"r": l.locked.ID, "after": cursor})
+			release := l.holdLock(t)
+
+			ws.subscribe("send", sendOp, map[string]any{"r": l.locked.ID, "b": "over the socket"})
+			if code := ws.refused("send"); code != "SERVICE_UNAVAILABLE" {
+				t.Fatalf("a send over the socket to a locked room: %s, want SERVICE_UNAVAILABLE", code)
+			}
+			var v struct{ Viewer struct{ ID string } }
+			ws.subscribe("who", `{ viewer { id } }`, nil)
+			ws.data("who", &v)
+			if v.Viewer.ID != l.a.ID {
+				t.Fatalf("viewer over the socket = %+v", v.Viewer)
+			}
+
+			release()
+			time.Sleep(stallTimeout) // the subscription is older than the deadline
+			sent := l.client(l.b).send(t, l.locked.ID, "after the lock")
+			if got := ws.message("live"); got.ID != sent.ID {
+				t.Fatalf("subscription after the deadline got %+v, want %s", got, sent.ID)
+			}
+		})
+	}
+}
