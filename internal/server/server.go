@@ -168,7 +168,8 @@ func (s *Server) graphQL() http.Handler {
 		},
 	})
 	srv.AddTransport(graphQLOverHTTP{}) // GET and POST, see graphqlhttp.go
-	srv.AddTransport(uploads{           // multipart.go
+	// GraphQL multipart requests (uploads), see multipart.go.
+	srv.AddTransport(uploads{
 		MaxUploadSize: s.cfg.Limits.MaxUploadBytes,
 		MaxFieldSize:  s.cfg.Limits.MaxBodyBytes,
 		MaxMemory:     4 << 20, // larger files go to a temporary file
