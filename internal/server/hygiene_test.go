@@ -165,13 +165,20 @@ func serveWith(t *testing.T, e *env) *env {
 	return &out
 }
 
-var shortTimeouts = server.Timeouts{ReadHeader: 300 * time.Millisecond, Read: time.Second, Write: 300 * time.Millisecond, Idle: time.Second}
+// shortTimeouts keep the tests short; the write timeout is also the time
+// an upload's answer has once its body is in, so it leaves room for an
+// 8 MiB sendFile under -race on a busy machine.
+var shortTimeouts = server.Timeouts{ReadHeader: 300 * time.Millisecond, Read: time.Second, Write: 2 * time.Second, Idle: time.Second}
 
 // A client that never finishes its headers is cut off; a WebSocket
 // outlives the write and idle timeouts; a file download to a slow reader
 // outlives the write timeout.
 func TestHTTPServerTimeouts(t *testing.T) {
-	e := serveWith(t, newEnv(t, "sqlite", wsWithServer(func(c *server.Config) { c.Timeouts = shortTimeouts })))
+	// Set-up goes through base (the same server without http.Server
+	// timeouts: an 8 MiB upload may take more than a second to send under
+	// -race); what is tested goes through e.
+	base := newEnv(t, "sqlite", wsWithServer(func(c *server.Config) { c.Timeouts = shortTimeouts }))
+	e := serveWith(t, base)
 
 	t.Run("slow headers", func(t *testing.T) {
 		conn, err := net.Dial("tcp", strings.TrimPrefix(e.URL, "http://"))
@@ -189,23 +196,23 @@ func TestHTTPServerTimeouts(t *testing.T) {
 	})
 
 	t.Run("websocket", func(t *testing.T) {
-		a, b := e.signUp(t, "patient"), e.signUp(t, "later")
-		room, cursor := e.client(a).wsOpenRoom(t, "slow", b.ID)
+		a, b := base.signUp(t, "patient"), base.signUp(t, "later")
+		room, cursor := base.client(a).wsOpenRoom(t, "slow", b.ID)
 		ws := e.wsConnect(t, protoTransportWS, a)
 		ws.subscribe("m", wsMessageAddedOp, map[string]any{"r": room.ID, "after": cursor})
-		time.Sleep(4 * shortTimeouts.Idle / 3) // past the write and idle timeouts
-		sent := e.client(b).send(t, room.ID, "still there?")
+		time.Sleep(max(shortTimeouts.Write, shortTimeouts.Idle) + 500*time.Millisecond) // past the write and idle timeouts
+		sent := base.client(b).send(t, room.ID, "still there?")
 		if got := ws.message("m"); got.ID != sent.ID {
 			t.Fatalf("message after the timeouts: %+v, want %s", got, sent.ID)
 		}
 	})
 
 	t.Run("slow download", func(t *testing.T) {
-		a, b := e.signUp(t, "sender"), e.signUp(t, "slow reader")
-		room := e.client(a).createRoom(t, ptr("big"), b.ID)
+		a, b := base.signUp(t, "sender"), base.signUp(t, "slow reader")
+		room := base.client(a).createRoom(t, ptr("big"), b.ID)
 		content := bytes.Repeat([]byte("0123456789abcdef"), 8<<20/16) // 8 MiB, not an image
 		var out struct{ SendFile fileMessage }
-		e.client(a).upload(t, sendFileOp, map[string]any{"r": room.ID, "f": nil}, "f", "big.bin", content).Decode(t, &out)
+		base.client(a).upload(t, sendFileOp, map[string]any{"r": room.ID, "f": nil}, "f", "big.bin", content).Decode(t, &out)
 		u, _ := url.Parse(out.SendFile.Attachment.URL)
 
 		// A client with a tiny receive buffer that waits past the write
@@ -222,7 +229,7 @@ func TestHTTPServerTimeouts(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		time.Sleep(3 * shortTimeouts.Write)
+		time.Sleep(shortTimeouts.Write + shortTimeouts.Write/2) // past the write timeout
 		got, err := io.ReadAll(resp.Body)
 		if err != nil || !bytes.Equal(got, content) {
 			t.Fatalf("download to a slow reader: %d of %d bytes, err %v", len(got), len(content), err)
