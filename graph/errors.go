@@ -12,19 +12,29 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/chatty/chatty/internal/apperr"
+	"github.com/chatty/chatty/internal/database"
 )
 
 // CodeInternal is the code of every error a client can do nothing about.
 const CodeInternal = "INTERNAL_SERVER_ERROR"
 
+// ErrUnavailable answers work the database did not get to in time: the
+// request's deadline passed, a lock wait timed out, a deadlock was broken.
+var ErrUnavailable = apperr.New(apperr.Unavailable, "the server is busy and could not finish this in time; try again shortly")
+
 // ErrorPresenter is the one place that turns errors into what clients see:
 // domain errors keep their message and get their kind as extensions.code;
-// gqlgen's own parse, validation and limit errors keep theirs; anything
+// gqlgen's own parse, validation and limit errors keep theirs; a database
+// that did not answer in time is SERVICE_UNAVAILABLE (retryable); anything
 // else is logged and answered with a bare INTERNAL_SERVER_ERROR, so no SQL,
 // file path or stack text reaches a client.
 func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		if apperr.KindOf(err) == "" && (database.Unavailable(err) || errors.Is(ctx.Err(), context.DeadlineExceeded)) {
+			log.WarnContext(ctx, "database unavailable", "err", err, "path", gqlErr.Path.String())
+			err = ErrUnavailable
+		}
 		if e, ok := apperr.As(err); ok {
 			out := &gqlerror.Error{
 				Message:    e.Message,

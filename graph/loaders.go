@@ -17,14 +17,42 @@ import (
 // loaders batch the reads of one operation: the fields of all items of a
 // list ask together, in one query per loader.
 type loaders struct {
-	users       *dataloadgen.Loader[int, *ent.User]
-	rooms       *dataloadgen.Loader[int, *ent.Room]
-	members     *dataloadgen.Loader[int, []*ent.User]
-	lastMessage *dataloadgen.Loader[int, *ent.Message]
-	unread      *dataloadgen.Loader[int, int]
-	friendship  *dataloadgen.Loader[int, chat.FriendshipState]
-	online      *dataloadgen.Loader[int, bool]
-	attachments *dataloadgen.Loader[int, *ent.Attachment]
+	users       batch[*ent.User]
+	rooms       batch[*ent.Room]
+	members     batch[[]*ent.User]
+	lastMessage batch[*ent.Message]
+	unread      batch[int]
+	friendship  batch[chat.FriendshipState]
+	online      batch[bool]
+	attachments batch[*ent.Attachment]
+}
+
+// batch is a loader and the batch read behind it.
+type batch[V any] struct {
+	*dataloadgen.Loader[int, V]
+	fetch func(ctx context.Context, ids []int) (map[int]V, error)
+}
+
+func newBatch[V any](fetch func(ctx context.Context, ids []int) (map[int]V, error), opts []dataloadgen.Option) batch[V] {
+	return batch[V]{Loader: dataloadgen.NewLoader(mapped(fetch), opts...), fetch: fetch}
+}
+
+// prime reads ids in exactly one query and fills the loader's cache with
+// the answers (the zero value for a missing id), so the field resolvers
+// that follow load from memory. Unlike LoadAll it does not depend on the
+// loader's wait window: a slow goroutine can't split the batch in two.
+func (b batch[V]) prime(ctx context.Context, ids []int) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	m, err := b.fetch(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		b.Prime(id, m[id])
+	}
+	return nil
 }
 
 type loadersKey struct{}
@@ -65,14 +93,14 @@ func newLoaders(c *chat.Service, cache bool) *loaders {
 		opts = append(opts, dataloadgen.WithoutCache())
 	}
 	return &loaders{
-		users:       dataloadgen.NewLoader(mapped(c.UsersByID), opts...),
-		rooms:       dataloadgen.NewLoader(mapped(c.RoomsByID), opts...),
-		members:     dataloadgen.NewLoader(mapped(c.MembersOf), opts...),
-		lastMessage: dataloadgen.NewLoader(mapped(viewerScoped(c.LastMessages)), opts...),
-		unread:      dataloadgen.NewLoader(mapped(viewerScoped(c.UnreadCounts)), opts...),
-		friendship:  dataloadgen.NewLoader(mapped(viewerScoped(c.FriendshipStates)), opts...),
-		online:      dataloadgen.NewLoader(mapped(c.Online), opts...),
-		attachments: dataloadgen.NewLoader(mapped(c.AttachmentsByID), opts...),
+		users:       newBatch(c.UsersByID, opts),
+		rooms:       newBatch(c.RoomsByID, opts),
+		members:     newBatch(c.MembersOf, opts),
+		lastMessage: newBatch(viewerScoped(c.LastMessages), opts),
+		unread:      newBatch(viewerScoped(c.UnreadCounts), opts),
+		friendship:  newBatch(viewerScoped(c.FriendshipStates), opts),
+		online:      newBatch(c.Online, opts),
+		attachments: newBatch(c.AttachmentsByID, opts),
 	}
 }
 

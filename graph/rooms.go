@@ -22,8 +22,9 @@ func pageUsers(ctx context.Context, q *ent.UserQuery, first *int, after *ent.Cur
 	}))
 }
 
-// prefetchRooms loads, in one batch each, what the operation asks of the
-// rooms of a page, so the page costs the same statements whatever its size.
+// prefetchRooms loads, in one query each, what the operation asks of the
+// rooms of a page and primes the loaders with it, so the page costs the
+// same statements whatever its size and however busy the machine is.
 func prefetchRooms(ctx context.Context, conn *ent.RoomConnection) error {
 	v, ok := viewer.FromContext(ctx)
 	if len(conn.Edges) == 0 || !ok {
@@ -31,31 +32,33 @@ func prefetchRooms(ctx context.Context, conn *ent.RoomConnection) error {
 	}
 	ids := make([]int, len(conn.Edges))
 	var partners []int
+	seen := map[int]bool{}
 	for i, e := range conn.Edges {
 		ids[i] = e.Node.ID
-		if p, ok := chat.DirectPartner(e.Node, v.UserID); ok {
+		if p, ok := chat.DirectPartner(e.Node, v.UserID); ok && !seen[p] {
+			seen[p] = true
 			partners = append(partners, p)
 		}
 	}
 	fields := nodeFields(ctx)
 	l := loadersOf(ctx)
 	if fields["members"] || fields["name"] {
-		if _, err := l.members.LoadAll(ctx, ids); err != nil {
+		if err := l.members.prime(ctx, ids); err != nil {
 			return err
 		}
 	}
 	if fields["name"] && len(partners) > 0 {
-		if _, err := l.users.LoadAll(ctx, partners); err != nil {
+		if err := l.users.prime(ctx, partners); err != nil {
 			return err
 		}
 	}
 	if fields["lastMessage"] {
-		if _, err := l.lastMessage.LoadAll(ctx, ids); err != nil {
+		if err := l.lastMessage.prime(ctx, ids); err != nil {
 			return err
 		}
 	}
 	if fields["unreadCount"] {
-		if _, err := l.unread.LoadAll(ctx, ids); err != nil {
+		if err := l.unread.prime(ctx, ids); err != nil {
 			return err
 		}
 	}

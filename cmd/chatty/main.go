@@ -105,6 +105,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		NoIntrospection: !cfg.Introspection,
 		MetricsApart:    cfg.MetricsAddr != "",
 		TrustedProxies:  cfg.TrustedProxies,
+		DBTimeout:       cfg.DBTimeout,
 	})
 
 	// Bind first: an address in use is reported before anything says "listening".
@@ -113,14 +114,8 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return fmt.Errorf("CHATTY_ADDR: %w", err)
 	}
 	defer ln.Close()
-	httpSrv := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute, // uploads
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	httpSrv.RegisterOnShutdown(srv.CloseWebSockets)
+	// Read-header, read, write and idle timeouts: server.DefaultTimeouts.
+	httpSrv := srv.HTTPServer(cfg.Addr)
 	servers := []*http.Server{httpSrv}
 	errc := make(chan error, 2)
 

@@ -24,6 +24,9 @@ const (
 	UnsupportedMedia  Kind = "UNSUPPORTED_MEDIA_TYPE"
 	RateLimited       Kind = "RATE_LIMITED"
 	ComplexityLimited Kind = "COMPLEXITY_LIMIT_EXCEEDED"
+	// Unavailable: the server could not do the work in time (the database
+	// is busy or a lock is held); the same request may succeed later.
+	Unavailable Kind = "SERVICE_UNAVAILABLE"
 )
 
 // Error is a failure a client may be told about: its Message is plain English

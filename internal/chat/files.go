@@ -152,7 +152,7 @@ func (s *Service) SendFile(ctx context.Context, v viewer.Viewer, in SendFileInpu
 		kind = message.KindIMAGE
 	}
 	var out *ent.Message
-	err = s.inTx(ctx, func(tx *ent.Tx, em *emitter) error {
+	err = s.inRoomTx(ctx, in.RoomID, func(tx *ent.Tx, em *emitter) error {
 		seq, err := nextSeq(ctx, tx, in.RoomID, s.now())
 		if err != nil {
 			return err

@@ -142,16 +142,18 @@ func (s *Service) SendMessage(ctx context.Context, v viewer.Viewer, in SendMessa
 
 // send posts d for the viewer, honouring its idempotency key.
 func (s *Service) send(ctx context.Context, v viewer.Viewer, roomID int, d draft) (*ent.Message, error) {
+	// A plain read first: who is not a member never waits for, nor
+	// holds, the room's lock.
+	if _, err := currentMember(ctx, s.db, roomID, v.UserID); err != nil {
+		return nil, err
+	}
 	if d.clientID != nil {
-		if _, err := currentMember(ctx, s.db, roomID, v.UserID); err != nil {
-			return nil, err
-		}
 		if first, err := s.byClientID(ctx, s.db, roomID, v.UserID, *d.clientID); err != nil || first != nil {
 			return first, err
 		}
 	}
 	var out *ent.Message
-	err := s.inTx(ctx, func(tx *ent.Tx, em *emitter) error {
+	err := s.inRoomTx(ctx, roomID, func(tx *ent.Tx, em *emitter) error {
 		// Take the seq (and the room's lock) first, so the membership read
 		// after it sees a concurrent leave that committed before.
 		seq, err := nextSeq(ctx, tx, roomID, s.now())

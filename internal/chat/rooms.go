@@ -254,8 +254,11 @@ func (s *Service) AddRoomMembers(ctx context.Context, v viewer.Viewer, roomID in
 	if err != nil {
 		return nil, err
 	}
+	if _, err := currentMember(ctx, s.db, roomID, v.UserID); err != nil {
+		return nil, err // a plain read: a non-member never takes the room's lock
+	}
 	var out *ent.Room
-	err = s.inTx(ctx, func(tx *ent.Tx, em *emitter) error {
+	err = s.inRoomTx(ctx, roomID, func(tx *ent.Tx, em *emitter) error {
 		r, err := lockRoom(ctx, tx, roomID)
 		if err != nil {
 			return err
@@ -319,7 +322,10 @@ func contains(ids []int, id int) bool {
 // message; the viewer can no longer read the room. A direct room keeps its
 // history for the one who stays.
 func (s *Service) LeaveRoom(ctx context.Context, v viewer.Viewer, roomID int) error {
-	return s.inTx(ctx, func(tx *ent.Tx, em *emitter) error {
+	if _, err := currentMember(ctx, s.db, roomID, v.UserID); err != nil {
+		return err // a plain read: a non-member never takes the room's lock
+	}
+	return s.inRoomTx(ctx, roomID, func(tx *ent.Tx, em *emitter) error {
 		if _, err := lockRoom(ctx, tx, roomID); err != nil {
 			return err
 		}

@@ -31,6 +31,7 @@ type Service struct {
 	presence Presence
 	extra    []Publisher
 	subs     activeSubs
+	turns    roomTurns
 	queue    int
 	uploads  *upload.Service
 	quota    int64 // bytes of files a user may keep; 0: DefaultUploadQuota

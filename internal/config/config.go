@@ -45,6 +45,10 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// PasswordHashConcurrency bounds the password hashes run at once (0: 2×GOMAXPROCS).
 	PasswordHashConcurrency int
+	// DBTimeout bounds the database work of one request (an HTTP
+	// operation, a WebSocket query or mutation): past it the request is
+	// answered SERVICE_UNAVAILABLE (10 s).
+	DBTimeout time.Duration
 	// OAuth holds the client credentials of each configured provider
 	// (GOOGLE, NAVER, KAKAO); a provider without them is not offered.
 	OAuth map[string]OAuthClient
@@ -64,10 +68,17 @@ type Config struct {
 // OAuthClient is chatty's registration at an OAuth provider.
 type OAuthClient struct{ ID, Secret string }
 
-// Database says which driver to open and with what DSN.
+// Database says which driver to open and with what DSN, and how to pool it.
 type Database struct {
 	Driver string // "sqlite" or "mysql"
 	DSN    string
+	// MaxOpenConns caps the pool (0: 32 on MySQL, 8 on SQLite);
+	// MaxIdleConns the connections kept open while idle (0: half of it).
+	MaxOpenConns, MaxIdleConns int
+	// LockTimeout bounds one wait for a lock (0: 5 s): MySQL's
+	// innodb_lock_wait_timeout and lock_wait_timeout (whole seconds, at
+	// least 1), SQLite's busy_timeout.
+	LockTimeout time.Duration
 }
 
 type setting struct {
@@ -80,10 +91,15 @@ type setting struct {
 func Load(args []string, getenv func(string) string) (*Config, error) {
 	var c Config
 	var origins, level, introspection, quota, imageMemory, proxies, hashes string
+	var dbTimeout, lockTimeout, maxOpen, maxIdle string
 	var googleID, googleSecret, naverID, naverSecret, kakaoID, kakaoSecret string
 	settings := []setting{
 		{"CHATTY_ADDR", "addr", ":8080", "address to listen on", &c.Addr},
 		{"CHATTY_DATABASE_URL", "database-url", "sqlite:data/chatty.db", "sqlite:PATH or mysql://user:pass@host:port/dbname", &c.DatabaseURL},
+		{"CHATTY_DB_TIMEOUT", "db-timeout", "10s", "deadline of one request's database work; past it SERVICE_UNAVAILABLE", &dbTimeout},
+		{"CHATTY_DB_LOCK_TIMEOUT", "db-lock-timeout", "5s", "longest wait for a row or table lock (MySQL, whole seconds) or the database lock (SQLite)", &lockTimeout},
+		{"CHATTY_DB_MAX_OPEN_CONNS", "db-max-open-conns", "", "database connections at most (default 32 on MySQL, 8 on SQLite)", &maxOpen},
+		{"CHATTY_DB_MAX_IDLE_CONNS", "db-max-idle-conns", "", "idle database connections kept open (default half the open ones)", &maxIdle},
 		{"CHATTY_UPLOAD_DIR", "upload-dir", "uploads", "directory for uploaded files", &c.UploadDir},
 		{"CHATTY_PUBLIC_URL", "public-url", "http://localhost:8080", "base of the absolute URLs chatty hands out", &c.PublicURL},
 		{"CHATTY_JWT_SECRET", "jwt-secret", "", "HMAC key for access tokens, at least 32 bytes (random per start when empty)", &c.JWTSecret},
@@ -161,6 +177,9 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	if err := c.databaseLimits(dbTimeout, lockTimeout, maxOpen, maxIdle); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
 
@@ -189,6 +208,34 @@ func ParseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q", s)
 	}
 	return n << shift, nil
+}
+
+// databaseLimits parses the deadline, lock timeout and pool sizes.
+func (c *Config) databaseLimits(timeout, lock, maxOpen, maxIdle string) error {
+	var err error
+	if c.DBTimeout, err = time.ParseDuration(timeout); err != nil || c.DBTimeout < 100*time.Millisecond {
+		return fmt.Errorf("config: CHATTY_DB_TIMEOUT: want a duration of at least 100ms such as 10s, got %q", timeout)
+	}
+	if c.Database.LockTimeout, err = time.ParseDuration(lock); err != nil || c.Database.LockTimeout < time.Second {
+		return fmt.Errorf("config: CHATTY_DB_LOCK_TIMEOUT: want a duration of at least 1s such as 5s, got %q", lock)
+	}
+	for _, p := range []struct {
+		name, v string
+		dst     *int
+	}{{"CHATTY_DB_MAX_OPEN_CONNS", maxOpen, &c.Database.MaxOpenConns}, {"CHATTY_DB_MAX_IDLE_CONNS", maxIdle, &c.Database.MaxIdleConns}} {
+		if p.v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(p.v)
+		if err != nil || n < 1 || n > 10000 {
+			return fmt.Errorf("config: %s: want a whole number from 1 to 10000, got %q", p.name, p.v)
+		}
+		*p.dst = n
+	}
+	if c.Database.MaxOpenConns > 0 && c.Database.MaxIdleConns > c.Database.MaxOpenConns {
+		return fmt.Errorf("config: CHATTY_DB_MAX_IDLE_CONNS: %d is more than CHATTY_DB_MAX_OPEN_CONNS (%d)", c.Database.MaxIdleConns, c.Database.MaxOpenConns)
+	}
+	return nil
 }
 
 func lookup(getenv func(string) string, key string) (string, bool) {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -20,6 +21,9 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.UploadQuota != 1<<30 || c.ImageMemory != 512<<20 {
 		t.Fatalf("upload quota %d, image memory %d", c.UploadQuota, c.ImageMemory)
+	}
+	if c.DBTimeout != 10*time.Second || c.Database.LockTimeout != 5*time.Second || c.Database.MaxOpenConns != 0 || c.Database.MaxIdleConns != 0 {
+		t.Fatalf("database limits: timeout %v, lock timeout %v, pool %d/%d", c.DBTimeout, c.Database.LockTimeout, c.Database.MaxOpenConns, c.Database.MaxIdleConns)
 	}
 	if !c.JWTSecretGenerated || len(c.JWTSecret) != 32 {
 		t.Fatalf("an unset secret must be generated (32 random bytes), got %d bytes, generated=%v", len(c.JWTSecret), c.JWTSecretGenerated)
@@ -91,6 +95,10 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"CHATTY_IMAGE_MEMORY":              {"CHATTY_IMAGE_MEMORY": "1MiB"},
 		"CHATTY_TRUSTED_PROXIES":           {"CHATTY_TRUSTED_PROXIES": "10.0.0.0/8, load-balancer.internal"},
 		"CHATTY_PASSWORD_HASH_CONCURRENCY": {"CHATTY_PASSWORD_HASH_CONCURRENCY": "0"},
+		"CHATTY_DB_TIMEOUT":                {"CHATTY_DB_TIMEOUT": "10"},
+		"CHATTY_DB_LOCK_TIMEOUT":           {"CHATTY_DB_LOCK_TIMEOUT": "500ms"},
+		"CHATTY_DB_MAX_OPEN_CONNS":         {"CHATTY_DB_MAX_OPEN_CONNS": "0"},
+		"CHATTY_DB_MAX_IDLE_CONNS":         {"CHATTY_DB_MAX_OPEN_CONNS": "4", "CHATTY_DB_MAX_IDLE_CONNS": "8"},
 	}
 	for variable, e := range cases {
 		_, err := Load(nil, env(e))
@@ -195,5 +203,19 @@ func TestTrustedProxiesAndHashConcurrency(t *testing.T) {
 	}
 	if c, _ := Load(nil, env(nil)); len(c.TrustedProxies) != 0 || c.PasswordHashConcurrency != 0 {
 		t.Errorf("defaults: trusted proxies %v, hash concurrency %d; want none and 0 (2 x GOMAXPROCS)", c.TrustedProxies, c.PasswordHashConcurrency)
+	}
+}
+
+func TestDatabaseLimits(t *testing.T) {
+	c, err := Load([]string{"-db-timeout", "1500ms"}, env(map[string]string{
+		"CHATTY_DB_LOCK_TIMEOUT":   "3s",
+		"CHATTY_DB_MAX_OPEN_CONNS": "16",
+		"CHATTY_DB_MAX_IDLE_CONNS": "4",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DBTimeout != 1500*time.Millisecond || c.Database.LockTimeout != 3*time.Second || c.Database.MaxOpenConns != 16 || c.Database.MaxIdleConns != 4 {
+		t.Fatalf("database limits: timeout %v, lock timeout %v, pool %d/%d", c.DBTimeout, c.Database.LockTimeout, c.Database.MaxOpenConns, c.Database.MaxIdleConns)
 	}
 }

@@ -5,18 +5,21 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/schema"
-	_ "github.com/go-sql-driver/mysql" // driver "mysql"
-	_ "modernc.org/sqlite"             // driver "sqlite"
+	"github.com/go-sql-driver/mysql"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/ent/migrate"
@@ -54,16 +57,28 @@ func Open(ctx context.Context, db config.Database, opts ...Option) (*DB, error) 
 		dia  string
 		err  error
 	)
+	lockTimeout := db.LockTimeout
+	if lockTimeout <= 0 {
+		lockTimeout = DefaultLockTimeout
+	}
+	maxOpen := db.MaxOpenConns
 	switch db.Driver {
 	case "sqlite":
-		pool, err = openSQLite(db.DSN)
+		pool, err = openSQLite(db.DSN, lockTimeout)
 		dia = dialect.SQLite
+		if maxOpen == 0 {
+			maxOpen = 8
+		}
 	case "mysql":
-		pool, err = sql.Open("mysql", db.DSN)
+		var dsn string
+		if dsn, err = mysqlLockTimeouts(db.DSN, lockTimeout); err == nil {
+			pool, err = sql.Open("mysql", dsn)
+		}
 		dia = dialect.MySQL
+		if maxOpen == 0 {
+			maxOpen = 32
+		}
 		if err == nil {
-			pool.SetMaxOpenConns(32)
-			pool.SetMaxIdleConns(16)
 			pool.SetConnMaxLifetime(30 * time.Minute)
 		}
 	default:
@@ -72,6 +87,12 @@ func Open(ctx context.Context, db config.Database, opts ...Option) (*DB, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", db.Driver, err)
 	}
+	maxIdle := db.MaxIdleConns
+	if maxIdle == 0 {
+		maxIdle = max(1, maxOpen/2)
+	}
+	pool.SetMaxOpenConns(maxOpen)
+	pool.SetMaxIdleConns(min(maxIdle, maxOpen))
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connect to %s: %w", db.Driver, err)
@@ -83,28 +104,82 @@ func Open(ctx context.Context, db config.Database, opts ...Option) (*DB, error) 
 	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: pool, Dialect: dia}, nil
 }
 
+// DefaultLockTimeout bounds one wait for a lock when the configuration
+// does not say.
+const DefaultLockTimeout = 5 * time.Second
+
+// mysqlLockTimeouts sets the session's lock waits, row locks
+// (innodb_lock_wait_timeout) and table and metadata locks
+// (lock_wait_timeout), to d in whole seconds (at least 1), unless the DSN
+// sets them itself. Past it the statement fails with error 1205 and the
+// request with SERVICE_UNAVAILABLE, instead of the server's 50 s (rows)
+// and a year (tables).
+func mysqlLockTimeouts(dsn string, d time.Duration) (string, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return "", err
+	}
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	secs := strconv.Itoa(max(1, int(d.Round(time.Second)/time.Second)))
+	for _, v := range []string{"innodb_lock_wait_timeout", "lock_wait_timeout"} {
+		if _, ok := cfg.Params[v]; !ok {
+			cfg.Params[v] = secs
+		}
+	}
+	return cfg.FormatDSN(), nil
+}
+
 // openSQLite opens the embedded database at path, creating its directory.
 // In WAL mode readers never wait for the writer; transactions begin
-// IMMEDIATE so writers queue on the busy timeout instead of failing with
-// SQLITE_BUSY when a read transaction would have to upgrade.
-func openSQLite(path string) (*sql.DB, error) {
+// IMMEDIATE so writers queue on the busy timeout (lockTimeout) instead of
+// failing with SQLITE_BUSY when a read transaction would have to upgrade.
+func openSQLite(path string, lockTimeout time.Duration) (*sql.DB, error) {
 	if path != ":memory:" {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return nil, err
 		}
 	}
 	q := url.Values{}
-	for _, p := range []string{"foreign_keys(1)", "busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"} {
+	busy := fmt.Sprintf("busy_timeout(%d)", lockTimeout.Milliseconds())
+	for _, p := range []string{"foreign_keys(1)", busy, "journal_mode(WAL)", "synchronous(NORMAL)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_time_format", "sqlite")
 	q.Set("_txlock", "immediate")
-	pool, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, err
+	return sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+}
+
+// Unavailable reports whether err means the database did not get to the
+// work in time: the request's deadline passed, a lock wait timed out, a
+// deadlock was broken, or SQLite stayed busy. Trying again later may
+// succeed; the client is told SERVICE_UNAVAILABLE.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
 	}
-	pool.SetMaxOpenConns(8)
-	return pool, nil
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var my *mysql.MySQLError
+	if errors.As(err, &my) {
+		switch my.Number {
+		case 1205, // ER_LOCK_WAIT_TIMEOUT
+			1213, // ER_LOCK_DEADLOCK
+			1969, // ER_STATEMENT_TIMEOUT (MariaDB's max_statement_time)
+			3024: // ER_QUERY_TIMEOUT (MySQL's max_execution_time)
+			return true
+		}
+	}
+	var lite *sqlite.Error
+	if errors.As(err, &lite) {
+		switch lite.Code() & 0xff { // the primary code of an extended one
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+	}
+	return false
 }
 
 // migrateMu serialises migrations in one process: ent's schema

@@ -1,47 +1,23 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
-
 	"github.com/chatty/chatty/graph"
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/chat"
+	"github.com/chatty/chatty/internal/database"
 	"github.com/chatty/chatty/internal/upload"
 )
 
-// MaxUploadBytes caps a multipart request (the file and the operation).
-const defaultMaxUploadBytes = 25 << 20
-
-// uploads is the GraphQL multipart request transport with CSRF
-// protection: a browser can send a multipart form cross-site without a
-// preflight, so such a request must carry a header only scripts can set
-// (Apollo-Require-Preflight or X-Apollo-Operation-Name), as Apollo
-// Server asks. gqlgen has no such check.
-type uploads struct {
-	transport.MultipartForm
-}
-
-// Do implements graphql.Transport.
-func (u uploads) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	w.Header().Set("Content-Type", mediaJSON)
-	if r.Header.Get("Apollo-Require-Preflight") == "" && r.Header.Get("X-Apollo-Operation-Name") == "" {
-		writeError(w, http.StatusForbidden, apperr.New(apperr.Forbidden,
-			"a multipart request must carry an Apollo-Require-Preflight or X-Apollo-Operation-Name header (CSRF protection)"))
-		return
-	}
-	if r.ContentLength > u.MaxUploadSize {
-		writeError(w, http.StatusRequestEntityTooLarge, apperr.New(apperr.TooLarge, "the upload is larger than %d bytes", u.MaxUploadSize))
-		return
-	}
-	u.MultipartForm.Do(w, r, exec)
-}
+// minDownloadRate is the slowest pace (bytes a second) a download may
+// keep before the server's write deadline ends it.
+const minDownloadRate = 32 << 10
 
 // serveFile answers GET /files/{id}/{name} and /thumbnails/{id}: the
 // bytes of an attachment for whoever holds its signed URL.
@@ -61,7 +37,9 @@ func (s *Server) serveFile(thumbnail bool) http.HandlerFunc {
 			http.Error(w, "this link is invalid or has expired: ask for the message again", http.StatusForbidden)
 			return
 		}
-		d, err := s.cfg.Chat.OpenAttachment(r.Context(), id, thumbnail)
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DBTimeout)
+		defer cancel()
+		d, err := s.cfg.Chat.OpenAttachment(ctx, id, thumbnail)
 		s.send(w, r, d, err, thumbnail, "private, max-age=3600")
 	}
 }
@@ -73,7 +51,9 @@ func (s *Server) serveAvatar(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	d, err := s.cfg.Chat.OpenAvatar(r.Context(), id)
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DBTimeout)
+	defer cancel()
+	d, err := s.cfg.Chat.OpenAvatar(ctx, id)
 	s.send(w, r, d, err, false, "public, max-age=300")
 }
 
@@ -83,6 +63,12 @@ func (s *Server) serveAvatar(w http.ResponseWriter, r *http.Request) {
 func (s *Server) send(w http.ResponseWriter, r *http.Request, d *chat.Download, err error, thumbnail bool, cache string) {
 	if errors.Is(err, chat.ErrNodeNotFound) || apperr.KindOf(err) == apperr.NotFound {
 		http.NotFound(w, r)
+		return
+	}
+	if database.Unavailable(err) {
+		s.log.WarnContext(r.Context(), "serve file: database unavailable", "err", err)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "the server is busy: try again shortly", http.StatusServiceUnavailable)
 		return
 	}
 	if err != nil {
@@ -106,5 +92,9 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, d *chat.Download, 
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	h.Set("Cache-Control", cache)
+	// The server's write timeout is meant for API answers; a large file to
+	// a slow client gets longer, as long as it keeps a minimum pace.
+	allowed := s.cfg.Timeouts.Write + time.Duration(d.File.Size()/minDownloadRate)*time.Second
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(allowed))
 	http.ServeContent(w, r, "", d.File.ModTime(), d.File)
 }

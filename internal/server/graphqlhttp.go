@@ -43,7 +43,8 @@ const allowedMethods = "OPTIONS, GET, POST"
 //   - An operation that fails to parse, validate or stay within the limits is
 //     not executed: 400 with application/graphql-response+json, 200 with
 //     application/json, and the response has no data entry.
-//   - GET carries queries only: any other operation gets 405 with Allow: POST.
+//   - GET carries queries only: a mutation gets 405 with Allow: POST.
+//   - A subscription gets 400 BAD_USER_INPUT: it needs the WebSocket.
 type graphQLOverHTTP struct{}
 
 var _ graphql.Transport = graphQLOverHTTP{}
@@ -76,7 +77,21 @@ func (graphQLOverHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	execute(w, r, exec, params, media)
+}
 
+// errSubscriptionOverHTTP refuses a subscription sent as a plain HTTP
+// request, which would otherwise run with nowhere to send its events.
+var errSubscriptionOverHTTP = apperr.New(apperr.BadInput,
+	"a subscription needs a WebSocket: connect to /graphql with the graphql-transport-ws subprotocol (graphql-ws's createClient, Apollo's GraphQLWsLink)")
+
+// execute runs an operation read from an HTTP request (GET, POST or
+// multipart) and writes its answer. An operation that fails to parse,
+// validate or stay within the limits is not executed: 400 with
+// application/graphql-response+json, 200 with application/json. A
+// subscription is refused with 400, a GET of anything but a query with 405.
+func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, media string) {
+	ctx := r.Context()
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		status := http.StatusOK
@@ -86,14 +101,18 @@ func (graphQLOverHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		writeRequestError(w, status, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs))
 		return
 	}
-	if op := opCtx.Operation.Operation; r.Method == http.MethodGet && op != ast.Query {
+	refuse := func(status int, err error) {
+		writeRequestError(w, status, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), gqlerror.List{gqlerror.WrapIfUnwrapped(err)}))
+	}
+	switch op := opCtx.Operation.Operation; {
+	case op == ast.Subscription:
+		refuse(http.StatusBadRequest, errSubscriptionOverHTTP)
+		return
+	case r.Method == http.MethodGet && op != ast.Query:
 		w.Header().Set("Allow", http.MethodPost)
-		err := apperr.New(apperr.BadInput, "a %s can't be sent with GET: only queries can; use POST", op)
-		writeRequestError(w, http.StatusMethodNotAllowed,
-			exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), gqlerror.List{gqlerror.WrapIfUnwrapped(err)}))
+		refuse(http.StatusMethodNotAllowed, apperr.New(apperr.BadInput, "a %s can't be sent with GET: only queries can; use POST", op))
 		return
 	}
-
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	writeJSON(w, http.StatusOK, responses(ctx))
 }

@@ -4,9 +4,12 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -15,6 +18,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/chatty/chatty/graph"
 	"github.com/chatty/chatty/internal/auth"
@@ -71,6 +75,12 @@ type Config struct {
 	// MetricsApart leaves /metrics off the handler: it is served on its own
 	// address, through MetricsHandler.
 	MetricsApart bool
+	// DBTimeout bounds the database work of one request: an HTTP request,
+	// or one query or mutation over a WebSocket (a subscription lives on).
+	// Past it the client gets SERVICE_UNAVAILABLE (10 s).
+	DBTimeout time.Duration
+	// Timeouts of the http.Server that HTTPServer builds.
+	Timeouts Timeouts
 }
 
 // Server is chatty's HTTP side.
@@ -81,6 +91,8 @@ type Server struct {
 	origins *originPolicy
 	sockets *wsRegistry
 	handler http.Handler
+	// poolWaits is the pool's WaitCount at the last /readyz.
+	poolWaits atomic.Int64
 }
 
 // New builds the server.
@@ -101,6 +113,11 @@ func New(cfg Config) *Server {
 	setDefault(&l.WSWriteTimeout, 10*time.Second)
 	setDefault(&l.WSMaxSubscriptions, defaultWSMaxSubsPerConn)
 	setDefault(&l.WSReadLimit, 64<<10)
+	setDefault(&cfg.DBTimeout, 10*time.Second)
+	setDefault(&cfg.Timeouts.ReadHeader, DefaultTimeouts.ReadHeader)
+	setDefault(&cfg.Timeouts.Read, DefaultTimeouts.Read)
+	setDefault(&cfg.Timeouts.Write, DefaultTimeouts.Write)
+	setDefault(&cfg.Timeouts.Idle, DefaultTimeouts.Idle)
 
 	s := &Server{
 		cfg:     cfg,
@@ -114,7 +131,7 @@ func New(cfg Config) *Server {
 	s.sockets = &wsRegistry{conns: map[*wsConn]struct{}{}, gauge: s.metrics.websockets}
 	mux := http.NewServeMux()
 	gql := s.graphQL()
-	mux.Handle("/graphql", s.instrument("graphql", s.cors(s.limitBody(cfg.Auth.Middleware(s.webSockets(gql))))))
+	mux.Handle("/graphql", s.instrument("graphql", s.cors(s.limitBody(s.dbDeadline(cfg.Auth.Middleware(s.webSockets(gql)))))))
 	mux.Handle("GET /files/{id}/{name}", s.instrument("files", s.serveFile(false)))
 	mux.Handle("GET /thumbnails/{id}", s.instrument("files", s.serveFile(true)))
 	mux.Handle("GET /avatars/{id}", s.instrument("files", http.HandlerFunc(s.serveAvatar)))
@@ -178,10 +195,13 @@ func (s *Server) graphQL() http.Handler {
 		},
 	})
 	srv.AddTransport(graphQLOverHTTP{}) // GET and POST, see graphqlhttp.go
-	srv.AddTransport(uploads{transport.MultipartForm{
+	// GraphQL multipart requests (uploads), see multipart.go.
+	srv.AddTransport(uploads{
 		MaxUploadSize: s.cfg.Limits.MaxUploadBytes,
+		MaxFieldSize:  s.cfg.Limits.MaxBodyBytes,
 		MaxMemory:     4 << 20, // larger files go to a temporary file
-	}})
+		WriteTimeout:  s.cfg.Timeouts.Write,
+	})
 	srv.AddTransport(unsupportedRequest{}) // last: 415/405 for what no transport above serves
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(s.cfg.Limits.MaxTokens)
@@ -194,6 +214,7 @@ func (s *Server) graphQL() http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.FixedComplexityLimit(s.cfg.Limits.MaxComplexity))
+	srv.AroundOperations(s.operationDeadline)
 	srv.AroundOperations(resolver.Loaders())
 	srv.SetErrorPresenter(graph.ErrorPresenter(s.log))
 	srv.SetRecoverFunc(graph.Recover(s.log))
@@ -215,10 +236,23 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
+// readyz answers 200 while the database answers within a second and the
+// pool has a connection to spare; 503 (with the reason) when every
+// connection is in use and requests have been waiting for one since the
+// last check, or when a ping does not come back in time, so a load
+// balancer sends traffic elsewhere while this instance is stalled.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	st := s.cfg.DB.SQL.Stats()
+	prevWaits := s.poolWaits.Swap(st.WaitCount)
+	if st.MaxOpenConnections > 0 && st.InUse >= st.MaxOpenConnections && st.WaitCount > prevWaits {
+		s.log.WarnContext(r.Context(), "not ready: database pool exhausted", "in_use", st.InUse, "max_open", st.MaxOpenConnections, "waits", st.WaitCount-prevWaits)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("database pool exhausted\n"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), readyPingTimeout)
+	defer cancel()
 	if err := s.cfg.DB.Ping(ctx); err != nil {
 		s.log.WarnContext(ctx, "not ready: database does not answer", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -226,4 +260,48 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte("ready\n"))
+}
+
+// readyPingTimeout is how long /readyz waits for the database.
+const readyPingTimeout = time.Second
+
+// dbDeadline bounds a plain HTTP request to /graphql (its token check and
+// its operation) by DBTimeout. A WebSocket gets no deadline here (each of
+// its operations gets one from operationDeadline), nor does a multipart
+// upload, whose body may take longer than that to arrive: its operation's
+// deadline starts once the body is in.
+func (s *Server) dbDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" || strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DBTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// operationDeadline bounds each query and mutation, over HTTP or a
+// WebSocket, by DBTimeout; a subscription is not cut. Work that runs out
+// of time fails with SERVICE_UNAVAILABLE (see graph.ErrorPresenter).
+func (s *Server) operationDeadline(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Subscription {
+		return next(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DBTimeout)
+	responses := next(ctx)
+	first := true
+	return func(ctx context.Context) *graphql.Response {
+		resp := responses(ctx)
+		if first && resp == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// gqlgen ends an operation whose context is done without an answer.
+			resp = &graphql.Response{Errors: gqlerror.List{graph.ErrorPresenter(s.log)(ctx, ctx.Err())}}
+		}
+		first = false
+		if resp == nil || resp.HasNext == nil || !*resp.HasNext {
+			cancel()
+		}
+		return resp
+	}
 }

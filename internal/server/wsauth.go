@@ -11,6 +11,7 @@ import (
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/auth"
 	"github.com/chatty/chatty/internal/chat"
+	"github.com/chatty/chatty/internal/database"
 	"github.com/chatty/chatty/internal/viewer"
 )
 
@@ -44,7 +45,9 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 	if token == "" {
 		return refused(ctx, errNoToken), nil, errNoToken
 	}
-	v, exp, err := s.cfg.Auth.Authenticate(ctx, token)
+	actx, cancel := context.WithTimeout(ctx, s.cfg.DBTimeout)
+	v, exp, err := s.cfg.Auth.Authenticate(actx, token)
+	cancel()
 	if err == nil && !exp.After(time.Now()) { // within the verifier's leeway: don't ack only to close
 		err = auth.ErrTokenExpired
 	}
@@ -72,8 +75,12 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 	return viewer.NewContext(ctx, v), nil, nil
 }
 
-// refused marks ctx so gqlgen closes the socket with 4403 and the reason.
+// refused marks ctx so gqlgen closes the socket with 4403 and the reason
+// (1013, try again later, when the database did not answer in time).
 func refused(ctx context.Context, err error) context.Context {
+	if apperr.KindOf(err) == "" && database.Unavailable(err) { // the token check ran out of time
+		return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeTryAgainLater), "server busy: try again shortly")
+	}
 	if apperr.KindOf(err) == "" { // internal: don't tell
 		err = errors.New("internal server error")
 	}
