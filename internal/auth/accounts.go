@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/ent/friendship"
@@ -292,7 +293,11 @@ func (s *Service) DeleteAccount(ctx context.Context, v viewer.Viewer, password *
 	s.log.InfoContext(ctx, "account deleted", "user_id", v.UserID)
 	s.sessionsEnded(ctx, v.UserID)
 	if s.opts.AccountDeleted != nil {
-		s.opts.AccountDeleted(ctx, v.UserID)
+		// The account is gone: its files go too, even when the client has
+		// hung up or the request's deadline has passed.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		s.opts.AccountDeleted(cctx, v.UserID)
 	}
 	return nil
 }

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/ent/attachment"
 	"github.com/chatty/chatty/ent/message"
@@ -96,7 +99,13 @@ func (s *Service) saveWithin(ctx context.Context, userID int, except *int, image
 
 // checkQuotaTx checks, in the transaction about to keep st, that it still
 // fits: another upload of the same user may have been kept meanwhile.
+// The user's row lock serialises the user's uploads from here to commit:
+// without it, on MariaDB (repeatable read), uploads racing each other each
+// sum the files kept before any of them and all fit.
 func (s *Service) checkQuotaTx(ctx context.Context, tx *ent.Tx, userID int, except *int, st *upload.Stored) error {
+	if err := lockUser(ctx, tx, userID); err != nil {
+		return err
+	}
 	left, err := s.quotaLeft(ctx, tx.Client(), userID, except)
 	if err != nil {
 		return err
@@ -380,4 +389,20 @@ func (s *Service) OpenAvatar(ctx context.Context, attachmentID int) (*Download, 
 		return nil, ErrNodeNotFound
 	}
 	return s.OpenAttachment(ctx, attachmentID, false)
+}
+
+// lockUser takes the user's row lock for the rest of the transaction on
+// MySQL/MariaDB. SQLite needs none: its write transactions begin
+// IMMEDIATE, one at a time.
+func lockUser(ctx context.Context, tx *ent.Tx, userID int) error {
+	_, err := tx.User.Query().Where(user.ID(userID)).Select(user.FieldID).
+		Modify(func(s *entsql.Selector) {
+			if s.Dialect() == dialect.MySQL {
+				s.ForUpdate()
+			}
+		}).Ints(ctx)
+	if err != nil {
+		return fmt.Errorf("lock user %d: %w", userID, err)
+	}
+	return nil
 }

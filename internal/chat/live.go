@@ -331,6 +331,9 @@ func (st *stream) run(sub *pubsub.Subscription) error {
 			return nil
 		case <-gapC:
 			gapC = nil
+			if len(st.pending) == 0 {
+				continue // the gap filled itself meanwhile
+			}
 			if err := st.fill(st.lowestPending()); err != nil {
 				return err
 			}
@@ -370,13 +373,18 @@ func (st *stream) run(sub *pubsub.Subscription) error {
 					return err
 				}
 			}
-			if len(st.pending) > 0 && gapC == nil {
+			switch {
+			case len(st.pending) > 0 && gapC == nil:
 				if gap == nil {
 					gap = time.NewTimer(gapWait)
 				} else {
 					gap.Reset(gapWait)
 				}
 				gapC = gap.C
+			case len(st.pending) == 0 && gapC != nil:
+				// The missing message came: no database read for this gap.
+				gap.Stop()
+				gapC = nil
 			}
 		}
 	}

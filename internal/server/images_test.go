@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/png"
@@ -340,6 +341,67 @@ func TestUploadQuota(t *testing.T) {
 			resp = send(cb, quota-len(avatar)+1, "big.txt")
 			if resp.Code() != "PAYLOAD_TOO_LARGE" || remainingBytes(resp) != float64(quota-len(avatar)) {
 				t.Fatalf("past what the avatar leaves: %s", resp.Raw)
+			}
+		})
+	}
+}
+
+// Uploads of one user racing each other, each to its own room, never
+// keep more than the quota together: on MariaDB each transaction's sum
+// would not see the others' uncommitted files without the user's lock.
+func TestUploadQuotaHoldsUnderConcurrentUploads(t *testing.T) {
+	const quota, size, uploads = 10_000, 4_000, 8
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, backend, envOption{chat: []chat.Option{chat.WithUploadQuota(quota)}})
+			a, b := e.signUp(t, "한꺼번에"), e.signUp(t, "받는이")
+			ca := e.client(a)
+			rooms := make([]string, uploads)
+			for i := range rooms {
+				rooms[i] = ca.createRoom(t, ptr(fmt.Sprintf("방 %d", i)), b.ID).ID
+			}
+			codes := make([]string, uploads)
+			var wg sync.WaitGroup
+			for i, r := range rooms {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					req := ca.uploadRequest(sendFileOp, map[string]any{"r": r, "f": nil}, "f", "same-time.txt", bytes.Repeat([]byte("q"), size))
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						codes[i] = "transport: " + err.Error()
+						return
+					}
+					defer resp.Body.Close()
+					var out gqlResponse
+					if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+						codes[i] = "decode: " + err.Error()
+						return
+					}
+					codes[i] = out.Code()
+				}()
+			}
+			wg.Wait()
+			kept := 0
+			for i, code := range codes {
+				switch code {
+				case "":
+					kept++
+				case "PAYLOAD_TOO_LARGE":
+				default:
+					t.Errorf("upload %d: %q", i, code)
+				}
+			}
+			if kept*size > quota || kept != quota/size {
+				t.Fatalf("%d uploads of %d bytes kept under a quota of %d (codes %q)", kept, size, quota, codes)
+			}
+			stored := 0
+			for _, r := range rooms {
+				stored += ca.messages(t, r, nil).TotalCount
+			}
+			if stored != kept {
+				t.Fatalf("%d files posted, %d uploads answered as kept", stored, kept)
 			}
 		})
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -523,3 +524,92 @@ func TestLiveDeliveryStatementsDoNotGrowWithSubscribers(t *testing.T) {
 		}
 	})
 }
+
+// swapBroker publishes the next two messages of a room (topic "room.<id>")
+// in the opposite order, as Redis may deliver the sends of two instances.
+type swapBroker struct {
+	pubsub.Broker
+	mu    sync.Mutex
+	armed bool
+	held  *heldPublish
+}
+
+type heldPublish struct {
+	topic   string
+	payload []byte
+}
+
+func (b *swapBroker) arm() { b.mu.Lock(); b.armed = true; b.mu.Unlock() }
+
+func (b *swapBroker) Publish(ctx context.Context, topic string, payload []byte) error {
+	var e roomEvent
+	if !strings.HasPrefix(topic, "room.") || json.Unmarshal(payload, &e) != nil || e.Message == nil {
+		return b.Broker.Publish(ctx, topic, payload)
+	}
+	b.mu.Lock()
+	switch {
+	case b.armed && b.held == nil:
+		b.held = &heldPublish{topic, payload}
+		b.mu.Unlock()
+		return nil
+	case b.held != nil:
+		held := b.held
+		b.held, b.armed = nil, false
+		b.mu.Unlock()
+		if err := b.Broker.Publish(ctx, topic, payload); err != nil {
+			return err
+		}
+		return b.Broker.Publish(ctx, held.topic, held.payload)
+	}
+	b.mu.Unlock()
+	return b.Broker.Publish(ctx, topic, payload)
+}
+
+// Messages that arrive out of order are delivered in order, and once the
+// missing one has come no subscriber reads the database for the gap.
+func TestReorderedMessagesCostNoDatabaseRead(t *testing.T) {
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			counter := &statementCounter{}
+			mem := pubsub.NewMemory()
+			t.Cleanup(func() { mem.Close() })
+			broker := &swapBroker{Broker: mem}
+			e := newEnv(t, backend, counter.option(), envOption{chat: []chat.Option{chat.WithBroker(broker)}})
+			a, b := e.signUp(t, "보내는이"), e.signUp(t, "듣는이")
+			ca := e.client(a)
+			r, after := ca.wsOpenRoom(t, "swapped", b.ID)
+			var sockets []*wsClient
+			for range 4 {
+				ws := e.wsConnect(t, protoTransportWS, b)
+				ws.subscribe("m", wsMessageAddedOp, map[string]any{"r": r.ID, "after": after})
+				sockets = append(sockets, ws)
+			}
+			warm := ca.send(t, r.ID, "warm up")
+			for _, ws := range sockets {
+				if m := ws.message("m"); m.ID != warm.ID {
+					t.Fatalf("got %+v, want %+v", m, warm)
+				}
+			}
+			broker.arm()
+			first, second := ca.send(t, r.ID, "first"), ca.send(t, r.ID, "second")
+			for _, ws := range sockets {
+				if m := ws.message("m"); m.ID != first.ID {
+					t.Fatalf("got %+v first, want %+v", m, first)
+				}
+				if m := ws.message("m"); m.ID != second.ID {
+					t.Fatalf("got %+v second, want %+v", m, second)
+				}
+			}
+			before := counter.n.Load()
+			time.Sleep(3 * gapWaitForTests) // past the gap timer
+			if n := counter.n.Load() - before; n != 0 {
+				t.Fatalf("%d statements after the gap had filled itself: the gap timer read the database", n)
+			}
+		})
+	}
+}
+
+// gapWaitForTests is chat's gapWait: how long a stream waits for a
+// missing message before it reads it from the database.
+const gapWaitForTests = 250 * time.Millisecond

@@ -41,8 +41,8 @@ func decodeCost(ct string, cfg image.Config, hdr io.Reader, size int) int64 {
 			decoded = (w + 15) / 16 * 16 * (h + 15) / 16 * 16 * 2
 		case color.NYCbCrAModel: // lossy with an alpha plane, itself possibly lossless
 			decoded = px * 8
-		default: // lossless: 4 bytes a pixel, and transforms beside it
-			decoded = px * 6
+		default: // lossless: 4 bytes a pixel, and a colour-indexing transform's 4 more beside it
+			decoded = px * 8
 		}
 	default:
 		decoded = px * 8
@@ -87,11 +87,9 @@ func pngInterlaced(r io.Reader) bool {
 	return !bytes.Equal(b[12:16], []byte("IHDR")) || b[28] != 0
 }
 
-// jpegFrame is what the frame header (SOFn) and an Adobe segment say
-// about a JPEG's decoding.
+// jpegFrame is what the frame header (SOFn) says about a JPEG's decoding.
 type jpegFrame struct {
 	progressive bool
-	adobeRGB    bool // APP14 "Adobe" with transform 0: three components are RGB
 	comps       []jpegComp
 }
 
@@ -117,15 +115,6 @@ func readJPEGFrame(r io.Reader) (f jpegFrame, ok bool) {
 			return f, false
 		}
 		switch {
-		case marker == 0xEE && n >= 12: // APP14
-			seg := make([]byte, n)
-			if _, err := io.ReadFull(r, seg); err != nil {
-				return f, false
-			}
-			if bytes.HasPrefix(seg, []byte("Adobe")) && seg[11] == 0 {
-				f.adobeRGB = true
-			}
-			continue
 		case isSOF(marker):
 			seg := make([]byte, n)
 			if _, err := io.ReadFull(r, seg); err != nil || n < 6 {
@@ -157,7 +146,7 @@ func isSOF(m byte) bool {
 // jpegCost estimates image/jpeg's memory for a w×h JPEG: each component's
 // plane, padded to whole MCUs; for a progressive JPEG its coefficients
 // too (a 64×int32 block per 8×8, 4 bytes a sample); and the RGBA or CMYK
-// image an RGB or four-component JPEG is converted to.
+// image a three- or four-component JPEG may be converted to.
 func jpegCost(hdr io.Reader, w, h int64) int64 {
 	f, ok := readJPEGFrame(hdr)
 	if !ok {
@@ -181,8 +170,11 @@ func jpegCost(hdr io.Reader, w, h int64) int64 {
 	if f.progressive {
 		cost += 4 * samples
 	}
-	rgb := len(f.comps) == 3 && (f.adobeRGB || f.comps[0].id == 'R' && f.comps[1].id == 'G' && f.comps[2].id == 'B')
-	if len(f.comps) == 4 || rgb {
+	// Three components are converted to RGBA when an Adobe segment says
+	// so, and image/jpeg honours one that comes after the frame header
+	// (before the scan), where this reading stops: count the RGBA image for
+	// every three- or four-component frame rather than trust the order.
+	if len(f.comps) >= 3 {
 		cost += 4 * w * h
 	}
 	return cost

@@ -79,8 +79,11 @@ func TestDecodeCostCoversTheDecode(t *testing.T) {
 		"jpeg cmyk":        {"image/jpeg", goTestdata(t, "video-001.cmyk.jpeg")},
 		"jpeg progressive": {"image/jpeg", goTestdata(t, "video-001.q50.444.progressive.jpeg")},
 		"jpeg rgb":         {"image/jpeg", goTestdata(t, "video-001.rgb.jpeg")},
-		"gif":              {"image/gif", gifBytes(t, w, h)},
-		"webp lossless":    {"image/webp", webpBytes(w, h, color.NRGBA{10, 20, 30, 255})},
+		// image/jpeg honours an Adobe segment after the frame header too,
+		// and converts the three components to RGBA.
+		"jpeg adobe after sof": {"image/jpeg", adobeAfterFrame(t, jpegBytes(t, gradient(w, h, false)))},
+		"gif":                  {"image/gif", gifBytes(t, w, h)},
+		"webp lossless":        {"image/webp", webpBytes(w, h, color.NRGBA{10, 20, 30, 255})},
 	}
 	lossy, err := os.ReadFile("testdata/blue-purple-pink.lossy.webp")
 	if err != nil {
@@ -112,6 +115,27 @@ func TestDecodeCostCoversTheDecode(t *testing.T) {
 			t.Errorf("%s: estimated %d bytes, the decode allocated %d", name, est, used)
 		}
 	}
+}
+
+// adobeAfterFrame puts an Adobe APP14 segment (transform 0: the three
+// components are RGB, not YCbCr) right after a JPEG's frame header.
+func adobeAfterFrame(t *testing.T, jpg []byte) []byte {
+	t.Helper()
+	for i := 2; i+4 <= len(jpg); {
+		marker, n := jpg[i+1], int(jpg[i+2])<<8|int(jpg[i+3])
+		end := i + 2 + n
+		if marker == 0xC0 {
+			app14 := []byte{0xFF, 0xEE, 0x00, 0x0E, 'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, 0}
+			out := append(append(append([]byte{}, jpg[:end]...), app14...), jpg[end:]...)
+			if _, err := jpeg.Decode(bytes.NewReader(out)); err != nil {
+				t.Fatalf("JPEG with an Adobe segment after its frame: %v", err)
+			}
+			return out
+		}
+		i = end
+	}
+	t.Fatal("no baseline frame header")
+	return nil
 }
 
 func TestReadJPEGFrame(t *testing.T) {

@@ -89,9 +89,10 @@ func (s *Service) probeImage(ctx context.Context, f io.ReadSeeker, ct string, ow
 	if err != nil {
 		return imageInfo{}, err
 	}
-	info, err := render(c, br, cfg, orient, s.limits.ThumbnailSize)
-	release() // after render returned: nothing of the bitmap is reachable
-	return info, err
+	// Released after render returns (nothing of the bitmap is reachable
+	// then), and on a panic too, or the budget would shrink for good.
+	defer release()
+	return render(c, br, cfg, orient, s.limits.ThumbnailSize)
 }
 
 // render decodes an image and makes its thumbnail, upright.
