@@ -159,6 +159,11 @@ try {
   );
   const subscription = `subscription { messageAdded(roomId: "${room}", after: "${cursor}") { body sender { nickname } } }`;
   await page.evaluate((q) => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(q), subscription);
+  // GraphiQL parses the editor's document 100 ms after an edit and sends
+  // an operation over the WebSocket only once it knows it is a
+  // subscription; a run before that goes over HTTP, which chatty refuses
+  // (400, "a subscription needs a WebSocket"). A person is not that fast.
+  await page.waitForTimeout(500);
   await page.locator('button.graphiql-execute-button').click();
   step('started messageAdded in GraphiQL with the token in the Headers tab');
 
