@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net"
@@ -121,6 +122,16 @@ func TestBrokenMultipartIsBadUserInput(t *testing.T) {
 		"map names a missing file": withParts("map", opsPart, [3]string{"map", "", `{"0":["variables.f"]}`}),
 		"map path to nowhere":      withParts("map", opsPart, [3]string{"map", "", `{"0":["variables.nothing.here"]}`}, filePart),
 		"file not in the map":      withParts("map", opsPart, [3]string{"map", "", `{}`}, filePart),
+		// Each path and file once held an open file: a 1 MiB map could
+		// exhaust the process's descriptors.
+		"too many paths": withParts("map", opsPart, [3]string{"map", "", `{"0":[` + strings.Repeat(`"variables.f",`, 50) + `"variables.f"]}`}, filePart),
+		"too many files": withParts("map", opsPart, [3]string{"map", "", func() string {
+			var keys []string
+			for i := range 11 {
+				keys = append(keys, fmt.Sprintf(`"%d":["variables.f"]`, i))
+			}
+			return "{" + strings.Join(keys, ",") + "}"
+		}()}, filePart),
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

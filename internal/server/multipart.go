@@ -157,6 +157,17 @@ func (u uploads) read(r *http.Request, files *fileSet) (*graphql.RawParams, erro
 	if err := decodeJSON(rawMap, &paths); err != nil {
 		return nil, apperr.Input("map", "the map field must be a JSON object from file field names to lists of variable paths")
 	}
+	// Each file costs a temporary file: a request carries a few.
+	if len(paths) > maxUploadFiles {
+		return nil, apperr.Input("map", "a request carries at most %d files", maxUploadFiles)
+	}
+	targets := 0
+	for _, list := range paths {
+		targets += len(list)
+	}
+	if targets > maxUploadTargets {
+		return nil, apperr.Input("map", "the map names at most %d variable paths", maxUploadTargets)
+	}
 
 	inMemory := r.ContentLength >= 0 && r.ContentLength < u.MaxMemory
 	for {
@@ -218,6 +229,13 @@ func quoteShort(s string) string {
 	return fmt.Sprintf("%q", s)
 }
 
+// A multipart request carries at most maxUploadFiles files, going to at
+// most maxUploadTargets variables in all.
+const (
+	maxUploadFiles   = 10
+	maxUploadTargets = 50
+)
+
 // fileSet holds the files of one request and removes the temporary ones.
 type fileSet struct {
 	temps []*os.File
@@ -241,15 +259,9 @@ func (fs *fileSet) keep(part io.Reader, inMemory bool) (open func() (io.ReadSeek
 	if size, err = io.Copy(tmp, part); err != nil {
 		return nil, 0, err
 	}
-	name := tmp.Name()
-	return func() (io.ReadSeeker, error) {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		fs.temps = append(fs.temps, f)
-		return f, nil
-	}, size, nil
+	// Every variable the file goes to reads the one open temporary file
+	// through its own section: no descriptor per path.
+	return func() (io.ReadSeeker, error) { return io.NewSectionReader(tmp, 0, size), nil }, size, nil
 }
 
 // remove closes and deletes the temporary files.

@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/gorilla/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -272,7 +273,7 @@ const readyPingTimeout = time.Second
 // deadline starts once the body is in.
 func (s *Server) dbDeadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "" || strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+		if websocket.IsWebSocketUpgrade(r) || strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
 			next.ServeHTTP(w, r)
 			return
 		}
