@@ -20,8 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatty/chatty/internal/auth"
 	"github.com/chatty/chatty/internal/chat"
 	"github.com/chatty/chatty/internal/database/dbtest"
+	"github.com/chatty/chatty/internal/server"
 	"github.com/chatty/chatty/internal/upload"
 )
 
@@ -475,4 +477,56 @@ func filesUnder(t *testing.T, dir string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// An upload whose image decode outlasts the database deadline (waiting for
+// its turn, or a slow decode) is still kept: the deadline bounds database
+// work, and an operation carrying files gets several of them.
+func TestSlowDecodeOutlivesTheDatabaseDeadline(t *testing.T) {
+	const deadline = 300 * time.Millisecond
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			disk, err := upload.NewDisk(filepath.Join(t.TempDir(), "uploads"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := &gatedStore{Storage: disk, release: make(chan struct{}), started: make(chan struct{}, 1)}
+			var once sync.Once
+			open := func() { once.Do(func() { close(g.release) }) }
+			t.Cleanup(open)
+			e := newEnv(t, backend,
+				envOption{chat: []chat.Option{chat.WithUploads(upload.NewService(g, upload.Limits{}))}},
+				envOption{server: func(c *server.Config, _ *auth.Options) { c.DBTimeout = deadline }})
+			a, b := e.signUp(t, "느린사진"), e.signUp(t, "친구")
+			r := e.client(a).createRoom(t, nil, b.ID)
+			done := make(chan gqlResponse, 1)
+			go func() {
+				req := e.client(a).uploadRequest(sendFileOp, map[string]any{"r": r.ID, "f": nil}, "f", "slow.png", noisePNG(t, 200, 200))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					done <- gqlResponse{Raw: err.Error()}
+					return
+				}
+				defer resp.Body.Close()
+				var out gqlResponse
+				raw, _ := io.ReadAll(resp.Body)
+				_ = json.Unmarshal(raw, &out)
+				out.Raw = string(raw)
+				done <- out
+			}()
+			select {
+			case <-g.started: // the decode is running, and held
+			case <-time.After(time.Minute):
+				t.Fatal("the decode did not start")
+			}
+			time.Sleep(2 * deadline)
+			open()
+			resp := <-done
+			var out struct{ SendFile fileMessage }
+			if resp.Code() != "" || json.Unmarshal(resp.Data, &out) != nil || out.SendFile.Kind != "IMAGE" {
+				t.Fatalf("an upload whose decode took twice the database deadline: %s", resp.Raw)
+			}
+		})
+	}
 }

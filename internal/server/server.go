@@ -290,7 +290,15 @@ func (s *Server) operationDeadline(ctx context.Context, next graphql.OperationHa
 	if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Subscription {
 		return next(ctx)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.DBTimeout)
+	timeout := s.cfg.DBTimeout
+	if oc := graphql.GetOperationContext(ctx); hasUpload(oc.Variables) {
+		// A file's operation also waits for its turn to decode images
+		// (one per user at a time, within a memory budget), which is not
+		// database work: it gets uploadTimeouts deadlines. Its lock waits
+		// stay bound by the database's lock timeout.
+		timeout *= uploadTimeouts
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	responses := next(ctx)
 	first := true
 	return func(ctx context.Context) *graphql.Response {
@@ -305,4 +313,29 @@ func (s *Server) operationDeadline(ctx context.Context, next graphql.OperationHa
 		}
 		return resp
 	}
+}
+
+// uploadTimeouts is how many database deadlines an operation carrying
+// files gets.
+const uploadTimeouts = 6
+
+// hasUpload reports whether variables carry a file.
+func hasUpload(v any) bool {
+	switch x := v.(type) {
+	case graphql.Upload, *graphql.Upload:
+		return true
+	case map[string]any:
+		for _, e := range x {
+			if hasUpload(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if hasUpload(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
