@@ -19,6 +19,10 @@ type keyedLimiter struct {
 	lastSweep time.Time
 }
 
+// maxLimiterKeys bounds the keys one limiter remembers (about 200 bytes
+// each).
+const maxLimiterKeys = 50_000
+
 type bucket struct {
 	lim  *rate.Limiter
 	seen time.Time
@@ -45,6 +49,15 @@ func (k *keyedLimiter) allow(key string, now time.Time) (ok bool, wait time.Dura
 	}
 	b, ok := k.buckets[key]
 	if !ok {
+		if len(k.buckets) >= maxLimiterKeys {
+			// Bounded memory whatever a flood of addresses or made-up
+			// accounts sends: an arbitrary bucket goes (it may have been
+			// partly used; its key starts afresh when seen again).
+			for old := range k.buckets {
+				delete(k.buckets, old)
+				break
+			}
+		}
 		b = &bucket{lim: rate.NewLimiter(rate.Every(k.every), k.burst)}
 		k.buckets[key] = b
 	}
