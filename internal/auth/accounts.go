@@ -73,7 +73,8 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*Payload, error) 
 
 // SignIn checks an email and password and opens a session. Attempts are
 // limited per client address, per account and address, and per account
-// over all addresses: a client that exhausts its own limit for an account
+// over all addresses (but from an address the account signed in from in
+// the last 30 days): a client that exhausts its own limit for an account
 // does not lock the owner out from elsewhere.
 func (s *Service) SignIn(ctx context.Context, emailIn, password string) (*Payload, error) {
 	now := s.now()
@@ -89,11 +90,17 @@ func (s *Service) SignIn(ctx context.Context, emailIn, password string) (*Payloa
 	}
 	// The pair first: a refused attempt does not draw on the account's
 	// ceiling, which is shared with the owner's other addresses.
-	if ok, wait := s.byAccountClient.allow(email+"\x00"+ip, now); !ok {
+	pair := email + "\x00" + ip
+	if ok, wait := s.byAccountClient.allow(pair, now); !ok {
 		return nil, errSignInLimited(wait)
 	}
-	if ok, wait := s.byAccount.allow(email, now); !ok {
-		return nil, errSignInLimited(wait)
+	// An address the account signed in from lately skips the account's
+	// ceiling: guesses from many other addresses can exhaust that, and
+	// would otherwise keep the owner out everywhere.
+	if !s.knownClients.has(pair, now) {
+		if ok, wait := s.byAccount.allow(email, now); !ok {
+			return nil, errSignInLimited(wait)
+		}
 	}
 	u, err := s.db.User.Query().Where(user.Email(email), user.DeletedAtIsNil()).Only(ctx)
 	if err != nil && !ent.IsNotFound(err) {
@@ -123,6 +130,7 @@ func (s *Service) SignIn(ctx context.Context, emailIn, password string) (*Payloa
 	if err != nil {
 		return nil, err
 	}
+	s.knownClients.add(pair, now)
 	return signedIn(ctx, out), nil
 }
 

@@ -86,3 +86,46 @@ func limitKey(ip string) string {
 	}
 	return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
 }
+
+// knownClientFor is how long a successful sign-in from an address lets
+// that address past the account's ceiling.
+const knownClientFor = 30 * 24 * time.Hour
+
+// recentSet remembers keys for a while, at most maxLimiterKeys of them.
+type recentSet struct {
+	keep time.Duration
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+func newRecentSet(keep time.Duration) *recentSet {
+	return &recentSet{keep: keep, seen: map[string]time.Time{}}
+}
+
+// add remembers key as of now.
+func (r *recentSet) add(key string, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.seen[key]; !ok && len(r.seen) >= maxLimiterKeys {
+		for old, at := range r.seen {
+			if now.Sub(at) > r.keep {
+				delete(r.seen, old)
+			}
+		}
+		for old := range r.seen {
+			if len(r.seen) < maxLimiterKeys {
+				break
+			}
+			delete(r.seen, old)
+		}
+	}
+	r.seen[key] = now
+}
+
+// has reports whether key was added within keep.
+func (r *recentSet) has(key string, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	at, ok := r.seen[key]
+	return ok && now.Sub(at) <= r.keep
+}

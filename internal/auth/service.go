@@ -82,11 +82,14 @@ type Service struct {
 	tokens          *tokenIssuer
 	opts            Options
 	byAccountClient *keyedLimiter
-	byAccount       *keyedLimiter
-	byClient        *keyedLimiter
-	searches        *keyedLimiter
-	hashes          *hashGate
-	log             *slog.Logger
+	// knownClients are (account, address) pairs that signed in lately:
+	// they skip the account's ceiling, which strangers can exhaust.
+	knownClients *recentSet
+	byAccount    *keyedLimiter
+	byClient     *keyedLimiter
+	searches     *keyedLimiter
+	hashes       *hashGate
+	log          *slog.Logger
 	// dummyHash is checked against when no account matches, so that a
 	// wrong email takes as long as a wrong password.
 	dummyHash string
@@ -130,6 +133,7 @@ func NewService(db *ent.Client, o Options) (*Service, error) {
 		tokens:          newTokenIssuer(o.Secret, o.Issuer, o.AccessTTL),
 		opts:            o,
 		byAccountClient: newKeyedLimiter(o.SignInPerAccountClient),
+		knownClients:    newRecentSet(knownClientFor),
 		byAccount:       newKeyedLimiter(o.SignInPerAccount),
 		byClient:        newKeyedLimiter(o.SignInPerClient),
 		searches:        newKeyedLimiter(o.SearchPerUser),

@@ -128,6 +128,31 @@ func TestSignInCeilingPerAccount(t *testing.T) {
 	})
 }
 
+// Guesses from many addresses exhaust the account's ceiling, but an
+// address the owner signed in from lately still gets in; a new address
+// waits like everyone else.
+func TestSignInFromAKnownAddressSkipsTheCeiling(t *testing.T) {
+	forEachDBOpts(t, []envOption{behindProxy("127.0.0.0/8", "::1/128")}, func(t *testing.T, e *env) {
+		owner := e.signUp(t, "단골")
+		vars := func(p string) map[string]any { return map[string]any{"e": owner.Email, "p": p} }
+		const home = "198.51.100.7"
+		if r := e.anon().doFrom(t, home, signInMutation, vars(owner.Password)); r.Code() != "" {
+			t.Fatalf("signing in from home: %s", r.Raw)
+		}
+		for addr := 1; addr <= 10; addr++ {
+			for i := 0; i < 10; i++ {
+				e.anon().doFrom(t, fmt.Sprintf("192.0.2.%d", addr), signInMutation, vars("wrong password"))
+			}
+		}
+		if r := e.anon().doFrom(t, "203.0.113.9", signInMutation, vars(owner.Password)); r.Code() != "RATE_LIMITED" {
+			t.Fatalf("a new address after 100 guesses: %s, want RATE_LIMITED", r.Raw)
+		}
+		if r := e.anon().doFrom(t, home, signInMutation, vars(owner.Password)); r.Code() != "" {
+			t.Fatalf("the owner's usual address after 100 guesses elsewhere: %s, want signed in", r.Raw)
+		}
+	})
+}
+
 // X-Forwarded-For from a peer that is not a trusted proxy is ignored: a
 // client cannot pick a fresh address for each attempt.
 func TestForwardedForFromUntrustedPeerIsIgnored(t *testing.T) {
