@@ -99,13 +99,8 @@ func (s *Service) saveWithin(ctx context.Context, userID int, except *int, image
 
 // checkQuotaTx checks, in the transaction about to keep st, that it still
 // fits: another upload of the same user may have been kept meanwhile.
-// The user's row lock serialises the user's uploads from here to commit:
-// without it, on MariaDB (repeatable read), uploads racing each other each
-// sum the files kept before any of them and all fit.
+// The transaction must have taken the user's lock (lockUser) first.
 func (s *Service) checkQuotaTx(ctx context.Context, tx *ent.Tx, userID int, except *int, st *upload.Stored) error {
-	if err := lockUser(ctx, tx, userID); err != nil {
-		return err
-	}
 	left, err := s.quotaLeft(ctx, tx.Client(), userID, except)
 	if err != nil {
 		return err
@@ -162,6 +157,9 @@ func (s *Service) SendFile(ctx context.Context, v viewer.Viewer, in SendFileInpu
 	}
 	var out *ent.Message
 	err = s.inRoomTx(ctx, in.RoomID, func(tx *ent.Tx, em *emitter) error {
+		if err := lockUser(ctx, tx, v.UserID); err != nil { // first: see lockUser
+			return err
+		}
 		seq, err := nextSeq(ctx, tx, in.RoomID, s.now())
 		if err != nil {
 			return err
@@ -236,6 +234,9 @@ func (s *Service) UploadAvatar(ctx context.Context, v viewer.Viewer, file io.Rea
 		old *ent.Attachment
 	)
 	err = s.inTx(ctx, func(tx *ent.Tx, _ *emitter) error {
+		if err := lockUser(ctx, tx, v.UserID); err != nil { // first: see lockUser
+			return err
+		}
 		u, err := tx.User.Query().Where(user.ID(v.UserID), user.DeletedAtIsNil()).Only(ctx)
 		if err != nil {
 			return fmt.Errorf("load user %d: %w", v.UserID, err)
@@ -392,8 +393,14 @@ func (s *Service) OpenAvatar(ctx context.Context, attachmentID int) (*Download, 
 }
 
 // lockUser takes the user's row lock for the rest of the transaction on
-// MySQL/MariaDB. SQLite needs none: its write transactions begin
-// IMMEDIATE, one at a time.
+// MySQL/MariaDB, serialising the user's uploads for the quota: without
+// it, uploads racing each other each sum the files kept before any of
+// them, and all fit. It must be the transaction's first statement: under
+// repeatable read the first plain read fixes the snapshot every later
+// read sees, and a snapshot older than the lock misses what the
+// previous holder kept. It comes before the room's lock (one order, no
+// deadlock). SQLite needs none: its write transactions begin IMMEDIATE,
+// one at a time.
 func lockUser(ctx context.Context, tx *ent.Tx, userID int) error {
 	_, err := tx.User.Query().Where(user.ID(userID)).Select(user.FieldID).
 		Modify(func(s *entsql.Selector) {
