@@ -37,6 +37,8 @@ type Limits struct {
 	// MaxFields caps the fields and fragments an operation expands to,
 	// each fragment counted every time it is spread (10000).
 	MaxFields int
+	// MaxFragments caps the fragments a document defines (100).
+	MaxFragments int
 	// MaxDepth caps how deep an operation nests (12).
 	MaxDepth int
 	// MaxAliases caps the aliases in an operation (30).
@@ -105,6 +107,7 @@ func New(cfg Config) *Server {
 	setDefault(&l.MaxBodyBytes, 1<<20)
 	setDefault(&l.MaxUploadBytes, defaultMaxUploadBytes)
 	setDefault(&l.MaxFields, 10000)
+	setDefault(&l.MaxFragments, 100)
 	setDefault(&l.MaxDepth, 12)
 	setDefault(&l.MaxAliases, 30)
 	setDefault(&l.MaxComplexity, 5000)
@@ -206,8 +209,11 @@ func (s *Server) graphQL() http.Handler {
 	srv.AddTransport(unsupportedRequest{}) // last: 415/405 for what no transport above serves
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(s.cfg.Limits.MaxTokens)
-	// The shape check is the first operation-context mutator: it refuses an
-	// operation that expands exponentially before anything else walks it.
+	// Too many fragments are refused before parsing (validation grows with
+	// their square); the shape check is the first operation-context
+	// mutator: it refuses an operation that expands exponentially before
+	// anything else walks it.
+	srv.Use(graph.FragmentLimit{Max: s.cfg.Limits.MaxFragments})
 	srv.Use(graph.ShapeLimit{MaxFields: s.cfg.Limits.MaxFields, MaxDepth: s.cfg.Limits.MaxDepth, MaxAliases: s.cfg.Limits.MaxAliases})
 	if s.cfg.NoIntrospection {
 		srv.Use(noIntrospection{})

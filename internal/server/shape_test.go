@@ -73,7 +73,42 @@ func assertShapeRefused(t *testing.T, r gqlResponse) {
 	if len(r.Data) > 0 && string(r.Data) != "null" {
 		t.Fatalf("the operation ran: %.300s", r.Data)
 	}
-	mustContain(t, r.Errors[0].Message, "expands to more than 10000 fields")
+	if msg := r.Errors[0].Message; !strings.Contains(msg, "expands to more than 10000 fields") && !strings.Contains(msg, "defines more than 100 fragments") {
+		t.Fatalf("refused for %q, want the expansion or the fragment count", msg)
+	}
+}
+
+// A document defining more than 100 fragments is refused before it is
+// parsed; 100 are fine.
+func TestFragmentCountLimit(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	doc := func(n int) string {
+		var b strings.Builder
+		b.WriteString("query Many {")
+		for i := range n {
+			fmt.Fprintf(&b, " ...G%d", i)
+		}
+		b.WriteString(" }")
+		for i := range n {
+			fmt.Fprintf(&b, " fragment G%d on Query { g%d: __typename }", i, i)
+		}
+		return b.String()
+	}
+	c := e.as("")
+	r := c.do(t, doc(101), nil)
+	if r.Code() != "COMPLEXITY_LIMIT_EXCEEDED" {
+		t.Fatalf("101 fragments: %.300s", r.Raw)
+	}
+	mustContain(t, r.Errors[0].Message, "defines more than 100 fragments")
+	// 100 fragments pass this check (and then meet the alias limit, a
+	// different refusal).
+	if r := c.do(t, doc(100), nil); strings.Contains(r.Raw, "fragments") {
+		t.Fatalf("100 fragments refused for their number: %.300s", r.Raw)
+	}
+	// The word in a string or a field name does not count.
+	if r := c.do(t, `{ __typename }`+strings.Repeat(" # fragment", 200), nil); r.Code() != "" {
+		t.Fatalf("comments saying fragment: %.300s", r.Raw)
+	}
 }
 
 // Fragments spread many times still count each time: 99 spreads of a
