@@ -213,8 +213,9 @@ func ParseBytes(s string) (int64, error) {
 // databaseLimits parses the deadline, lock timeout and pool sizes.
 func (c *Config) databaseLimits(timeout, lock, maxOpen, maxIdle string) error {
 	var err error
-	if c.DBTimeout, err = time.ParseDuration(timeout); err != nil || c.DBTimeout < 100*time.Millisecond {
-		return fmt.Errorf("config: CHATTY_DB_TIMEOUT: want a duration of at least 100ms such as 10s, got %q", timeout)
+	// An answer is written within the HTTP server's 30 s write timeout.
+	if c.DBTimeout, err = time.ParseDuration(timeout); err != nil || c.DBTimeout < 100*time.Millisecond || c.DBTimeout > 20*time.Second {
+		return fmt.Errorf("config: CHATTY_DB_TIMEOUT: want a duration from 100ms to 20s such as 10s, got %q", timeout)
 	}
 	if c.Database.LockTimeout, err = time.ParseDuration(lock); err != nil || c.Database.LockTimeout < time.Second {
 		return fmt.Errorf("config: CHATTY_DB_LOCK_TIMEOUT: want a duration of at least 1s such as 5s, got %q", lock)

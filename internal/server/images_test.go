@@ -530,3 +530,53 @@ func TestSlowDecodeOutlivesTheDatabaseDeadline(t *testing.T) {
 		})
 	}
 }
+
+// Behind the real http.Server, an upload whose decode outlasts the server's
+// write timeout still gets its answer: once the body is in, the answer has
+// the operation's deadline and then some, not the bare write timeout.
+func TestSlowUploadStillGetsItsAnswer(t *testing.T) {
+	disk, err := upload.NewDisk(filepath.Join(t.TempDir(), "uploads"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedStore{Storage: disk, release: make(chan struct{}), started: make(chan struct{}, 1)}
+	var once sync.Once
+	open := func() { once.Do(func() { close(g.release) }) }
+	t.Cleanup(open)
+	base := newEnv(t, "sqlite",
+		envOption{chat: []chat.Option{chat.WithUploads(upload.NewService(g, upload.Limits{}))}},
+		envOption{server: func(c *server.Config, _ *auth.Options) {
+			c.DBTimeout = 300 * time.Millisecond
+			c.Timeouts = server.Timeouts{ReadHeader: time.Second, Read: 5 * time.Second, Write: 500 * time.Millisecond, Idle: time.Second}
+		}})
+	e := serveWith(t, base)
+	a, b := base.signUp(t, "느긋한"), base.signUp(t, "상대")
+	r := base.client(a).createRoom(t, nil, b.ID)
+	done := make(chan gqlResponse, 1)
+	go func() {
+		req := e.client(a).uploadRequest(sendFileOp, map[string]any{"r": r.ID, "f": nil}, "f", "slow.png", noisePNG(t, 200, 200))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- gqlResponse{Raw: "transport: " + err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		var out gqlResponse
+		raw, _ := io.ReadAll(resp.Body)
+		_ = json.Unmarshal(raw, &out)
+		out.Raw = string(raw)
+		done <- out
+	}()
+	select {
+	case <-g.started:
+	case <-time.After(time.Minute):
+		t.Fatal("the decode did not start")
+	}
+	time.Sleep(time.Second) // twice the write timeout
+	open()
+	resp := <-done
+	var out struct{ SendFile fileMessage }
+	if resp.Code() != "" || json.Unmarshal(resp.Data, &out) != nil || out.SendFile.Kind != "IMAGE" {
+		t.Fatalf("an upload answered after twice the write timeout: %s", resp.Raw)
+	}
+}

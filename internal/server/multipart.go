@@ -42,8 +42,9 @@ type uploads struct {
 	// larger ones go to temporary files (removed after the request).
 	MaxUploadSize, MaxFieldSize, MaxMemory int64
 	// WriteTimeout is the time the answer has once the body is in: the
-	// server's write deadline runs from the request's headers, and a
-	// large body may take longer than that to arrive.
+	// server's write deadline runs from the request's headers, a large
+	// body may take longer than that to arrive, and the operation may run
+	// for several database deadlines (it waits to decode images).
 	WriteTimeout time.Duration
 }
 

@@ -204,7 +204,9 @@ func (s *Server) graphQL() http.Handler {
 		MaxUploadSize: s.cfg.Limits.MaxUploadBytes,
 		MaxFieldSize:  s.cfg.Limits.MaxBodyBytes,
 		MaxMemory:     4 << 20, // larger files go to a temporary file
-		WriteTimeout:  s.cfg.Timeouts.Write,
+		// Once the body is in: the operation's deadline (six database
+		// deadlines for one carrying files) and time to answer.
+		WriteTimeout: uploadTimeouts*s.cfg.DBTimeout + answerMargin,
 	})
 	srv.AddTransport(unsupportedRequest{}) // last: 415/405 for what no transport above serves
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
@@ -324,6 +326,10 @@ func (s *Server) operationDeadline(ctx context.Context, next graphql.OperationHa
 // uploadTimeouts is how many database deadlines an operation carrying
 // files gets.
 const uploadTimeouts = 6
+
+// answerMargin is the time an answer has to be written after its
+// operation's deadline.
+const answerMargin = 20 * time.Second
 
 // hasUpload reports whether variables carry a file.
 func hasUpload(v any) bool {
