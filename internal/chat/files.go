@@ -15,6 +15,7 @@ import (
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/ent/attachment"
 	"github.com/chatty/chatty/ent/message"
+	"github.com/chatty/chatty/ent/room"
 	"github.com/chatty/chatty/ent/user"
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/upload"
@@ -157,7 +158,13 @@ func (s *Service) SendFile(ctx context.Context, v viewer.Viewer, in SendFileInpu
 	}
 	var out *ent.Message
 	err = s.inRoomTx(ctx, in.RoomID, func(tx *ent.Tx, em *emitter) error {
-		if err := lockUser(ctx, tx, v.UserID); err != nil { // first: see lockUser
+		// The room's lock, then the user's (sending text locks the room,
+		// then its message's foreign key reads the user), both before any
+		// plain read: see lockUser.
+		if err := touchRoom(ctx, tx, in.RoomID); err != nil {
+			return err
+		}
+		if err := lockUser(ctx, tx, v.UserID); err != nil {
 			return err
 		}
 		seq, err := nextSeq(ctx, tx, in.RoomID, s.now())
@@ -395,12 +402,14 @@ func (s *Service) OpenAvatar(ctx context.Context, attachmentID int) (*Download, 
 // lockUser takes the user's row lock for the rest of the transaction on
 // MySQL/MariaDB, serialising the user's uploads for the quota: without
 // it, uploads racing each other each sum the files kept before any of
-// them, and all fit. It must be the transaction's first statement: under
-// repeatable read the first plain read fixes the snapshot every later
-// read sees, and a snapshot older than the lock misses what the
-// previous holder kept. It comes before the room's lock (one order, no
-// deadlock). SQLite needs none: its write transactions begin IMMEDIATE,
-// one at a time.
+// them, and all fit. It must come before any plain read of the
+// transaction: under repeatable read the first plain read fixes the
+// snapshot every later read sees, and a snapshot older than the lock
+// misses what the previous holder kept. A room's lock, when the
+// transaction takes one, comes before it: sending a message locks the
+// room, then reads the sender's row for the foreign key, so the other
+// order deadlocks. SQLite needs none: its write transactions begin
+// IMMEDIATE, one at a time.
 func lockUser(ctx context.Context, tx *ent.Tx, userID int) error {
 	_, err := tx.User.Query().Where(user.ID(userID)).Select(user.FieldID).
 		Modify(func(s *entsql.Selector) {
@@ -410,6 +419,14 @@ func lockUser(ctx context.Context, tx *ent.Tx, userID int) error {
 		}).Ints(ctx)
 	if err != nil {
 		return fmt.Errorf("lock user %d: %w", userID, err)
+	}
+	return nil
+}
+
+// touchRoom takes the room's row lock (changing nothing) without reading.
+func touchRoom(ctx context.Context, tx *ent.Tx, roomID int) error {
+	if err := tx.Room.Update().Where(room.ID(roomID)).AddLastSeq(0).Exec(ctx); err != nil {
+		return fmt.Errorf("lock room %d: %w", roomID, err)
 	}
 	return nil
 }

@@ -59,8 +59,8 @@ func nextSeq(ctx context.Context, tx *ent.Tx, roomID int, now time.Time) (int64,
 // and returns the room as it is now.
 func lockRoom(ctx context.Context, tx *ent.Tx, roomID int) (*ent.Room, error) {
 	// MySQL counts changed rows, and this changes none: look, don't count.
-	if err := tx.Room.Update().Where(room.ID(roomID)).AddLastSeq(0).Exec(ctx); err != nil {
-		return nil, fmt.Errorf("lock room %d: %w", roomID, err)
+	if err := touchRoom(ctx, tx, roomID); err != nil {
+		return nil, err
 	}
 	r, err := tx.Room.Get(ctx, roomID)
 	if ent.IsNotFound(err) {

@@ -580,3 +580,62 @@ func TestSlowUploadStillGetsItsAnswer(t *testing.T) {
 		t.Fatalf("an upload answered after twice the write timeout: %s", resp.Raw)
 	}
 }
+
+// One user sending text and files to one room through two instances at
+// once (a phone and a laptop): both always go through. Sending text locks
+// the room and then reads the user's row (the message's foreign key); an
+// upload must lock them in the same order or the two deadlock.
+func TestTextAndFilesFromTwoInstancesDoNotDeadlock(t *testing.T) {
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			db := dbtest.Open(t, backend)
+			one, two := newEnvOn(t, db), newEnvOn(t, db)
+			a, b := one.signUp(t, "두기기"), one.signUp(t, "받는")
+			r := one.client(a).createRoom(t, nil, b.ID)
+			const rounds = 40
+			codes := make(chan string, 2*rounds)
+			var wg sync.WaitGroup
+			for i := range rounds {
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					codes <- postCode(two.client(a).uploadRequest(sendFileOp, map[string]any{"r": r.ID, "f": nil}, "f", fmt.Sprintf("f%d.txt", i), []byte("file")))
+				}()
+				go func() {
+					defer wg.Done()
+					body, _ := json.Marshal(map[string]any{"query": sendOp, "variables": map[string]any{"r": r.ID, "b": fmt.Sprintf("text %d", i)}})
+					req, _ := http.NewRequest(http.MethodPost, one.URL+"/graphql", bytes.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("Authorization", "Bearer "+a.AccessToken)
+					codes <- postCode(req)
+				}()
+			}
+			wg.Wait()
+			close(codes)
+			for code := range codes {
+				if code != "" {
+					t.Errorf("a send failed: %s", code)
+				}
+			}
+			if n := one.client(a).messages(t, r.ID, nil).TotalCount; n != 2*rounds {
+				t.Fatalf("%d messages, want %d", n, 2*rounds)
+			}
+		})
+	}
+}
+
+// postCode sends req and returns the error code of its answer ("" when
+// none), or what went wrong.
+func postCode(req *http.Request) string {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "transport: " + err.Error()
+	}
+	defer resp.Body.Close()
+	var out gqlResponse
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return "decode: " + err.Error()
+	}
+	return out.Code()
+}
