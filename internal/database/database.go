@@ -5,8 +5,10 @@ package database
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -153,13 +155,17 @@ func openSQLite(path string, lockTimeout time.Duration) (*sql.DB, error) {
 
 // Unavailable reports whether err means the database did not get to the
 // work in time: the request's deadline passed, a lock wait timed out, a
-// deadlock was broken, or SQLite stayed busy. Trying again later may
+// deadlock was broken, SQLite stayed busy, or the connection to the
+// database was lost or refused. Trying again later may
 // succeed; the client is told SERVICE_UNAVAILABLE.
 func Unavailable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	// Out of time, or the connection to the database lost or refused.
+	var netErr *net.OpError
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, mysql.ErrInvalidConn) || errors.As(err, &netErr) {
 		return true
 	}
 	var my *mysql.MySQLError

@@ -967,3 +967,15 @@ func TestWebSocketNoGoroutineLeak(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 }
+
+// When the server cannot check a token (its database is gone), the socket
+// closes with 1013, try again later, not 4403: 4403 tells a client its
+// sign-in is bad and sends every user back to the sign-in screen.
+func TestWebSocketInitWithoutDatabaseIsTryAgain(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	a := e.signUp(t, "기다림")
+	e.DB.SQL.Close() // every query fails from here on
+	c := wsDial(t, e, protoTransportWS)
+	c.write(map[string]any{"type": "connection_init", "payload": wsBearer(a.AccessToken)})
+	c.expectClose(1013, wsWait)
+}

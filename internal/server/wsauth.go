@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -59,8 +58,15 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 		watch, stop := context.WithCancel(context.WithoutCancel(ctx))
 		c.whenClosed(stop)
 		err := s.cfg.Chat.WatchSessions(watch, v, func() {
-			if _, _, err := s.cfg.Auth.Authenticate(watch, token); err != nil && watch.Err() == nil {
+			check, cancel := context.WithTimeout(watch, s.cfg.DBTimeout)
+			defer cancel()
+			_, _, err := s.cfg.Auth.Authenticate(check, token)
+			switch {
+			case err == nil || watch.Err() != nil:
+			case apperr.KindOf(err) != "": // the session ended, or the account
 				c.closeWith(closeForbidden, "the session has ended")
+			default: // the database did not answer: not a reason to sign anyone out
+				s.log.WarnContext(watch, "session check failed; the socket stays open", "user_id", v.UserID, "err", err)
 			}
 		})
 		if err != nil {
@@ -76,13 +82,16 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 }
 
 // refused marks ctx so gqlgen closes the socket with 4403 and the reason
-// (1013, try again later, when the database did not answer in time).
+// when the client was refused (a bad or expired token, an ended session),
+// and with 1013, try again later, when the server could not tell (the
+// database did not answer): 4403 makes clients sign in again.
 func refused(ctx context.Context, err error) context.Context {
-	if apperr.KindOf(err) == "" && database.Unavailable(err) { // the token check ran out of time
-		return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeTryAgainLater), "server busy: try again shortly")
-	}
-	if apperr.KindOf(err) == "" { // internal: don't tell
-		err = errors.New("internal server error")
+	if apperr.KindOf(err) == "" {
+		reason := "internal server error: try again shortly" // internal: don't tell more
+		if database.Unavailable(err) {
+			reason = "server busy: try again shortly"
+		}
+		return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeTryAgainLater), reason)
 	}
 	return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeForbidden), truncateReason(err.Error()))
 }
