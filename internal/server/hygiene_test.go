@@ -147,6 +147,19 @@ func TestBrokenMultipartIsBadUserInput(t *testing.T) {
 			}
 		})
 	}
+	// Without signing in, nothing of the body is read: 401.
+	for name, token := range map[string]string{"no token": "", "a bad token": "not-a-token"} {
+		ct, whole := good()
+		req, _ := http.NewRequest(http.MethodPost, e.URL+"/graphql", bytes.NewReader(whole))
+		req.Header.Set("Content-Type", ct)
+		req.Header.Set("Apollo-Require-Preflight", "true")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if resp := send(t, req); resp.Status != http.StatusUnauthorized || resp.Code() != "UNAUTHENTICATED" {
+			t.Fatalf("an upload with %s: %d %s, want 401 UNAUTHENTICATED", name, resp.Status, resp.Raw)
+		}
+	}
 	// The well-formed request still goes through.
 	ct, whole = good()
 	var out struct{ SendFile fileMessage }

@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/chatty/chatty/internal/apperr"
+	"github.com/chatty/chatty/internal/auth"
 )
 
 // defaultMaxUploadBytes caps a multipart request (the file and the operation).
@@ -69,6 +70,16 @@ func (u uploads) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 	if r.Header.Get("Apollo-Require-Preflight") == "" && r.Header.Get("X-Apollo-Operation-Name") == "" {
 		fail(http.StatusForbidden, apperr.New(apperr.Forbidden,
 			"a multipart request must carry an Apollo-Require-Preflight or X-Apollo-Operation-Name header (CSRF protection)"))
+		return
+	}
+	// Every operation that takes a file needs a signed-in user: nobody
+	// else gets to make the server hold up to MaxUploadSize of body.
+	if _, err := auth.Require(r.Context()); err != nil {
+		e, ok := apperr.As(err)
+		if !ok {
+			e = auth.ErrUnauthenticated
+		}
+		fail(http.StatusUnauthorized, e)
 		return
 	}
 	tooLarge := apperr.New(apperr.TooLarge, "the upload is larger than %d bytes", u.MaxUploadSize)
