@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -94,8 +94,8 @@ type Server struct {
 	origins *originPolicy
 	sockets *wsRegistry
 	handler http.Handler
-	// poolWaits is the pool's WaitCount at the last /readyz.
-	poolWaits atomic.Int64
+	// pool is the pool's waits as of the last /readyz.
+	pool poolSample
 }
 
 // New builds the server.
@@ -247,15 +247,16 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 
 // readyz answers 200 while the database answers within a second and the
 // pool has a connection to spare; 503 (with the reason) when every
-// connection is in use and requests have been waiting for one since the
-// last check, or when a ping does not come back in time, so a load
-// balancer sends traffic elsewhere while this instance is stalled.
+// connection is in use and requests waited for one half a second on
+// average since the last check, or when a ping does not come back in
+// time, so a load balancer sends traffic elsewhere while this instance is
+// stalled (a busy pool whose waits are short stays ready).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	st := s.cfg.DB.SQL.Stats()
-	prevWaits := s.poolWaits.Swap(st.WaitCount)
-	if st.MaxOpenConnections > 0 && st.InUse >= st.MaxOpenConnections && st.WaitCount > prevWaits {
-		s.log.WarnContext(r.Context(), "not ready: database pool exhausted", "in_use", st.InUse, "max_open", st.MaxOpenConnections, "waits", st.WaitCount-prevWaits)
+	waits, waited := s.pool.since(st.WaitCount, st.WaitDuration)
+	if st.MaxOpenConnections > 0 && st.InUse >= st.MaxOpenConnections && waits > 0 && waited/time.Duration(waits) >= readyPingTimeout/2 {
+		s.log.WarnContext(r.Context(), "not ready: database pool exhausted", "in_use", st.InUse, "max_open", st.MaxOpenConnections, "waits", waits, "waited", waited)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("database pool exhausted\n"))
 		return
@@ -273,6 +274,23 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // readyPingTimeout is how long /readyz waits for the database.
 const readyPingTimeout = time.Second
+
+// poolSample remembers the pool's wait counters between /readyz checks.
+type poolSample struct {
+	mu     sync.Mutex
+	count  int64
+	waited time.Duration
+}
+
+// since returns the waits for a connection, and their total time, since
+// the last call, and remembers these counters.
+func (p *poolSample) since(count int64, waited time.Duration) (int64, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	dc, dw := count-p.count, waited-p.waited
+	p.count, p.waited = count, waited
+	return dc, dw
+}
 
 // dbDeadline bounds a plain HTTP request to /graphql (its token check and
 // its operation) by DBTimeout. A WebSocket gets no deadline here (each of
