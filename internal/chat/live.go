@@ -58,12 +58,20 @@ func overflow(ctx context.Context) {
 	}
 }
 
+// publishTimeout bounds the reads and the broker call of publishing one
+// committed event.
+const publishTimeout = 10 * time.Second
+
 // livePublisher turns committed events into broker payloads.
 type livePublisher struct{ s *Service }
 
 // Publish implements Publisher.
 func (p livePublisher) Publish(ctx context.Context, e Event) {
-	if err := p.publish(context.WithoutCancel(ctx), e); err != nil {
+	// What committed is published even when its request has ended, but
+	// not for ever: the reads it takes get a deadline of their own.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+	defer cancel()
+	if err := p.publish(pctx, e); err != nil {
 		p.s.log.ErrorContext(ctx, "publish event", "kind", e.Kind, "room_id", e.RoomID, "err", err)
 	}
 }
