@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/chatty/chatty/internal/viewer"
 )
@@ -22,10 +23,16 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// tokenCheckTimeout bounds the database work of checking one token.
+const tokenCheckTimeout = 10 * time.Second
+
 // ContextWithToken returns ctx carrying the viewer token speaks for, or,
 // when it is refused, the reason.
 func (s *Service) ContextWithToken(ctx context.Context, token string) context.Context {
-	v, _, err := s.Authenticate(ctx, token)
+	// Bounded even where the request has no deadline (uploads, upgrades).
+	actx, cancel := context.WithTimeout(ctx, tokenCheckTimeout)
+	v, _, err := s.Authenticate(actx, token)
+	cancel()
 	if err != nil {
 		return context.WithValue(ctx, authErrKey{}, err)
 	}

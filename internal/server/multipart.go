@@ -76,8 +76,9 @@ func (u uploads) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 	// else gets to make the server hold up to MaxUploadSize of body.
 	if _, err := auth.Require(r.Context()); err != nil {
 		e, ok := apperr.As(err)
-		if !ok {
-			e = auth.ErrUnauthenticated
+		if !ok { // the token could not be checked: not the client's fault
+			fail(http.StatusServiceUnavailable, apperr.New(apperr.Unavailable, "the server could not check the access token in time; try again shortly"))
+			return
 		}
 		fail(http.StatusUnauthorized, e)
 		return

@@ -299,7 +299,7 @@ func (p *poolSample) since(count int64, waited time.Duration) (int64, time.Durat
 // deadline starts once the body is in.
 func (s *Server) dbDeadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if websocket.IsWebSocketUpgrade(r) || strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+		if websocket.IsWebSocketUpgrade(r) || strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "multipart/") {
 			next.ServeHTTP(w, r)
 			return
 		}
