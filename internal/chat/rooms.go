@@ -138,12 +138,31 @@ func (s *Service) CreateRoom(ctx context.Context, v viewer.Viewer, in CreateRoom
 // directRoom returns the viewer's direct room with other, creating it or
 // bringing back whichever of them had left.
 func (s *Service) directRoom(ctx context.Context, v viewer.Viewer, other int) (*ent.Room, error) {
+	key := pairKey(v.UserID, other)
+	// The common case, opening a chat that both are in, only reads: no
+	// transaction, no lock to wait for. Else the room's writers take turns
+	// (one connection per instance waits on a room locked elsewhere).
+	existing, err := s.db.Room.Query().Where(room.DirectKey(key)).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		existing = nil
+	case err != nil:
+		return nil, fmt.Errorf("find direct room: %w", err)
+	default:
+		if _, err := liveUser(ctx, s.db, other); err != nil {
+			return nil, err
+		}
+		_, errMe := currentMember(ctx, s.db, existing.ID, v.UserID)
+		_, errOther := currentMember(ctx, s.db, existing.ID, other)
+		if errMe == nil && errOther == nil {
+			return existing, nil
+		}
+	}
 	var out *ent.Room
-	err := s.inTx(ctx, func(tx *ent.Tx, em *emitter) error {
+	txFn := func(tx *ent.Tx, em *emitter) error {
 		if _, err := liveUser(ctx, tx.Client(), other); err != nil {
 			return err
 		}
-		key := pairKey(v.UserID, other)
 		r, err := tx.Room.Query().Where(room.DirectKey(key)).Only(ctx)
 		if ent.IsNotFound(err) {
 			now := s.now()
@@ -179,7 +198,12 @@ func (s *Service) directRoom(ctx context.Context, v viewer.Viewer, other int) (*
 		}
 		out = r
 		return nil
-	})
+	}
+	if existing != nil {
+		err = s.inRoomTx(ctx, existing.ID, txFn)
+	} else {
+		err = s.inTx(ctx, txFn)
+	}
 	if err != nil {
 		return nil, err
 	}

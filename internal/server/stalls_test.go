@@ -258,3 +258,27 @@ func TestWebSocketOperationsHaveADeadline(t *testing.T) {
 		})
 	}
 }
+
+// Opening a direct chat both people are in only reads: it answers at once
+// while the room's row is locked elsewhere.
+func TestOpeningADirectChatDoesNotWaitForItsLock(t *testing.T) {
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			l := newLockedRoomEnv(t, backend)
+			direct := l.client(l.a).createRoom(t, nil, l.b.ID)
+			l.locked = direct
+			release := l.holdLock(t)
+			defer release()
+			var out struct{ CreateRoom struct{ ID string } }
+			r := l.client(l.a).do(t, `mutation($m: [ID!]!) { createRoom(input: {memberIds: $m}) { id } }`, map[string]any{"m": []string{l.b.ID}})
+			if r.Code() != "" {
+				t.Fatalf("opening the direct chat while its row is locked: %s", r.Raw)
+			}
+			r.Decode(t, &out)
+			if out.CreateRoom.ID != direct.ID {
+				t.Fatalf("opened room %s, want the pair's room %s", out.CreateRoom.ID, direct.ID)
+			}
+		})
+	}
+}
