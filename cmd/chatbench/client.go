@@ -256,6 +256,14 @@ func (s *subscriber) read(clock *clock) {
 			s.mu.Unlock()
 			return
 		}
+		if seq, ok := fastNext(b); ok { // the common case, without a JSON decode: the bench's own CPU stays small
+			s.mu.Lock()
+			s.got = append(s.got, delivery{seq: seq, at: at})
+			s.mu.Unlock()
+			s.count.Add(1)
+			s.last.Store(seq)
+			continue
+		}
 		var f frame
 		if err := json.Unmarshal(b, &f); err != nil {
 			s.addErr("bad frame: " + string(b))
@@ -324,3 +332,29 @@ func newClock() *clock              { return &clock{t0: time.Now()} }
 func (c *clock) now() time.Duration { return time.Since(c.t0) }
 func ms(d time.Duration) float64    { return float64(d) / float64(time.Millisecond) }
 func secs(d time.Duration) float64  { return d.Seconds() }
+
+// fastNext reads the seq of a plain "next" frame of messageAdded (no
+// errors) without decoding the JSON: a quote inside a JSON string is
+// escaped, so `"seq":` and `"type":"next"` can only be keys here, and a
+// messageAdded selection has one seq. Anything else goes the slow way.
+func fastNext(b []byte) (int64, bool) {
+	if !bytes.Contains(b, []byte(`"type":"next"`)) || bytes.Contains(b, []byte(`"errors"`)) {
+		return 0, false
+	}
+	i := bytes.Index(b, []byte(`"seq":`))
+	if i < 0 || bytes.Count(b, []byte(`"seq":`)) != 1 {
+		return 0, false
+	}
+	var seq int64
+	j := i + len(`"seq":`)
+	for ; j < len(b) && b[j] == ' '; j++ {
+	}
+	start := j
+	for ; j < len(b) && b[j] >= '0' && b[j] <= '9'; j++ {
+		seq = seq*10 + int64(b[j]-'0')
+	}
+	if j == start || j-start > 18 {
+		return 0, false
+	}
+	return seq, true
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"sort"
 	"sync"
@@ -36,6 +37,10 @@ type FanoutResult struct {
 	BurstSeconds     float64 `json:"burst_seconds"`
 	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
 	BurstMsgsPerSec  float64 `json:"burst_messages_per_sec"`
+	// CPU per delivery during the burst: the server's (from -pid) and the
+	// bench's own (its share of the two cores is not the server's).
+	ServerCPUus float64 `json:"server_cpu_us_per_delivery,omitempty"`
+	BenchCPUus  float64 `json:"bench_cpu_us_per_delivery"`
 
 	PacedRate     float64 `json:"paced_messages_per_sec"`
 	PacedMessages int     `json:"paced_messages"`
@@ -56,6 +61,7 @@ type fanoutOpts struct {
 	subscribers int
 	burst       int           // messages in the burst
 	paced       time.Duration // length of the paced phase
+	pid         int           // the server's, for its CPU time (0: unknown)
 	progress    bool
 }
 
@@ -128,6 +134,7 @@ func runFanout(ctx context.Context, a *api, o fanoutOpts) (*FanoutResult, error)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	burstStart := clk.now()
+	srvCPU0, selfCPU0 := cpuTime(o.pid), cpuTime(os.Getpid())
 	for range 4 {
 		wg.Add(1)
 		go func() {
@@ -149,6 +156,7 @@ func runFanout(ctx context.Context, a *api, o fanoutOpts) (*FanoutResult, error)
 	bar.Finish()
 	lastBurst := maxSeq(burst)
 	waitDelivered(ctx, subs, lastBurst, 30*time.Second)
+	srvCPU, selfCPU := cpuTime(o.pid)-srvCPU0, cpuTime(os.Getpid())-selfCPU0
 	burstEnd := lastDelivery(subs, seqSet(burst))
 	if burstEnd <= burstStart {
 		burstEnd = clk.now()
@@ -158,6 +166,12 @@ func runFanout(ctx context.Context, a *api, o fanoutOpts) (*FanoutResult, error)
 	delivered := countDelivered(subs, seqSet(burst))
 	res.DeliveriesPerSec = float64(delivered) / res.BurstSeconds
 	res.BurstMsgsPerSec = float64(o.burst) / res.BurstSeconds
+	if delivered > 0 {
+		if o.pid > 0 && o.pid != os.Getpid() {
+			res.ServerCPUus = float64(srvCPU.Microseconds()) / float64(delivered)
+		}
+		res.BenchCPUus = float64(selfCPU.Microseconds()) / float64(delivered)
+	}
 
 	// Paced, open loop, at half the burst's message rate.
 	rate := res.BurstMsgsPerSec / 2

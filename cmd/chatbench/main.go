@@ -50,12 +50,12 @@ var profiles = map[string]profile{
 		idleSockets: 40, idleSteps: 2, idleSettle: 200 * time.Millisecond,
 	},
 	"short": {
-		fanoutSubs: []int{10, 100, 1000}, realisticUpTo: 1000, burstDeliveries: 60000, burstMin: 40, burstMax: 400, paced: 3 * time.Second,
+		fanoutSubs: []int{10, 100, 1000}, realisticUpTo: 1000, burstDeliveries: 200000, burstMin: 40, burstMax: 400, paced: 3 * time.Second,
 		send:        sendOpts{concurrency: []int{1, 8, 64}, rooms: 32, duration: 3 * time.Second, max: 5000},
 		idleSockets: 2000, idleSteps: 4, idleSettle: time.Second,
 	},
 	"full": {
-		fanoutSubs: []int{10, 100, 1000, 5000}, realisticUpTo: 5000, burstDeliveries: 300000, burstMin: 40, burstMax: 1000, paced: 10 * time.Second,
+		fanoutSubs: []int{10, 100, 1000, 5000}, realisticUpTo: 5000, burstDeliveries: 500000, burstMin: 40, burstMax: 1000, paced: 10 * time.Second,
 		send:        sendOpts{concurrency: []int{1, 8, 64}, rooms: 64, duration: 10 * time.Second, max: 50000},
 		idleSockets: 20000, idleSteps: 10, idleSettle: 3 * time.Second,
 	},
@@ -91,7 +91,7 @@ func main() {
 	fs.StringVar(&o.baseline, "baseline", "", "raw: also run a minimal gorilla hub and a raw INSERT loop (needs -raw-dsn) and show the ratios")
 	fs.StringVar(&o.rawDSN, "raw-dsn", "", "chatty's database for the raw INSERT loop: sqlite:PATH or mysql://user:pass@127.0.0.1:3306/db")
 	fs.IntVar(&o.sources, "sources", 8, "loopback source addresses to spread sockets over (127.0.0.2 …)")
-	fs.BoolVar(&o.progress, "progress", true, "progress bars on stderr")
+	fs.BoolVar(&o.progress, "progress", isTerminal(os.Stderr), "progress bars on stderr (default: when it is a terminal)")
 	fs.BoolVar(&rawHub, "raw-hub-serve", false, "internal: serve the raw hub on a loopback port, print its URL")
 	fs.StringVar(&createDB, "create-mysql-db", "", "helper for make bench: create a fresh database beside this mysql:// URL, print its URL")
 	fs.StringVar(&dropDB, "drop-mysql-db", "", "helper for make bench: drop this chatbench_ database")
@@ -200,40 +200,41 @@ func run(ctx context.Context, o options) (*Report, error) {
 			type run struct {
 				a               *api
 				target, select_ string
+				pid             int
 			}
-			runs := []run{{a, "chatty", "minimal"}}
+			runs := []run{{a, "chatty", "minimal", o.pid}}
 			if n <= p.realisticUpTo {
-				runs = append(runs, run{a, "chatty", "realistic"})
+				runs = append(runs, run{a, "chatty", "realistic", o.pid})
 			}
 			if raw != nil {
-				runs = append(runs, run{raw, "raw", "minimal"})
+				runs = append(runs, run{raw, "raw", "minimal", rawPid})
 			}
 			for _, r := range runs {
 				if ctx.Err() != nil {
 					return rep, ctx.Err()
 				}
-				fo.target, fo.selection = r.target, r.select_
+				fo.target, fo.selection, fo.pid = r.target, r.select_, r.pid
 				res, err := runFanout(ctx, r.a, fo)
 				if err != nil {
 					fail(fmt.Sprintf("fanout %s %s %d", r.target, r.select_, n), err)
 					continue
 				}
-				say("fanout %-6s %-9s ×%-5d %9.0f deliveries/s  p50 %6.1f ms  p99 %6.1f ms  max %6.1f ms  (paced %.0f msg/s)  complete %d/%d",
-					r.target, r.select_, n, res.DeliveriesPerSec, res.P50ms, res.P99ms, res.Maxms, res.PacedRate, res.Complete, n)
+				say("fanout %-6s %-9s ×%-5d %9.0f deliveries/s  server %5.1f µs/delivery  p50 %6.1f ms  p99 %6.1f ms  max %6.1f ms  (paced %.0f msg/s)  complete %d/%d",
+					r.target, r.select_, n, res.DeliveriesPerSec, res.ServerCPUus, res.P50ms, res.P99ms, res.Maxms, res.PacedRate, res.Complete, n)
 				rep.Fanout = append(rep.Fanout, res)
 			}
 		}
 	}
 	if slices.Contains(o.scenarios, "send") && ctx.Err() == nil {
 		so := p.send
-		so.progress = o.progress
+		so.progress, so.pid = o.progress, o.pid
 		res, chk, err := runSend(ctx, a, so)
 		if err != nil {
 			fail("send chatty", err)
 		}
 		rep.Send, rep.SendCheck = append(rep.Send, res...), chk
 		for _, r := range res {
-			say("send   chatty c=%-3d %7.0f/s  p99 %6.1f ms  errors %v", r.Concurrency, r.PerSec, r.P99ms, r.Errors)
+			say("send   chatty c=%-3d %7.0f/s  server %6.0f µs/send  p99 %6.1f ms  errors %v", r.Concurrency, r.PerSec, r.ServerCPUus, r.P99ms, r.Errors)
 		}
 		if chk != nil {
 			say("send   read back: %d of %d acknowledged stored, %d duplicate seqs, %d gaps", chk.Stored, chk.Acked, chk.Duplicates, chk.Gaps)
@@ -285,6 +286,11 @@ func machine() string {
 		load = strings.Join(strings.Fields(string(b))[:3], " ")
 	}
 	return fmt.Sprintf("%d cores, load average %s at start", runtime.NumCPU(), load)
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // bar is a progress bar, or nothing.

@@ -67,6 +67,9 @@ func (r *Report) Markdown() string {
 		}
 		name := fmt.Sprintf("fanout 1 room × %d, `%s`", f.Subscribers, f.Selection)
 		row(name+": deliveries/s (burst of "+fmt.Sprint(f.BurstMessages)+")", f.DeliveriesPerSec, raw.DeliveriesPerSec, "/s", ok, check+rawCheck)
+		if f.ServerCPUus > 0 {
+			row(name+": server CPU µs per delivery (burst)", f.ServerCPUus, raw.ServerCPUus, "µs", ok && raw.ServerCPUus > 0, fmt.Sprintf("bench's own: %.1f µs", f.BenchCPUus))
+		}
 		row(name+fmt.Sprintf(": p50 ms at half the burst rate (%.0f vs %.0f msg/s)", f.PacedRate, raw.PacedRate), f.P50ms, raw.P50ms, "ms", ok, "")
 		row(name+": p99 ms at half the burst rate", f.P99ms, raw.P99ms, "ms", ok, "")
 		row(name+": max ms", f.Maxms, raw.Maxms, "ms", ok, "")
@@ -91,6 +94,9 @@ func (r *Report) Markdown() string {
 		}
 		row(fmt.Sprintf("persisted sends/s, concurrency %d over %d rooms (raw: INSERT loop)", s.Concurrency, s.Rooms), s.PerSec, raw.PerSec, "/s", ok, check)
 		row(fmt.Sprintf("send p99 ms, concurrency %d", s.Concurrency), s.P99ms, raw.P99ms, "ms", ok, "")
+		if s.ServerCPUus > 0 {
+			row(fmt.Sprintf("chatty CPU µs per send, concurrency %d (database's not counted)", s.Concurrency), s.ServerCPUus, 0, "µs", false, "")
+		}
 	}
 	if c := r.SendCheck; c != nil {
 		verdict := "ok"
@@ -148,6 +154,8 @@ func num(v float64, unit string) string {
 		return fmt.Sprintf("%.0f/s", v)
 	case "ms":
 		return fmt.Sprintf("%.1f ms", v)
+	case "µs":
+		return fmt.Sprintf("%.1f µs", v)
 	case "KiB":
 		return fmt.Sprintf("%.1f KiB", v)
 	}

@@ -20,6 +20,7 @@ type SendResult struct {
 	PerSec      float64        `json:"per_sec"`
 	P50ms       float64        `json:"p50_ms"`
 	P99ms       float64        `json:"p99_ms"`
+	ServerCPUus float64        `json:"server_cpu_us_per_send,omitempty"`
 	Errors      map[string]int `json:"errors,omitempty"`
 }
 
@@ -40,6 +41,7 @@ type sendOpts struct {
 	duration    time.Duration // per level
 	max         int           // sends per level at most
 	progress    bool
+	pid         int // chatty's, for its CPU time
 }
 
 // runSend sends persisted messages over many rooms at each concurrency,
@@ -66,6 +68,7 @@ func runSend(ctx context.Context, a *api, o sendOpts) ([]*SendResult, *SendCheck
 		var total atomic.Int64
 		bar := newBar(o.progress, -1, fmt.Sprintf("send chatty c=%d", c))
 		clk := newClock()
+		cpu0 := cpuTime(o.pid)
 		stop := time.Now().Add(o.duration)
 		var wg sync.WaitGroup
 		for w := range c {
@@ -98,6 +101,9 @@ func runSend(ctx context.Context, a *api, o sendOpts) ([]*SendResult, *SendCheck
 		bar.Finish()
 		r.Seconds = secs(clk.now())
 		r.PerSec = float64(r.Sends) / r.Seconds
+		if cpu := cpuTime(o.pid) - cpu0; o.pid > 0 && r.Sends > 0 {
+			r.ServerCPUus = float64(cpu.Microseconds()) / float64(r.Sends)
+		}
 		sort.Float64s(lat)
 		r.P50ms, r.P99ms = quantile(lat, 0.5), quantile(lat, 0.99)
 		if len(r.Errors) == 0 {
