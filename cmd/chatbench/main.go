@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -45,8 +46,8 @@ type profile struct {
 
 var profiles = map[string]profile{
 	"smoke": {
-		fanoutSubs: []int{10}, realisticUpTo: 10, burstDeliveries: 200, burstMin: 20, burstMax: 20, paced: time.Second,
-		send:        sendOpts{concurrency: []int{1, 4}, rooms: 4, duration: time.Second, max: 40},
+		fanoutSubs: []int{10}, realisticUpTo: 10, burstDeliveries: 200, burstMin: 20, burstMax: 20, paced: 500 * time.Millisecond,
+		send:        sendOpts{concurrency: []int{1, 4}, rooms: 4, duration: 500 * time.Millisecond, max: 40},
 		idleSockets: 40, idleSteps: 2, idleSettle: 200 * time.Millisecond,
 	},
 	"short": {
@@ -73,7 +74,9 @@ type options struct {
 	sources                             int
 	progress                            bool
 	rawInProcess                        bool // the smoke test serves the raw hub itself
-	log                                 io.Writer
+	// rawDB opens the database of the raw INSERT loop (default: -raw-dsn).
+	rawDB func() (*sql.DB, string, error)
+	log   io.Writer
 }
 
 func main() {
@@ -240,11 +243,18 @@ func run(ctx context.Context, o options) (*Report, error) {
 			say("send   read back: %d of %d acknowledged stored, %d duplicate seqs, %d gaps", chk.Stored, chk.Acked, chk.Duplicates, chk.Gaps)
 		}
 		if raw != nil {
-			if o.rawDSN == "" {
+			if o.rawDB == nil && o.rawDSN != "" {
+				o.rawDB = func() (*sql.DB, string, error) { return openRawDB(o.rawDSN) }
+			}
+			if o.rawDB == nil {
 				fail("send raw", errors.New("-raw-dsn is needed for the raw INSERT loop"))
-			} else if res, err := runRawInserts(ctx, o.rawDSN, so); err != nil {
+			} else if db, driver, err := o.rawDB(); err != nil {
+				fail("send raw", err)
+			} else if res, err := runRawInserts(ctx, db, driver, so); err != nil {
+				db.Close()
 				fail("send raw", err)
 			} else {
+				db.Close()
 				rep.Send = append(rep.Send, res...)
 				for _, r := range res {
 					say("send   raw    c=%-3d %7.0f/s  p99 %6.1f ms  errors %v", r.Concurrency, r.PerSec, r.P99ms, r.Errors)

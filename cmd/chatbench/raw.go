@@ -231,12 +231,7 @@ func mysqlConfig(u string) (*mysql.Config, error) {
 // autocommitted INSERT per send into a table of the message's shape, the
 // same concurrencies and pool size as chatty's default (8 on SQLite, 32 on
 // MySQL), each worker numbering its own room's seq.
-func runRawInserts(ctx context.Context, dsn string, o sendOpts) ([]*SendResult, error) {
-	db, driver, err := openRawDB(dsn)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
+func runRawInserts(ctx context.Context, db *sql.DB, driver string, o sendOpts) ([]*SendResult, error) {
 	pool := 8
 	ddl := `CREATE TABLE chatbench_raw (id INTEGER PRIMARY KEY AUTOINCREMENT, room_id INTEGER NOT NULL, seq INTEGER NOT NULL,
   body TEXT NOT NULL, client_id TEXT, created_at TEXT NOT NULL, UNIQUE (room_id, seq))`
