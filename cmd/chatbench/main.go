@@ -51,9 +51,9 @@ var profiles = map[string]profile{
 		idleSockets: 40, idleSteps: 2, idleSettle: 200 * time.Millisecond,
 	},
 	"short": {
-		fanoutSubs: []int{10, 100, 1000}, realisticUpTo: 1000, burstDeliveries: 200000, burstMin: 40, burstMax: 400, paced: 3 * time.Second,
-		send:        sendOpts{concurrency: []int{1, 8, 64}, rooms: 32, duration: 3 * time.Second, max: 5000},
-		idleSockets: 2000, idleSteps: 4, idleSettle: time.Second,
+		fanoutSubs: []int{10, 100, 1000}, realisticUpTo: 1000, burstDeliveries: 200000, burstMin: 40, burstMax: 200, paced: 2 * time.Second,
+		send:        sendOpts{concurrency: []int{1, 8, 64}, rooms: 32, duration: 2 * time.Second, max: 5000},
+		idleSockets: 2000, idleSteps: 4, idleSettle: 700 * time.Millisecond,
 	},
 	"full": {
 		fanoutSubs: []int{10, 100, 1000, 5000}, realisticUpTo: 5000, burstDeliveries: 500000, burstMin: 40, burstMax: 1000, paced: 10 * time.Second,

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"image/color"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,13 +174,17 @@ func (r *Report) write(dir string) error {
 		return err
 	}
 	if len(r.Fanout) > 0 {
-		if err := r.plotLatency(filepath.Join(dir, "latency-cdf.svg")); err != nil {
-			return err
+		for _, ext := range []string{"svg", "png"} {
+			if err := r.plotLatency(filepath.Join(dir, "latency-cdf."+ext)); err != nil {
+				return err
+			}
 		}
 	}
 	if len(r.Idle) > 0 {
-		if err := r.plotIdle(filepath.Join(dir, "idle-rss.svg")); err != nil {
-			return err
+		for _, ext := range []string{"svg", "png"} {
+			if err := r.plotIdle(filepath.Join(dir, "idle-rss."+ext)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -259,7 +262,5 @@ func (r *Report) plotIdle(path string) error {
 		p.Legend.Add(res.Target, l, s)
 	}
 	p.Add(plotter.NewGrid())
-	p.Y.Min = 0
-	_ = color.Black
 	return p.Save(7*vg.Inch, 4*vg.Inch, path)
 }
