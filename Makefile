@@ -40,7 +40,7 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: ## measure chatty against a raw gorilla hub and INSERT loop (short profile, < 3 min; MariaDB too with CHATTY_TEST_MYSQL_DSN): table printed, files in bench-out/
+bench: ## measure chatty against a raw gorilla hub and INSERT loop (short profile, < 3 min; MariaDB too with CHATTY_TEST_MYSQL_DSN; BENCH_FLAGS='-scenarios fanout'): table printed, files in bench-out/
 	GO=$(GO) ./cmd/chatbench/run.sh short bench-out
 
 bench-full: ## every scenario at full size (5 000 subscribers, 20 000 idle sockets): several minutes

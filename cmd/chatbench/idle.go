@@ -70,6 +70,8 @@ func runIdle(ctx context.Context, a *api, o idleOpts) (*IdleResult, error) {
 	var subs []*subscriber
 	defer func() { closeAll(subs) }()
 	read := func(n int) error {
+		// Settled: RSS and goroutines unchanged (RSS within 0.5 %) over
+		// o.settle, or 4 × o.settle at most.
 		time.Sleep(o.settle)
 		rss, err := rssKiB(o.pid)
 		if err != nil {
@@ -78,6 +80,22 @@ func runIdle(ctx context.Context, a *api, o idleOpts) (*IdleResult, error) {
 		g, err := goroutines(ctx, a)
 		if err != nil {
 			return err
+		}
+		for range 3 {
+			time.Sleep(o.settle)
+			rss2, err := rssKiB(o.pid)
+			if err != nil {
+				return err
+			}
+			g2, err := goroutines(ctx, a)
+			if err != nil {
+				return err
+			}
+			stable := g2 == g && rss2 >= rss*0.995 && rss2 <= rss*1.005
+			rss, g = rss2, g2
+			if stable {
+				break
+			}
 		}
 		res.Points = append(res.Points, IdlePoint{Sockets: n, RSSKiB: rss, Goroutines: g})
 		return nil

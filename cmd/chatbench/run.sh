@@ -3,7 +3,8 @@
 # a fresh SQLite database in a temporary directory on a free loopback port
 # (and then on a fresh MariaDB database when CHATTY_TEST_MYSQL_DSN is set),
 # run chatbench against it with the raw baseline, print the table, stop
-# chatty. Usage: cmd/chatbench/run.sh short|full [out-dir]
+# chatty. Usage: cmd/chatbench/run.sh short|full [out-dir]; BENCH_FLAGS
+# adds chatbench flags (e.g. BENCH_FLAGS='-scenarios fanout').
 set -eu
 profile=${1:-short}
 out=${2:-bench-out}
@@ -31,7 +32,7 @@ bench() {
 	pid=$!
 	echo "== chatty on $name at $addr (pid $pid), profile $profile"
 	./bin/chatbench -url "http://$addr" -pid "$pid" -profile "$profile" -baseline raw \
-		-raw-dsn "$db" -out "$out/$name" || status=$?
+		-raw-dsn "$db" -out "$out/$name" ${BENCH_FLAGS:-} || status=$?
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 	pid=
 	if grep -q '"level":"ERROR"' "$tmp/$name/chatty.log"; then
