@@ -42,6 +42,7 @@ type profile struct {
 	idleSockets     int
 	idleSteps       int
 	idleSettle      time.Duration
+	history         historyOpts
 }
 
 var profiles = map[string]profile{
@@ -49,16 +50,19 @@ var profiles = map[string]profile{
 		fanoutSubs: []int{10}, realisticUpTo: 10, burstDeliveries: 200, burstMin: 20, burstMax: 20, paced: 500 * time.Millisecond,
 		send:        sendOpts{concurrency: []int{1, 4}, rooms: 4, duration: 500 * time.Millisecond, max: 40},
 		idleSockets: 40, idleSteps: 2, idleSettle: 200 * time.Millisecond,
+		history: historyOpts{messages: 120, concurrency: []int{1, 4}, duration: 500 * time.Millisecond},
 	},
 	"short": {
-		fanoutSubs: []int{10, 100, 1000}, realisticUpTo: 1000, burstDeliveries: 200000, burstMin: 40, burstMax: 200, paced: 2 * time.Second,
-		send:        sendOpts{concurrency: []int{1, 8, 64}, rooms: 32, duration: 2 * time.Second, max: 5000},
+		fanoutSubs: []int{10, 100, 1000}, realisticUpTo: 1000, burstDeliveries: 100000, burstMin: 40, burstMax: 200, paced: 1500 * time.Millisecond,
+		send:        sendOpts{concurrency: []int{1, 8, 64}, rooms: 32, duration: 1500 * time.Millisecond, max: 5000},
 		idleSockets: 2000, idleSteps: 4, idleSettle: 700 * time.Millisecond,
+		history: historyOpts{messages: 2000, concurrency: []int{1, 16}, duration: 2 * time.Second},
 	},
 	"full": {
 		fanoutSubs: []int{10, 100, 1000, 5000}, realisticUpTo: 5000, burstDeliveries: 500000, burstMin: 40, burstMax: 1000, paced: 10 * time.Second,
 		send:        sendOpts{concurrency: []int{1, 8, 64}, rooms: 64, duration: 10 * time.Second, max: 50000},
 		idleSockets: 20000, idleSteps: 10, idleSettle: 3 * time.Second,
+		history: historyOpts{messages: 20000, concurrency: []int{1, 16}, duration: 10 * time.Second},
 	},
 }
 
@@ -88,7 +92,7 @@ func main() {
 	fs := flag.NewFlagSet("chatbench", flag.ExitOnError)
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "chatty's base URL (loopback only)")
 	fs.IntVar(&o.pid, "pid", 0, "chatty's process id, for its RSS (/proc/<pid>/status); the idle scenario needs it")
-	fs.StringVar(&scen, "scenarios", "fanout,send,idle", "comma-separated: fanout, send, idle")
+	fs.StringVar(&scen, "scenarios", "fanout,send,history,idle", "comma-separated: fanout, send, history, idle")
 	fs.StringVar(&o.profile, "profile", "short", "smoke, short (under 3 minutes) or full")
 	fs.StringVar(&o.out, "out", "bench-out", "directory for report.md, report.json and the plots")
 	fs.StringVar(&o.baseline, "baseline", "", "raw: also run a minimal gorilla hub and a raw INSERT loop (needs -raw-dsn) and show the ratios")
@@ -159,8 +163,8 @@ func run(ctx context.Context, o options) (*Report, error) {
 		return nil, fmt.Errorf("-profile %q: want smoke, short or full", o.profile)
 	}
 	for _, s := range o.scenarios {
-		if !slices.Contains([]string{"fanout", "send", "idle"}, s) {
-			return nil, fmt.Errorf("-scenarios: unknown %q (fanout, send, idle)", s)
+		if !slices.Contains([]string{"fanout", "send", "history", "idle"}, s) {
+			return nil, fmt.Errorf("-scenarios: unknown %q (fanout, send, history, idle)", s)
 		}
 	}
 	if o.baseline != "" && o.baseline != "raw" {
@@ -196,7 +200,10 @@ func run(ctx context.Context, o options) (*Report, error) {
 		rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", what, err))
 		fmt.Fprintf(o.log, "%s: %v\n", what, err)
 	}
-	say := func(format string, args ...any) { fmt.Fprintf(o.log, format+"\n", args...) }
+	began := time.Now()
+	say := func(format string, args ...any) {
+		fmt.Fprintf(o.log, "%4.0fs  "+format+"\n", append([]any{time.Since(began).Seconds()}, args...)...)
+	}
 	if slices.Contains(o.scenarios, "fanout") {
 		for _, n := range p.fanoutSubs {
 			fo := fanoutOpts{subscribers: n, burst: p.burst(n), paced: p.paced, progress: o.progress}
@@ -260,6 +267,18 @@ func run(ctx context.Context, o options) (*Report, error) {
 					say("send   raw    c=%-3d %7.0f/s  p99 %6.1f ms  errors %v", r.Concurrency, r.PerSec, r.P99ms, r.Errors)
 				}
 			}
+		}
+	}
+	if slices.Contains(o.scenarios, "history") && ctx.Err() == nil {
+		ho := p.history
+		ho.progress, ho.pid = o.progress, o.pid
+		res, err := runHistory(ctx, a, ho)
+		if err != nil {
+			fail("history", err)
+		}
+		rep.History = res
+		for _, r := range res {
+			say("history c=%-3d %6.0f pages/s  %7.0f messages/s  server %6.0f µs/page  p99 %6.1f ms  errors %v  problems %v", r.Concurrency, r.PagesPerSec, r.MsgsPerSec, r.ServerCPUus, r.P99ms, r.Errors, r.Problems)
 		}
 	}
 	if slices.Contains(o.scenarios, "idle") && ctx.Err() == nil {

@@ -15,16 +15,17 @@ import (
 
 // Report is everything one chatbench run measured (the JSON file).
 type Report struct {
-	Started   string          `json:"started"`
-	URL       string          `json:"url"`
-	Database  string          `json:"database,omitempty"`
-	Profile   string          `json:"profile"`
-	Machine   string          `json:"machine"`
-	Fanout    []*FanoutResult `json:"fanout,omitempty"`
-	Send      []*SendResult   `json:"send,omitempty"`
-	SendCheck *SendCheck      `json:"send_check,omitempty"`
-	Idle      []*IdleResult   `json:"idle,omitempty"`
-	Errors    []string        `json:"errors,omitempty"`
+	Started   string           `json:"started"`
+	URL       string           `json:"url"`
+	Database  string           `json:"database,omitempty"`
+	Profile   string           `json:"profile"`
+	Machine   string           `json:"machine"`
+	Fanout    []*FanoutResult  `json:"fanout,omitempty"`
+	Send      []*SendResult    `json:"send,omitempty"`
+	SendCheck *SendCheck       `json:"send_check,omitempty"`
+	History   []*HistoryResult `json:"history,omitempty"`
+	Idle      []*IdleResult    `json:"idle,omitempty"`
+	Errors    []string         `json:"errors,omitempty"`
 }
 
 // Markdown is the report's table: chatty, raw and chatty/raw per measure.
@@ -103,6 +104,14 @@ func (r *Report) Markdown() string {
 			verdict = "FAILED " + strings.Join(c.Problems, "; ")
 		}
 		fmt.Fprintf(&b, "| sends read back via Room.messages | %d of %d acknowledged | | | %s: %d duplicate seqs, %d gaps |\n", c.Stored, c.Acked, verdict, c.Duplicates, c.Gaps)
+	}
+	for _, h := range r.History {
+		check := ""
+		if len(h.Errors) > 0 || len(h.Problems) > 0 {
+			check = fmt.Sprintf("errors %v %s", h.Errors, strings.Join(h.Problems, "; "))
+		}
+		row(fmt.Sprintf("history: pages of 50 (with sender) per second, concurrency %d, room of %d", h.Concurrency, h.Messages), h.PagesPerSec, 0, "/s", false, check)
+		row(fmt.Sprintf("history: messages per second, concurrency %d", h.Concurrency), h.MsgsPerSec, 0, "/s", false, "")
 	}
 	var rawIdle *IdleResult
 	for _, i := range r.Idle {
