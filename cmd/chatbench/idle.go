@@ -16,6 +16,10 @@ type IdlePoint struct {
 	Sockets    int     `json:"sockets"`
 	RSSKiB     float64 `json:"rss_kib"`
 	Goroutines float64 `json:"goroutines"`
+	// From the Go runtime via /metrics: steadier than RSS, which follows
+	// the garbage collector's steps.
+	StackKiB float64 `json:"stack_inuse_kib"`
+	HeapKiB  float64 `json:"heap_inuse_kib"`
 }
 
 // IdleResult is one idle ramp.
@@ -26,6 +30,8 @@ type IdleResult struct {
 	Points              []IdlePoint `json:"points"`
 	RSSPerSocketKiB     float64     `json:"rss_per_socket_kib"` // growth over the second half of the ramp
 	GoroutinesPerSocket float64     `json:"goroutines_per_socket"`
+	StackPerSocketKiB   float64     `json:"stack_per_socket_kib"`
+	HeapPerSocketKiB    float64     `json:"heap_inuse_per_socket_kib"`
 	Problems            []string    `json:"problems,omitempty"`
 }
 
@@ -77,27 +83,30 @@ func runIdle(ctx context.Context, a *api, o idleOpts) (*IdleResult, error) {
 		if err != nil {
 			return err
 		}
-		g, err := goroutines(ctx, a)
+		m, err := goMetrics(ctx, a)
 		if err != nil {
 			return err
 		}
+		g := m["go_goroutines"]
 		for range 3 {
 			time.Sleep(o.settle)
 			rss2, err := rssKiB(o.pid)
 			if err != nil {
 				return err
 			}
-			g2, err := goroutines(ctx, a)
+			m2, err := goMetrics(ctx, a)
 			if err != nil {
 				return err
 			}
+			g2 := m2["go_goroutines"]
 			stable := g2 == g && rss2 >= rss*0.995 && rss2 <= rss*1.005
-			rss, g = rss2, g2
+			rss, g, m = rss2, g2, m2
 			if stable {
 				break
 			}
 		}
-		res.Points = append(res.Points, IdlePoint{Sockets: n, RSSKiB: rss, Goroutines: g})
+		res.Points = append(res.Points, IdlePoint{Sockets: n, RSSKiB: rss, Goroutines: g,
+			StackKiB: m["go_memstats_stack_inuse_bytes"] / 1024, HeapKiB: m["go_memstats_heap_inuse_bytes"] / 1024})
 		return nil
 	}
 	if err := read(0); err != nil {
@@ -137,6 +146,8 @@ func runIdle(ctx context.Context, a *api, o idleOpts) (*IdleResult, error) {
 		if d := float64(last.Sockets - mid.Sockets); d > 0 {
 			res.RSSPerSocketKiB = (last.RSSKiB - mid.RSSKiB) / d
 			res.GoroutinesPerSocket = (last.Goroutines - mid.Goroutines) / d
+			res.StackPerSocketKiB = (last.StackKiB - mid.StackKiB) / d
+			res.HeapPerSocketKiB = (last.HeapKiB - mid.HeapKiB) / d
 		}
 	}
 	return res, nil
@@ -159,18 +170,31 @@ func rssKiB(pid int) (float64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
-// goroutines reads go_goroutines from the server's /metrics.
-func goroutines(ctx context.Context, a *api) (float64, error) {
+// goMetrics reads the Go runtime's gauges from the server's /metrics:
+// go_goroutines (required), go_memstats_stack_inuse_bytes and
+// go_memstats_heap_inuse_bytes.
+func goMetrics(ctx context.Context, a *api) (map[string]float64, error) {
 	body, err := a.get(ctx, "/metrics")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
+	m := map[string]float64{}
 	for line := range strings.Lines(body) {
-		if rest, ok := strings.CutPrefix(line, "go_goroutines "); ok {
-			return strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		name, v, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok || strings.HasPrefix(name, "#") {
+			continue
+		}
+		switch name {
+		case "go_goroutines", "go_memstats_stack_inuse_bytes", "go_memstats_heap_inuse_bytes":
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				m[name] = f
+			}
 		}
 	}
-	return 0, fmt.Errorf("no go_goroutines in /metrics")
+	if _, ok := m["go_goroutines"]; !ok {
+		return nil, fmt.Errorf("no go_goroutines in /metrics")
+	}
+	return m, nil
 }
 
 // raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard one (Go does so

@@ -53,7 +53,7 @@ var profiles = map[string]profile{
 		history: historyOpts{messages: 120, concurrency: []int{1, 4}, duration: 500 * time.Millisecond},
 	},
 	"short": {
-		fanoutSubs: []int{10, 100, 1000}, realisticUpTo: 1000, burstDeliveries: 100000, burstMin: 40, burstMax: 200, paced: 1500 * time.Millisecond,
+		fanoutSubs: []int{10, 100, 1000}, realisticUpTo: 1000, burstDeliveries: 60000, burstMin: 40, burstMax: 200, paced: 1500 * time.Millisecond,
 		send:        sendOpts{concurrency: []int{1, 8, 64}, rooms: 32, duration: 1500 * time.Millisecond, max: 5000},
 		idleSockets: 2000, idleSteps: 4, idleSettle: 700 * time.Millisecond,
 		history: historyOpts{messages: 2000, concurrency: []int{1, 16}, duration: 2 * time.Second},
@@ -291,7 +291,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 				fail("idle chatty", err)
 			} else {
 				rep.Idle = append(rep.Idle, res)
-				say("idle   chatty %d sockets: %.1f KiB RSS and %.2f goroutines per socket", res.Sockets, res.RSSPerSocketKiB, res.GoroutinesPerSocket)
+				say("idle   chatty %d sockets: %.1f KiB RSS, %.2f goroutines, %.1f KiB stacks, %.1f KiB heap per socket", res.Sockets, res.RSSPerSocketKiB, res.GoroutinesPerSocket, res.StackPerSocketKiB, res.HeapPerSocketKiB)
 			}
 		}
 		if raw != nil {
@@ -300,7 +300,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 				fail("idle raw", err)
 			} else {
 				rep.Idle = append(rep.Idle, res)
-				say("idle   raw    %d sockets: %.1f KiB RSS and %.2f goroutines per socket", res.Sockets, res.RSSPerSocketKiB, res.GoroutinesPerSocket)
+				say("idle   raw    %d sockets: %.1f KiB RSS, %.2f goroutines, %.1f KiB stacks, %.1f KiB heap per socket", res.Sockets, res.RSSPerSocketKiB, res.GoroutinesPerSocket, res.StackPerSocketKiB, res.HeapPerSocketKiB)
 			}
 		}
 	}

@@ -51,7 +51,10 @@ var rawUpgrader = websocket.Upgrader{
 func (h *rawHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/metrics":
-		fmt.Fprintf(w, "go_goroutines %d\n", runtime.NumGoroutine())
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(w, "go_goroutines %d\ngo_memstats_stack_inuse_bytes %d\ngo_memstats_heap_inuse_bytes %d\n",
+			runtime.NumGoroutine(), ms.StackInuse, ms.HeapInuse)
 	case r.URL.Path == "/graphql" && websocket.IsWebSocketUpgrade(r):
 		h.serveWS(w, r)
 	case r.URL.Path == "/graphql" && r.Method == http.MethodPost:

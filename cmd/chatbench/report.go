@@ -133,6 +133,8 @@ func (r *Report) Markdown() string {
 		}
 		row(fmt.Sprintf("server RSS KiB per idle subscribed socket (growth over the 2nd half of %d)", i.Sockets), i.RSSPerSocketKiB, raw.RSSPerSocketKiB, "KiB", ok, check)
 		row("server goroutines per idle socket", i.GoroutinesPerSocket, raw.GoroutinesPerSocket, "", ok, "")
+		row("server goroutine stacks KiB per idle socket (/metrics)", i.StackPerSocketKiB, raw.StackPerSocketKiB, "KiB", ok, "")
+		row("server heap in use KiB per idle socket (/metrics)", i.HeapPerSocketKiB, raw.HeapPerSocketKiB, "KiB", ok, "")
 	}
 	for _, f := range r.Fanout {
 		for _, p := range f.Problems {
