@@ -56,7 +56,7 @@ var profiles = map[string]profile{
 		fanoutSubs: []int{10, 100, 1000}, realisticUpTo: 1000, burstDeliveries: 60000, burstMin: 40, burstMax: 200, paced: 1500 * time.Millisecond,
 		send:        sendOpts{concurrency: []int{1, 8, 64}, rooms: 32, duration: 1500 * time.Millisecond, max: 5000},
 		idleSockets: 2000, idleSteps: 4, idleSettle: 700 * time.Millisecond,
-		history: historyOpts{messages: 2000, concurrency: []int{1, 16}, duration: 2 * time.Second},
+		history: historyOpts{messages: 500, concurrency: []int{1, 16}, duration: 1500 * time.Millisecond},
 	},
 	"full": {
 		fanoutSubs: []int{10, 100, 1000, 5000}, realisticUpTo: 5000, burstDeliveries: 500000, burstMin: 40, burstMax: 1000, paced: 10 * time.Second,
