@@ -98,7 +98,7 @@ func (h *rawHub) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c := &rawConn{ws: ws, out: make(chan *websocket.PreparedMessage, 64)}
+	c := &rawConn{ws: ws, out: make(chan *websocket.PreparedMessage, 256)}
 	go c.write()
 	// Reader: init, one subscribe, then whatever comes until the close.
 	for {
