@@ -43,6 +43,7 @@ type profile struct {
 	idleSteps       int
 	idleSettle      time.Duration
 	history         historyOpts
+	upload          uploadOpts
 }
 
 var profiles = map[string]profile{
@@ -51,18 +52,21 @@ var profiles = map[string]profile{
 		send:        sendOpts{concurrency: []int{1, 4}, rooms: 4, duration: 500 * time.Millisecond, max: 40},
 		idleSockets: 40, idleSteps: 2, idleSettle: 200 * time.Millisecond,
 		history: historyOpts{messages: 120, concurrency: []int{1, 4}, duration: 500 * time.Millisecond},
+		upload:  uploadOpts{sizesMiB: []int{1}, files: 2},
 	},
 	"short": {
 		fanoutSubs: []int{10, 100, 1000}, realisticUpTo: 1000, burstDeliveries: 60000, burstMin: 40, burstMax: 200, paced: 1500 * time.Millisecond,
 		send:        sendOpts{concurrency: []int{1, 8, 64}, rooms: 32, duration: 1500 * time.Millisecond, max: 5000},
 		idleSockets: 2000, idleSteps: 4, idleSettle: 700 * time.Millisecond,
 		history: historyOpts{messages: 500, concurrency: []int{1, 16}, duration: 1500 * time.Millisecond},
+		upload:  uploadOpts{sizesMiB: []int{1, 20}, files: 3},
 	},
 	"full": {
 		fanoutSubs: []int{10, 100, 1000, 5000}, realisticUpTo: 5000, burstDeliveries: 500000, burstMin: 40, burstMax: 1000, paced: 10 * time.Second,
 		send:        sendOpts{concurrency: []int{1, 8, 64}, rooms: 64, duration: 10 * time.Second, max: 50000},
 		idleSockets: 20000, idleSteps: 10, idleSettle: 3 * time.Second,
 		history: historyOpts{messages: 20000, concurrency: []int{1, 16}, duration: 10 * time.Second},
+		upload:  uploadOpts{sizesMiB: []int{1, 20}, files: 10},
 	},
 }
 
@@ -92,7 +96,7 @@ func main() {
 	fs := flag.NewFlagSet("chatbench", flag.ExitOnError)
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "chatty's base URL (loopback only)")
 	fs.IntVar(&o.pid, "pid", 0, "chatty's process id, for its RSS (/proc/<pid>/status); the idle scenario needs it")
-	fs.StringVar(&scen, "scenarios", "fanout,send,history,idle", "comma-separated: fanout, send, history, idle")
+	fs.StringVar(&scen, "scenarios", "fanout,send,history,upload,idle", "comma-separated: fanout, send, history, upload, idle")
 	fs.StringVar(&o.profile, "profile", "short", "smoke, short (under 3 minutes) or full")
 	fs.StringVar(&o.out, "out", "bench-out", "directory for report.md, report.json and the plots")
 	fs.StringVar(&o.baseline, "baseline", "", "raw: also run a minimal gorilla hub and a raw INSERT loop (needs -raw-dsn) and show the ratios")
@@ -163,8 +167,8 @@ func run(ctx context.Context, o options) (*Report, error) {
 		return nil, fmt.Errorf("-profile %q: want smoke, short or full", o.profile)
 	}
 	for _, s := range o.scenarios {
-		if !slices.Contains([]string{"fanout", "send", "history", "idle"}, s) {
-			return nil, fmt.Errorf("-scenarios: unknown %q (fanout, send, history, idle)", s)
+		if !slices.Contains([]string{"fanout", "send", "history", "upload", "idle"}, s) {
+			return nil, fmt.Errorf("-scenarios: unknown %q (fanout, send, history, upload, idle)", s)
 		}
 	}
 	if o.baseline != "" && o.baseline != "raw" {
@@ -279,6 +283,22 @@ func run(ctx context.Context, o options) (*Report, error) {
 		rep.History = res
 		for _, r := range res {
 			say("history c=%-3d %6.0f pages/s  %7.0f messages/s  server %6.0f µs/page  p99 %6.1f ms  errors %v  problems %v", r.Concurrency, r.PagesPerSec, r.MsgsPerSec, r.ServerCPUus, r.P99ms, r.Errors, r.Problems)
+		}
+	}
+	if slices.Contains(o.scenarios, "upload") && ctx.Err() == nil {
+		if o.pid == 0 {
+			fail("upload", errors.New("-pid is needed for the server's RSS"))
+		} else {
+			uo := p.upload
+			uo.progress, uo.pid = o.progress, o.pid
+			res, err := runUpload(ctx, a, uo)
+			if err != nil {
+				fail("upload", err)
+			}
+			rep.Upload = res
+			for _, r := range res {
+				say("upload %2d MiB × %d  %6.1f MiB/s  server peak RSS +%.1f MiB  problems %v", r.SizeMiB, r.Files, r.MBPerSec, r.PeakRSSGrowth, r.Problems)
+			}
 		}
 	}
 	if slices.Contains(o.scenarios, "idle") && ctx.Err() == nil {

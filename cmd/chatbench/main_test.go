@@ -43,7 +43,7 @@ func TestSmokeProfile(t *testing.T) {
 			out := t.TempDir()
 			rep, err := run(ctx, options{
 				url: url, out: out, profile: "smoke", baseline: "raw",
-				scenarios: []string{"fanout", "send", "history", "idle"}, pid: os.Getpid(), sources: 4,
+				scenarios: []string{"fanout", "send", "history", "upload", "idle"}, pid: os.Getpid(), sources: 4,
 				rawInProcess: true, log: io.Discard,
 				rawDB: func() (*sql.DB, string, error) {
 					if cfg.Driver == "sqlite" {
@@ -85,13 +85,19 @@ func TestSmokeProfile(t *testing.T) {
 					t.Errorf("history c=%d: %d pages, errors %v, problems %v", h.Concurrency, h.Pages, h.Errors, h.Problems)
 				}
 			}
+			for _, u := range rep.Upload {
+				targets["upload"]++
+				if len(u.Problems) > 0 {
+					t.Errorf("upload %d MiB: %v", u.SizeMiB, u.Problems)
+				}
+			}
 			for _, i := range rep.Idle {
 				targets["idle "+i.Target]++
 				if i.Held != i.Sockets || len(i.Points) != 3 {
 					t.Errorf("idle %s: %d of %d held, %d points, problems %v", i.Target, i.Held, i.Sockets, len(i.Points), i.Problems)
 				}
 			}
-			want := map[string]int{"fanout chatty": 2, "fanout raw": 1, "send chatty": 2, "send raw": 2, "idle chatty": 1, "idle raw": 1, "history": 2}
+			want := map[string]int{"fanout chatty": 2, "fanout raw": 1, "send chatty": 2, "send raw": 2, "idle chatty": 1, "idle raw": 1, "history": 2, "upload": 1}
 			for k, n := range want {
 				if targets[k] != n {
 					t.Errorf("%s: %d results, want %d (all: %v)", k, targets[k], n, targets)

@@ -24,6 +24,7 @@ type Report struct {
 	Send      []*SendResult    `json:"send,omitempty"`
 	SendCheck *SendCheck       `json:"send_check,omitempty"`
 	History   []*HistoryResult `json:"history,omitempty"`
+	Upload    []*UploadResult  `json:"upload,omitempty"`
 	Idle      []*IdleResult    `json:"idle,omitempty"`
 	Errors    []string         `json:"errors,omitempty"`
 }
@@ -112,6 +113,14 @@ func (r *Report) Markdown() string {
 		}
 		row(fmt.Sprintf("history: pages of 50 (with sender) per second, concurrency %d, room of %d", h.Concurrency, h.Messages), h.PagesPerSec, 0, "/s", false, check)
 		row(fmt.Sprintf("history: messages per second, concurrency %d", h.Concurrency), h.MsgsPerSec, 0, "/s", false, "")
+	}
+	for _, u := range r.Upload {
+		check := fmt.Sprintf("%d files stored whole", u.Files)
+		if len(u.Problems) > 0 {
+			check = "FAILED " + strings.Join(u.Problems, "; ")
+		}
+		row(fmt.Sprintf("upload %d MiB files (sendFile, one at a time): MiB/s", u.SizeMiB), u.MBPerSec, 0, "", false, check)
+		row(fmt.Sprintf("upload %d MiB files: server peak RSS growth, MiB", u.SizeMiB), u.PeakRSSGrowth, 0, "", false, "")
 	}
 	var rawIdle *IdleResult
 	for _, i := range r.Idle {
