@@ -120,7 +120,7 @@ func (r *Report) Markdown() string {
 			check = "FAILED " + strings.Join(u.Problems, "; ")
 		}
 		row(fmt.Sprintf("upload %d MiB files (sendFile, one at a time): MiB/s", u.SizeMiB), u.MBPerSec, 0, "", false, check)
-		row(fmt.Sprintf("upload %d MiB files: server peak RSS growth, MiB", u.SizeMiB), u.PeakRSSGrowth, 0, "", false, "")
+		row(fmt.Sprintf("upload %d MiB files: server peak RSS growth over its RSS before the first upload, MiB", u.SizeMiB), u.PeakRSSGrowth, 0, "", false, "")
 	}
 	var rawIdle *IdleResult
 	for _, i := range r.Idle {

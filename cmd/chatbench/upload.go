@@ -20,7 +20,7 @@ type UploadResult struct {
 	Files         int      `json:"files"`
 	Seconds       float64  `json:"seconds"`
 	MBPerSec      float64  `json:"mib_per_sec"`
-	PeakRSSGrowth float64  `json:"peak_rss_growth_mib"` // the server's, over its RSS before this size's uploads
+	PeakRSSGrowth float64  `json:"peak_rss_growth_mib"` // the server's, over its RSS before the scenario's first upload
 	Problems      []string `json:"problems,omitempty"`
 }
 
@@ -48,14 +48,16 @@ func runUpload(ctx context.Context, a *api, o uploadOpts) ([]*UploadResult, erro
 		return nil, err
 	}
 	var out []*UploadResult
+	// Sizes go smallest first, all measured from the RSS before any
+	// upload: the runtime keeps memory it once took.
+	base, err := rssKiB(o.pid)
+	if err != nil {
+		return nil, err
+	}
 	for _, mib := range o.sizesMiB {
 		r := &UploadResult{SizeMiB: mib, Files: o.files}
 		data := make([]byte, mib<<20)
 		_, _ = rand.Read(data)
-		base, err := rssKiB(o.pid)
-		if err != nil {
-			return out, err
-		}
 		var peak atomic.Int64
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
