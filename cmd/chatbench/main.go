@@ -57,8 +57,8 @@ var profiles = map[string]profile{
 	"short": {
 		fanoutSubs: []int{10, 100, 1000}, realisticUpTo: 1000, burstDeliveries: 60000, burstMin: 40, burstMax: 200, paced: 1500 * time.Millisecond,
 		send:        sendOpts{concurrency: []int{1, 8, 64}, rooms: 32, duration: 1500 * time.Millisecond, max: 5000},
-		idleSockets: 2000, idleSteps: 4, idleSettle: 700 * time.Millisecond,
-		history: historyOpts{messages: 500, concurrency: []int{1, 16}, duration: 1500 * time.Millisecond},
+		idleSockets: 2000, idleSteps: 4, idleSettle: 500 * time.Millisecond,
+		history: historyOpts{messages: 300, concurrency: []int{1, 16}, duration: 1500 * time.Millisecond},
 		upload:  uploadOpts{sizesMiB: []int{1, 20}, files: 3},
 	},
 	"full": {
