@@ -97,7 +97,6 @@ type sent struct {
 	clientID string
 	seq      int64
 	at       time.Duration // when the request started
-	done     time.Duration // when the answer came
 	err      error
 }
 

@@ -102,7 +102,6 @@ func runFanout(ctx context.Context, a *api, o fanoutOpts) (*FanoutResult, error)
 	send := func(clientID string) sent {
 		s := sent{clientID: clientID, at: clk.now()}
 		s.seq, s.err = sendMessage(ctx, a, sender.Token, roomID, clientID, "bench "+clientID)
-		s.done = clk.now()
 		return s
 	}
 

@@ -212,9 +212,9 @@ func run(ctx context.Context, o options) (*Report, error) {
 		for _, n := range p.fanoutSubs {
 			fo := fanoutOpts{subscribers: n, burst: p.burst(n), paced: p.paced, progress: o.progress}
 			type run struct {
-				a               *api
-				target, select_ string
-				pid             int
+				a           *api
+				target, sel string
+				pid         int
 			}
 			runs := []run{{a, "chatty", "minimal", o.pid}}
 			if n <= p.realisticUpTo {
@@ -227,14 +227,14 @@ func run(ctx context.Context, o options) (*Report, error) {
 				if ctx.Err() != nil {
 					return rep, ctx.Err()
 				}
-				fo.target, fo.selection, fo.pid = r.target, r.select_, r.pid
+				fo.target, fo.selection, fo.pid = r.target, r.sel, r.pid
 				res, err := runFanout(ctx, r.a, fo)
 				if err != nil {
-					fail(fmt.Sprintf("fanout %s %s %d", r.target, r.select_, n), err)
+					fail(fmt.Sprintf("fanout %s %s %d", r.target, r.sel, n), err)
 					continue
 				}
 				say("fanout %-6s %-9s ×%-5d %9.0f deliveries/s  server %5.1f µs/delivery  p50 %6.1f ms  p99 %6.1f ms  max %6.1f ms  (paced %.0f msg/s)  complete %d/%d",
-					r.target, r.select_, n, res.DeliveriesPerSec, res.ServerCPUus, res.P50ms, res.P99ms, res.Maxms, res.PacedRate, res.Complete, n)
+					r.target, r.sel, n, res.DeliveriesPerSec, res.ServerCPUus, res.P50ms, res.P99ms, res.Maxms, res.PacedRate, res.Complete, n)
 				rep.Fanout = append(rep.Fanout, res)
 			}
 		}
