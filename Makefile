@@ -10,7 +10,7 @@ export CGO_ENABLED := 1
 TESTFLAGS += -race
 endif
 
-.PHONY: help generate build run test test-e2e-deps lint
+.PHONY: help generate build run test test-e2e-deps lint bench bench-full
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,3 +39,9 @@ test-e2e-deps: ## install the npm clients of the end-to-end tests (when Node is 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+bench: ## measure chatty against a raw gorilla hub and INSERT loop (short profile, < 3 min; MariaDB too with CHATTY_TEST_MYSQL_DSN; BENCH_FLAGS='-scenarios fanout'): table printed, files in bench-out/
+	GO=$(GO) ./cmd/chatbench/run.sh short bench-out
+
+bench-full: ## every scenario at full size (5 000 subscribers, 20 000 idle sockets): several minutes
+	GO=$(GO) ./cmd/chatbench/run.sh full bench-out

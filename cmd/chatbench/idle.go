@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// IdlePoint is the server's state with Sockets idle subscriptions held.
+type IdlePoint struct {
+	Sockets    int     `json:"sockets"`
+	RSSKiB     float64 `json:"rss_kib"`
+	Goroutines float64 `json:"goroutines"`
+	// From the Go runtime via /metrics: steadier than RSS, which follows
+	// the garbage collector's steps.
+	StackKiB float64 `json:"stack_inuse_kib"`
+	HeapKiB  float64 `json:"heap_inuse_kib"`
+}
+
+// IdleResult is one idle ramp.
+type IdleResult struct {
+	Target              string      `json:"target"`
+	Sockets             int         `json:"sockets"`
+	Held                int         `json:"held"` // still open at the end
+	Points              []IdlePoint `json:"points"`
+	RSSPerSocketKiB     float64     `json:"rss_per_socket_kib"` // growth over the second half of the ramp
+	GoroutinesPerSocket float64     `json:"goroutines_per_socket"`
+	StackPerSocketKiB   float64     `json:"stack_per_socket_kib"`
+	HeapPerSocketKiB    float64     `json:"heap_inuse_per_socket_kib"`
+	Problems            []string    `json:"problems,omitempty"`
+}
+
+type idleOpts struct {
+	target   string
+	sockets  int
+	steps    int
+	settle   time.Duration
+	pid      int
+	progress bool
+}
+
+// runIdle ramps up to o.sockets idle subscribed sockets in o.steps steps,
+// reading the server's RSS (/proc/<pid>/status) and goroutines (/metrics)
+// after each step has settled.
+func runIdle(ctx context.Context, a *api, o idleOpts) (*IdleResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	res := &IdleResult{Target: o.target, Sockets: o.sockets}
+	if lim := fileLimit(); o.sockets > lim-256 {
+		res.Problems = append(res.Problems, fmt.Sprintf("file limit %d: holding %d sockets instead of %d", lim, lim-256, o.sockets))
+		o.sockets = lim - 256
+		res.Sockets = o.sockets
+	}
+	clk := newClock()
+	tokens := []string{"raw"}
+	roomID := "raw"
+	if o.target == "chatty" {
+		users, err := signUp(ctx, a, 1+(o.sockets+subsPerUser-1)/subsPerUser, "i")
+		if err != nil {
+			return nil, err
+		}
+		// A room has at most 500 members: the owner and up to 499 others.
+		if roomID, err = createRoom(ctx, a, users[0], users[1:min(len(users), 500)], "idle"); err != nil {
+			return nil, err
+		}
+		tokens = tokens[:0]
+		for _, u := range users[1:] {
+			tokens = append(tokens, u.Token)
+		}
+	}
+	var subs []*subscriber
+	defer func() { closeAll(subs) }()
+	read := func(n int) error {
+		// Settled: RSS and goroutines unchanged (RSS within 0.5 %) over
+		// o.settle, or 4 × o.settle at most.
+		time.Sleep(o.settle)
+		rss, err := rssKiB(o.pid)
+		if err != nil {
+			return err
+		}
+		m, err := goMetrics(ctx, a)
+		if err != nil {
+			return err
+		}
+		g := m["go_goroutines"]
+		for range 3 {
+			time.Sleep(o.settle)
+			rss2, err := rssKiB(o.pid)
+			if err != nil {
+				return err
+			}
+			m2, err := goMetrics(ctx, a)
+			if err != nil {
+				return err
+			}
+			g2 := m2["go_goroutines"]
+			stable := g2 == g && rss2 >= rss*0.995 && rss2 <= rss*1.005
+			rss, g, m = rss2, g2, m2
+			if stable {
+				break
+			}
+		}
+		res.Points = append(res.Points, IdlePoint{Sockets: n, RSSKiB: rss, Goroutines: g,
+			StackKiB: m["go_memstats_stack_inuse_bytes"] / 1024, HeapKiB: m["go_memstats_heap_inuse_bytes"] / 1024})
+		return nil
+	}
+	if err := read(0); err != nil {
+		return nil, err
+	}
+	for step := 1; step <= o.steps; step++ {
+		n := o.sockets * step / o.steps
+		add := n - len(subs)
+		from := len(subs)
+		more, err := openSubscribers(ctx, a, add, func(i int) string { return tokens[(from+i)/subsPerUser%len(tokens)] },
+			selections["minimal"], map[string]any{"room": roomID}, clk, o.progress, fmt.Sprintf("idle %s: %d→%d sockets", o.target, from, n))
+		subs = append(subs, more...)
+		if err != nil {
+			res.Problems = append(res.Problems, err.Error())
+			break
+		}
+		if err := read(len(subs)); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range subs {
+		select {
+		case <-s.done:
+		default:
+			res.Held++
+		}
+	}
+	// Growth over the second half of the ramp.
+	if len(res.Points) >= 3 {
+		last := res.Points[len(res.Points)-1]
+		mid := res.Points[0]
+		for _, p := range res.Points {
+			if p.Sockets <= last.Sockets/2 {
+				mid = p
+			}
+		}
+		if d := float64(last.Sockets - mid.Sockets); d > 0 {
+			res.RSSPerSocketKiB = (last.RSSKiB - mid.RSSKiB) / d
+			res.GoroutinesPerSocket = (last.Goroutines - mid.Goroutines) / d
+			res.StackPerSocketKiB = (last.StackKiB - mid.StackKiB) / d
+			res.HeapPerSocketKiB = (last.HeapKiB - mid.HeapKiB) / d
+		}
+	}
+	return res, nil
+}
+
+// rssKiB is VmRSS of pid.
+func rssKiB(pid int) (float64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("server RSS (-pid): %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return v, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// goMetrics reads the Go runtime's gauges from the server's /metrics:
+// go_goroutines (required), go_memstats_stack_inuse_bytes and
+// go_memstats_heap_inuse_bytes.
+func goMetrics(ctx context.Context, a *api) (map[string]float64, error) {
+	body, err := a.get(ctx, "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]float64{}
+	for line := range strings.Lines(body) {
+		name, v, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok || strings.HasPrefix(name, "#") {
+			continue
+		}
+		switch name {
+		case "go_goroutines", "go_memstats_stack_inuse_bytes", "go_memstats_heap_inuse_bytes":
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				m[name] = f
+			}
+		}
+	}
+	if _, ok := m["go_goroutines"]; !ok {
+		return nil, fmt.Errorf("no go_goroutines in /metrics")
+	}
+	return m, nil
+}
+
+// raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard one (Go does so
+// at start already; this makes sure and reports it).
+func raiseFileLimit() int {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		return 1024
+	}
+	if r.Cur < r.Max {
+		r.Cur = r.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
+	}
+	return fileLimit()
+}
+
+func fileLimit() int {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		return 1024
+	}
+	return int(min(r.Cur, 1<<20))
+}
+
+// cpuTime is the user+system CPU pid has used so far (0 when unknown:
+// no pid, or no /proc).
+func cpuTime(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which may hold spaces) in parentheses:
+	// state is field 3, utime 14, stime 15, in clock ticks (100 per second).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond
+}
