@@ -331,7 +331,7 @@ func BenchmarkIdleSockets(b *testing.B) {
 		runtime.ReadMemStats(&held)
 		g1 := runtime.NumGoroutine()
 		b.ReportMetric(float64(g1-g0-sockets)/sockets, "server-goroutines/socket")
-		b.ReportMetric(float64((held.HeapInuse+held.StackInuse)-(before.HeapInuse+before.StackInuse))/sockets/1024, "KiB/socket")
+		b.ReportMetric(float64((held.HeapAlloc+held.StackInuse)-(before.HeapAlloc+before.StackInuse))/sockets/1024, "KiB/socket")
 		for _, c := range conns {
 			_ = c.Close()
 		}
