@@ -61,10 +61,13 @@ func newGorillaWS(o wsOptions, origins *originPolicy, conns *wsRegistry) *gorill
 		conns: conns,
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
-			ReadBufferSize:   4096,
-			WriteBufferSize:  4096,
-			WriteBufferPool:  &sync.Pool{}, // idle connections hold no write buffer
-			CheckOrigin:      func(r *http.Request) bool { return origins.allows(r.Header.Get("Origin"), r) },
+			// No read buffer of its own: gorilla reads through net/http's
+			// (4 KiB), which the connection holds anyway while gqlgen's
+			// loop runs in the handler.
+			ReadBufferSize:  0,
+			WriteBufferSize: 4096,
+			WriteBufferPool: &sync.Pool{}, // idle connections hold no write buffer
+			CheckOrigin:     func(r *http.Request) bool { return origins.allows(r.Header.Get("Origin"), r) },
 		},
 	}
 }
@@ -94,6 +97,9 @@ func (g *gorillaWS) Accept(w http.ResponseWriter, r *http.Request, o transport.W
 	ws.SetPongHandler(func(string) error {
 		return ws.SetReadDeadline(time.Now().Add(2 * g.opts.PingInterval))
 	})
+	c.mu.Lock() // ping reads pingTimer under mu
+	c.pingTimer = time.AfterFunc(g.opts.PingInterval, c.ping)
+	c.mu.Unlock()
 	c.initTimer = time.AfterFunc(g.opts.InitTimeout, func() {
 		c.mu.Lock()
 		seen := c.initSeen
@@ -103,7 +109,6 @@ func (g *gorillaWS) Accept(w http.ResponseWriter, r *http.Request, o transport.W
 		}
 	})
 	g.conns.add(c)
-	go c.ping()
 	return c, nil
 }
 
@@ -131,6 +136,7 @@ type wsConn struct {
 	onClose   []func()
 	closed    bool
 	initTimer *time.Timer
+	pingTimer *time.Timer // a timer, not a goroutine per idle socket
 	done      chan struct{}
 }
 
@@ -348,6 +354,7 @@ func (c *wsConn) Close() error {
 	c.mu.Unlock()
 	close(c.done)
 	c.initTimer.Stop()
+	c.pingTimer.Stop()
 	err := c.ws.Close()
 	c.registry.remove(c)
 	for _, h := range hooks {
@@ -375,21 +382,23 @@ func (c *wsConn) closeAt(t time.Time, code int, reason string) {
 }
 
 // ping keeps the read deadline honest: a peer that answers no ping within
-// two intervals is dropped.
+// two intervals is dropped. It runs from pingTimer every PingInterval
+// until the connection closes.
 func (c *wsConn) ping() {
-	t := time.NewTicker(c.opts.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.done:
-			return
-		case <-t.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil {
-				_ = c.Close()
-				return
-			}
-		}
+	select {
+	case <-c.done:
+		return
+	default:
 	}
+	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil {
+		_ = c.Close()
+		return
+	}
+	c.mu.Lock()
+	if !c.closed {
+		c.pingTimer.Reset(c.opts.PingInterval)
+	}
+	c.mu.Unlock()
 }
 
 // wsSlot lets the WebSocket InitFunc reach the connection its request became.
