@@ -268,7 +268,7 @@ func (c *wsConn) WriteJSON(v any) error {
 	if !c.outgoing(v) {
 		return nil
 	}
-	b, err := json.Marshal(v)
+	b, err := encodeFrame(v)
 	if err != nil {
 		return err
 	}
@@ -280,6 +280,78 @@ func (c *wsConn) WriteJSON(v any) error {
 		return err
 	}
 	return nil
+}
+
+// encodeFrame encodes a frame as json.Marshal does. gqlgen's frames
+// (payload, id and type; the payload is JSON gqlgen has just marshalled)
+// are put together directly: json.Marshal would check and compact the
+// payload once more for every subscriber.
+func encodeFrame(v any) ([]byte, error) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct || !isGQLFrame(rv.Elem().Type()) {
+		return json.Marshal(v)
+	}
+	e := rv.Elem()
+	payload, id, typ := e.Field(0).Bytes(), e.Field(1).String(), e.Field(2).String()
+	b := make([]byte, 0, len(payload)+len(id)+len(typ)+40)
+	b = append(b, '{')
+	if len(payload) > 0 {
+		b = append(b, `"payload":`...)
+		b = append(b, payload...)
+		b = append(b, ',')
+	}
+	if id != "" {
+		b = append(b, `"id":`...)
+		b = appendJSONString(b, id)
+		b = append(b, ',')
+	}
+	b = append(b, `"type":`...)
+	b = appendJSONString(b, typ)
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as json.Marshal writes a string.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // escapes needed: the slow way
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+var gqlFrameTypes sync.Map // reflect.Type → bool
+
+// isGQLFrame reports whether t has the shape of gqlgen's frames: Payload
+// json.RawMessage `json:"payload,omitempty"`, ID string
+// `json:"id,omitempty"`, Type (a string kind) `json:"type"`, then only
+// unexported fields.
+func isGQLFrame(t reflect.Type) bool {
+	if ok, seen := gqlFrameTypes.Load(t); seen {
+		return ok.(bool)
+	}
+	ok := t.NumField() >= 3
+	for i, want := range []struct {
+		name, tag string
+		kind      reflect.Kind
+	}{{"Payload", "payload,omitempty", reflect.Slice}, {"ID", "id,omitempty", reflect.String}, {"Type", "type", reflect.String}} {
+		if !ok {
+			break
+		}
+		f := t.Field(i)
+		ok = f.Name == want.name && f.Tag.Get("json") == want.tag && f.Type.Kind() == want.kind
+	}
+	if ok {
+		ok = t.Field(0).Type == reflect.TypeFor[json.RawMessage]()
+		for i := 3; i < t.NumField(); i++ {
+			ok = ok && !t.Field(i).IsExported()
+		}
+	}
+	gqlFrameTypes.Store(t, ok)
+	return ok
 }
 
 // outgoing looks at a frame gqlgen writes (its message structs have ID
