@@ -309,6 +309,34 @@ func (s *Service) messageAdded(ctx context.Context, v viewer.Viewer, roomID int,
 	return out, nil
 }
 
+// liveRoomEvent is a room event as the streams of this instance read it:
+// decoded once (pubsub.Decode) and shared by every stream of the room, so
+// nothing may modify it, its Message included.
+type liveRoomEvent struct {
+	Type    string
+	Message *ent.Message // with its sender, attachment and room loaded
+	UserID  int
+	Left    []int
+}
+
+func decodeRoomEvent(b []byte) (*liveRoomEvent, error) {
+	var e roomEvent
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("decode room event: %w", err)
+	}
+	return &liveRoomEvent{Type: e.Type, Message: e.Message.ent(), UserID: e.UserID, Left: e.Left}, nil
+}
+
+// decodeNotification decodes a user event into the notification every
+// subscription of the user on this instance shares (read-only).
+func decodeNotification(b []byte) (*Notification, error) {
+	var e userEvent
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, err
+	}
+	return &Notification{Kind: e.Kind, Room: e.Room.ent(), Message: e.Message.ent(), Actor: e.Actor.ent(), TotalUnread: e.TotalUnread, CreatedAt: e.CreatedAt}, nil
+}
+
 // stream is one messageAdded subscription: it delivers seq last+1, last+2,
 // … holding back messages that overtook a missing one.
 type stream struct {
@@ -364,9 +392,9 @@ func (st *stream) run(sub *pubsub.Subscription) error {
 					return err
 				}
 			}
-			var e roomEvent
-			if err := json.Unmarshal(b, &e); err != nil {
-				return fmt.Errorf("decode room event: %w", err)
+			e, err := pubsub.Decode(b, decodeRoomEvent)
+			if err != nil {
+				return err
 			}
 			switch e.Type {
 			case "left":
@@ -377,7 +405,7 @@ func (st *stream) run(sub *pubsub.Subscription) error {
 				if slices.Contains(e.Left, st.v.UserID) {
 					return errGone // the SYSTEM message of the viewer's leaving
 				}
-				if err := st.offer(e.Message.ent()); err != nil {
+				if err := st.offer(e.Message); err != nil {
 					return err
 				}
 			}
@@ -557,12 +585,11 @@ func (s *Service) Notifications(ctx context.Context, v viewer.Viewer) (<-chan *N
 					}
 					return
 				}
-				var e userEvent
-				if err := json.Unmarshal(b, &e); err != nil {
+				n, err := pubsub.Decode(b, decodeNotification)
+				if err != nil {
 					s.log.ErrorContext(ctx, "decode notification", "err", err)
 					continue
 				}
-				n := &Notification{Kind: e.Kind, Room: e.Room.ent(), Message: e.Message.ent(), Actor: e.Actor.ent(), TotalUnread: e.TotalUnread, CreatedAt: e.CreatedAt}
 				select {
 				case out <- n:
 				case <-ctx.Done():

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 
@@ -83,10 +84,25 @@ func (s *Service) Online(ctx context.Context, userIDs []int) (map[int]bool, erro
 
 func sessionsTopic(userID int) string { return "sessions." + itoa(userID) }
 
+// allSessionsTopic carries every user's ended sessions, so that one
+// subscription per instance watches the sessions of all its connections.
+const allSessionsTopic = "sessions"
+
+type sessionsEnded struct {
+	UserID int `json:"userId"`
+}
+
 // SessionsEnded tells every instance that sessions of userID ended, so
 // the user's open connections check theirs.
 func (s *Service) SessionsEnded(ctx context.Context, userID int) {
-	if err := s.broker.Publish(context.WithoutCancel(ctx), sessionsTopic(userID), []byte("{}")); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	b, _ := json.Marshal(sessionsEnded{UserID: userID})
+	if err := s.broker.Publish(ctx, allSessionsTopic, b); err != nil {
+		s.log.ErrorContext(ctx, "announce ended sessions", "user_id", userID, "err", err)
+	}
+	// The previous release's instances listen on the user's own topic:
+	// announced there too while a rolling upgrade may mix the two.
+	if err := s.broker.Publish(ctx, sessionsTopic(userID), []byte("{}")); err != nil {
 		s.log.ErrorContext(ctx, "announce ended sessions", "user_id", userID, "err", err)
 	}
 }
@@ -97,34 +113,128 @@ func (s *Service) SessionsEnded(ctx context.Context, userID int) {
 // behind), what was announced meanwhile is lost: the watcher subscribes
 // again, retrying until the broker is back, and then calls check, so a
 // session that ended during the outage is noticed.
+//
+// The connections of an instance share one subscription and one
+// goroutine (sessionWatch), not one each; check runs in a goroutine of
+// its own.
 func (s *Service) WatchSessions(ctx context.Context, v viewer.Viewer, check func()) error {
-	const buffer = 8
-	topic := sessionsTopic(v.UserID)
-	sub, err := s.broker.Subscribe(ctx, topic, buffer)
-	if err != nil {
+	return s.sessions.watch(ctx, s, v.UserID, check)
+}
+
+// sessionWatch is the instance's watch over ended sessions: one broker
+// subscription, held while some connection watches.
+type sessionWatch struct {
+	mu       sync.Mutex
+	watchers map[int]map[*func()]struct{} // by user
+	n        int
+	run      *watchRun // the watching goroutine; nil when none runs
+}
+
+type watchRun struct{ cancel context.CancelFunc }
+
+func (w *sessionWatch) watch(ctx context.Context, s *Service, userID int, check func()) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	go func() {
-		defer func() { sub.Close() }()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case _, ok := <-sub.C():
-				if ok {
-					check()
-					continue
-				}
-				if err := sub.Err(); !errors.Is(err, pubsub.ErrDisconnected) && !errors.Is(err, pubsub.ErrSlowConsumer) {
-					check() // the broker closed: look once more, then stop
-					return
-				}
-				if sub, err = s.resubscribe(ctx, topic, buffer); err != nil {
-					return // ctx ended or the broker closed
-				}
-				check()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.run == nil {
+		// Subscribed before WatchSessions returns: what ends from now on is heard.
+		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		sub, err := s.broker.Subscribe(ctx, allSessionsTopic, 64)
+		if err != nil {
+			cancel()
+			return err
+		}
+		w.run = &watchRun{cancel: cancel}
+		go w.loop(runCtx, s, sub, w.run)
+	}
+	if w.watchers == nil {
+		w.watchers = map[int]map[*func()]struct{}{}
+	}
+	if w.watchers[userID] == nil {
+		w.watchers[userID] = map[*func()]struct{}{}
+	}
+	key := &check
+	w.watchers[userID][key] = struct{}{}
+	w.n++
+	context.AfterFunc(ctx, func() { w.forget(userID, key) })
+	return nil
+}
+
+// forget drops one watcher, and the subscription with the last one.
+func (w *sessionWatch) forget(userID int, key *func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.watchers[userID][key]; !ok {
+		return
+	}
+	delete(w.watchers[userID], key)
+	if len(w.watchers[userID]) == 0 {
+		delete(w.watchers, userID)
+	}
+	if w.n--; w.n == 0 && w.run != nil {
+		w.run.cancel()
+		w.run = nil
+	}
+}
+
+// checks returns the checks of userID's watchers, or of all when userID is 0.
+func (w *sessionWatch) checks(userID int) []func() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []func()
+	for uid, ws := range w.watchers {
+		if userID == 0 || uid == userID {
+			for k := range ws {
+				out = append(out, *k)
 			}
 		}
+	}
+	return out
+}
+
+func (w *sessionWatch) callChecks(userID int) {
+	for _, check := range w.checks(userID) {
+		go check()
+	}
+}
+
+// loop hands each announcement to the checks of its user until ctx ends
+// (or the broker closes).
+func (w *sessionWatch) loop(ctx context.Context, s *Service, sub *pubsub.Subscription, run *watchRun) {
+	defer func() {
+		sub.Close()
+		w.mu.Lock()
+		if w.run == run { // ended by itself: the next watch subscribes again
+			w.run = nil
+		}
+		w.mu.Unlock()
+		run.cancel()
 	}()
-	return nil
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case p, ok := <-sub.C():
+			if ok {
+				var e sessionsEnded
+				if err := json.Unmarshal(p.Data, &e); err != nil || e.UserID == 0 {
+					s.log.ErrorContext(ctx, "decode ended sessions", "err", err)
+					continue
+				}
+				w.callChecks(e.UserID)
+				continue
+			}
+			if err := sub.Err(); !errors.Is(err, pubsub.ErrDisconnected) && !errors.Is(err, pubsub.ErrSlowConsumer) {
+				w.callChecks(0) // the broker closed: look once more, then stop
+				return
+			}
+			var err error
+			if sub, err = s.resubscribe(ctx, allSessionsTopic, 64); err != nil {
+				return // ctx ended or the broker closed
+			}
+			w.callChecks(0)
+		}
+	}
 }

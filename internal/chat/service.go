@@ -31,6 +31,7 @@ type Service struct {
 	presence Presence
 	extra    []Publisher
 	subs     activeSubs
+	sessions sessionWatch
 	turns    roomTurns
 	queue    int
 	uploads  *upload.Service

@@ -111,7 +111,7 @@ func receive(t testing.TB, s *Subscription) string {
 		if !ok {
 			t.Fatalf("subscription ended (%v), want a payload", s.Err())
 		}
-		return string(p)
+		return string(p.Data)
 	case <-time.After(wait):
 		t.Fatalf("nothing received within %v", wait)
 		return ""
@@ -125,7 +125,7 @@ func ended(t testing.TB, s *Subscription, want error) {
 	select {
 	case p, ok := <-s.C():
 		if ok {
-			t.Fatalf("received %q, want the subscription ended", p)
+			t.Fatalf("received %q, want the subscription ended", p.Data)
 		}
 	case <-time.After(wait):
 		t.Fatalf("subscription still live after %v, want it ended", wait)
@@ -435,4 +435,55 @@ func BenchmarkMemoryFanout(b *testing.B) {
 			b.Fatalf("subscriber dropped: %v", s.Err())
 		}
 	}
+}
+
+// The subscribers of a topic on one instance decode each payload once
+// between them and share the value; a payload is decoded again only for a
+// subscriber asking for another type.
+func TestDecodeOncePerInstance(t *testing.T) {
+	eachBroker(t, func(t *testing.T, open func() Broker) {
+		a := open()
+		tp := topic(t, "decode")
+		subs := []*Subscription{subscribe(t, a, tp, 4), subscribe(t, a, tp, 4), subscribe(t, a, tp, 4)}
+		var mu sync.Mutex
+		decoded := 0
+		decode := func(p []byte) (*string, error) {
+			mu.Lock()
+			decoded++
+			mu.Unlock()
+			s := string(p)
+			return &s, nil
+		}
+		publish(t, a, tp, "once")
+		var got []*string
+		for _, s := range subs {
+			select {
+			case p := <-s.C():
+				v, err := Decode(p, decode)
+				if err != nil || *v != "once" {
+					t.Fatalf("decoded %v, %v", v, err)
+				}
+				got = append(got, v)
+			case <-time.After(wait):
+				t.Fatal("nothing received")
+			}
+		}
+		if got[0] != got[1] || got[1] != got[2] {
+			t.Fatal("the subscribers got values of their own, want one shared")
+		}
+		if decoded != 1 {
+			t.Fatalf("decoded %d times for 3 subscribers, want once", decoded)
+		}
+		publish(t, a, tp, "other")
+		p := <-subs[0].C()
+		if s, _ := Decode(p, decode); *s != "other" {
+			t.Fatalf("got %q", *s)
+		}
+		if n, err := Decode(p, func(b []byte) (int, error) { return len(b), nil }); n != 5 || err != nil {
+			t.Fatalf("another type: %d, %v", n, err)
+		}
+		if _, err := Decode(p, func([]byte) (*string, error) { return nil, errors.New("never run") }); err != nil {
+			t.Fatalf("decoded again: %v", err)
+		}
+	})
 }

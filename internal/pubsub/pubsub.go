@@ -43,11 +43,39 @@ var (
 	ErrDisconnected = errors.New("pubsub: connection to Redis lost")
 )
 
+// Payload is one published payload as this instance's subscribers of its
+// topic receive it: every one of them gets the same *Payload, so what one
+// decodes (Decode) the others reuse.
+type Payload struct {
+	// Data is the payload as published. Shared: never modify it.
+	Data []byte
+
+	once sync.Once
+	val  any
+	err  error
+}
+
+// Decode returns decode(p.Data), computed once for all the subscribers
+// that receive p: the first caller decodes, the others get the same value,
+// which is therefore shared and must be treated as read-only. A caller
+// asking for another type than the first decodes for itself.
+func Decode[T any](p *Payload, decode func([]byte) (T, error)) (T, error) {
+	p.once.Do(func() { p.val, p.err = decode(p.Data) })
+	if p.err != nil {
+		var zero T
+		return zero, p.err
+	}
+	if v, ok := p.val.(T); ok {
+		return v, nil
+	}
+	return decode(p.Data)
+}
+
 // Subscription receives the payloads published on one topic.
 type Subscription struct {
 	hub   *hub
 	topic string
-	c     chan []byte
+	c     chan *Payload
 	onEnd func() // called once when the subscription ends, unless the whole hub ended
 
 	// Guarded by hub.mu.
@@ -57,7 +85,7 @@ type Subscription struct {
 
 // C returns the channel the payloads arrive on, in publish order. It is
 // closed when the subscription ends.
-func (s *Subscription) C() <-chan []byte { return s.c }
+func (s *Subscription) C() <-chan *Payload { return s.c }
 
 // Err tells why the subscription ended: nil while it is live or after the
 // subscriber's own Close, else ErrSlowConsumer, ErrClosed or ErrDisconnected.
@@ -104,7 +132,7 @@ func (h *hub) subscribe(topic string, buffer int, onEnd func()) (*Subscription, 
 	if h.closed {
 		return nil, ErrClosed
 	}
-	s := &Subscription{hub: h, topic: topic, c: make(chan []byte, buffer), onEnd: onEnd}
+	s := &Subscription{hub: h, topic: topic, c: make(chan *Payload, buffer), onEnd: onEnd}
 	subs := h.topics[topic]
 	if subs == nil {
 		subs = make(map[*Subscription]struct{})
@@ -114,10 +142,11 @@ func (h *hub) subscribe(topic string, buffer int, onEnd func()) (*Subscription, 
 	return s, nil
 }
 
-// publish hands payload to topic's subscribers, dropping those whose
-// buffer is full.
+// publish hands payload to topic's subscribers, one *Payload shared by
+// all, dropping those whose buffer is full.
 func (h *hub) publish(topic string, payload []byte) error {
 	var dropped []*Subscription
+	p := &Payload{Data: payload}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -125,7 +154,7 @@ func (h *hub) publish(topic string, payload []byte) error {
 	}
 	for s := range h.topics[topic] {
 		select {
-		case s.c <- payload:
+		case s.c <- p:
 		default:
 			h.endLocked(s, ErrSlowConsumer)
 			dropped = append(dropped, s)

@@ -61,10 +61,13 @@ func newGorillaWS(o wsOptions, origins *originPolicy, conns *wsRegistry) *gorill
 		conns: conns,
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
-			ReadBufferSize:   4096,
-			WriteBufferSize:  4096,
-			WriteBufferPool:  &sync.Pool{}, // idle connections hold no write buffer
-			CheckOrigin:      func(r *http.Request) bool { return origins.allows(r.Header.Get("Origin"), r) },
+			// No read buffer of its own: gorilla reads through net/http's
+			// (4 KiB), which the connection holds anyway while gqlgen's
+			// loop runs in the handler.
+			ReadBufferSize:  0,
+			WriteBufferSize: 4096,
+			WriteBufferPool: &sync.Pool{}, // idle connections hold no write buffer
+			CheckOrigin:     func(r *http.Request) bool { return origins.allows(r.Header.Get("Origin"), r) },
 		},
 	}
 }
@@ -94,6 +97,9 @@ func (g *gorillaWS) Accept(w http.ResponseWriter, r *http.Request, o transport.W
 	ws.SetPongHandler(func(string) error {
 		return ws.SetReadDeadline(time.Now().Add(2 * g.opts.PingInterval))
 	})
+	c.mu.Lock() // ping reads pingTimer under mu
+	c.pingTimer = time.AfterFunc(g.opts.PingInterval, c.ping)
+	c.mu.Unlock()
 	c.initTimer = time.AfterFunc(g.opts.InitTimeout, func() {
 		c.mu.Lock()
 		seen := c.initSeen
@@ -103,7 +109,6 @@ func (g *gorillaWS) Accept(w http.ResponseWriter, r *http.Request, o transport.W
 		}
 	})
 	g.conns.add(c)
-	go c.ping()
 	return c, nil
 }
 
@@ -131,6 +136,7 @@ type wsConn struct {
 	onClose   []func()
 	closed    bool
 	initTimer *time.Timer
+	pingTimer *time.Timer // a timer, not a goroutine per idle socket
 	done      chan struct{}
 }
 
@@ -262,7 +268,7 @@ func (c *wsConn) WriteJSON(v any) error {
 	if !c.outgoing(v) {
 		return nil
 	}
-	b, err := json.Marshal(v)
+	b, err := encodeFrame(v)
 	if err != nil {
 		return err
 	}
@@ -274,6 +280,78 @@ func (c *wsConn) WriteJSON(v any) error {
 		return err
 	}
 	return nil
+}
+
+// encodeFrame encodes a frame as json.Marshal does. gqlgen's frames
+// (payload, id and type; the payload is JSON gqlgen has just marshalled)
+// are put together directly: json.Marshal would check and compact the
+// payload once more for every subscriber.
+func encodeFrame(v any) ([]byte, error) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct || !isGQLFrame(rv.Elem().Type()) {
+		return json.Marshal(v)
+	}
+	e := rv.Elem()
+	payload, id, typ := e.Field(0).Bytes(), e.Field(1).String(), e.Field(2).String()
+	b := make([]byte, 0, len(payload)+len(id)+len(typ)+40)
+	b = append(b, '{')
+	if len(payload) > 0 {
+		b = append(b, `"payload":`...)
+		b = append(b, payload...)
+		b = append(b, ',')
+	}
+	if id != "" {
+		b = append(b, `"id":`...)
+		b = appendJSONString(b, id)
+		b = append(b, ',')
+	}
+	b = append(b, `"type":`...)
+	b = appendJSONString(b, typ)
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as json.Marshal writes a string.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // escapes needed: the slow way
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+var gqlFrameTypes sync.Map // reflect.Type → bool
+
+// isGQLFrame reports whether t has the shape of gqlgen's frames: Payload
+// json.RawMessage `json:"payload,omitempty"`, ID string
+// `json:"id,omitempty"`, Type (a string kind) `json:"type"`, then only
+// unexported fields.
+func isGQLFrame(t reflect.Type) bool {
+	if ok, seen := gqlFrameTypes.Load(t); seen {
+		return ok.(bool)
+	}
+	ok := t.NumField() >= 3
+	for i, want := range []struct {
+		name, tag string
+		kind      reflect.Kind
+	}{{"Payload", "payload,omitempty", reflect.Slice}, {"ID", "id,omitempty", reflect.String}, {"Type", "type", reflect.String}} {
+		if !ok {
+			break
+		}
+		f := t.Field(i)
+		ok = f.Name == want.name && f.Tag.Get("json") == want.tag && f.Type.Kind() == want.kind
+	}
+	if ok {
+		ok = t.Field(0).Type == reflect.TypeFor[json.RawMessage]()
+		for i := 3; i < t.NumField(); i++ {
+			ok = ok && !t.Field(i).IsExported()
+		}
+	}
+	gqlFrameTypes.Store(t, ok)
+	return ok
 }
 
 // outgoing looks at a frame gqlgen writes (its message structs have ID
@@ -348,6 +426,7 @@ func (c *wsConn) Close() error {
 	c.mu.Unlock()
 	close(c.done)
 	c.initTimer.Stop()
+	c.pingTimer.Stop()
 	err := c.ws.Close()
 	c.registry.remove(c)
 	for _, h := range hooks {
@@ -375,21 +454,23 @@ func (c *wsConn) closeAt(t time.Time, code int, reason string) {
 }
 
 // ping keeps the read deadline honest: a peer that answers no ping within
-// two intervals is dropped.
+// two intervals is dropped. It runs from pingTimer every PingInterval
+// until the connection closes.
 func (c *wsConn) ping() {
-	t := time.NewTicker(c.opts.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.done:
-			return
-		case <-t.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil {
-				_ = c.Close()
-				return
-			}
-		}
+	select {
+	case <-c.done:
+		return
+	default:
 	}
+	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil {
+		_ = c.Close()
+		return
+	}
+	c.mu.Lock()
+	if !c.closed {
+		c.pingTimer.Reset(c.opts.PingInterval)
+	}
+	c.mu.Unlock()
 }
 
 // wsSlot lets the WebSocket InitFunc reach the connection its request became.
