@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/chatty/chatty/ent/user"
 	"github.com/chatty/chatty/internal/pubsub"
@@ -127,7 +128,8 @@ type sessionWatch struct {
 	mu       sync.Mutex
 	watchers map[int]map[*func()]struct{} // by user
 	n        int
-	run      *watchRun // the watching goroutine; nil when none runs
+	run      *watchRun     // the watching goroutine; nil when none runs
+	slots    chan struct{} // session checks running at once
 }
 
 type watchRun struct{ cancel context.CancelFunc }
@@ -140,7 +142,8 @@ func (w *sessionWatch) watch(ctx context.Context, s *Service, userID int, check 
 	defer w.mu.Unlock()
 	if w.run == nil {
 		// Subscribed before WatchSessions returns: what ends from now on is heard.
-		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		// Not derived from ctx: the loop outlives the first connection.
+		runCtx, cancel := context.WithCancel(context.Background())
 		sub, err := s.broker.Subscribe(ctx, allSessionsTopic, 64)
 		if err != nil {
 			cancel()
@@ -155,7 +158,11 @@ func (w *sessionWatch) watch(ctx context.Context, s *Service, userID int, check 
 	if w.watchers[userID] == nil {
 		w.watchers[userID] = map[*func()]struct{}{}
 	}
-	key := &check
+	if w.slots == nil {
+		w.slots = make(chan struct{}, maxSessionChecks)
+	}
+	coalesced := w.coalesce(check)
+	key := &coalesced
 	w.watchers[userID][key] = struct{}{}
 	w.n++
 	context.AfterFunc(ctx, func() { w.forget(userID, key) })
@@ -184,19 +191,56 @@ func (w *sessionWatch) checks(userID int) []func() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []func()
-	for uid, ws := range w.watchers {
-		if userID == 0 || uid == userID {
-			for k := range ws {
-				out = append(out, *k)
-			}
+	add := func(ws map[*func()]struct{}) {
+		for k := range ws {
+			out = append(out, *k)
 		}
+	}
+	if userID != 0 {
+		add(w.watchers[userID])
+		return out
+	}
+	for _, ws := range w.watchers {
+		add(ws)
 	}
 	return out
 }
 
 func (w *sessionWatch) callChecks(userID int) {
 	for _, check := range w.checks(userID) {
-		go check()
+		check() // coalesced: starts at most one goroutine per connection
+	}
+}
+
+// maxSessionChecks bounds the session checks (each a database read) one
+// instance runs at once: after an outage every connection checks.
+const maxSessionChecks = 8
+
+// coalesce returns check as a function that runs it in the background,
+// within the instance's slots, and folds calls made while it runs or
+// waits into one more run: announcements never pile up checks.
+func (w *sessionWatch) coalesce(check func()) func() {
+	var running, again atomic.Bool
+	slots := w.slots
+	return func() {
+		again.Store(true)
+		if !running.CompareAndSwap(false, true) {
+			return // the running one goes once more
+		}
+		go func() {
+			for {
+				for again.Swap(false) {
+					slots <- struct{}{}
+					check()
+					<-slots
+				}
+				running.Store(false)
+				// A call between the last Swap and Store found it running.
+				if !again.Load() || !running.CompareAndSwap(false, true) {
+					return
+				}
+			}
+		}()
 	}
 }
 

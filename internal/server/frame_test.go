@@ -28,6 +28,8 @@ func TestEncodeFrameAsJSONMarshal(t *testing.T) {
 		&frame{Type: "connection_ack"},
 		&frame{Payload: json.RawMessage{}, ID: "", Type: "pong"},
 		&frame{ID: "1", Type: "complete"},
+		// gqlgen's pong echoes the client's ping payload as it came.
+		&frame{Payload: json.RawMessage(`{ "a" : "<b>& " }`), Type: "pong"},
 		&other{Payload: payload, ID: "1", Type: "next"},
 		map[string]any{"type": "error", "id": "1", "payload": []any{map[string]any{"message": "x"}}},
 	} {

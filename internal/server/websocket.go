@@ -293,6 +293,12 @@ func encodeFrame(v any) ([]byte, error) {
 	}
 	e := rv.Elem()
 	payload, id, typ := e.Field(0).Bytes(), e.Field(1).String(), e.Field(2).String()
+	if typ != "next" && typ != "data" {
+		// Only results are worth it; the rest are rare, and a pong echoes
+		// the client's own ping payload, which json.Marshal compacts and
+		// escapes.
+		return json.Marshal(v)
+	}
 	b := make([]byte, 0, len(payload)+len(id)+len(typ)+40)
 	b = append(b, '{')
 	if len(payload) > 0 {
