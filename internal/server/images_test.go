@@ -479,82 +479,28 @@ func filesUnder(t *testing.T, dir string) []string {
 	return out
 }
 
-// An upload whose image decode outlasts the database deadline (waiting for
-// its turn, or a slow decode) is still kept: the deadline bounds database
-// work, and an operation carrying files gets several of them.
-func TestSlowDecodeOutlivesTheDatabaseDeadline(t *testing.T) {
-	const deadline = 300 * time.Millisecond
-	for _, backend := range dbtest.Backends() {
-		t.Run(backend, func(t *testing.T) {
-			t.Parallel()
-			disk, err := upload.NewDisk(filepath.Join(t.TempDir(), "uploads"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			g := &gatedStore{Storage: disk, release: make(chan struct{}), started: make(chan struct{}, 1)}
-			var once sync.Once
-			open := func() { once.Do(func() { close(g.release) }) }
-			t.Cleanup(open)
-			e := newEnv(t, backend,
-				envOption{chat: []chat.Option{chat.WithUploads(upload.NewService(g, upload.Limits{}))}},
-				envOption{server: func(c *server.Config, _ *auth.Options) { c.DBTimeout = deadline }})
-			a, b := e.signUp(t, "느린사진"), e.signUp(t, "친구")
-			r := e.client(a).createRoom(t, nil, b.ID)
-			done := make(chan gqlResponse, 1)
-			go func() {
-				req := e.client(a).uploadRequest(sendFileOp, map[string]any{"r": r.ID, "f": nil}, "f", "slow.png", noisePNG(t, 200, 200))
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					done <- gqlResponse{Raw: err.Error()}
-					return
-				}
-				defer resp.Body.Close()
-				var out gqlResponse
-				raw, _ := io.ReadAll(resp.Body)
-				_ = json.Unmarshal(raw, &out)
-				out.Raw = string(raw)
-				done <- out
-			}()
-			select {
-			case <-g.started: // the decode is running, and held
-			case <-time.After(time.Minute):
-				t.Fatal("the decode did not start")
-			}
-			time.Sleep(2 * deadline)
-			open()
-			resp := <-done
-			var out struct{ SendFile fileMessage }
-			if resp.Code() != "" || json.Unmarshal(resp.Data, &out) != nil || out.SendFile.Kind != "IMAGE" {
-				t.Fatalf("an upload whose decode took twice the database deadline: %s", resp.Raw)
-			}
-		})
-	}
-}
-
-// Behind the real http.Server, an upload whose decode outlasts the server's
-// write timeout still gets its answer: once the body is in, the answer has
-// the operation's deadline and then some, not the bare write timeout.
-func TestSlowUploadStillGetsItsAnswer(t *testing.T) {
+// heldDecodes is upload storage that holds the decode of a big image
+// until open is called (at the latest when the test ends).
+func heldDecodes(t *testing.T) (g *gatedStore, open func()) {
+	t.Helper()
 	disk, err := upload.NewDisk(filepath.Join(t.TempDir(), "uploads"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gatedStore{Storage: disk, release: make(chan struct{}), started: make(chan struct{}, 1)}
+	g = &gatedStore{Storage: disk, release: make(chan struct{}), started: make(chan struct{}, 1)}
 	var once sync.Once
-	open := func() { once.Do(func() { close(g.release) }) }
+	open = func() { once.Do(func() { close(g.release) }) }
 	t.Cleanup(open)
-	base := newEnv(t, "sqlite",
-		envOption{chat: []chat.Option{chat.WithUploads(upload.NewService(g, upload.Limits{}))}},
-		envOption{server: func(c *server.Config, _ *auth.Options) {
-			c.DBTimeout = 300 * time.Millisecond
-			c.Timeouts = server.Timeouts{ReadHeader: time.Second, Read: 5 * time.Second, Write: 500 * time.Millisecond, Idle: time.Second}
-		}})
-	e := serveWith(t, base)
-	a, b := base.signUp(t, "느긋한"), base.signUp(t, "상대")
-	r := base.client(a).createRoom(t, nil, b.ID)
+	return g, open
+}
+
+// slowUpload sends a big image to room through via while g holds its
+// decode for hold, and returns the answer.
+func slowUpload(t *testing.T, g *gatedStore, open func(), via *client, room string, hold time.Duration) gqlResponse {
+	t.Helper()
 	done := make(chan gqlResponse, 1)
+	req := via.uploadRequest(sendFileOp, map[string]any{"r": room, "f": nil}, "f", "slow.png", noisePNG(t, 200, 200))
 	go func() {
-		req := e.client(a).uploadRequest(sendFileOp, map[string]any{"r": r.ID, "f": nil}, "f", "slow.png", noisePNG(t, 200, 200))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			done <- gqlResponse{Raw: "transport: " + err.Error()}
@@ -568,13 +514,53 @@ func TestSlowUploadStillGetsItsAnswer(t *testing.T) {
 		done <- out
 	}()
 	select {
-	case <-g.started:
+	case <-g.started: // the decode is running, and held
 	case <-time.After(time.Minute):
 		t.Fatal("the decode did not start")
 	}
-	time.Sleep(time.Second) // twice the write timeout
+	time.Sleep(hold)
 	open()
-	resp := <-done
+	return <-done
+}
+
+// An upload whose image decode outlasts the database deadline (waiting for
+// its turn, or a slow decode) is still kept: the deadline bounds database
+// work, and an operation carrying files gets several of them.
+func TestSlowDecodeOutlivesTheDatabaseDeadline(t *testing.T) {
+	const deadline = 300 * time.Millisecond
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			g, open := heldDecodes(t)
+			e := newEnv(t, backend,
+				envOption{chat: []chat.Option{chat.WithUploads(upload.NewService(g, upload.Limits{}))}},
+				envOption{server: func(c *server.Config, _ *auth.Options) { c.DBTimeout = deadline }})
+			a, b := e.signUp(t, "느린사진"), e.signUp(t, "친구")
+			r := e.client(a).createRoom(t, nil, b.ID)
+			resp := slowUpload(t, g, open, e.client(a), r.ID, 2*deadline)
+			var out struct{ SendFile fileMessage }
+			if resp.Code() != "" || json.Unmarshal(resp.Data, &out) != nil || out.SendFile.Kind != "IMAGE" {
+				t.Fatalf("an upload whose decode took twice the database deadline: %s", resp.Raw)
+			}
+		})
+	}
+}
+
+// Behind the real http.Server, an upload whose decode outlasts the server's
+// write timeout still gets its answer: once the body is in, the answer has
+// the operation's deadline and then some, not the bare write timeout.
+func TestSlowUploadStillGetsItsAnswer(t *testing.T) {
+	g, open := heldDecodes(t)
+	base := newEnv(t, "sqlite",
+		envOption{chat: []chat.Option{chat.WithUploads(upload.NewService(g, upload.Limits{}))}},
+		envOption{server: func(c *server.Config, _ *auth.Options) {
+			c.DBTimeout = 300 * time.Millisecond
+			c.Timeouts = server.Timeouts{ReadHeader: time.Second, Read: 5 * time.Second, Write: 500 * time.Millisecond, Idle: time.Second}
+		}})
+	e := serveWith(t, base)
+	a, b := base.signUp(t, "느긋한"), base.signUp(t, "상대")
+	r := base.client(a).createRoom(t, nil, b.ID)
+	resp := slowUpload(t, g, open, e.client(a), r.ID, time.Second) // twice the write timeout
 	var out struct{ SendFile fileMessage }
 	if resp.Code() != "" || json.Unmarshal(resp.Data, &out) != nil || out.SendFile.Kind != "IMAGE" {
 		t.Fatalf("an upload answered after twice the write timeout: %s", resp.Raw)
