@@ -30,14 +30,7 @@ func TestSmokeProfile(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			cfg := dbtest.Config(t, backend)
 			ctx := context.Background()
-			db, err := database.Open(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			if err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			db := dbtest.OpenConfig(t, cfg)
 			url := serveChatty(t, db)
 
 			out := t.TempDir()

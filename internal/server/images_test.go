@@ -369,19 +369,7 @@ func TestUploadQuotaHoldsUnderConcurrentUploads(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					req := ca.uploadRequest(sendFileOp, map[string]any{"r": r, "f": nil}, "f", "same-time.txt", bytes.Repeat([]byte("q"), size))
-					resp, err := http.DefaultClient.Do(req)
-					if err != nil {
-						codes[i] = "transport: " + err.Error()
-						return
-					}
-					defer resp.Body.Close()
-					var out gqlResponse
-					if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-						codes[i] = "decode: " + err.Error()
-						return
-					}
-					codes[i] = out.Code()
+					codes[i] = postCode(ca.uploadRequest(sendFileOp, map[string]any{"r": r, "f": nil}, "f", "same-time.txt", bytes.Repeat([]byte("q"), size)))
 				}()
 			}
 			wg.Wait()

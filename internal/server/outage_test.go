@@ -163,6 +163,17 @@ func wsUntilComplete(t *testing.T, ws *wsClient, id string, d time.Duration) []m
 	}
 }
 
+// cutOffPair runs two instances of one deployment on a fresh database of
+// backend: one reaches Redis through proxy (which a test can cut), two
+// directly.
+func cutOffPair(t *testing.T, backend, redis string) (one, two *env, proxy *redisProxy) {
+	t.Helper()
+	db := dbtest.Open(t, backend)
+	prefix := testRedisPrefix(t)
+	proxy = newRedisProxy(t, redis)
+	return redisInstance(t, db, proxy.URL, prefix), redisInstance(t, db, redis, prefix), proxy
+}
+
 // B's instance loses Redis; meanwhile B leaves through the other instance
 // and A sends. When Redis is back, B's open messageAdded completes having
 // delivered nothing from after B left (it used to carry on with every
@@ -172,10 +183,7 @@ func TestLeaveDuringRedisOutage(t *testing.T) {
 	for _, backend := range dbtest.Backends() {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			db := dbtest.Open(t, backend)
-			prefix := testRedisPrefix(t)
-			proxy := newRedisProxy(t, redis)
-			one, two := redisInstance(t, db, proxy.URL, prefix), redisInstance(t, db, redis, prefix)
+			one, two, proxy := cutOffPair(t, backend, redis)
 			a, b := one.signUp(t, "stays"), one.signUp(t, "leaves")
 			ca, ca2, cb2 := one.client(a), two.client(a), two.client(b)
 			r, after := ca.wsOpenRoom(t, "outage", b.ID)
@@ -264,10 +272,7 @@ func TestSessionEndHeardAfterRedisOutage(t *testing.T) {
 	for _, backend := range dbtest.Backends() {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			db := dbtest.Open(t, backend)
-			prefix := testRedisPrefix(t)
-			proxy := newRedisProxy(t, redis)
-			one, two := redisInstance(t, db, proxy.URL, prefix), redisInstance(t, db, redis, prefix)
+			one, two, proxy := cutOffPair(t, backend, redis)
 			a := one.signUp(t, "two sessions")
 			var second signInData
 			two.anon().do(t, signInMutation, map[string]any{"e": a.Email, "p": a.Password}).Decode(t, &second)

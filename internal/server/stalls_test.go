@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/chatty/chatty/internal/auth"
-	"github.com/chatty/chatty/internal/database"
 	"github.com/chatty/chatty/internal/database/dbtest"
 	"github.com/chatty/chatty/internal/server"
 )
@@ -33,15 +32,7 @@ type dbConfig struct{ driver, dsn string }
 func newLockedRoomEnv(t *testing.T, backend string) *lockedRoomEnv {
 	t.Helper()
 	cfg := dbtest.Config(t, backend)
-	ctx := context.Background()
-	db, err := database.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.OpenConfig(t, cfg)
 	e := newEnvOn(t, db, envOption{server: func(c *server.Config, _ *auth.Options) { c.DBTimeout = stallTimeout }})
 	l := &lockedRoomEnv{env: e, cfg: dbConfig{cfg.Driver, cfg.DSN}}
 	l.a, l.b, l.outsider = e.signUp(t, "alice"), e.signUp(t, "bob"), e.signUp(t, "mallory")

@@ -69,14 +69,21 @@ func Config(t testing.TB, backend string) config.Database {
 // Open opens and migrates a fresh database on backend, closed when the test ends.
 func Open(t testing.TB, backend string, opts ...database.Option) *database.DB {
 	t.Helper()
+	return OpenConfig(t, Config(t, backend), opts...)
+}
+
+// OpenConfig opens and migrates the database cfg (from Config), closed
+// when the test ends: for tests that also need its address.
+func OpenConfig(t testing.TB, cfg config.Database, opts ...database.Option) *database.DB {
+	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(ctx, Config(t, backend), opts...)
+	db, err := database.Open(ctx, cfg, opts...)
 	if err != nil {
-		t.Fatalf("open %s: %v", backend, err)
+		t.Fatalf("open %s: %v", cfg.Driver, err)
 	}
 	t.Cleanup(func() { db.Close() })
 	if err := db.Migrate(ctx); err != nil {
-		t.Fatalf("migrate %s: %v", backend, err)
+		t.Fatalf("migrate %s: %v", cfg.Driver, err)
 	}
 	return db
 }
