@@ -44,14 +44,12 @@ func pageBlocked(ctx context.Context, q *ent.BlockQuery, first *int, after *ent.
 		conn.PageInfo.HasNextPage = true
 		bs = bs[:n]
 	}
-	l := loadersOf(ctx)
 	for _, b := range bs {
 		conn.Edges = append(conn.Edges, &ent.UserEdge{Node: b.Edges.Blocked, Cursor: ent.Cursor{ID: b.ID}})
-		l.blocked.Prime(b.BlockedID, true) // User.blocked needs no query here
 	}
 	if len(conn.Edges) > 0 {
 		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
 		conn.PageInfo.EndCursor = &conn.Edges[len(conn.Edges)-1].Cursor
 	}
-	return conn, nil
+	return conn, prefetchUsers(ctx, conn, true) // User.blocked: true for all, no query
 }

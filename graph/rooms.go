@@ -23,13 +23,14 @@ func pageUsers(ctx context.Context, q *ent.UserQuery, first *int, after *ent.Cur
 	if err != nil {
 		return nil, err
 	}
-	return conn, prefetchUsers(ctx, conn)
+	return conn, prefetchUsers(ctx, conn, false)
 }
 
 // prefetchUsers loads, in one query each, the viewer-dependent fields the
-// operation asks of the users of a page (friendship, blocked), so the page
-// costs the same statements whatever its size.
-func prefetchUsers(ctx context.Context, conn *ent.UserConnection) error {
+// operation asks of the users of a page (friendship, blocked unless the
+// caller knows them all blocked), so the page costs the same statements
+// whatever its size.
+func prefetchUsers(ctx context.Context, conn *ent.UserConnection, allBlocked bool) error {
 	if len(conn.Edges) == 0 {
 		return nil
 	}
@@ -43,7 +44,12 @@ func prefetchUsers(ctx context.Context, conn *ent.UserConnection) error {
 			return err
 		}
 	}
-	if fields["blocked"] {
+	switch {
+	case allBlocked:
+		for _, id := range ids {
+			l.blocked.Prime(id, true) // known: no query
+		}
+	case fields["blocked"]:
 		return l.blocked.prime(ctx, ids)
 	}
 	return nil
