@@ -457,3 +457,32 @@ func TestBlockStatementsDoNotGrowWithPageSize(t *testing.T) {
 		}
 	})
 }
+
+// A block racing the blocked user's friend request and message: each of
+// those either lands before the block (and the request is then ended by
+// it) or is refused; nothing fails otherwise, and nothing survives the
+// block.
+func TestBlockRacingRequestAndSend(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		for round := 0; round < 8; round++ {
+			a, b := e.signUp(t, fmt.Sprintf("blocker %d", round)), e.signUp(t, fmt.Sprintf("pest %d", round))
+			ca, cb := e.client(a), e.client(b)
+			direct := cb.createRoom(t, nil, a.ID)
+			rs := concurrently(t,
+				request{cb, addFriendOp, map[string]any{"u": a.ID}},
+				request{cb, sendOp, map[string]any{"r": direct.ID, "b": "race"}},
+				request{ca, blockOp, map[string]any{"u": b.ID}},
+			)
+			for i, r := range rs[:2] {
+				if c := r.Code(); c != "" && c != "FORBIDDEN" {
+					t.Fatalf("round %d, request %d racing the block: %s", round, i, r.Raw)
+				}
+			}
+			if rs[2].Code() != "" {
+				t.Fatalf("round %d: blockUser: %s", round, rs[2].Raw)
+			}
+			wantStates(t, e, a, b, "NONE", "NONE")
+			wantRefused(t, "posting after the block", cb.do(t, sendOp, map[string]any{"r": direct.ID, "b": "again"}), "FORBIDDEN", cannotMessage)
+		}
+	})
+}
