@@ -68,6 +68,7 @@ func (s *Service) blockUser(ctx context.Context, v viewer.Viewer, other int) (*e
 				return err
 			}
 		}
+		var err error
 		if target, err = liveUser(ctx, tx.Client(), other); err != nil {
 			return err
 		}
@@ -98,7 +99,10 @@ func (s *Service) blockUser(ctx context.Context, v viewer.Viewer, other int) (*e
 	} else {
 		err = s.inTx(ctx, fn)
 	}
-	return target, err
+	if err != nil {
+		return nil, err
+	}
+	return target, nil
 }
 
 // UnblockUser lifts the viewer's block of other (unblocking someone not
