@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/chatty/chatty/ent/attachment"
+	"github.com/chatty/chatty/ent/block"
 	"github.com/chatty/chatty/ent/friendship"
 	"github.com/chatty/chatty/ent/identity"
 	"github.com/chatty/chatty/ent/membership"
@@ -83,6 +84,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			attachment.Table:   attachment.ValidColumn,
+			block.Table:        block.ValidColumn,
 			friendship.Table:   friendship.ValidColumn,
 			identity.Table:     identity.ValidColumn,
 			membership.Table:   membership.ValidColumn,

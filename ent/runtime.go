@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chatty/chatty/ent/attachment"
+	"github.com/chatty/chatty/ent/block"
 	"github.com/chatty/chatty/ent/friendship"
 	"github.com/chatty/chatty/ent/identity"
 	"github.com/chatty/chatty/ent/membership"
@@ -51,6 +52,33 @@ func init() {
 	attachmentDescThumbnailKey := attachmentFields[6].Descriptor()
 	// attachment.ThumbnailKeyValidator is a validator for the "thumbnail_key" field. It is called by the builders before save.
 	attachment.ThumbnailKeyValidator = attachmentDescThumbnailKey.Validators[0].(func(string) error)
+	blockMixin := schema.Block{}.Mixin()
+	blockMixinFields0 := blockMixin[0].Fields()
+	_ = blockMixinFields0
+	blockFields := schema.Block{}.Fields()
+	_ = blockFields
+	// blockDescCreatedAt is the schema descriptor for created_at field.
+	blockDescCreatedAt := blockMixinFields0[0].Descriptor()
+	// block.DefaultCreatedAt holds the default value on creation for the created_at field.
+	block.DefaultCreatedAt = blockDescCreatedAt.Default.(func() time.Time)
+	// blockDescPairKey is the schema descriptor for pair_key field.
+	blockDescPairKey := blockFields[2].Descriptor()
+	// block.PairKeyValidator is a validator for the "pair_key" field. It is called by the builders before save.
+	block.PairKeyValidator = func() func(string) error {
+		validators := blockDescPairKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(pair_key string) error {
+			for _, fn := range fns {
+				if err := fn(pair_key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	friendshipMixin := schema.Friendship{}.Mixin()
 	friendshipMixinFields0 := friendshipMixin[0].Fields()
 	_ = friendshipMixinFields0

@@ -14,6 +14,8 @@ type Tx struct {
 	config
 	// Attachment is the client for interacting with the Attachment builders.
 	Attachment *AttachmentClient
+	// Block is the client for interacting with the Block builders.
+	Block *BlockClient
 	// Friendship is the client for interacting with the Friendship builders.
 	Friendship *FriendshipClient
 	// Identity is the client for interacting with the Identity builders.
@@ -164,6 +166,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.Attachment = NewAttachmentClient(tx.config)
+	tx.Block = NewBlockClient(tx.config)
 	tx.Friendship = NewFriendshipClient(tx.config)
 	tx.Identity = NewIdentityClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)

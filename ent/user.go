@@ -58,11 +58,15 @@ type UserEdges struct {
 	FriendshipsReceived []*Friendship `json:"friendships_received,omitempty"`
 	// Uploads holds the value of the uploads edge.
 	Uploads []*Attachment `json:"uploads,omitempty"`
+	// Blocks holds the value of the blocks edge.
+	Blocks []*Block `json:"blocks,omitempty"`
+	// BlockedBy holds the value of the blocked_by edge.
+	BlockedBy []*Block `json:"blocked_by,omitempty"`
 	// Avatar holds the value of the avatar edge.
 	Avatar *Attachment `json:"avatar,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [8]bool
+	loadedTypes [10]bool
 
 	namedIdentities          map[string][]*Identity
 	namedSessions            map[string][]*Session
@@ -71,6 +75,8 @@ type UserEdges struct {
 	namedFriendshipsSent     map[string][]*Friendship
 	namedFriendshipsReceived map[string][]*Friendship
 	namedUploads             map[string][]*Attachment
+	namedBlocks              map[string][]*Block
+	namedBlockedBy           map[string][]*Block
 }
 
 // IdentitiesOrErr returns the Identities value or an error if the edge
@@ -136,12 +142,30 @@ func (e UserEdges) UploadsOrErr() ([]*Attachment, error) {
 	return nil, &NotLoadedError{edge: "uploads"}
 }
 
+// BlocksOrErr returns the Blocks value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) BlocksOrErr() ([]*Block, error) {
+	if e.loadedTypes[7] {
+		return e.Blocks, nil
+	}
+	return nil, &NotLoadedError{edge: "blocks"}
+}
+
+// BlockedByOrErr returns the BlockedBy value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) BlockedByOrErr() ([]*Block, error) {
+	if e.loadedTypes[8] {
+		return e.BlockedBy, nil
+	}
+	return nil, &NotLoadedError{edge: "blocked_by"}
+}
+
 // AvatarOrErr returns the Avatar value or an error if the edge
 // was not loaded in eager-loading, or loaded but was not found.
 func (e UserEdges) AvatarOrErr() (*Attachment, error) {
 	if e.Avatar != nil {
 		return e.Avatar, nil
-	} else if e.loadedTypes[7] {
+	} else if e.loadedTypes[9] {
 		return nil, &NotFoundError{label: attachment.Label}
 	}
 	return nil, &NotLoadedError{edge: "avatar"}
@@ -285,6 +309,16 @@ func (_m *User) QueryFriendshipsReceived() *FriendshipQuery {
 // QueryUploads queries the "uploads" edge of the User entity.
 func (_m *User) QueryUploads() *AttachmentQuery {
 	return NewUserClient(_m.config).QueryUploads(_m)
+}
+
+// QueryBlocks queries the "blocks" edge of the User entity.
+func (_m *User) QueryBlocks() *BlockQuery {
+	return NewUserClient(_m.config).QueryBlocks(_m)
+}
+
+// QueryBlockedBy queries the "blocked_by" edge of the User entity.
+func (_m *User) QueryBlockedBy() *BlockQuery {
+	return NewUserClient(_m.config).QueryBlockedBy(_m)
 }
 
 // QueryAvatar queries the "avatar" edge of the User entity.
@@ -519,6 +553,54 @@ func (_m *User) appendNamedUploads(name string, edges ...*Attachment) {
 		_m.Edges.namedUploads[name] = []*Attachment{}
 	} else {
 		_m.Edges.namedUploads[name] = append(_m.Edges.namedUploads[name], edges...)
+	}
+}
+
+// NamedBlocks returns the Blocks named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedBlocks(name string) ([]*Block, error) {
+	if _m.Edges.namedBlocks == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedBlocks[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedBlocks(name string, edges ...*Block) {
+	if _m.Edges.namedBlocks == nil {
+		_m.Edges.namedBlocks = make(map[string][]*Block)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedBlocks[name] = []*Block{}
+	} else {
+		_m.Edges.namedBlocks[name] = append(_m.Edges.namedBlocks[name], edges...)
+	}
+}
+
+// NamedBlockedBy returns the BlockedBy named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedBlockedBy(name string) ([]*Block, error) {
+	if _m.Edges.namedBlockedBy == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedBlockedBy[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedBlockedBy(name string, edges ...*Block) {
+	if _m.Edges.namedBlockedBy == nil {
+		_m.Edges.namedBlockedBy = make(map[string][]*Block)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedBlockedBy[name] = []*Block{}
+	} else {
+		_m.Edges.namedBlockedBy[name] = append(_m.Edges.namedBlockedBy[name], edges...)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/chatty/chatty/ent/attachment"
+	"github.com/chatty/chatty/ent/block"
 	"github.com/chatty/chatty/ent/friendship"
 	"github.com/chatty/chatty/ent/identity"
 	"github.com/chatty/chatty/ent/membership"
@@ -37,6 +38,8 @@ type UserQuery struct {
 	withFriendshipsSent          *FriendshipQuery
 	withFriendshipsReceived      *FriendshipQuery
 	withUploads                  *AttachmentQuery
+	withBlocks                   *BlockQuery
+	withBlockedBy                *BlockQuery
 	withAvatar                   *AttachmentQuery
 	loadTotal                    []func(context.Context, []*User) error
 	modifiers                    []func(*sql.Selector)
@@ -47,6 +50,8 @@ type UserQuery struct {
 	withNamedFriendshipsSent     map[string]*FriendshipQuery
 	withNamedFriendshipsReceived map[string]*FriendshipQuery
 	withNamedUploads             map[string]*AttachmentQuery
+	withNamedBlocks              map[string]*BlockQuery
+	withNamedBlockedBy           map[string]*BlockQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -230,6 +235,50 @@ func (_q *UserQuery) QueryUploads() *AttachmentQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(attachment.Table, attachment.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.UploadsTable, user.UploadsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryBlocks chains the current query on the "blocks" edge.
+func (_q *UserQuery) QueryBlocks() *BlockQuery {
+	query := (&BlockClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(block.Table, block.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.BlocksTable, user.BlocksColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryBlockedBy chains the current query on the "blocked_by" edge.
+func (_q *UserQuery) QueryBlockedBy() *BlockQuery {
+	query := (&BlockClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(block.Table, block.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.BlockedByTable, user.BlockedByColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -458,6 +507,8 @@ func (_q *UserQuery) Clone() *UserQuery {
 		withFriendshipsSent:     _q.withFriendshipsSent.Clone(),
 		withFriendshipsReceived: _q.withFriendshipsReceived.Clone(),
 		withUploads:             _q.withUploads.Clone(),
+		withBlocks:              _q.withBlocks.Clone(),
+		withBlockedBy:           _q.withBlockedBy.Clone(),
 		withAvatar:              _q.withAvatar.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
@@ -540,6 +591,28 @@ func (_q *UserQuery) WithUploads(opts ...func(*AttachmentQuery)) *UserQuery {
 		opt(query)
 	}
 	_q.withUploads = query
+	return _q
+}
+
+// WithBlocks tells the query-builder to eager-load the nodes that are connected to
+// the "blocks" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithBlocks(opts ...func(*BlockQuery)) *UserQuery {
+	query := (&BlockClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withBlocks = query
+	return _q
+}
+
+// WithBlockedBy tells the query-builder to eager-load the nodes that are connected to
+// the "blocked_by" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithBlockedBy(opts ...func(*BlockQuery)) *UserQuery {
+	query := (&BlockClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withBlockedBy = query
 	return _q
 }
 
@@ -632,7 +705,7 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [8]bool{
+		loadedTypes = [10]bool{
 			_q.withIdentities != nil,
 			_q.withSessions != nil,
 			_q.withMemberships != nil,
@@ -640,6 +713,8 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			_q.withFriendshipsSent != nil,
 			_q.withFriendshipsReceived != nil,
 			_q.withUploads != nil,
+			_q.withBlocks != nil,
+			_q.withBlockedBy != nil,
 			_q.withAvatar != nil,
 		}
 	)
@@ -713,6 +788,20 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withBlocks; query != nil {
+		if err := _q.loadBlocks(ctx, query, nodes,
+			func(n *User) { n.Edges.Blocks = []*Block{} },
+			func(n *User, e *Block) { n.Edges.Blocks = append(n.Edges.Blocks, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withBlockedBy; query != nil {
+		if err := _q.loadBlockedBy(ctx, query, nodes,
+			func(n *User) { n.Edges.BlockedBy = []*Block{} },
+			func(n *User, e *Block) { n.Edges.BlockedBy = append(n.Edges.BlockedBy, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withAvatar; query != nil {
 		if err := _q.loadAvatar(ctx, query, nodes, nil,
 			func(n *User, e *Attachment) { n.Edges.Avatar = e }); err != nil {
@@ -765,6 +854,20 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadUploads(ctx, query, nodes,
 			func(n *User) { n.appendNamedUploads(name) },
 			func(n *User, e *Attachment) { n.appendNamedUploads(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedBlocks {
+		if err := _q.loadBlocks(ctx, query, nodes,
+			func(n *User) { n.appendNamedBlocks(name) },
+			func(n *User, e *Block) { n.appendNamedBlocks(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedBlockedBy {
+		if err := _q.loadBlockedBy(ctx, query, nodes,
+			func(n *User) { n.appendNamedBlockedBy(name) },
+			func(n *User, e *Block) { n.appendNamedBlockedBy(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -989,6 +1092,66 @@ func (_q *UserQuery) loadUploads(ctx context.Context, query *AttachmentQuery, no
 		node, ok := nodeids[*fk]
 		if !ok {
 			return fmt.Errorf(`unexpected referenced foreign-key "uploader_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadBlocks(ctx context.Context, query *BlockQuery, nodes []*User, init func(*User), assign func(*User, *Block)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(block.FieldBlockerID)
+	}
+	query.Where(predicate.Block(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.BlocksColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.BlockerID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "blocker_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadBlockedBy(ctx context.Context, query *BlockQuery, nodes []*User, init func(*User), assign func(*User, *Block)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(block.FieldBlockedID)
+	}
+	query.Where(predicate.Block(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.BlockedByColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.BlockedID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "blocked_id" returned %v for node %v`, fk, n.ID)
 		}
 		assign(node, n)
 	}
@@ -1244,6 +1407,34 @@ func (_q *UserQuery) WithNamedUploads(name string, opts ...func(*AttachmentQuery
 		_q.withNamedUploads = make(map[string]*AttachmentQuery)
 	}
 	_q.withNamedUploads[name] = query
+	return _q
+}
+
+// WithNamedBlocks tells the query-builder to eager-load the nodes that are connected to the "blocks"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedBlocks(name string, opts ...func(*BlockQuery)) *UserQuery {
+	query := (&BlockClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedBlocks == nil {
+		_q.withNamedBlocks = make(map[string]*BlockQuery)
+	}
+	_q.withNamedBlocks[name] = query
+	return _q
+}
+
+// WithNamedBlockedBy tells the query-builder to eager-load the nodes that are connected to the "blocked_by"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedBlockedBy(name string, opts ...func(*BlockQuery)) *UserQuery {
+	query := (&BlockClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedBlockedBy == nil {
+		_q.withNamedBlockedBy = make(map[string]*BlockQuery)
+	}
+	_q.withNamedBlockedBy[name] = query
 	return _q
 }
 

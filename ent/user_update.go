@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/chatty/chatty/ent/attachment"
+	"github.com/chatty/chatty/ent/block"
 	"github.com/chatty/chatty/ent/friendship"
 	"github.com/chatty/chatty/ent/identity"
 	"github.com/chatty/chatty/ent/membership"
@@ -280,6 +281,36 @@ func (_u *UserUpdate) AddUploads(v ...*Attachment) *UserUpdate {
 	return _u.AddUploadIDs(ids...)
 }
 
+// AddBlockIDs adds the "blocks" edge to the Block entity by IDs.
+func (_u *UserUpdate) AddBlockIDs(ids ...int) *UserUpdate {
+	_u.mutation.AddBlockIDs(ids...)
+	return _u
+}
+
+// AddBlocks adds the "blocks" edges to the Block entity.
+func (_u *UserUpdate) AddBlocks(v ...*Block) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddBlockIDs(ids...)
+}
+
+// AddBlockedByIDs adds the "blocked_by" edge to the Block entity by IDs.
+func (_u *UserUpdate) AddBlockedByIDs(ids ...int) *UserUpdate {
+	_u.mutation.AddBlockedByIDs(ids...)
+	return _u
+}
+
+// AddBlockedBy adds the "blocked_by" edges to the Block entity.
+func (_u *UserUpdate) AddBlockedBy(v ...*Block) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddBlockedByIDs(ids...)
+}
+
 // SetAvatar sets the "avatar" edge to the Attachment entity.
 func (_u *UserUpdate) SetAvatar(v *Attachment) *UserUpdate {
 	return _u.SetAvatarID(v.ID)
@@ -435,6 +466,48 @@ func (_u *UserUpdate) RemoveUploads(v ...*Attachment) *UserUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveUploadIDs(ids...)
+}
+
+// ClearBlocks clears all "blocks" edges to the Block entity.
+func (_u *UserUpdate) ClearBlocks() *UserUpdate {
+	_u.mutation.ClearBlocks()
+	return _u
+}
+
+// RemoveBlockIDs removes the "blocks" edge to Block entities by IDs.
+func (_u *UserUpdate) RemoveBlockIDs(ids ...int) *UserUpdate {
+	_u.mutation.RemoveBlockIDs(ids...)
+	return _u
+}
+
+// RemoveBlocks removes "blocks" edges to Block entities.
+func (_u *UserUpdate) RemoveBlocks(v ...*Block) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveBlockIDs(ids...)
+}
+
+// ClearBlockedBy clears all "blocked_by" edges to the Block entity.
+func (_u *UserUpdate) ClearBlockedBy() *UserUpdate {
+	_u.mutation.ClearBlockedBy()
+	return _u
+}
+
+// RemoveBlockedByIDs removes the "blocked_by" edge to Block entities by IDs.
+func (_u *UserUpdate) RemoveBlockedByIDs(ids ...int) *UserUpdate {
+	_u.mutation.RemoveBlockedByIDs(ids...)
+	return _u
+}
+
+// RemoveBlockedBy removes "blocked_by" edges to Block entities.
+func (_u *UserUpdate) RemoveBlockedBy(v ...*Block) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveBlockedByIDs(ids...)
 }
 
 // ClearAvatar clears the "avatar" edge to the Attachment entity.
@@ -868,6 +941,96 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.BlocksCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.BlocksTable,
+			Columns: []string{user.BlocksColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(block.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedBlocksIDs(); len(nodes) > 0 && !_u.mutation.BlocksCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.BlocksTable,
+			Columns: []string{user.BlocksColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(block.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.BlocksIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.BlocksTable,
+			Columns: []string{user.BlocksColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(block.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.BlockedByCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.BlockedByTable,
+			Columns: []string{user.BlockedByColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(block.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedBlockedByIDs(); len(nodes) > 0 && !_u.mutation.BlockedByCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.BlockedByTable,
+			Columns: []string{user.BlockedByColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(block.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.BlockedByIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.BlockedByTable,
+			Columns: []string{user.BlockedByColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(block.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	if _u.mutation.AvatarCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -1164,6 +1327,36 @@ func (_u *UserUpdateOne) AddUploads(v ...*Attachment) *UserUpdateOne {
 	return _u.AddUploadIDs(ids...)
 }
 
+// AddBlockIDs adds the "blocks" edge to the Block entity by IDs.
+func (_u *UserUpdateOne) AddBlockIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.AddBlockIDs(ids...)
+	return _u
+}
+
+// AddBlocks adds the "blocks" edges to the Block entity.
+func (_u *UserUpdateOne) AddBlocks(v ...*Block) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddBlockIDs(ids...)
+}
+
+// AddBlockedByIDs adds the "blocked_by" edge to the Block entity by IDs.
+func (_u *UserUpdateOne) AddBlockedByIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.AddBlockedByIDs(ids...)
+	return _u
+}
+
+// AddBlockedBy adds the "blocked_by" edges to the Block entity.
+func (_u *UserUpdateOne) AddBlockedBy(v ...*Block) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddBlockedByIDs(ids...)
+}
+
 // SetAvatar sets the "avatar" edge to the Attachment entity.
 func (_u *UserUpdateOne) SetAvatar(v *Attachment) *UserUpdateOne {
 	return _u.SetAvatarID(v.ID)
@@ -1319,6 +1512,48 @@ func (_u *UserUpdateOne) RemoveUploads(v ...*Attachment) *UserUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveUploadIDs(ids...)
+}
+
+// ClearBlocks clears all "blocks" edges to the Block entity.
+func (_u *UserUpdateOne) ClearBlocks() *UserUpdateOne {
+	_u.mutation.ClearBlocks()
+	return _u
+}
+
+// RemoveBlockIDs removes the "blocks" edge to Block entities by IDs.
+func (_u *UserUpdateOne) RemoveBlockIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.RemoveBlockIDs(ids...)
+	return _u
+}
+
+// RemoveBlocks removes "blocks" edges to Block entities.
+func (_u *UserUpdateOne) RemoveBlocks(v ...*Block) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveBlockIDs(ids...)
+}
+
+// ClearBlockedBy clears all "blocked_by" edges to the Block entity.
+func (_u *UserUpdateOne) ClearBlockedBy() *UserUpdateOne {
+	_u.mutation.ClearBlockedBy()
+	return _u
+}
+
+// RemoveBlockedByIDs removes the "blocked_by" edge to Block entities by IDs.
+func (_u *UserUpdateOne) RemoveBlockedByIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.RemoveBlockedByIDs(ids...)
+	return _u
+}
+
+// RemoveBlockedBy removes "blocked_by" edges to Block entities.
+func (_u *UserUpdateOne) RemoveBlockedBy(v ...*Block) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveBlockedByIDs(ids...)
 }
 
 // ClearAvatar clears the "avatar" edge to the Attachment entity.
@@ -1775,6 +2010,96 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(attachment.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.BlocksCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.BlocksTable,
+			Columns: []string{user.BlocksColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(block.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedBlocksIDs(); len(nodes) > 0 && !_u.mutation.BlocksCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.BlocksTable,
+			Columns: []string{user.BlocksColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(block.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.BlocksIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.BlocksTable,
+			Columns: []string{user.BlocksColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(block.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.BlockedByCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.BlockedByTable,
+			Columns: []string{user.BlockedByColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(block.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedBlockedByIDs(); len(nodes) > 0 && !_u.mutation.BlockedByCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.BlockedByTable,
+			Columns: []string{user.BlockedByColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(block.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.BlockedByIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.BlockedByTable,
+			Columns: []string{user.BlockedByColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(block.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -53,11 +53,7 @@ var pending = map[string]string{
 	"Subscription.roomEvents":       "#9 conversations",
 	"TypingEvent":                   "#9 conversations",
 	// #10 search and blocking
-	"Mutation.blockUser":   "#10 search and blocking",
-	"Mutation.unblockUser": "#10 search and blocking",
-	"Query.blockedUsers":   "#10 search and blocking",
 	"Query.searchMessages": "#10 search and blocking",
-	"User.blocked":         "#10 search and blocking",
 	// #11 web app: sign-in options
 	"Query.authProviders": "#11 web app",
 	// #12 scale-out: notification history

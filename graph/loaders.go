@@ -23,6 +23,7 @@ type loaders struct {
 	lastMessage batch[*ent.Message]
 	unread      batch[int]
 	friendship  batch[chat.FriendshipState]
+	blocked     batch[bool]
 	online      batch[bool]
 	attachments batch[*ent.Attachment]
 }
@@ -99,6 +100,7 @@ func newLoaders(c *chat.Service, cache bool) *loaders {
 		lastMessage: newBatch(viewerScoped(c.LastMessages), opts),
 		unread:      newBatch(viewerScoped(c.UnreadCounts), opts),
 		friendship:  newBatch(viewerScoped(c.FriendshipStates), opts),
+		blocked:     newBatch(viewerScoped(c.BlockedAmong), opts),
 		online:      newBatch(c.Online, opts),
 		attachments: newBatch(c.AttachmentsByID, opts),
 	}

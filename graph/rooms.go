@@ -17,9 +17,42 @@ func pageUsers(ctx context.Context, q *ent.UserQuery, first *int, after *ent.Cur
 	if err != nil {
 		return nil, err
 	}
-	return q.Paginate(ctx, after, &n, nil, nil, ent.WithUserOrder(&ent.UserOrder{
+	conn, err := q.Paginate(ctx, after, &n, nil, nil, ent.WithUserOrder(&ent.UserOrder{
 		Field: ent.UserOrderFieldNickname, Direction: entgql.OrderDirectionAsc,
 	}))
+	if err != nil {
+		return nil, err
+	}
+	return conn, prefetchUsers(ctx, conn, false)
+}
+
+// prefetchUsers loads, in one query each, the viewer-dependent fields the
+// operation asks of the users of a page (friendship, blocked unless the
+// caller knows them all blocked), so the page costs the same statements
+// whatever its size.
+func prefetchUsers(ctx context.Context, conn *ent.UserConnection, allBlocked bool) error {
+	if len(conn.Edges) == 0 {
+		return nil
+	}
+	ids := make([]int, len(conn.Edges))
+	for i, e := range conn.Edges {
+		ids[i] = e.Node.ID
+	}
+	fields, l := nodeFields(ctx), loadersOf(ctx)
+	if fields["friendship"] {
+		if err := l.friendship.prime(ctx, ids); err != nil {
+			return err
+		}
+	}
+	switch {
+	case allBlocked:
+		for _, id := range ids {
+			l.blocked.Prime(id, true) // known: no query
+		}
+	case fields["blocked"]:
+		return l.blocked.prime(ctx, ids)
+	}
+	return nil
 }
 
 // prefetchRooms loads, in one query each, what the operation asks of the

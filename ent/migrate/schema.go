@@ -44,6 +44,46 @@ var (
 			},
 		},
 	}
+	// BlocksColumns holds the columns for the "blocks" table.
+	BlocksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "pair_key", Type: field.TypeString, Size: 64},
+		{Name: "blocker_id", Type: field.TypeInt},
+		{Name: "blocked_id", Type: field.TypeInt},
+	}
+	// BlocksTable holds the schema information for the "blocks" table.
+	BlocksTable = &schema.Table{
+		Name:       "blocks",
+		Columns:    BlocksColumns,
+		PrimaryKey: []*schema.Column{BlocksColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "blocks_users_blocks",
+				Columns:    []*schema.Column{BlocksColumns[3]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "blocks_users_blocked_by",
+				Columns:    []*schema.Column{BlocksColumns[4]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "block_blocker_id_blocked_id",
+				Unique:  true,
+				Columns: []*schema.Column{BlocksColumns[3], BlocksColumns[4]},
+			},
+			{
+				Name:    "block_pair_key",
+				Unique:  false,
+				Columns: []*schema.Column{BlocksColumns[2]},
+			},
+		},
+	}
 	// FriendshipsColumns holds the columns for the "friendships" table.
 	FriendshipsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -365,6 +405,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AttachmentsTable,
+		BlocksTable,
 		FriendshipsTable,
 		IdentitiesTable,
 		MembershipsTable,
@@ -381,6 +422,11 @@ func init() {
 	AttachmentsTable.ForeignKeys[0].RefTable = UsersTable
 	AttachmentsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(0),
+	}
+	BlocksTable.ForeignKeys[0].RefTable = UsersTable
+	BlocksTable.ForeignKeys[1].RefTable = UsersTable
+	BlocksTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(42949672960),
 	}
 	FriendshipsTable.ForeignKeys[0].RefTable = UsersTable
 	FriendshipsTable.ForeignKeys[1].RefTable = UsersTable

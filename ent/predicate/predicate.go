@@ -9,6 +9,9 @@ import (
 // Attachment is the predicate function for attachment builders.
 type Attachment func(*sql.Selector)
 
+// Block is the predicate function for block builders.
+type Block func(*sql.Selector)
+
 // Friendship is the predicate function for friendship builders.
 type Friendship func(*sql.Selector)
 

@@ -79,6 +79,11 @@ func (User) Edges() []ent.Edge {
 			Annotations(entgql.Skip()),
 		edge.To("uploads", Attachment.Type).
 			Annotations(entgql.Skip()),
+		// Users this one blocked, and who blocked this one.
+		edge.To("blocks", Block.Type).
+			Annotations(entgql.Skip()),
+		edge.To("blocked_by", Block.Type).
+			Annotations(entgql.Skip()),
 		// The profile image: an Attachment that belongs to no message.
 		edge.To("avatar", Attachment.Type).
 			Field("avatar_id").

@@ -46,6 +46,10 @@ const (
 	EdgeFriendshipsReceived = "friendships_received"
 	// EdgeUploads holds the string denoting the uploads edge name in mutations.
 	EdgeUploads = "uploads"
+	// EdgeBlocks holds the string denoting the blocks edge name in mutations.
+	EdgeBlocks = "blocks"
+	// EdgeBlockedBy holds the string denoting the blocked_by edge name in mutations.
+	EdgeBlockedBy = "blocked_by"
 	// EdgeAvatar holds the string denoting the avatar edge name in mutations.
 	EdgeAvatar = "avatar"
 	// Table holds the table name of the user in the database.
@@ -99,6 +103,20 @@ const (
 	UploadsInverseTable = "attachments"
 	// UploadsColumn is the table column denoting the uploads relation/edge.
 	UploadsColumn = "uploader_id"
+	// BlocksTable is the table that holds the blocks relation/edge.
+	BlocksTable = "blocks"
+	// BlocksInverseTable is the table name for the Block entity.
+	// It exists in this package in order to avoid circular dependency with the "block" package.
+	BlocksInverseTable = "blocks"
+	// BlocksColumn is the table column denoting the blocks relation/edge.
+	BlocksColumn = "blocker_id"
+	// BlockedByTable is the table that holds the blocked_by relation/edge.
+	BlockedByTable = "blocks"
+	// BlockedByInverseTable is the table name for the Block entity.
+	// It exists in this package in order to avoid circular dependency with the "block" package.
+	BlockedByInverseTable = "blocks"
+	// BlockedByColumn is the table column denoting the blocked_by relation/edge.
+	BlockedByColumn = "blocked_id"
 	// AvatarTable is the table that holds the avatar relation/edge.
 	AvatarTable = "users"
 	// AvatarInverseTable is the table name for the Attachment entity.
@@ -298,6 +316,34 @@ func ByUploads(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByBlocksCount orders the results by blocks count.
+func ByBlocksCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newBlocksStep(), opts...)
+	}
+}
+
+// ByBlocks orders the results by blocks terms.
+func ByBlocks(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newBlocksStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByBlockedByCount orders the results by blocked_by count.
+func ByBlockedByCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newBlockedByStep(), opts...)
+	}
+}
+
+// ByBlockedBy orders the results by blocked_by terms.
+func ByBlockedBy(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newBlockedByStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByAvatarField orders the results by avatar field.
 func ByAvatarField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -351,6 +397,20 @@ func newUploadsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(UploadsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, UploadsTable, UploadsColumn),
+	)
+}
+func newBlocksStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(BlocksInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, BlocksTable, BlocksColumn),
+	)
+}
+func newBlockedByStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(BlockedByInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, BlockedByTable, BlockedByColumn),
 	)
 }
 func newAvatarStep() *sqlgraph.Step {

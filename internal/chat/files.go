@@ -140,7 +140,7 @@ func (s *Service) SendFile(ctx context.Context, v viewer.Viewer, in SendFileInpu
 	if err != nil {
 		return nil, err
 	}
-	if _, err := currentMember(ctx, s.db, in.RoomID, v.UserID); err != nil {
+	if _, err := postingMember(ctx, s.db, in.RoomID, v.UserID); err != nil {
 		return nil, err // before storing anything
 	}
 	if clientID != nil {
@@ -171,7 +171,7 @@ func (s *Service) SendFile(ctx context.Context, v viewer.Viewer, in SendFileInpu
 		if err != nil {
 			return err
 		}
-		if _, err := currentMember(ctx, tx.Client(), in.RoomID, v.UserID); err != nil {
+		if _, err := postingMember(ctx, tx.Client(), in.RoomID, v.UserID); err != nil {
 			return err
 		}
 		if err := s.checkQuotaTx(ctx, tx, v.UserID, nil, stored); err != nil {

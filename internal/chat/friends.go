@@ -116,6 +116,9 @@ func (s *Service) addFriend(ctx context.Context, v viewer.Viewer, other int) (*e
 		if target, err = liveUser(ctx, tx.Client(), other); err != nil {
 			return err
 		}
+		if err := mayContact(ctx, tx.Client(), v.UserID, other); err != nil {
+			return err
+		}
 		f, err := tx.Friendship.Query().Where(friendship.PairKey(pairKey(v.UserID, other))).Only(ctx)
 		switch {
 		case ent.IsNotFound(err):

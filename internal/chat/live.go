@@ -102,8 +102,9 @@ func (s *Service) emitTo(ctx context.Context, topic string, v any) error {
 }
 
 // publishMessage sends a stored message to its room's topic and a
-// NEW_MESSAGE notification to each other member: a fixed number of
-// queries per message, whatever the number of subscribers.
+// NEW_MESSAGE notification to each other member who has not blocked the
+// sender: a fixed number of queries per message, whatever the number of
+// subscribers.
 func (s *Service) publishMessage(ctx context.Context, e Event) error {
 	m := e.Message
 	var (
@@ -134,7 +135,7 @@ func (s *Service) publishMessage(ctx context.Context, e Event) error {
 		return nil // nobody is notified of joins and leaves
 	}
 	members, err := s.db.Membership.Query().
-		Where(membership.RoomID(m.RoomID), membership.LeftAtIsNil()).
+		Where(membership.RoomID(m.RoomID), membership.LeftAtIsNil(), hasNotBlocked(m.SenderID)).
 		All(ctx)
 	if err != nil {
 		return fmt.Errorf("members of room %d: %w", m.RoomID, err)
@@ -161,8 +162,13 @@ func (s *Service) publishMessage(ctx context.Context, e Event) error {
 	return nil
 }
 
-// notify sends one notification to each of users.
+// notify sends one notification to each of users, but those who blocked
+// the actor.
 func (s *Service) notify(ctx context.Context, users []int, kind NotificationKind, actorID, roomID int) error {
+	users, err := s.withoutBlockers(ctx, users, actorID)
+	if err != nil || len(users) == 0 {
+		return err
+	}
 	actor, err := s.db.User.Get(ctx, actorID)
 	if err != nil {
 		return fmt.Errorf("load actor %d: %w", actorID, err)

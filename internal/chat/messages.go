@@ -160,7 +160,7 @@ func (s *Service) send(ctx context.Context, v viewer.Viewer, roomID int, d draft
 		if err != nil {
 			return err
 		}
-		if _, err := currentMember(ctx, tx.Client(), roomID, v.UserID); err != nil {
+		if _, err := postingMember(ctx, tx.Client(), roomID, v.UserID); err != nil { // member, and no block in a direct room
 			return err
 		}
 		m, err := s.store(ctx, tx, em, roomID, seq, d)

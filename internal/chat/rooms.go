@@ -152,6 +152,9 @@ func (s *Service) directRoom(ctx context.Context, v viewer.Viewer, other int) (*
 		if _, err := liveUser(ctx, s.db, other); err != nil {
 			return nil, err
 		}
+		if err := mayContact(ctx, s.db, v.UserID, other); err != nil {
+			return nil, err
+		}
 		_, errMe := currentMember(ctx, s.db, existing.ID, v.UserID)
 		_, errOther := currentMember(ctx, s.db, existing.ID, other)
 		if errMe == nil && errOther == nil {
@@ -161,6 +164,9 @@ func (s *Service) directRoom(ctx context.Context, v viewer.Viewer, other int) (*
 	var out *ent.Room
 	txFn := func(tx *ent.Tx, em *emitter) error {
 		if _, err := liveUser(ctx, tx.Client(), other); err != nil {
+			return err
+		}
+		if err := mayContact(ctx, tx.Client(), v.UserID, other); err != nil {
 			return err
 		}
 		r, err := tx.Room.Query().Where(room.DirectKey(key)).Only(ctx)
