@@ -28,7 +28,6 @@ var pending = map[string]string{
 	"Message.deletedAt":             "#9 conversations",
 	"Message.editedAt":              "#9 conversations",
 	"Message.reactions":             "#9 conversations",
-	"Message.replyTo":               "#9 conversations",
 	"MessageEvent":                  "#9 conversations",
 	"MessageEventKind":              "#9 conversations",
 	"Mutation.addReaction":          "#9 conversations",
@@ -48,8 +47,6 @@ var pending = map[string]string{
 	"RoomChangedEvent":              "#9 conversations",
 	"RoomEvent":                     "#9 conversations",
 	"RoomRole":                      "#9 conversations",
-	"SendFileInput.replyToId":       "#9 conversations",
-	"SendMessageInput.replyToId":    "#9 conversations",
 	"Subscription.roomEvents":       "#9 conversations",
 	"TypingEvent":                   "#9 conversations",
 	// #10 search and blocking

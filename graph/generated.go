@@ -77,6 +77,7 @@ type ComplexityRoot struct {
 		CreatedAt  func(childComplexity int) int
 		ID         func(childComplexity int) int
 		Kind       func(childComplexity int) int
+		ReplyTo    func(childComplexity int) int
 		Room       func(childComplexity int) int
 		Sender     func(childComplexity int) int
 		Seq        func(childComplexity int) int
@@ -210,6 +211,8 @@ type MessageResolver interface {
 	Room(ctx context.Context, obj *ent.Message) (*ent.Room, error)
 	Sender(ctx context.Context, obj *ent.Message) (*ent.User, error)
 	Attachment(ctx context.Context, obj *ent.Message) (*ent.Attachment, error)
+
+	ReplyTo(ctx context.Context, obj *ent.Message) (*ent.Message, error)
 }
 type MutationResolver interface {
 	SignUp(ctx context.Context, input model.SignUpInput) (*auth.Payload, error)
@@ -393,6 +396,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.Kind(childComplexity), true
+	case "Message.replyTo":
+		if e.ComplexityRoot.Message.ReplyTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.ReplyTo(childComplexity), true
 	case "Message.room":
 		if e.ComplexityRoot.Message.Room == nil {
 			break
@@ -1110,7 +1119,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "ent.graphql" "account.graphqls" "chat.graphqls" "files.graphqls" "realtime.graphqls" "scalars.graphqls"
+//go:embed "ent.graphql" "account.graphqls" "chat.graphqls" "files.graphqls" "realtime.graphqls" "replies.graphqls" "scalars.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1127,6 +1136,7 @@ var sources = []*ast.Source{
 	{Name: "chat.graphqls", Input: sourceData("chat.graphqls"), BuiltIn: false},
 	{Name: "files.graphqls", Input: sourceData("files.graphqls"), BuiltIn: false},
 	{Name: "realtime.graphqls", Input: sourceData("realtime.graphqls"), BuiltIn: false},
+	{Name: "replies.graphqls", Input: sourceData("replies.graphqls"), BuiltIn: false},
 	{Name: "scalars.graphqls", Input: sourceData("scalars.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1193,6 +1203,8 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_attachment(ctx, field)
 	case "clientId":
 		return ec.fieldContext_Message_clientId(ctx, field)
+	case "replyTo":
+		return ec.fieldContext_Message_replyTo(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Message", field.Name)
 }
@@ -2587,6 +2599,38 @@ func (ec *executionContext) _Message_clientId(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Message_clientId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Message", field, false, false, "String")
+}
+
+func (ec *executionContext) _Message_replyTo(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_replyTo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Message().ReplyTo(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+			return ec.marshalOMessage2ᚖgithubᚗcomᚋchattyᚋchattyᚋentᚐMessage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_replyTo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Message",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _MessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
@@ -6294,7 +6338,7 @@ func (ec *executionContext) unmarshalInputSendFileInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"roomId", "file", "caption", "clientId"}
+	fieldsInOrder := [...]string{"roomId", "file", "caption", "clientId", "replyToId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -6329,6 +6373,13 @@ func (ec *executionContext) unmarshalInputSendFileInput(ctx context.Context, obj
 				return it, err
 			}
 			it.ClientID = data
+		case "replyToId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyToId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyToID = data
 		}
 	}
 	return it, nil
@@ -6357,7 +6408,7 @@ func (ec *executionContext) unmarshalInputSendMessageInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"roomId", "body", "clientId"}
+	fieldsInOrder := [...]string{"roomId", "body", "clientId", "replyToId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -6385,6 +6436,13 @@ func (ec *executionContext) unmarshalInputSendMessageInput(ctx context.Context, 
 				return it, err
 			}
 			it.ClientID = data
+		case "replyToId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replyToId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplyToID = data
 		}
 	}
 	return it, nil
@@ -6853,6 +6911,12 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "replyTo":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Message_replyTo(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -25,6 +25,7 @@ type loaders struct {
 	friendship  batch[chat.FriendshipState]
 	online      batch[bool]
 	attachments batch[*ent.Attachment]
+	messages    batch[*ent.Message] // those the viewer may read (replyTo)
 }
 
 // batch is a loader and the batch read behind it.
@@ -101,6 +102,7 @@ func newLoaders(c *chat.Service, cache bool) *loaders {
 		friendship:  newBatch(viewerScoped(c.FriendshipStates), opts),
 		online:      newBatch(c.Online, opts),
 		attachments: newBatch(c.AttachmentsByID, opts),
+		messages:    newBatch(viewerScoped(c.MessagesByID), opts),
 	}
 }
 

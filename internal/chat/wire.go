@@ -68,6 +68,7 @@ type wireMessage struct {
 	Body         string    `json:"body"`
 	Seq          int64     `json:"seq"`
 	ClientID     *string   `json:"clientId,omitempty"`
+	ReplyToID    *int      `json:"replyToId,omitempty"`
 	CreatedAt    time.Time `json:"createdAt"`
 	Sender       *wireUser `json:"sender,omitempty"`
 	Attachment   *wireFile `json:"attachment,omitempty"`
@@ -80,7 +81,7 @@ func toWireMessage(m *ent.Message, sender *ent.User, att *ent.Attachment) *wireM
 	}
 	return &wireMessage{
 		ID: m.ID, RoomID: m.RoomID, SenderID: m.SenderID, AttachmentID: m.AttachmentID, Kind: string(m.Kind),
-		Body: m.Body, Seq: m.Seq, ClientID: m.ClientID, CreatedAt: m.CreatedAt, Sender: toWireUser(sender),
+		Body: m.Body, Seq: m.Seq, ClientID: m.ClientID, ReplyToID: m.ReplyToID, CreatedAt: m.CreatedAt, Sender: toWireUser(sender),
 		Attachment: toWireFile(att),
 	}
 }
@@ -122,7 +123,7 @@ func (w *wireMessage) ent() *ent.Message {
 	}
 	m := &ent.Message{
 		ID: w.ID, RoomID: w.RoomID, SenderID: w.SenderID, AttachmentID: w.AttachmentID, Kind: message.Kind(w.Kind),
-		Body: w.Body, Seq: w.Seq, ClientID: w.ClientID, CreatedAt: w.CreatedAt,
+		Body: w.Body, Seq: w.Seq, ClientID: w.ClientID, ReplyToID: w.ReplyToID, CreatedAt: w.CreatedAt,
 	}
 	if w.Sender != nil {
 		m.Edges.Sender = w.Sender.ent()
