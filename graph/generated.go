@@ -105,6 +105,8 @@ type ComplexityRoot struct {
 		MarkRoomRead         func(childComplexity int, roomID int, messageID *int) int
 		RefreshSession       func(childComplexity int, refreshToken string) int
 		RemoveFriend         func(childComplexity int, userID int) int
+		RemoveRoomMember     func(childComplexity int, roomID int, userID int) int
+		RenameRoom           func(childComplexity int, roomID int, name string) int
 		SendFile             func(childComplexity int, input model.SendFileInput) int
 		SendMessage          func(childComplexity int, input model.SendMessageInput) int
 		SignIn               func(childComplexity int, input model.SignInInput) int
@@ -157,6 +159,7 @@ type ComplexityRoot struct {
 		Name        func(childComplexity int) int
 		UnreadCount func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
+		ViewerRole  func(childComplexity int) int
 	}
 
 	RoomConnection struct {
@@ -233,6 +236,8 @@ type MutationResolver interface {
 	MarkRoomRead(ctx context.Context, roomID int, messageID *int) (*ent.Room, error)
 	UploadAvatar(ctx context.Context, file graphql.Upload) (*ent.User, error)
 	SendFile(ctx context.Context, input model.SendFileInput) (*ent.Message, error)
+	RenameRoom(ctx context.Context, roomID int, name string) (*ent.Room, error)
+	RemoveRoomMember(ctx context.Context, roomID int, userID int) (*ent.Room, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
@@ -250,6 +255,7 @@ type RoomResolver interface {
 	LastMessage(ctx context.Context, obj *ent.Room) (*ent.Message, error)
 	UnreadCount(ctx context.Context, obj *ent.Room) (int, error)
 	Messages(ctx context.Context, obj *ent.Room, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.MessageConnection, error)
+	ViewerRole(ctx context.Context, obj *ent.Room) (chat.RoomRole, error)
 }
 type SubscriptionResolver interface {
 	MessageAdded(ctx context.Context, roomID int, after *entgql.Cursor[int]) (<-chan *ent.Message, error)
@@ -563,6 +569,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveFriend(childComplexity, args["userId"].(int)), true
+	case "Mutation.removeRoomMember":
+		if e.ComplexityRoot.Mutation.RemoveRoomMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeRoomMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveRoomMember(childComplexity, args["roomId"].(int), args["userId"].(int)), true
+	case "Mutation.renameRoom":
+		if e.ComplexityRoot.Mutation.RenameRoom == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_renameRoom_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RenameRoom(childComplexity, args["roomId"].(int), args["name"].(string)), true
 	case "Mutation.sendFile":
 		if e.ComplexityRoot.Mutation.SendFile == nil {
 			break
@@ -871,6 +899,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Room.UpdatedAt(childComplexity), true
+	case "Room.viewerRole":
+		if e.ComplexityRoot.Room.ViewerRole == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Room.ViewerRole(childComplexity), true
 
 	case "RoomConnection.edges":
 		if e.ComplexityRoot.RoomConnection.Edges == nil {
@@ -1119,7 +1153,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "ent.graphql" "account.graphqls" "chat.graphqls" "files.graphqls" "realtime.graphqls" "replies.graphqls" "scalars.graphqls"
+//go:embed "ent.graphql" "account.graphqls" "chat.graphqls" "files.graphqls" "owners.graphqls" "realtime.graphqls" "replies.graphqls" "scalars.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1135,6 +1169,7 @@ var sources = []*ast.Source{
 	{Name: "account.graphqls", Input: sourceData("account.graphqls"), BuiltIn: false},
 	{Name: "chat.graphqls", Input: sourceData("chat.graphqls"), BuiltIn: false},
 	{Name: "files.graphqls", Input: sourceData("files.graphqls"), BuiltIn: false},
+	{Name: "owners.graphqls", Input: sourceData("owners.graphqls"), BuiltIn: false},
 	{Name: "realtime.graphqls", Input: sourceData("realtime.graphqls"), BuiltIn: false},
 	{Name: "replies.graphqls", Input: sourceData("replies.graphqls"), BuiltIn: false},
 	{Name: "scalars.graphqls", Input: sourceData("scalars.graphqls"), BuiltIn: false},
@@ -1293,6 +1328,8 @@ func (ec *executionContext) childFields_Room(ctx context.Context, field graphql.
 		return ec.fieldContext_Room_unreadCount(ctx, field)
 	case "messages":
 		return ec.fieldContext_Room_messages(ctx, field)
+	case "viewerRole":
+		return ec.fieldContext_Room_viewerRole(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Room", field.Name)
 }
@@ -1650,6 +1687,50 @@ func (ec *executionContext) field_Mutation_removeFriend_args(ctx context.Context
 		return nil, err
 	}
 	args["userId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeRoomMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "roomId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["roomId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_renameRoom_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "roomId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["roomId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg1
 	return args, nil
 }
 
@@ -3567,6 +3648,94 @@ func (ec *executionContext) fieldContext_Mutation_sendFile(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_renameRoom(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_renameRoom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RenameRoom(ctx, fc.Args["roomId"].(int), fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Room) graphql.Marshaler {
+			return ec.marshalNRoom2ᚖgithubᚗcomᚋchattyᚋchattyᚋentᚐRoom(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_renameRoom(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Room(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_renameRoom_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeRoomMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeRoomMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveRoomMember(ctx, fc.Args["roomId"].(int), fc.Args["userId"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Room) graphql.Marshaler {
+			return ec.marshalNRoom2ᚖgithubᚗcomᚋchattyᚋchattyᚋentᚐRoom(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeRoomMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Room(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeRoomMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Notification_kind(ctx context.Context, field graphql.CollectedField, obj *chat.Notification) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4530,6 +4699,29 @@ func (ec *executionContext) fieldContext_Room_messages(ctx context.Context, fiel
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Room_viewerRole(ctx context.Context, field graphql.CollectedField, obj *ent.Room) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Room_viewerRole(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Room().ViewerRole(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v chat.RoomRole) graphql.Marshaler {
+			return ec.marshalNRoomRole2githubᚗcomᚋchattyᚋchattyᚋinternalᚋchatᚐRoomRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Room_viewerRole(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Room", field, true, true, "RoomRole")
 }
 
 func (ec *executionContext) _RoomConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RoomConnection) (ret graphql.Marshaler) {
@@ -7160,6 +7352,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "renameRoom":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_renameRoom(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeRoomMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeRoomMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7479,6 +7685,12 @@ func (ec *executionContext) _Room(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Room_messages(ctx, field, obj)
+				})
+		case "viewerRole":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Room_viewerRole(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -8379,6 +8591,16 @@ func (ec *executionContext) marshalNRoomOrderField2ᚖgithubᚗcomᚋchattyᚋch
 		graphql.AddInvalidNullError(ctx, "RoomOrderField!")
 		return graphql.Null
 	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNRoomRole2githubᚗcomᚋchattyᚋchattyᚋinternalᚋchatᚐRoomRole(ctx context.Context, v any) (chat.RoomRole, error) {
+	var res chat.RoomRole
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRoomRole2githubᚗcomᚋchattyᚋchattyᚋinternalᚋchatᚐRoomRole(ctx context.Context, sel ast.SelectionSet, v chat.RoomRole) graphql.Marshaler {
 	return v
 }
 

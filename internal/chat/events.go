@@ -21,6 +21,12 @@ const (
 	// EventRoomAdded: users (UserIDs) were put in a room by ActorID,
 	// as it was created or later.
 	EventRoomAdded EventKind = "ROOM_ADDED"
+	// EventRoomRenamed: the OWNER (ActorID) renamed group RoomID (or
+	// cleared its name).
+	EventRoomRenamed EventKind = "ROOM_RENAMED"
+	// EventMemberRemoved: the OWNER (ActorID) removed UserIDs from RoomID;
+	// their membership ended with the SYSTEM message that follows.
+	EventMemberRemoved EventKind = "MEMBER_REMOVED"
 	// EventFriendRequest: ActorID asked UserIDs[0] to be friends.
 	EventFriendRequest EventKind = "FRIEND_REQUEST"
 	// EventFriendAccepted: ActorID accepted the request of UserIDs[0].

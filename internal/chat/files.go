@@ -298,6 +298,9 @@ func (s *Service) AccountDeleted(ctx context.Context, userID int) {
 	if err := s.removeUnusedUploads(ctx, userID); err != nil {
 		s.log.ErrorContext(ctx, "remove files of deleted account", "user_id", userID, "err", err)
 	}
+	if err := s.handOverOwnedRooms(ctx, userID); err != nil {
+		s.log.ErrorContext(ctx, "hand over rooms of deleted account", "user_id", userID, "err", err)
+	}
 }
 
 func (s *Service) removeUnusedUploads(ctx context.Context, userID int) error {

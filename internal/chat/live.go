@@ -85,6 +85,15 @@ func (p livePublisher) publish(ctx context.Context, e Event) error {
 		return s.emitTo(ctx, roomTopic(e.RoomID), roomEvent{Type: "left", UserID: e.ActorID})
 	case EventRoomAdded:
 		return s.notify(ctx, e.UserIDs, NotifyRoomAdded, e.ActorID, e.RoomID)
+	case EventMemberRemoved:
+		// Their streams of the room end (as on a leave), and their rooms
+		// list hears of it.
+		for _, uid := range e.UserIDs {
+			if err := s.emitTo(ctx, roomTopic(e.RoomID), roomEvent{Type: "left", UserID: uid}); err != nil {
+				return err
+			}
+		}
+		return s.notify(ctx, e.UserIDs, NotifyRoomRemoved, e.ActorID, e.RoomID)
 	case EventFriendRequest:
 		return s.notify(ctx, e.UserIDs, NotifyFriendRequest, e.ActorID, 0)
 	case EventFriendAccepted:

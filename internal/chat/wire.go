@@ -40,6 +40,7 @@ type wireRoom struct {
 	Kind      string    `json:"kind"`
 	Name      *string   `json:"name,omitempty"`
 	DirectKey *string   `json:"directKey,omitempty"`
+	OwnerID   *int      `json:"ownerId,omitempty"`
 	LastSeq   int64     `json:"lastSeq"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
@@ -49,14 +50,14 @@ func toWireRoom(r *ent.Room) *wireRoom {
 	if r == nil {
 		return nil
 	}
-	return &wireRoom{ID: r.ID, Kind: string(r.Kind), Name: r.Name, DirectKey: r.DirectKey, LastSeq: r.LastSeq, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	return &wireRoom{ID: r.ID, Kind: string(r.Kind), Name: r.Name, DirectKey: r.DirectKey, OwnerID: r.OwnerID, LastSeq: r.LastSeq, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 func (w *wireRoom) ent() *ent.Room {
 	if w == nil {
 		return nil
 	}
-	return &ent.Room{ID: w.ID, Kind: room.Kind(w.Kind), Name: w.Name, DirectKey: w.DirectKey, LastSeq: w.LastSeq, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+	return &ent.Room{ID: w.ID, Kind: room.Kind(w.Kind), Name: w.Name, DirectKey: w.DirectKey, OwnerID: w.OwnerID, LastSeq: w.LastSeq, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
 }
 
 type wireMessage struct {
