@@ -26,6 +26,7 @@ type loaders struct {
 	online      batch[bool]
 	attachments batch[*ent.Attachment]
 	messages    batch[*ent.Message] // those the viewer may read (replyTo)
+	reactions   batch[[]*chat.ReactionGroup]
 }
 
 // batch is a loader and the batch read behind it.
@@ -103,6 +104,7 @@ func newLoaders(c *chat.Service, cache bool) *loaders {
 		online:      newBatch(c.Online, opts),
 		attachments: newBatch(c.AttachmentsByID, opts),
 		messages:    newBatch(viewerScoped(c.MessagesByID), opts),
+		reactions:   newBatch(viewerScoped(c.ReactionsOf), opts),
 	}
 }
 

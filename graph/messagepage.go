@@ -29,5 +29,14 @@ func prefetchMessages(ctx context.Context, conn *ent.MessageConnection) error {
 			return err
 		}
 	}
+	if fields["reactions"] {
+		ids := make([]int, len(conn.Edges))
+		for i, e := range conn.Edges {
+			ids[i] = e.Node.ID
+		}
+		if err := l.reactions.prime(ctx, ids); err != nil {
+			return err
+		}
+	}
 	return nil
 }

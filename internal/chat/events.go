@@ -27,6 +27,10 @@ const (
 	// EventMemberRemoved: the OWNER (ActorID) removed UserIDs from RoomID;
 	// their membership ended with the SYSTEM message that follows.
 	EventMemberRemoved EventKind = "MEMBER_REMOVED"
+	// EventReactionsChanged: ActorID added or removed a reaction on
+	// Message (in RoomID). It notifies nobody: it is the room change feed's
+	// REACTIONS_CHANGED (see reactionsChanged).
+	EventReactionsChanged EventKind = "REACTIONS_CHANGED"
 	// EventFriendRequest: ActorID asked UserIDs[0] to be friends.
 	EventFriendRequest EventKind = "FRIEND_REQUEST"
 	// EventFriendAccepted: ActorID accepted the request of UserIDs[0].
