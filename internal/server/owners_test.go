@@ -33,7 +33,6 @@ func (c *client) role(t *testing.T, roomID string) roleData {
 	return *out.Room
 }
 
-
 // The creator of a group owns it: only they rename it and remove members
 // (FORBIDDEN for other members, NOT_FOUND for non-members, as for a room
 // that does not exist); a direct room has no owner. Renaming follows
@@ -153,7 +152,9 @@ func TestRoomOwnerRemovesMember(t *testing.T) {
 			t.Fatalf("removed member reads the room: %s", r.Raw)
 		}
 		var rooms struct {
-			Rooms struct{ Edges []struct{ Node struct{ ID string } } }
+			Rooms struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
 		}
 		cc.do(t, rolesOfOp, nil).Decode(t, &rooms)
 		for _, ed := range rooms.Rooms.Edges {

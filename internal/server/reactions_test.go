@@ -315,7 +315,9 @@ func TestReactionsPageStatementsDoNotGrowWithPageSize(t *testing.T) {
 			var page struct {
 				Room struct {
 					Messages struct {
-						Edges []struct{ Node struct{ Reactions []reactionData } }
+						Edges []struct {
+							Node struct{ Reactions []reactionData }
+						}
 					}
 				}
 			}

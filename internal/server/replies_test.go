@@ -55,7 +55,7 @@ func TestReplies(t *testing.T) {
 		// Refused, all with the same words: the id's room stays untold.
 		var refusal string
 		for name, to := range map[string]string{
-			"another room of the sender": elsewhere.ID,
+			"another room of the sender":  elsewhere.ID,
 			"a room the sender is not in": hidden.ID,
 			"an unknown id":               unknownID(t, question.ID),
 			"a room id":                   group.ID,
@@ -85,7 +85,9 @@ func TestReplies(t *testing.T) {
 			t.Fatalf("reply to a message from before joining: %s", resp.Raw)
 		}
 		var page struct {
-			Room struct{ Messages struct{ Edges []struct{ Node replyData } } }
+			Room struct {
+				Messages struct{ Edges []struct{ Node replyData } }
+			}
 		}
 		cd.do(t, repliesPageOp, map[string]any{"r": group.ID, "n": 50}).Decode(t, &page)
 		// Dave sees only the SYSTEM message of his joining: add one he can see.
@@ -154,7 +156,9 @@ func TestRepliesPageStatementsDoNotGrowWithPageSize(t *testing.T) {
 		}
 		cost := func(n int) int64 {
 			var page struct {
-				Room struct{ Messages struct{ Edges []struct{ Node replyData } } }
+				Room struct {
+					Messages struct{ Edges []struct{ Node replyData } }
+				}
 			}
 			before := counter.n.Load()
 			ca.do(t, repliesPageOp, map[string]any{"r": r.ID, "n": n}).Decode(t, &page)
