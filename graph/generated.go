@@ -159,17 +159,24 @@ type ComplexityRoot struct {
 		ViewerReacted func(childComplexity int) int
 	}
 
+	ReadReceipt struct {
+		LastRead func(childComplexity int) int
+		ReadAt   func(childComplexity int) int
+		User     func(childComplexity int) int
+	}
+
 	Room struct {
-		CreatedAt   func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		LastMessage func(childComplexity int) int
-		Members     func(childComplexity int) int
-		Messages    func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
-		Name        func(childComplexity int) int
-		UnreadCount func(childComplexity int) int
-		UpdatedAt   func(childComplexity int) int
-		ViewerRole  func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Kind         func(childComplexity int) int
+		LastMessage  func(childComplexity int) int
+		Members      func(childComplexity int) int
+		Messages     func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
+		Name         func(childComplexity int) int
+		ReadReceipts func(childComplexity int) int
+		UnreadCount  func(childComplexity int) int
+		UpdatedAt    func(childComplexity int) int
+		ViewerRole   func(childComplexity int) int
 	}
 
 	RoomConnection struct {
@@ -269,6 +276,7 @@ type RoomResolver interface {
 	UnreadCount(ctx context.Context, obj *ent.Room) (int, error)
 	Messages(ctx context.Context, obj *ent.Room, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.MessageConnection, error)
 	ViewerRole(ctx context.Context, obj *ent.Room) (chat.RoomRole, error)
+	ReadReceipts(ctx context.Context, obj *ent.Room) ([]*chat.ReadReceipt, error)
 }
 type SubscriptionResolver interface {
 	MessageAdded(ctx context.Context, roomID int, after *entgql.Cursor[int]) (<-chan *ent.Message, error)
@@ -906,6 +914,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Reaction.ViewerReacted(childComplexity), true
 
+	case "ReadReceipt.lastRead":
+		if e.ComplexityRoot.ReadReceipt.LastRead == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadReceipt.LastRead(childComplexity), true
+	case "ReadReceipt.readAt":
+		if e.ComplexityRoot.ReadReceipt.ReadAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadReceipt.ReadAt(childComplexity), true
+	case "ReadReceipt.user":
+		if e.ComplexityRoot.ReadReceipt.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadReceipt.User(childComplexity), true
+
 	case "Room.createdAt":
 		if e.ComplexityRoot.Room.CreatedAt == nil {
 			break
@@ -953,6 +980,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Room.Name(childComplexity), true
+	case "Room.readReceipts":
+		if e.ComplexityRoot.Room.ReadReceipts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Room.ReadReceipts(childComplexity), true
 	case "Room.unreadCount":
 		if e.ComplexityRoot.Room.UnreadCount == nil {
 			break
@@ -1219,7 +1252,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "ent.graphql" "account.graphqls" "chat.graphqls" "files.graphqls" "owners.graphqls" "reactions.graphqls" "realtime.graphqls" "replies.graphqls" "scalars.graphqls"
+//go:embed "ent.graphql" "account.graphqls" "chat.graphqls" "files.graphqls" "owners.graphqls" "reactions.graphqls" "realtime.graphqls" "receipts.graphqls" "replies.graphqls" "scalars.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1238,6 +1271,7 @@ var sources = []*ast.Source{
 	{Name: "owners.graphqls", Input: sourceData("owners.graphqls"), BuiltIn: false},
 	{Name: "reactions.graphqls", Input: sourceData("reactions.graphqls"), BuiltIn: false},
 	{Name: "realtime.graphqls", Input: sourceData("realtime.graphqls"), BuiltIn: false},
+	{Name: "receipts.graphqls", Input: sourceData("receipts.graphqls"), BuiltIn: false},
 	{Name: "replies.graphqls", Input: sourceData("replies.graphqls"), BuiltIn: false},
 	{Name: "scalars.graphqls", Input: sourceData("scalars.graphqls"), BuiltIn: false},
 }
@@ -1391,6 +1425,18 @@ func (ec *executionContext) childFields_Reaction(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Reaction", field.Name)
 }
 
+func (ec *executionContext) childFields_ReadReceipt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_ReadReceipt_user(ctx, field)
+	case "lastRead":
+		return ec.fieldContext_ReadReceipt_lastRead(ctx, field)
+	case "readAt":
+		return ec.fieldContext_ReadReceipt_readAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReadReceipt", field.Name)
+}
+
 func (ec *executionContext) childFields_Room(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1413,6 +1459,8 @@ func (ec *executionContext) childFields_Room(ctx context.Context, field graphql.
 		return ec.fieldContext_Room_messages(ctx, field)
 	case "viewerRole":
 		return ec.fieldContext_Room_viewerRole(ctx, field)
+	case "readReceipts":
+		return ec.fieldContext_Room_readReceipts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Room", field.Name)
 }
@@ -4803,6 +4851,93 @@ func (ec *executionContext) fieldContext_Reaction_users(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _ReadReceipt_user(ctx context.Context, field graphql.CollectedField, obj *chat.ReadReceipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadReceipt_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋchattyᚋchattyᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadReceipt_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReadReceipt",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReadReceipt_lastRead(ctx context.Context, field graphql.CollectedField, obj *chat.ReadReceipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadReceipt_lastRead(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastRead, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+			return ec.marshalOMessage2ᚖgithubᚗcomᚋchattyᚋchattyᚋentᚐMessage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReadReceipt_lastRead(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReadReceipt",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReadReceipt_readAt(ctx context.Context, field graphql.CollectedField, obj *chat.ReadReceipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadReceipt_readAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReadAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReadReceipt_readAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadReceipt", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Room_id(ctx context.Context, field graphql.CollectedField, obj *ent.Room) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5070,6 +5205,38 @@ func (ec *executionContext) _Room_viewerRole(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Room_viewerRole(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Room", field, true, true, "RoomRole")
+}
+
+func (ec *executionContext) _Room_readReceipts(ctx context.Context, field graphql.CollectedField, obj *ent.Room) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Room_readReceipts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Room().ReadReceipts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*chat.ReadReceipt) graphql.Marshaler {
+			return ec.marshalNReadReceipt2ᚕᚖgithubᚗcomᚋchattyᚋchattyᚋinternalᚋchatᚐReadReceiptᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Room_readReceipts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Room",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReadReceipt(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _RoomConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RoomConnection) (ret graphql.Marshaler) {
@@ -8041,6 +8208,49 @@ func (ec *executionContext) _Reaction(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var readReceiptImplementors = []string{"ReadReceipt"}
+
+func (ec *executionContext) _ReadReceipt(ctx context.Context, sel ast.SelectionSet, obj *chat.ReadReceipt) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, readReceiptImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReadReceipt")
+		case "user":
+			out.Values[i] = ec._ReadReceipt_user(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastRead":
+			out.Values[i] = ec._ReadReceipt_lastRead(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "readAt":
+			out.Values[i] = ec._ReadReceipt_readAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var roomImplementors = []string{"Room", "Node"}
 
 func (ec *executionContext) _Room(ctx context.Context, sel ast.SelectionSet, obj *ent.Room) graphql.Marshaler {
@@ -8107,6 +8317,12 @@ func (ec *executionContext) _Room(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Room_viewerRole(ctx, field, obj)
+				})
+		case "readReceipts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Room_readReceipts(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -8992,6 +9208,30 @@ func (ec *executionContext) marshalNReaction2ᚖgithubᚗcomᚋchattyᚋchatty�
 		return graphql.Null
 	}
 	return ec._Reaction(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReadReceipt2ᚕᚖgithubᚗcomᚋchattyᚋchattyᚋinternalᚋchatᚐReadReceiptᚄ(ctx context.Context, sel ast.SelectionSet, v []*chat.ReadReceipt) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReadReceipt2ᚖgithubᚗcomᚋchattyᚋchattyᚋinternalᚋchatᚐReadReceipt(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReadReceipt2ᚖgithubᚗcomᚋchattyᚋchattyᚋinternalᚋchatᚐReadReceipt(ctx context.Context, sel ast.SelectionSet, v *chat.ReadReceipt) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReadReceipt!")
+		return graphql.Null
+	}
+	return ec._ReadReceipt(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRoom2ᚖgithubᚗcomᚋchattyᚋchattyᚋentᚐRoom(ctx context.Context, sel ast.SelectionSet, v *ent.Room) graphql.Marshaler {

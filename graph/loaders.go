@@ -27,6 +27,7 @@ type loaders struct {
 	attachments batch[*ent.Attachment]
 	messages    batch[*ent.Message] // those the viewer may read (replyTo)
 	reactions   batch[[]*chat.ReactionGroup]
+	receipts    batch[[]*chat.ReadReceipt]
 }
 
 // batch is a loader and the batch read behind it.
@@ -105,6 +106,7 @@ func newLoaders(c *chat.Service, cache bool) *loaders {
 		attachments: newBatch(c.AttachmentsByID, opts),
 		messages:    newBatch(viewerScoped(c.MessagesByID), opts),
 		reactions:   newBatch(viewerScoped(c.ReactionsOf), opts),
+		receipts:    newBatch(viewerScoped(c.ReadReceipts), opts),
 	}
 }
 

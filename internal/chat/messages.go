@@ -235,6 +235,7 @@ func (s *Service) MarkRoomRead(ctx context.Context, v viewer.Viewer, roomID int,
 	err = s.db.Membership.Update().
 		Where(membership.ID(m.ID), membership.LastReadSeqLT(seq)).
 		SetLastReadSeq(seq).
+		SetLastReadAt(s.now()).
 		Exec(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("mark room %d read: %w", roomID, err)
