@@ -25,7 +25,7 @@ type loaders struct {
 	friendship  batch[chat.FriendshipState]
 	online      batch[bool]
 	attachments batch[*ent.Attachment]
-	messages    batch[*ent.Message] // those the viewer may read (replyTo)
+	repliedTo   batch[*ent.Message]
 	reactions   batch[[]*chat.ReactionGroup]
 	receipts    batch[[]*chat.ReadReceipt]
 }
@@ -104,7 +104,7 @@ func newLoaders(c *chat.Service, cache bool) *loaders {
 		friendship:  newBatch(viewerScoped(c.FriendshipStates), opts),
 		online:      newBatch(c.Online, opts),
 		attachments: newBatch(c.AttachmentsByID, opts),
-		messages:    newBatch(viewerScoped(c.MessagesByID), opts),
+		repliedTo:   newBatch(c.RepliedTo, opts),
 		reactions:   newBatch(viewerScoped(c.ReactionsOf), opts),
 		receipts:    newBatch(viewerScoped(c.ReadReceipts), opts),
 	}

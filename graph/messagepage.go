@@ -25,7 +25,7 @@ func prefetchMessages(ctx context.Context, conn *ent.MessageConnection) error {
 				targets = append(targets, *id)
 			}
 		}
-		if err := l.messages.prime(ctx, targets); err != nil {
+		if err := l.repliedTo.prime(ctx, targets); err != nil {
 			return err
 		}
 	}

@@ -16,5 +16,8 @@ func (r *messageResolver) ReplyTo(ctx context.Context, obj *ent.Message) (*ent.M
 	if obj.ReplyToID == nil {
 		return nil, nil
 	}
-	return loadersOf(ctx).messages.Load(ctx, *obj.ReplyToID)
+	if m, err := obj.Edges.ReplyToOrErr(); err == nil && m != nil { // came live or by replay
+		return m, nil
+	}
+	return loadersOf(ctx).repliedTo.Load(ctx, *obj.ReplyToID)
 }

@@ -136,6 +136,9 @@ func (s *Service) publishMessage(ctx context.Context, e Event) error {
 	}
 	wm := toWireMessage(m, sender, att)
 	wm.Room = toWireRoom(r) // subscribers asking for message.room read no database
+	if wm.ReplyTo, err = s.wireRepliedTo(ctx, m); err != nil {
+		return err
+	}
 	if err := s.emitTo(ctx, roomTopic(m.RoomID), roomEvent{Type: "message", Message: wm, Left: e.Left}); err != nil {
 		return err
 	}
@@ -497,7 +500,8 @@ func (st *stream) fill(until int64) error {
 			Limit(replayPage).
 			WithSender().
 			WithAttachment().
-			WithRoom()
+			WithRoom().
+			WithReplyTo(withQuoted)
 		if until > 0 {
 			q.Where(message.SeqLT(until))
 		}

@@ -74,6 +74,9 @@ type wireMessage struct {
 	Sender       *wireUser `json:"sender,omitempty"`
 	Attachment   *wireFile `json:"attachment,omitempty"`
 	Room         *wireRoom `json:"room,omitempty"` // as it was when the message was published
+	// ReplyTo: the message this one answers, with its sender and
+	// attachment (not its room: the same as this one's).
+	ReplyTo *wireMessage `json:"replyTo,omitempty"`
 }
 
 func toWireMessage(m *ent.Message, sender *ent.User, att *ent.Attachment) *wireMessage {
@@ -134,6 +137,10 @@ func (w *wireMessage) ent() *ent.Message {
 	}
 	if w.Room != nil {
 		m.Edges.Room = w.Room.ent()
+	}
+	if w.ReplyTo != nil {
+		m.Edges.ReplyTo = w.ReplyTo.ent()
+		m.Edges.ReplyTo.Edges.Room = m.Edges.Room
 	}
 	return m
 }

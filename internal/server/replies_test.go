@@ -79,33 +79,28 @@ func TestReplies(t *testing.T) {
 			t.Fatalf("outsider's reply: %s", resp.Raw)
 		}
 
-		// Dave joins later: what came before is not his to answer or to read.
+		// Dave joins later: what came before is not his to answer; a reply
+		// that quotes it shows it to him (its sender chose to).
 		ca.do(t, addMembersOp, map[string]any{"r": group.ID, "u": []string{d.ID}}).Decode(t, &struct{}{})
 		if resp := cd.reply(t, group.ID, "뒤늦은 답", question.ID); resp.Code() != "BAD_USER_INPUT" || resp.Errors[0].Message != refusal {
 			t.Fatalf("reply to a message from before joining: %s", resp.Raw)
 		}
+		var quoted struct{ SendMessage replyData }
+		ca.reply(t, group.ID, "아까 질문 다시", question.ID).Decode(t, &quoted)
 		var page struct {
 			Room struct {
 				Messages struct{ Edges []struct{ Node replyData } }
 			}
 		}
 		cd.do(t, repliesPageOp, map[string]any{"r": group.ID, "n": 50}).Decode(t, &page)
-		// Dave sees only the SYSTEM message of his joining: add one he can see.
-		ca.send(t, group.ID, "어서 와")
-		var withOld struct{ SendMessage replyData }
-		ca.reply(t, group.ID, "아까 질문 다시", question.ID).Decode(t, &withOld)
-		cd.do(t, repliesPageOp, map[string]any{"r": group.ID, "n": 50}).Decode(t, &page)
-		var seen bool
-		for _, ed := range page.Room.Messages.Edges {
-			if ed.Node.ID == withOld.SendMessage.ID {
-				seen = true
-				if ed.Node.ReplyTo != nil {
-					t.Fatalf("Dave reads replyTo %+v from before he joined", ed.Node.ReplyTo)
-				}
-			}
+		if n := len(page.Room.Messages.Edges); n != 2 {
+			t.Fatalf("Dave sees %d messages, want his joining and the reply", n)
 		}
-		if !seen {
-			t.Fatalf("Dave does not see the reply sent after he joined: %+v", page)
+		if got := page.Room.Messages.Edges[1].Node; got.ID != quoted.SendMessage.ID || got.ReplyTo == nil || got.ReplyTo.ID != question.ID {
+			t.Fatalf("Dave reads the reply as %+v", got)
+		}
+		if resp := cd.do(t, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": question.ID}); resp.Code() != "NOT_FOUND" {
+			t.Fatalf("the quoted message itself is still not Dave's: %s", resp.Raw)
 		}
 
 		// Files answer too, under the same rule.
@@ -120,7 +115,8 @@ func TestReplies(t *testing.T) {
 	})
 }
 
-// A reply that arrives live on messageAdded resolves its replyTo.
+// A reply that arrives live on messageAdded, or by its replay, resolves
+// its replyTo.
 func TestReplyArrivesLive(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		a, b := e.signUp(t, "alice"), e.signUp(t, "bobby")
@@ -128,7 +124,7 @@ func TestReplyArrivesLive(t *testing.T) {
 		r, after := ca.wsOpenRoom(t, "live replies", b.ID)
 		first := ca.send(t, r.ID, "first")
 		ws := e.wsConnect(t, protoTransportWS, b)
-		ws.subscribe("m", `subscription($r: ID!, $after: Cursor) { messageAdded(roomId: $r, after: $after) { id body replyTo { id body } } }`,
+		ws.subscribe("m", `subscription($r: ID!, $after: Cursor) { messageAdded(roomId: $r, after: $after) { id body replyTo { id body sender { id } } } }`,
 			map[string]any{"r": r.ID, "after": after})
 		var got struct{ MessageAdded replyData }
 		ws.data("m", &got)
@@ -137,8 +133,16 @@ func TestReplyArrivesLive(t *testing.T) {
 		}
 		cb.reply(t, r.ID, "answer", first.ID).Decode(t, &struct{}{})
 		ws.data("m", &got)
-		if got.MessageAdded.Body != "answer" || got.MessageAdded.ReplyTo == nil || got.MessageAdded.ReplyTo.Body != "first" {
+		if got.MessageAdded.Body != "answer" || got.MessageAdded.ReplyTo == nil || got.MessageAdded.ReplyTo.Body != "first" ||
+			got.MessageAdded.ReplyTo.Sender == nil || got.MessageAdded.ReplyTo.Sender.ID != a.ID {
 			t.Fatalf("live reply: %+v", got.MessageAdded)
+		}
+		ws.subscribe("again", `subscription($r: ID!, $after: Cursor) { messageAdded(roomId: $r, after: $after) { id body replyTo { id body sender { id } } } }`,
+			map[string]any{"r": r.ID, "after": after})
+		ws.data("again", &got)
+		ws.data("again", &got)
+		if got.MessageAdded.Body != "answer" || got.MessageAdded.ReplyTo == nil || got.MessageAdded.ReplyTo.Body != "first" {
+			t.Fatalf("replayed reply: %+v", got.MessageAdded)
 		}
 	})
 }
@@ -178,6 +182,56 @@ func TestRepliesPageStatementsDoNotGrowWithPageSize(t *testing.T) {
 		t.Logf("statements: %d for 10 messages, %d for 100", small, large)
 		if small != large {
 			t.Fatalf("a page of 10 messages costs %d statements, a page of 100 costs %d: replyTo is loaded per message", small, large)
+		}
+	})
+}
+
+// Replies delivered live cost no database read per subscriber: the message
+// they answer travels with them.
+func TestLiveRepliesStatementsDoNotGrowWithSubscribers(t *testing.T) {
+	forEachDBWith(t, func(t *testing.T, e *env, counter *statementCounter) {
+		a := e.signUp(t, "sender")
+		ca := e.client(a)
+		op := `subscription($r: ID!, $after: Cursor) { messageAdded(roomId: $r, after: $after) { id body replyTo { id body sender { id nickname } } } }`
+		room := func(n int) func() int64 {
+			var ids []string
+			var members []account
+			for i := range n {
+				m := e.signUp(t, fmt.Sprintf("member %d", i))
+				ids, members = append(ids, m.ID), append(members, m)
+			}
+			r, after := ca.wsOpenRoom(t, fmt.Sprintf("%d listeners", n), ids...)
+			var sockets []*wsClient
+			for _, m := range members {
+				ws := e.wsConnect(t, protoTransportWS, m)
+				ws.subscribe("m", op, map[string]any{"r": r.ID, "after": after})
+				sockets = append(sockets, ws)
+			}
+			question := ca.send(t, r.ID, "question")
+			for _, ws := range sockets {
+				var got struct{ MessageAdded replyData }
+				ws.data("m", &got) // past the replay
+			}
+			return func() int64 {
+				before := counter.n.Load()
+				var sent struct{ SendMessage replyData }
+				ca.do(t, `mutation($r: ID!, $to: ID) { sendMessage(input: {roomId: $r, body: "answer", replyToId: $to}) { id } }`,
+					map[string]any{"r": r.ID, "to": question.ID}).Decode(t, &sent)
+				for _, ws := range sockets {
+					var got struct{ MessageAdded replyData }
+					ws.data("m", &got)
+					if got.MessageAdded.ID != sent.SendMessage.ID || got.MessageAdded.ReplyTo == nil || got.MessageAdded.ReplyTo.ID != question.ID {
+						t.Fatalf("got %+v", got.MessageAdded)
+					}
+				}
+				return counter.n.Load() - before
+			}
+		}
+		one, eight := room(1), room(8)
+		c1, c8 := one(), eight()
+		t.Logf("statements per reply: %d with 1 listener, %d with 8", c1, c8)
+		if c8 != c1 {
+			t.Fatalf("a reply costs %d statements with 8 listeners, %d with 1: something is read per subscriber", c8, c1)
 		}
 	})
 }
