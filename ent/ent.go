@@ -19,6 +19,7 @@ import (
 	"github.com/chatty/chatty/ent/membership"
 	"github.com/chatty/chatty/ent/message"
 	"github.com/chatty/chatty/ent/oauthstate"
+	"github.com/chatty/chatty/ent/reaction"
 	"github.com/chatty/chatty/ent/refreshtoken"
 	"github.com/chatty/chatty/ent/room"
 	"github.com/chatty/chatty/ent/session"
@@ -90,6 +91,7 @@ func checkColumn(t, c string) error {
 			membership.Table:   membership.ValidColumn,
 			message.Table:      message.ValidColumn,
 			oauthstate.Table:   oauthstate.ValidColumn,
+			reaction.Table:     reaction.ValidColumn,
 			refreshtoken.Table: refreshtoken.ValidColumn,
 			room.Table:         room.ValidColumn,
 			session.Table:      session.ValidColumn,

@@ -31,6 +31,8 @@ type Membership struct {
 	JoinedSeq int64 `json:"joined_seq,omitempty"`
 	// LastReadSeq holds the value of the "last_read_seq" field.
 	LastReadSeq int64 `json:"last_read_seq,omitempty"`
+	// LastReadAt holds the value of the "last_read_at" field.
+	LastReadAt *time.Time `json:"last_read_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the MembershipQuery when eager-loading is set.
 	Edges        MembershipEdges `json:"edges"`
@@ -79,7 +81,7 @@ func (*Membership) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case membership.FieldID, membership.FieldRoomID, membership.FieldUserID, membership.FieldJoinedSeq, membership.FieldLastReadSeq:
 			values[i] = new(sql.NullInt64)
-		case membership.FieldJoinedAt, membership.FieldLeftAt:
+		case membership.FieldJoinedAt, membership.FieldLeftAt, membership.FieldLastReadAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -138,6 +140,13 @@ func (_m *Membership) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field last_read_seq", values[i])
 			} else if value.Valid {
 				_m.LastReadSeq = value.Int64
+			}
+		case membership.FieldLastReadAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field last_read_at", values[i])
+			} else if value.Valid {
+				_m.LastReadAt = new(time.Time)
+				*_m.LastReadAt = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -204,6 +213,11 @@ func (_m *Membership) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("last_read_seq=")
 	builder.WriteString(fmt.Sprintf("%v", _m.LastReadSeq))
+	builder.WriteString(", ")
+	if v := _m.LastReadAt; v != nil {
+		builder.WriteString("last_read_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -90,6 +90,20 @@ func (_c *MembershipCreate) SetNillableLastReadSeq(v *int64) *MembershipCreate {
 	return _c
 }
 
+// SetLastReadAt sets the "last_read_at" field.
+func (_c *MembershipCreate) SetLastReadAt(v time.Time) *MembershipCreate {
+	_c.mutation.SetLastReadAt(v)
+	return _c
+}
+
+// SetNillableLastReadAt sets the "last_read_at" field if the given value is not nil.
+func (_c *MembershipCreate) SetNillableLastReadAt(v *time.Time) *MembershipCreate {
+	if v != nil {
+		_c.SetLastReadAt(*v)
+	}
+	return _c
+}
+
 // SetRoom sets the "room" edge to the Room entity.
 func (_c *MembershipCreate) SetRoom(v *Room) *MembershipCreate {
 	return _c.SetRoomID(v.ID)
@@ -213,6 +227,10 @@ func (_c *MembershipCreate) createSpec() (*Membership, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastReadSeq(); ok {
 		_spec.SetField(membership.FieldLastReadSeq, field.TypeInt64, value)
 		_node.LastReadSeq = value
+	}
+	if value, ok := _c.mutation.LastReadAt(); ok {
+		_spec.SetField(membership.FieldLastReadAt, field.TypeTime, value)
+		_node.LastReadAt = &value
 	}
 	if nodes := _c.mutation.RoomIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{

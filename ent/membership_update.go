@@ -105,6 +105,26 @@ func (_u *MembershipUpdate) AddLastReadSeq(v int64) *MembershipUpdate {
 	return _u
 }
 
+// SetLastReadAt sets the "last_read_at" field.
+func (_u *MembershipUpdate) SetLastReadAt(v time.Time) *MembershipUpdate {
+	_u.mutation.SetLastReadAt(v)
+	return _u
+}
+
+// SetNillableLastReadAt sets the "last_read_at" field if the given value is not nil.
+func (_u *MembershipUpdate) SetNillableLastReadAt(v *time.Time) *MembershipUpdate {
+	if v != nil {
+		_u.SetLastReadAt(*v)
+	}
+	return _u
+}
+
+// ClearLastReadAt clears the value of the "last_read_at" field.
+func (_u *MembershipUpdate) ClearLastReadAt() *MembershipUpdate {
+	_u.mutation.ClearLastReadAt()
+	return _u
+}
+
 // Mutation returns the MembershipMutation object of the builder.
 func (_u *MembershipUpdate) Mutation() *MembershipMutation {
 	return _u.mutation
@@ -186,6 +206,12 @@ func (_u *MembershipUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if value, ok := _u.mutation.AddedLastReadSeq(); ok {
 		_spec.AddField(membership.FieldLastReadSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.LastReadAt(); ok {
+		_spec.SetField(membership.FieldLastReadAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastReadAtCleared() {
+		_spec.ClearField(membership.FieldLastReadAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -282,6 +308,26 @@ func (_u *MembershipUpdateOne) SetNillableLastReadSeq(v *int64) *MembershipUpdat
 // AddLastReadSeq adds value to the "last_read_seq" field.
 func (_u *MembershipUpdateOne) AddLastReadSeq(v int64) *MembershipUpdateOne {
 	_u.mutation.AddLastReadSeq(v)
+	return _u
+}
+
+// SetLastReadAt sets the "last_read_at" field.
+func (_u *MembershipUpdateOne) SetLastReadAt(v time.Time) *MembershipUpdateOne {
+	_u.mutation.SetLastReadAt(v)
+	return _u
+}
+
+// SetNillableLastReadAt sets the "last_read_at" field if the given value is not nil.
+func (_u *MembershipUpdateOne) SetNillableLastReadAt(v *time.Time) *MembershipUpdateOne {
+	if v != nil {
+		_u.SetLastReadAt(*v)
+	}
+	return _u
+}
+
+// ClearLastReadAt clears the value of the "last_read_at" field.
+func (_u *MembershipUpdateOne) ClearLastReadAt() *MembershipUpdateOne {
+	_u.mutation.ClearLastReadAt()
 	return _u
 }
 
@@ -396,6 +442,12 @@ func (_u *MembershipUpdateOne) sqlSave(ctx context.Context) (_node *Membership, 
 	}
 	if value, ok := _u.mutation.AddedLastReadSeq(); ok {
 		_spec.AddField(membership.FieldLastReadSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.LastReadAt(); ok {
+		_spec.SetField(membership.FieldLastReadAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastReadAtCleared() {
+		_spec.ClearField(membership.FieldLastReadAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Membership{config: _u.config}

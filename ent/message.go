@@ -36,6 +36,8 @@ type Message struct {
 	Seq int64 `json:"seq,omitempty"`
 	// ClientID holds the value of the "client_id" field.
 	ClientID *string `json:"client_id,omitempty"`
+	// ReplyToID holds the value of the "reply_to_id" field.
+	ReplyToID *int `json:"reply_to_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the MessageQuery when eager-loading is set.
 	Edges        MessageEdges `json:"edges"`
@@ -50,9 +52,15 @@ type MessageEdges struct {
 	Sender *User `json:"sender,omitempty"`
 	// Attachment holds the value of the attachment edge.
 	Attachment *Attachment `json:"attachment,omitempty"`
+	// ReplyTo holds the value of the reply_to edge.
+	ReplyTo *Message `json:"reply_to,omitempty"`
+	// Replies holds the value of the replies edge.
+	Replies []*Message `json:"replies,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [5]bool
+
+	namedReplies map[string][]*Message
 }
 
 // RoomOrErr returns the Room value or an error if the edge
@@ -88,12 +96,32 @@ func (e MessageEdges) AttachmentOrErr() (*Attachment, error) {
 	return nil, &NotLoadedError{edge: "attachment"}
 }
 
+// ReplyToOrErr returns the ReplyTo value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e MessageEdges) ReplyToOrErr() (*Message, error) {
+	if e.ReplyTo != nil {
+		return e.ReplyTo, nil
+	} else if e.loadedTypes[3] {
+		return nil, &NotFoundError{label: message.Label}
+	}
+	return nil, &NotLoadedError{edge: "reply_to"}
+}
+
+// RepliesOrErr returns the Replies value or an error if the edge
+// was not loaded in eager-loading.
+func (e MessageEdges) RepliesOrErr() ([]*Message, error) {
+	if e.loadedTypes[4] {
+		return e.Replies, nil
+	}
+	return nil, &NotLoadedError{edge: "replies"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Message) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case message.FieldID, message.FieldRoomID, message.FieldSenderID, message.FieldAttachmentID, message.FieldSeq:
+		case message.FieldID, message.FieldRoomID, message.FieldSenderID, message.FieldAttachmentID, message.FieldSeq, message.FieldReplyToID:
 			values[i] = new(sql.NullInt64)
 		case message.FieldKind, message.FieldBody, message.FieldClientID:
 			values[i] = new(sql.NullString)
@@ -171,6 +199,13 @@ func (_m *Message) assignValues(columns []string, values []any) error {
 				_m.ClientID = new(string)
 				*_m.ClientID = value.String
 			}
+		case message.FieldReplyToID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field reply_to_id", values[i])
+			} else if value.Valid {
+				_m.ReplyToID = new(int)
+				*_m.ReplyToID = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -197,6 +232,16 @@ func (_m *Message) QuerySender() *UserQuery {
 // QueryAttachment queries the "attachment" edge of the Message entity.
 func (_m *Message) QueryAttachment() *AttachmentQuery {
 	return NewMessageClient(_m.config).QueryAttachment(_m)
+}
+
+// QueryReplyTo queries the "reply_to" edge of the Message entity.
+func (_m *Message) QueryReplyTo() *MessageQuery {
+	return NewMessageClient(_m.config).QueryReplyTo(_m)
+}
+
+// QueryReplies queries the "replies" edge of the Message entity.
+func (_m *Message) QueryReplies() *MessageQuery {
+	return NewMessageClient(_m.config).QueryReplies(_m)
 }
 
 // Update returns a builder for updating this Message.
@@ -251,8 +296,37 @@ func (_m *Message) String() string {
 		builder.WriteString("client_id=")
 		builder.WriteString(*v)
 	}
+	builder.WriteString(", ")
+	if v := _m.ReplyToID; v != nil {
+		builder.WriteString("reply_to_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedReplies returns the Replies named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Message) NamedReplies(name string) ([]*Message, error) {
+	if _m.Edges.namedReplies == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedReplies[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Message) appendNamedReplies(name string, edges ...*Message) {
+	if _m.Edges.namedReplies == nil {
+		_m.Edges.namedReplies = make(map[string][]*Message)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedReplies[name] = []*Message{}
+	} else {
+		_m.Edges.namedReplies[name] = append(_m.Edges.namedReplies[name], edges...)
+	}
 }
 
 // Messages is a parsable slice of Message.

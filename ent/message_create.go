@@ -103,6 +103,20 @@ func (_c *MessageCreate) SetNillableClientID(v *string) *MessageCreate {
 	return _c
 }
 
+// SetReplyToID sets the "reply_to_id" field.
+func (_c *MessageCreate) SetReplyToID(v int) *MessageCreate {
+	_c.mutation.SetReplyToID(v)
+	return _c
+}
+
+// SetNillableReplyToID sets the "reply_to_id" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableReplyToID(v *int) *MessageCreate {
+	if v != nil {
+		_c.SetReplyToID(*v)
+	}
+	return _c
+}
+
 // SetRoom sets the "room" edge to the Room entity.
 func (_c *MessageCreate) SetRoom(v *Room) *MessageCreate {
 	return _c.SetRoomID(v.ID)
@@ -116,6 +130,26 @@ func (_c *MessageCreate) SetSender(v *User) *MessageCreate {
 // SetAttachment sets the "attachment" edge to the Attachment entity.
 func (_c *MessageCreate) SetAttachment(v *Attachment) *MessageCreate {
 	return _c.SetAttachmentID(v.ID)
+}
+
+// SetReplyTo sets the "reply_to" edge to the Message entity.
+func (_c *MessageCreate) SetReplyTo(v *Message) *MessageCreate {
+	return _c.SetReplyToID(v.ID)
+}
+
+// AddReplyIDs adds the "replies" edge to the Message entity by IDs.
+func (_c *MessageCreate) AddReplyIDs(ids ...int) *MessageCreate {
+	_c.mutation.AddReplyIDs(ids...)
+	return _c
+}
+
+// AddReplies adds the "replies" edges to the Message entity.
+func (_c *MessageCreate) AddReplies(v ...*Message) *MessageCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddReplyIDs(ids...)
 }
 
 // Mutation returns the MessageMutation object of the builder.
@@ -284,6 +318,39 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.AttachmentID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.ReplyToIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   message.ReplyToTable,
+			Columns: []string{message.ReplyToColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.ReplyToID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.RepliesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   message.RepliesTable,
+			Columns: []string{message.RepliesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec

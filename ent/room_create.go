@@ -84,6 +84,20 @@ func (_c *RoomCreate) SetNillableLastSeq(v *int64) *RoomCreate {
 	return _c
 }
 
+// SetOwnerID sets the "owner_id" field.
+func (_c *RoomCreate) SetOwnerID(v int) *RoomCreate {
+	_c.mutation.SetOwnerID(v)
+	return _c
+}
+
+// SetNillableOwnerID sets the "owner_id" field if the given value is not nil.
+func (_c *RoomCreate) SetNillableOwnerID(v *int) *RoomCreate {
+	if v != nil {
+		_c.SetOwnerID(*v)
+	}
+	return _c
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_c *RoomCreate) SetUpdatedAt(v time.Time) *RoomCreate {
 	_c.mutation.SetUpdatedAt(v)
@@ -251,6 +265,10 @@ func (_c *RoomCreate) createSpec() (*Room, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastSeq(); ok {
 		_spec.SetField(room.FieldLastSeq, field.TypeInt64, value)
 		_node.LastSeq = value
+	}
+	if value, ok := _c.mutation.OwnerID(); ok {
+		_spec.SetField(room.FieldOwnerID, field.TypeInt, value)
+		_node.OwnerID = &value
 	}
 	if value, ok := _c.mutation.UpdatedAt(); ok {
 		_spec.SetField(room.FieldUpdatedAt, field.TypeTime, value)

@@ -72,6 +72,33 @@ func (_u *RoomUpdate) AddLastSeq(v int64) *RoomUpdate {
 	return _u
 }
 
+// SetOwnerID sets the "owner_id" field.
+func (_u *RoomUpdate) SetOwnerID(v int) *RoomUpdate {
+	_u.mutation.ResetOwnerID()
+	_u.mutation.SetOwnerID(v)
+	return _u
+}
+
+// SetNillableOwnerID sets the "owner_id" field if the given value is not nil.
+func (_u *RoomUpdate) SetNillableOwnerID(v *int) *RoomUpdate {
+	if v != nil {
+		_u.SetOwnerID(*v)
+	}
+	return _u
+}
+
+// AddOwnerID adds value to the "owner_id" field.
+func (_u *RoomUpdate) AddOwnerID(v int) *RoomUpdate {
+	_u.mutation.AddOwnerID(v)
+	return _u
+}
+
+// ClearOwnerID clears the value of the "owner_id" field.
+func (_u *RoomUpdate) ClearOwnerID() *RoomUpdate {
+	_u.mutation.ClearOwnerID()
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *RoomUpdate) SetUpdatedAt(v time.Time) *RoomUpdate {
 	_u.mutation.SetUpdatedAt(v)
@@ -233,6 +260,15 @@ func (_u *RoomUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedLastSeq(); ok {
 		_spec.AddField(room.FieldLastSeq, field.TypeInt64, value)
 	}
+	if value, ok := _u.mutation.OwnerID(); ok {
+		_spec.SetField(room.FieldOwnerID, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedOwnerID(); ok {
+		_spec.AddField(room.FieldOwnerID, field.TypeInt, value)
+	}
+	if _u.mutation.OwnerIDCleared() {
+		_spec.ClearField(room.FieldOwnerID, field.TypeInt)
+	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(room.FieldUpdatedAt, field.TypeTime, value)
 	}
@@ -386,6 +422,33 @@ func (_u *RoomUpdateOne) SetNillableLastSeq(v *int64) *RoomUpdateOne {
 // AddLastSeq adds value to the "last_seq" field.
 func (_u *RoomUpdateOne) AddLastSeq(v int64) *RoomUpdateOne {
 	_u.mutation.AddLastSeq(v)
+	return _u
+}
+
+// SetOwnerID sets the "owner_id" field.
+func (_u *RoomUpdateOne) SetOwnerID(v int) *RoomUpdateOne {
+	_u.mutation.ResetOwnerID()
+	_u.mutation.SetOwnerID(v)
+	return _u
+}
+
+// SetNillableOwnerID sets the "owner_id" field if the given value is not nil.
+func (_u *RoomUpdateOne) SetNillableOwnerID(v *int) *RoomUpdateOne {
+	if v != nil {
+		_u.SetOwnerID(*v)
+	}
+	return _u
+}
+
+// AddOwnerID adds value to the "owner_id" field.
+func (_u *RoomUpdateOne) AddOwnerID(v int) *RoomUpdateOne {
+	_u.mutation.AddOwnerID(v)
+	return _u
+}
+
+// ClearOwnerID clears the value of the "owner_id" field.
+func (_u *RoomUpdateOne) ClearOwnerID() *RoomUpdateOne {
+	_u.mutation.ClearOwnerID()
 	return _u
 }
 
@@ -579,6 +642,15 @@ func (_u *RoomUpdateOne) sqlSave(ctx context.Context) (_node *Room, err error) {
 	}
 	if value, ok := _u.mutation.AddedLastSeq(); ok {
 		_spec.AddField(room.FieldLastSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.OwnerID(); ok {
+		_spec.SetField(room.FieldOwnerID, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedOwnerID(); ok {
+		_spec.AddField(room.FieldOwnerID, field.TypeInt, value)
+	}
+	if _u.mutation.OwnerIDCleared() {
+		_spec.ClearField(room.FieldOwnerID, field.TypeInt)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(room.FieldUpdatedAt, field.TypeTime, value)

@@ -112,7 +112,7 @@ func (r *mutationResolver) SendMessage(ctx context.Context, input model.SendMess
 	if err != nil {
 		return nil, err
 	}
-	return r.Chat.SendMessage(ctx, v, chat.SendMessageInput{RoomID: input.RoomID, Body: input.Body, ClientID: input.ClientID})
+	return r.Chat.SendMessage(ctx, v, chat.SendMessageInput{RoomID: input.RoomID, Body: input.Body, ClientID: input.ClientID, ReplyToID: input.ReplyToID})
 }
 
 // MarkRoomRead is the resolver for the markRoomRead field.
@@ -207,7 +207,11 @@ func (r *roomResolver) Messages(ctx context.Context, obj *ent.Room, first *int, 
 	if first, last, err = messagePage(first, after, last, before); err != nil {
 		return nil, err
 	}
-	return q.Paginate(ctx, after, first, before, last, ent.WithMessageOrder(&ent.MessageOrder{
+	conn, err := q.Paginate(ctx, after, first, before, last, ent.WithMessageOrder(&ent.MessageOrder{
 		Field: ent.MessageOrderFieldSeq, Direction: entgql.OrderDirectionAsc,
 	}))
+	if err != nil {
+		return nil, err
+	}
+	return conn, prefetchMessages(ctx, conn)
 }

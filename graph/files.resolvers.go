@@ -41,6 +41,6 @@ func (r *mutationResolver) SendFile(ctx context.Context, input model.SendFileInp
 		return nil, err
 	}
 	return r.Chat.SendFile(ctx, v, chat.SendFileInput{
-		RoomID: input.RoomID, File: input.File.File, Filename: input.File.Filename, Caption: input.Caption, ClientID: input.ClientID,
+		RoomID: input.RoomID, File: input.File.File, Filename: input.File.Filename, Caption: input.Caption, ClientID: input.ClientID, ReplyToID: input.ReplyToID,
 	})
 }

@@ -26,6 +26,9 @@ type loaders struct {
 	blocked     batch[bool]
 	online      batch[bool]
 	attachments batch[*ent.Attachment]
+	repliedTo   batch[*ent.Message]
+	reactions   batch[[]*chat.ReactionGroup]
+	receipts    batch[[]*chat.ReadReceipt]
 }
 
 // batch is a loader and the batch read behind it.
@@ -103,6 +106,9 @@ func newLoaders(c *chat.Service, cache bool) *loaders {
 		blocked:     newBatch(viewerScoped(c.BlockedAmong), opts),
 		online:      newBatch(c.Online, opts),
 		attachments: newBatch(c.AttachmentsByID, opts),
+		repliedTo:   newBatch(c.RepliedTo, opts),
+		reactions:   newBatch(viewerScoped(c.ReactionsOf), opts),
+		receipts:    newBatch(viewerScoped(c.ReadReceipts), opts),
 	}
 }
 

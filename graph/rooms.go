@@ -95,6 +95,11 @@ func prefetchRooms(ctx context.Context, conn *ent.RoomConnection) error {
 			return err
 		}
 	}
+	if fields["readReceipts"] {
+		if err := l.receipts.prime(ctx, ids); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -26,6 +26,8 @@ const (
 	FieldJoinedSeq = "joined_seq"
 	// FieldLastReadSeq holds the string denoting the last_read_seq field in the database.
 	FieldLastReadSeq = "last_read_seq"
+	// FieldLastReadAt holds the string denoting the last_read_at field in the database.
+	FieldLastReadAt = "last_read_at"
 	// EdgeRoom holds the string denoting the room edge name in mutations.
 	EdgeRoom = "room"
 	// EdgeUser holds the string denoting the user edge name in mutations.
@@ -57,6 +59,7 @@ var Columns = []string{
 	FieldLeftAt,
 	FieldJoinedSeq,
 	FieldLastReadSeq,
+	FieldLastReadAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -114,6 +117,11 @@ func ByJoinedSeq(opts ...sql.OrderTermOption) OrderOption {
 // ByLastReadSeq orders the results by the last_read_seq field.
 func ByLastReadSeq(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastReadSeq, opts...).ToFunc()
+}
+
+// ByLastReadAt orders the results by the last_read_at field.
+func ByLastReadAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastReadAt, opts...).ToFunc()
 }
 
 // ByRoomField orders the results by room field.

@@ -85,6 +85,11 @@ func LastReadSeq(v int64) predicate.Membership {
 	return predicate.Membership(sql.FieldEQ(FieldLastReadSeq, v))
 }
 
+// LastReadAt applies equality check predicate on the "last_read_at" field. It's identical to LastReadAtEQ.
+func LastReadAt(v time.Time) predicate.Membership {
+	return predicate.Membership(sql.FieldEQ(FieldLastReadAt, v))
+}
+
 // RoomIDEQ applies the EQ predicate on the "room_id" field.
 func RoomIDEQ(v int) predicate.Membership {
 	return predicate.Membership(sql.FieldEQ(FieldRoomID, v))
@@ -293,6 +298,56 @@ func LastReadSeqLT(v int64) predicate.Membership {
 // LastReadSeqLTE applies the LTE predicate on the "last_read_seq" field.
 func LastReadSeqLTE(v int64) predicate.Membership {
 	return predicate.Membership(sql.FieldLTE(FieldLastReadSeq, v))
+}
+
+// LastReadAtEQ applies the EQ predicate on the "last_read_at" field.
+func LastReadAtEQ(v time.Time) predicate.Membership {
+	return predicate.Membership(sql.FieldEQ(FieldLastReadAt, v))
+}
+
+// LastReadAtNEQ applies the NEQ predicate on the "last_read_at" field.
+func LastReadAtNEQ(v time.Time) predicate.Membership {
+	return predicate.Membership(sql.FieldNEQ(FieldLastReadAt, v))
+}
+
+// LastReadAtIn applies the In predicate on the "last_read_at" field.
+func LastReadAtIn(vs ...time.Time) predicate.Membership {
+	return predicate.Membership(sql.FieldIn(FieldLastReadAt, vs...))
+}
+
+// LastReadAtNotIn applies the NotIn predicate on the "last_read_at" field.
+func LastReadAtNotIn(vs ...time.Time) predicate.Membership {
+	return predicate.Membership(sql.FieldNotIn(FieldLastReadAt, vs...))
+}
+
+// LastReadAtGT applies the GT predicate on the "last_read_at" field.
+func LastReadAtGT(v time.Time) predicate.Membership {
+	return predicate.Membership(sql.FieldGT(FieldLastReadAt, v))
+}
+
+// LastReadAtGTE applies the GTE predicate on the "last_read_at" field.
+func LastReadAtGTE(v time.Time) predicate.Membership {
+	return predicate.Membership(sql.FieldGTE(FieldLastReadAt, v))
+}
+
+// LastReadAtLT applies the LT predicate on the "last_read_at" field.
+func LastReadAtLT(v time.Time) predicate.Membership {
+	return predicate.Membership(sql.FieldLT(FieldLastReadAt, v))
+}
+
+// LastReadAtLTE applies the LTE predicate on the "last_read_at" field.
+func LastReadAtLTE(v time.Time) predicate.Membership {
+	return predicate.Membership(sql.FieldLTE(FieldLastReadAt, v))
+}
+
+// LastReadAtIsNil applies the IsNil predicate on the "last_read_at" field.
+func LastReadAtIsNil() predicate.Membership {
+	return predicate.Membership(sql.FieldIsNull(FieldLastReadAt))
+}
+
+// LastReadAtNotNil applies the NotNil predicate on the "last_read_at" field.
+func LastReadAtNotNil() predicate.Membership {
+	return predicate.Membership(sql.FieldNotNull(FieldLastReadAt))
 }
 
 // HasRoom applies the HasEdge predicate on the "room" edge.

@@ -33,12 +33,18 @@ const (
 	FieldSeq = "seq"
 	// FieldClientID holds the string denoting the client_id field in the database.
 	FieldClientID = "client_id"
+	// FieldReplyToID holds the string denoting the reply_to_id field in the database.
+	FieldReplyToID = "reply_to_id"
 	// EdgeRoom holds the string denoting the room edge name in mutations.
 	EdgeRoom = "room"
 	// EdgeSender holds the string denoting the sender edge name in mutations.
 	EdgeSender = "sender"
 	// EdgeAttachment holds the string denoting the attachment edge name in mutations.
 	EdgeAttachment = "attachment"
+	// EdgeReplyTo holds the string denoting the reply_to edge name in mutations.
+	EdgeReplyTo = "reply_to"
+	// EdgeReplies holds the string denoting the replies edge name in mutations.
+	EdgeReplies = "replies"
 	// Table holds the table name of the message in the database.
 	Table = "messages"
 	// RoomTable is the table that holds the room relation/edge.
@@ -62,6 +68,14 @@ const (
 	AttachmentInverseTable = "attachments"
 	// AttachmentColumn is the table column denoting the attachment relation/edge.
 	AttachmentColumn = "attachment_id"
+	// ReplyToTable is the table that holds the reply_to relation/edge.
+	ReplyToTable = "messages"
+	// ReplyToColumn is the table column denoting the reply_to relation/edge.
+	ReplyToColumn = "reply_to_id"
+	// RepliesTable is the table that holds the replies relation/edge.
+	RepliesTable = "messages"
+	// RepliesColumn is the table column denoting the replies relation/edge.
+	RepliesColumn = "reply_to_id"
 )
 
 // Columns holds all SQL columns for message fields.
@@ -75,6 +89,7 @@ var Columns = []string{
 	FieldBody,
 	FieldSeq,
 	FieldClientID,
+	FieldReplyToID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -167,6 +182,11 @@ func ByClientID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldClientID, opts...).ToFunc()
 }
 
+// ByReplyToID orders the results by the reply_to_id field.
+func ByReplyToID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReplyToID, opts...).ToFunc()
+}
+
 // ByRoomField orders the results by room field.
 func ByRoomField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -185,6 +205,27 @@ func BySenderField(field string, opts ...sql.OrderTermOption) OrderOption {
 func ByAttachmentField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newAttachmentStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByReplyToField orders the results by reply_to field.
+func ByReplyToField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newReplyToStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByRepliesCount orders the results by replies count.
+func ByRepliesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newRepliesStep(), opts...)
+	}
+}
+
+// ByReplies orders the results by replies terms.
+func ByReplies(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRepliesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
 func newRoomStep() *sqlgraph.Step {
@@ -206,6 +247,20 @@ func newAttachmentStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(AttachmentInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2O, true, AttachmentTable, AttachmentColumn),
+	)
+}
+func newReplyToStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(Table, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, true, ReplyToTable, ReplyToColumn),
+	)
+}
+func newRepliesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(Table, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, RepliesTable, RepliesColumn),
 	)
 }
 

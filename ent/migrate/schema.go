@@ -168,6 +168,7 @@ var (
 		{Name: "left_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "joined_seq", Type: field.TypeInt64, Default: 0},
 		{Name: "last_read_seq", Type: field.TypeInt64, Default: 0},
+		{Name: "last_read_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "room_id", Type: field.TypeInt},
 		{Name: "user_id", Type: field.TypeInt},
 	}
@@ -179,13 +180,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "memberships_rooms_memberships",
-				Columns:    []*schema.Column{MembershipsColumns[5]},
+				Columns:    []*schema.Column{MembershipsColumns[6]},
 				RefColumns: []*schema.Column{RoomsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "memberships_users_memberships",
-				Columns:    []*schema.Column{MembershipsColumns[6]},
+				Columns:    []*schema.Column{MembershipsColumns[7]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -194,12 +195,12 @@ var (
 			{
 				Name:    "membership_room_id_user_id",
 				Unique:  true,
-				Columns: []*schema.Column{MembershipsColumns[5], MembershipsColumns[6]},
+				Columns: []*schema.Column{MembershipsColumns[6], MembershipsColumns[7]},
 			},
 			{
 				Name:    "membership_user_id_left_at",
 				Unique:  false,
-				Columns: []*schema.Column{MembershipsColumns[6], MembershipsColumns[2]},
+				Columns: []*schema.Column{MembershipsColumns[7], MembershipsColumns[2]},
 			},
 		},
 	}
@@ -212,6 +213,7 @@ var (
 		{Name: "seq", Type: field.TypeInt64},
 		{Name: "client_id", Type: field.TypeString, Nullable: true, Size: 256},
 		{Name: "attachment_id", Type: field.TypeInt, Unique: true, Nullable: true},
+		{Name: "reply_to_id", Type: field.TypeInt, Nullable: true},
 		{Name: "room_id", Type: field.TypeInt},
 		{Name: "sender_id", Type: field.TypeInt, Nullable: true},
 	}
@@ -228,14 +230,20 @@ var (
 				OnDelete:   schema.SetNull,
 			},
 			{
-				Symbol:     "messages_rooms_messages",
+				Symbol:     "messages_messages_replies",
 				Columns:    []*schema.Column{MessagesColumns[7]},
+				RefColumns: []*schema.Column{MessagesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "messages_rooms_messages",
+				Columns:    []*schema.Column{MessagesColumns[8]},
 				RefColumns: []*schema.Column{RoomsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_users_messages",
-				Columns:    []*schema.Column{MessagesColumns[8]},
+				Columns:    []*schema.Column{MessagesColumns[9]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -244,12 +252,12 @@ var (
 			{
 				Name:    "message_room_id_seq",
 				Unique:  true,
-				Columns: []*schema.Column{MessagesColumns[7], MessagesColumns[4]},
+				Columns: []*schema.Column{MessagesColumns[8], MessagesColumns[4]},
 			},
 			{
 				Name:    "message_room_id_sender_id_client_id",
 				Unique:  true,
-				Columns: []*schema.Column{MessagesColumns[7], MessagesColumns[8], MessagesColumns[5]},
+				Columns: []*schema.Column{MessagesColumns[8], MessagesColumns[9], MessagesColumns[5]},
 			},
 		},
 	}
@@ -278,6 +286,41 @@ var (
 				Name:    "oauthstate_expires_at",
 				Unique:  false,
 				Columns: []*schema.Column{OauthStatesColumns[6]},
+			},
+		},
+	}
+	// ReactionsColumns holds the columns for the "reactions" table.
+	ReactionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "emoji", Type: field.TypeString, Size: 16},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "message_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// ReactionsTable holds the schema information for the "reactions" table.
+	ReactionsTable = &schema.Table{
+		Name:       "reactions",
+		Columns:    ReactionsColumns,
+		PrimaryKey: []*schema.Column{ReactionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "reactions_messages_message",
+				Columns:    []*schema.Column{ReactionsColumns[3]},
+				RefColumns: []*schema.Column{MessagesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "reactions_users_user",
+				Columns:    []*schema.Column{ReactionsColumns[4]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "reaction_message_id_emoji_user_id",
+				Unique:  true,
+				Columns: []*schema.Column{ReactionsColumns[3], ReactionsColumns[1], ReactionsColumns[4]},
 			},
 		},
 	}
@@ -318,6 +361,7 @@ var (
 		{Name: "name", Type: field.TypeString, Nullable: true, Size: 400},
 		{Name: "direct_key", Type: field.TypeString, Nullable: true, Size: 64},
 		{Name: "last_seq", Type: field.TypeInt64, Default: 0},
+		{Name: "owner_id", Type: field.TypeInt, Nullable: true},
 		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 	}
 	// RoomsTable holds the schema information for the "rooms" table.
@@ -334,7 +378,7 @@ var (
 			{
 				Name:    "room_updated_at",
 				Unique:  false,
-				Columns: []*schema.Column{RoomsColumns[6]},
+				Columns: []*schema.Column{RoomsColumns[7]},
 			},
 		},
 	}
@@ -411,6 +455,7 @@ var (
 		MembershipsTable,
 		MessagesTable,
 		OauthStatesTable,
+		ReactionsTable,
 		RefreshTokensTable,
 		RoomsTable,
 		SessionsTable,
@@ -443,13 +488,19 @@ func init() {
 		IncrementStart: func(i int) *int { return &i }(12884901888),
 	}
 	MessagesTable.ForeignKeys[0].RefTable = AttachmentsTable
-	MessagesTable.ForeignKeys[1].RefTable = RoomsTable
-	MessagesTable.ForeignKeys[2].RefTable = UsersTable
+	MessagesTable.ForeignKeys[1].RefTable = MessagesTable
+	MessagesTable.ForeignKeys[2].RefTable = RoomsTable
+	MessagesTable.ForeignKeys[3].RefTable = UsersTable
 	MessagesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),
 	}
 	OauthStatesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(38654705664),
+	}
+	ReactionsTable.ForeignKeys[0].RefTable = MessagesTable
+	ReactionsTable.ForeignKeys[1].RefTable = UsersTable
+	ReactionsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(47244640256),
 	}
 	RefreshTokensTable.ForeignKeys[0].RefTable = SessionsTable
 	RefreshTokensTable.Annotation = &entsql.Annotation{

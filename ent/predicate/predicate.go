@@ -27,6 +27,9 @@ type Message func(*sql.Selector)
 // OAuthState is the predicate function for oauthstate builders.
 type OAuthState func(*sql.Selector)
 
+// Reaction is the predicate function for reaction builders.
+type Reaction func(*sql.Selector)
+
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
 

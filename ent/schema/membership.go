@@ -28,6 +28,9 @@ func (Membership) Fields() []ent.Field {
 		field.Int64("joined_seq").Default(0),
 		// The seq of the newest message the member has read.
 		field.Int64("last_read_seq").Default(0),
+		// When the read marker last moved forward (null: never, or before
+		// read receipts were recorded).
+		optionalTime("last_read_at"),
 	}
 }
 

@@ -32,6 +32,10 @@ func (Message) Fields() []ent.Field {
 		// The sender's idempotency key (64 characters; the length is in bytes of UTF-8).
 		field.String("client_id").MaxLen(256).Optional().Nillable().Immutable().
 			Annotations(entgql.Skip()), // exposed as clientId by graph/chat.graphqls
+		// The message of the same room this one answers (graph/replies.graphqls
+		// exposes it as replyTo, checked and batched by the domain).
+		field.Int("reply_to_id").Optional().Nillable().Immutable().
+			Annotations(entgql.Skip()),
 	}
 }
 
@@ -46,6 +50,10 @@ func (Message) Edges() []ent.Edge {
 			Annotations(entgql.Skip()),
 		edge.From("attachment", Attachment.Type).Ref("message").
 			Field("attachment_id").Unique().Immutable().
+			Annotations(entgql.Skip()),
+		edge.To("replies", Message.Type).
+			Annotations(entgql.Skip()).
+			From("reply_to").Field("reply_to_id").Unique().Immutable().
 			Annotations(entgql.Skip()),
 	}
 }

@@ -33,6 +33,12 @@ func (Room) Fields() []ent.Field {
 		// which serialises concurrent senders on the room row.
 		field.Int64("last_seq").Default(0).
 			Annotations(entgql.Skip()),
+		// The OWNER of a GROUP room: its creator, then the longest-standing
+		// remaining member when the owner leaves; null for DIRECT rooms and
+		// for groups nobody is left in. database.Migrate fills it for groups
+		// from before owners existed.
+		field.Int("owner_id").Optional().Nillable().
+			Annotations(entgql.Skip()),
 		// Time of the last message or membership change.
 		field.Time("updated_at").
 			SchemaType(timeType).

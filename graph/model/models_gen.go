@@ -20,10 +20,11 @@ type OAuthStart struct {
 }
 
 type SendFileInput struct {
-	RoomID   int            `json:"roomId"`
-	File     graphql.Upload `json:"file"`
-	Caption  *string        `json:"caption,omitempty"`
-	ClientID *string        `json:"clientId,omitempty"`
+	RoomID    int            `json:"roomId"`
+	File      graphql.Upload `json:"file"`
+	Caption   *string        `json:"caption,omitempty"`
+	ClientID  *string        `json:"clientId,omitempty"`
+	ReplyToID *int           `json:"replyToId,omitempty"`
 }
 
 type SendMessageInput struct {
@@ -31,6 +32,8 @@ type SendMessageInput struct {
 	Body   string `json:"body"`
 	// Idempotency key: sending the same clientId twice in a room yields the first message, not a second.
 	ClientID *string `json:"clientId,omitempty"`
+	// Answer this message of the same room.
+	ReplyToID *int `json:"replyToId,omitempty"`
 }
 
 type SignInInput struct {

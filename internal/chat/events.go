@@ -21,6 +21,16 @@ const (
 	// EventRoomAdded: users (UserIDs) were put in a room by ActorID,
 	// as it was created or later.
 	EventRoomAdded EventKind = "ROOM_ADDED"
+	// EventRoomRenamed: the OWNER (ActorID) renamed group RoomID (or
+	// cleared its name).
+	EventRoomRenamed EventKind = "ROOM_RENAMED"
+	// EventMemberRemoved: the OWNER (ActorID) removed UserIDs from RoomID;
+	// their membership ended with the SYSTEM message that follows.
+	EventMemberRemoved EventKind = "MEMBER_REMOVED"
+	// EventReactionsChanged: ActorID added or removed a reaction on
+	// Message (in RoomID). It notifies nobody: it is the room change feed's
+	// REACTIONS_CHANGED (see reactionsChanged).
+	EventReactionsChanged EventKind = "REACTIONS_CHANGED"
 	// EventFriendRequest: ActorID asked UserIDs[0] to be friends.
 	EventFriendRequest EventKind = "FRIEND_REQUEST"
 	// EventFriendAccepted: ActorID accepted the request of UserIDs[0].

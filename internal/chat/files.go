@@ -119,6 +119,8 @@ type SendFileInput struct {
 	Filename string
 	Caption  *string
 	ClientID *string
+	// ReplyToID: the message of the same room this one answers.
+	ReplyToID *int
 }
 
 // SendFile stores a file and posts it to a room the viewer is in: an
@@ -142,6 +144,11 @@ func (s *Service) SendFile(ctx context.Context, v viewer.Viewer, in SendFileInpu
 	}
 	if _, err := postingMember(ctx, s.db, in.RoomID, v.UserID); err != nil {
 		return nil, err // before storing anything
+	}
+	if in.ReplyToID != nil {
+		if err := checkReplyTo(ctx, s.db, in.RoomID, v.UserID, *in.ReplyToID); err != nil {
+			return nil, err
+		}
 	}
 	if clientID != nil {
 		if first, err := s.byClientID(ctx, s.db, in.RoomID, v.UserID, *clientID); err != nil || first != nil {
@@ -181,7 +188,7 @@ func (s *Service) SendFile(ctx context.Context, v viewer.Viewer, in SendFileInpu
 		if err != nil {
 			return err
 		}
-		m, err := s.store(ctx, tx, em, in.RoomID, seq, draft{kind: kind, body: caption, sender: &v.UserID, clientID: clientID, attachmentID: &att.ID})
+		m, err := s.store(ctx, tx, em, in.RoomID, seq, draft{kind: kind, body: caption, sender: &v.UserID, clientID: clientID, attachmentID: &att.ID, replyTo: in.ReplyToID})
 		if ent.IsConstraintError(err) && clientID != nil {
 			return errRetry
 		}
@@ -290,6 +297,9 @@ func (s *Service) UploadAvatar(ctx context.Context, v viewer.Viewer, file io.Rea
 func (s *Service) AccountDeleted(ctx context.Context, userID int) {
 	if err := s.removeUnusedUploads(ctx, userID); err != nil {
 		s.log.ErrorContext(ctx, "remove files of deleted account", "user_id", userID, "err", err)
+	}
+	if err := s.handOverOwnedRooms(ctx, userID); err != nil {
+		s.log.ErrorContext(ctx, "hand over rooms of deleted account", "user_id", userID, "err", err)
 	}
 }
 

@@ -85,6 +85,15 @@ func (p livePublisher) publish(ctx context.Context, e Event) error {
 		return s.emitTo(ctx, roomTopic(e.RoomID), roomEvent{Type: "left", UserID: e.ActorID})
 	case EventRoomAdded:
 		return s.notify(ctx, e.UserIDs, NotifyRoomAdded, e.ActorID, e.RoomID)
+	case EventMemberRemoved:
+		// Their streams of the room end (as on a leave), and their rooms
+		// list hears of it.
+		for _, uid := range e.UserIDs {
+			if err := s.emitTo(ctx, roomTopic(e.RoomID), roomEvent{Type: "left", UserID: uid}); err != nil {
+				return err
+			}
+		}
+		return s.notify(ctx, e.UserIDs, NotifyRoomRemoved, e.ActorID, e.RoomID)
 	case EventFriendRequest:
 		return s.notify(ctx, e.UserIDs, NotifyFriendRequest, e.ActorID, 0)
 	case EventFriendAccepted:
@@ -128,6 +137,9 @@ func (s *Service) publishMessage(ctx context.Context, e Event) error {
 	}
 	wm := toWireMessage(m, sender, att)
 	wm.Room = toWireRoom(r) // subscribers asking for message.room read no database
+	if wm.ReplyTo, err = s.wireRepliedTo(ctx, m); err != nil {
+		return err
+	}
 	if err := s.emitTo(ctx, roomTopic(m.RoomID), roomEvent{Type: "message", Message: wm, Left: e.Left}); err != nil {
 		return err
 	}
@@ -494,7 +506,8 @@ func (st *stream) fill(until int64) error {
 			Limit(replayPage).
 			WithSender().
 			WithAttachment().
-			WithRoom()
+			WithRoom().
+			WithReplyTo(withQuoted)
 		if until > 0 {
 			q.Where(message.SeqLT(until))
 		}

@@ -23,6 +23,7 @@ type draft struct {
 	sender       *int
 	clientID     *string
 	attachmentID *int
+	replyTo      *int  // the message of the room this one answers
 	left         []int // users whose membership ends with this message
 }
 
@@ -82,6 +83,7 @@ func (s *Service) store(ctx context.Context, tx *ent.Tx, em *emitter, roomID int
 		SetSeq(seq).
 		SetNillableClientID(d.clientID).
 		SetNillableAttachmentID(d.attachmentID).
+		SetNillableReplyToID(d.replyTo).
 		SetCreatedAt(s.now()).
 		Save(ctx)
 	if err != nil {
@@ -103,6 +105,8 @@ type SendMessageInput struct {
 	RoomID   int
 	Body     string
 	ClientID *string
+	// ReplyToID: the message of the same room this one answers.
+	ReplyToID *int
 }
 
 // normalizeClientID trims an idempotency key; empty means none.
@@ -137,7 +141,7 @@ func (s *Service) SendMessage(ctx context.Context, v viewer.Viewer, in SendMessa
 	if err != nil {
 		return nil, err
 	}
-	return s.send(ctx, v, in.RoomID, draft{kind: message.KindTEXT, body: body, sender: &v.UserID, clientID: clientID})
+	return s.send(ctx, v, in.RoomID, draft{kind: message.KindTEXT, body: body, sender: &v.UserID, clientID: clientID, replyTo: in.ReplyToID})
 }
 
 // send posts d for the viewer, honouring its idempotency key.
@@ -146,6 +150,11 @@ func (s *Service) send(ctx context.Context, v viewer.Viewer, roomID int, d draft
 	// holds, the room's lock.
 	if _, err := currentMember(ctx, s.db, roomID, v.UserID); err != nil {
 		return nil, err
+	}
+	if d.replyTo != nil {
+		if err := checkReplyTo(ctx, s.db, roomID, v.UserID, *d.replyTo); err != nil {
+			return nil, err
+		}
 	}
 	if d.clientID != nil {
 		if first, err := s.byClientID(ctx, s.db, roomID, v.UserID, *d.clientID); err != nil || first != nil {
@@ -226,6 +235,7 @@ func (s *Service) MarkRoomRead(ctx context.Context, v viewer.Viewer, roomID int,
 	err = s.db.Membership.Update().
 		Where(membership.ID(m.ID), membership.LastReadSeqLT(seq)).
 		SetLastReadSeq(seq).
+		SetLastReadAt(s.now()).
 		Exec(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("mark room %d read: %w", roomID, err)

@@ -18,6 +18,8 @@ const (
 	NotifyFriendRequest  NotificationKind = "FRIEND_REQUEST"
 	NotifyFriendAccepted NotificationKind = "FRIEND_ACCEPTED"
 	NotifyRoomAdded      NotificationKind = "ROOM_ADDED"
+	// NotifyRoomRemoved: an OWNER removed the viewer from Room.
+	NotifyRoomRemoved NotificationKind = "ROOM_REMOVED"
 )
 
 // MarshalGQL writes the kind as a GraphQL enum value.
@@ -27,7 +29,7 @@ func (k NotificationKind) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, str
 func (k *NotificationKind) UnmarshalGQL(v any) error {
 	s, _ := v.(string)
 	switch NotificationKind(s) {
-	case NotifyNewMessage, NotifyFriendRequest, NotifyFriendAccepted, NotifyRoomAdded:
+	case NotifyNewMessage, NotifyFriendRequest, NotifyFriendAccepted, NotifyRoomAdded, NotifyRoomRemoved:
 		*k = NotificationKind(s)
 		return nil
 	}

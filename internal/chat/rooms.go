@@ -118,7 +118,7 @@ func (s *Service) CreateRoom(ctx context.Context, v viewer.Viewer, in CreateRoom
 			return err
 		}
 		now := s.now()
-		r, err := tx.Room.Create().SetKind(room.KindGROUP).SetNillableName(name).SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
+		r, err := tx.Room.Create().SetKind(room.KindGROUP).SetNillableName(name).SetOwnerID(v.UserID).SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
 		if err != nil {
 			return fmt.Errorf("create room: %w", err)
 		}
@@ -356,7 +356,8 @@ func (s *Service) LeaveRoom(ctx context.Context, v viewer.Viewer, roomID int) er
 		return err // a plain read: a non-member never takes the room's lock
 	}
 	return s.inRoomTx(ctx, roomID, func(tx *ent.Tx, em *emitter) error {
-		if _, err := lockRoom(ctx, tx, roomID); err != nil {
+		r, err := lockRoom(ctx, tx, roomID)
+		if err != nil {
 			return err
 		}
 		m, err := currentMember(ctx, tx.Client(), roomID, v.UserID)
@@ -365,6 +366,9 @@ func (s *Service) LeaveRoom(ctx context.Context, v viewer.Viewer, roomID int) er
 		}
 		if err := tx.Membership.UpdateOne(m).SetLeftAt(s.now()).Exec(ctx); err != nil {
 			return fmt.Errorf("leave room %d: %w", roomID, err)
+		}
+		if err := passOwnership(ctx, tx, r, v.UserID); err != nil {
+			return err
 		}
 		em.emit(Event{Kind: EventMemberLeft, RoomID: roomID, ActorID: v.UserID})
 		u, err := tx.User.Get(ctx, v.UserID)

@@ -40,6 +40,7 @@ type wireRoom struct {
 	Kind      string    `json:"kind"`
 	Name      *string   `json:"name,omitempty"`
 	DirectKey *string   `json:"directKey,omitempty"`
+	OwnerID   *int      `json:"ownerId,omitempty"`
 	LastSeq   int64     `json:"lastSeq"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
@@ -49,14 +50,14 @@ func toWireRoom(r *ent.Room) *wireRoom {
 	if r == nil {
 		return nil
 	}
-	return &wireRoom{ID: r.ID, Kind: string(r.Kind), Name: r.Name, DirectKey: r.DirectKey, LastSeq: r.LastSeq, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	return &wireRoom{ID: r.ID, Kind: string(r.Kind), Name: r.Name, DirectKey: r.DirectKey, OwnerID: r.OwnerID, LastSeq: r.LastSeq, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 func (w *wireRoom) ent() *ent.Room {
 	if w == nil {
 		return nil
 	}
-	return &ent.Room{ID: w.ID, Kind: room.Kind(w.Kind), Name: w.Name, DirectKey: w.DirectKey, LastSeq: w.LastSeq, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+	return &ent.Room{ID: w.ID, Kind: room.Kind(w.Kind), Name: w.Name, DirectKey: w.DirectKey, OwnerID: w.OwnerID, LastSeq: w.LastSeq, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
 }
 
 type wireMessage struct {
@@ -68,10 +69,14 @@ type wireMessage struct {
 	Body         string    `json:"body"`
 	Seq          int64     `json:"seq"`
 	ClientID     *string   `json:"clientId,omitempty"`
+	ReplyToID    *int      `json:"replyToId,omitempty"`
 	CreatedAt    time.Time `json:"createdAt"`
 	Sender       *wireUser `json:"sender,omitempty"`
 	Attachment   *wireFile `json:"attachment,omitempty"`
 	Room         *wireRoom `json:"room,omitempty"` // as it was when the message was published
+	// ReplyTo: the message this one answers, with its sender and
+	// attachment (not its room: the same as this one's).
+	ReplyTo *wireMessage `json:"replyTo,omitempty"`
 }
 
 func toWireMessage(m *ent.Message, sender *ent.User, att *ent.Attachment) *wireMessage {
@@ -80,7 +85,7 @@ func toWireMessage(m *ent.Message, sender *ent.User, att *ent.Attachment) *wireM
 	}
 	return &wireMessage{
 		ID: m.ID, RoomID: m.RoomID, SenderID: m.SenderID, AttachmentID: m.AttachmentID, Kind: string(m.Kind),
-		Body: m.Body, Seq: m.Seq, ClientID: m.ClientID, CreatedAt: m.CreatedAt, Sender: toWireUser(sender),
+		Body: m.Body, Seq: m.Seq, ClientID: m.ClientID, ReplyToID: m.ReplyToID, CreatedAt: m.CreatedAt, Sender: toWireUser(sender),
 		Attachment: toWireFile(att),
 	}
 }
@@ -122,7 +127,7 @@ func (w *wireMessage) ent() *ent.Message {
 	}
 	m := &ent.Message{
 		ID: w.ID, RoomID: w.RoomID, SenderID: w.SenderID, AttachmentID: w.AttachmentID, Kind: message.Kind(w.Kind),
-		Body: w.Body, Seq: w.Seq, ClientID: w.ClientID, CreatedAt: w.CreatedAt,
+		Body: w.Body, Seq: w.Seq, ClientID: w.ClientID, ReplyToID: w.ReplyToID, CreatedAt: w.CreatedAt,
 	}
 	if w.Sender != nil {
 		m.Edges.Sender = w.Sender.ent()
@@ -132,6 +137,10 @@ func (w *wireMessage) ent() *ent.Message {
 	}
 	if w.Room != nil {
 		m.Edges.Room = w.Room.ent()
+	}
+	if w.ReplyTo != nil {
+		m.Edges.ReplyTo = w.ReplyTo.ent()
+		m.Edges.ReplyTo.Edges.Room = m.Edges.Room
 	}
 	return m
 }
