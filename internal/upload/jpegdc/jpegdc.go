@@ -67,7 +67,10 @@ type component struct {
 }
 
 // Size is the decoded image's size: ceil(Width/8)×ceil(Height/8).
-func (f Frame) Size() (w, h int) { return (f.Width + 7) / 8, (f.Height + 7) / 8 }
+func (f Frame) Size() (w, h int) { return Scaled(f.Width, f.Height) }
+
+// Scaled is the size Decode gives a w×h JPEG: ceil(w/8)×ceil(h/8).
+func Scaled(w, h int) (int, int) { return (w + 7) / 8, (h + 7) / 8 }
 
 // DecodedBytes bounds from above what Decode allocates for this frame:
 // a 16-bit coefficient per block of every component (blocks padded to
