@@ -22,7 +22,6 @@
 package jpegdc
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -112,11 +111,16 @@ func DecodeFrame(r io.Reader) (Frame, error) {
 // otherwise (RGB, or unusual sampling factors).
 func Decode(r io.Reader, maxPixels int) (img image.Image, err error) {
 	defer func() {
-		// Belt and braces: a bug must not take the process down.
+		// Belt and braces: a bug must not take the process down. (The
+		// fuzz test calls decode, which lets a panic through.)
 		if p := recover(); p != nil {
 			img, err = nil, FormatError(fmt.Sprint("panic: ", p))
 		}
 	}()
+	return decode(r, maxPixels)
+}
+
+func decode(r io.Reader, maxPixels int) (image.Image, error) {
 	d := newDecoder(r)
 	if err := d.readUntilFrame(); err != nil {
 		return nil, err
@@ -139,7 +143,12 @@ func Decode(r io.Reader, maxPixels int) (img image.Image, err error) {
 }
 
 type decoder struct {
-	r     *bufio.Reader
+	src    io.Reader
+	buf    [4096]byte // src's bytes buf[pos:end] are read next
+	pos    int
+	end    int
+	srcErr error // what src said after its last bytes
+
 	frame Frame
 	seen  bool // a frame header was read
 
@@ -168,22 +177,64 @@ type decoder struct {
 }
 
 func newDecoder(r io.Reader) *decoder {
-	return &decoder{r: bufio.NewReaderSize(r, 4096)}
+	return &decoder{src: r}
 }
 
-// readFull reads n bytes of a segment into d.seg.
+// readByte reads the next byte of the input.
+func (d *decoder) readByte() (byte, error) {
+	if d.pos < d.end {
+		b := d.buf[d.pos]
+		d.pos++
+		return b, nil
+	}
+	return d.refill()
+}
+
+// refill reads more of the input into buf and returns its first byte.
+func (d *decoder) refill() (byte, error) {
+	for range 100 {
+		if d.srcErr != nil {
+			return 0, d.srcErr
+		}
+		n, err := d.src.Read(d.buf[:])
+		d.srcErr = err
+		if n > 0 {
+			d.pos, d.end = 1, n
+			return d.buf[0], nil
+		}
+	}
+	return 0, io.ErrNoProgress
+}
+
+// readFull fills p from the input.
+func (d *decoder) readFull(p []byte) error {
+	for len(p) > 0 {
+		if d.pos == d.end {
+			if _, err := d.refill(); err != nil {
+				return noEOF(err)
+			}
+			d.pos = 0 // refill's byte is read below
+		}
+		n := copy(p, d.buf[d.pos:d.end])
+		d.pos += n
+		p = p[n:]
+	}
+	return nil
+}
+
+// readSegment reads a segment's length and contents into d.seg.
 func (d *decoder) readSegment() ([]byte, error) {
 	var l [2]byte
-	if _, err := io.ReadFull(d.r, l[:]); err != nil {
-		return nil, noEOF(err)
+	if err := d.readFull(l[:]); err != nil {
+		return nil, err
 	}
 	n := int(binary.BigEndian.Uint16(l[:]))
 	if n < 2 {
 		return nil, FormatError("short segment length")
 	}
 	b := d.seg[:n-2]
-	if _, err := io.ReadFull(d.r, b); err != nil {
-		return nil, noEOF(err)
+	if err := d.readFull(b); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
@@ -203,7 +254,7 @@ func (d *decoder) nextMarker() (byte, error) {
 		return m, nil
 	}
 	for {
-		b, err := d.r.ReadByte()
+		b, err := d.readByte()
 		if err != nil {
 			return 0, err
 		}
@@ -211,7 +262,7 @@ func (d *decoder) nextMarker() (byte, error) {
 			continue
 		}
 		for b == 0xFF {
-			if b, err = d.r.ReadByte(); err != nil {
+			if b, err = d.readByte(); err != nil {
 				return 0, noEOF(err)
 			}
 		}
@@ -225,7 +276,7 @@ func (d *decoder) nextMarker() (byte, error) {
 // including the frame header.
 func (d *decoder) readUntilFrame() error {
 	var soi [2]byte
-	if _, err := io.ReadFull(d.r, soi[:]); err != nil || soi[0] != 0xFF || soi[1] != 0xD8 {
+	if err := d.readFull(soi[:]); err != nil || soi[0] != 0xFF || soi[1] != 0xD8 {
 		return FormatError("missing SOI marker")
 	}
 	for !d.seen {
@@ -511,8 +562,6 @@ func (d *decoder) decodeScan(sc []scanComp, ah, al int) error {
 	d.acc, d.nbits, d.marker, d.eof = 0, 0, 0, false
 	var pred [3]int32
 	refine := f.Progressive && ah > 0
-	sequential := !f.Progressive
-
 	block := func(s *scanComp, k int, pred *int32) error {
 		if refine {
 			if d.bits(1) != 0 {
@@ -520,35 +569,7 @@ func (d *decoder) decodeScan(sc []scanComp, ah, al int) error {
 			}
 			return nil
 		}
-		t, err := d.decodeHuffman(s.dc)
-		if err != nil {
-			return err
-		}
-		if t > 16 {
-			return FormatError("DC category")
-		}
-		*pred += extend(d.bits(int(t)), int(t))
-		*pred = min(max(*pred, -32768), 32767)
-		d.coef[s.ci][k] = int16(*pred << al)
-		if sequential {
-			for i := 1; i < 64; {
-				rs, err := d.decodeHuffman(s.ac)
-				if err != nil {
-					return err
-				}
-				r, s := int(rs>>4), int(rs&15)
-				if s == 0 {
-					if r != 15 {
-						break // end of block
-					}
-					i += 16
-					continue
-				}
-				i += r + 1
-				d.skipBits(s)
-			}
-		}
-		return nil
+		return d.block(s, k, pred, al)
 	}
 
 	var mcusX, mcusY int
@@ -600,6 +621,62 @@ func (d *decoder) decodeScan(sc []scanComp, ah, al int) error {
 	return nil
 }
 
+// block decodes a block's DC coefficient (a sequential or a first
+// progressive DC scan) into coefficient k of its component, and in a
+// sequential scan reads past its AC coefficients.
+func (d *decoder) block(s *scanComp, k int, pred *int32, al int) error {
+	t, err := d.decodeHuffman(s.dc)
+	if err != nil {
+		return err
+	}
+	if t > 16 {
+		return FormatError("DC category")
+	}
+	*pred += extend(d.bits(int(t)), int(t))
+	*pred = min(max(*pred, -32768), 32767)
+	d.coef[s.ci][k] = int16(*pred << al)
+	if d.frame.Progressive {
+		return nil
+	}
+	ac := s.ac
+	for i := 1; i < 64; {
+		if d.nbits < 32 {
+			d.fill()
+		}
+		// Most symbols: code and extra bits skipped in one go.
+		if e := ac.skip[d.acc>>(64-lutBits)]; e != 0 {
+			n := int(e & 31)
+			d.acc <<= n
+			d.nbits -= n
+			rs := byte(e >> 8)
+			if rs&15 == 0 {
+				if rs>>4 != 15 {
+					return nil // end of block
+				}
+				i += 16
+				continue
+			}
+			i += int(rs>>4) + 1
+			continue
+		}
+		rs, err := d.decodeHuffman(ac)
+		if err != nil {
+			return err
+		}
+		r, s := int(rs>>4), int(rs&15)
+		if s == 0 {
+			if r != 15 {
+				return nil
+			}
+			i += 16
+			continue
+		}
+		i += r + 1
+		d.skipBits(s)
+	}
+	return nil
+}
+
 // restartMarker expects an RSTn marker between restart intervals; the
 // bits left before it are padding.
 func (d *decoder) restartMarker() error {
@@ -638,15 +715,15 @@ func (d *decoder) fill() {
 			d.nbits = 64 // the bits after nbits are zeros
 			return
 		}
-		b, err := d.r.ReadByte()
+		b, err := d.readByte()
 		if err != nil {
 			d.eof = true
 			continue
 		}
 		if b == 0xFF {
-			b2, err := d.r.ReadByte()
+			b2, err := d.readByte()
 			for err == nil && b2 == 0xFF {
-				b2, err = d.r.ReadByte()
+				b2, err = d.readByte()
 			}
 			if err != nil {
 				d.eof = true
@@ -702,6 +779,7 @@ const lutBits = 9
 type huffman struct {
 	ok      bool
 	lut     [1 << lutBits]uint16 // length<<8 | value, 0 when longer than lutBits
+	skip    [1 << lutBits]uint16 // value<<8 | length plus the extra bits the value says (its low 4 bits), for reading past AC symbols
 	maxcode [17]int32            // the largest code of each length, -1 if none
 	valptr  [17]int32            // index into vals of the first code of each length
 	mincode [17]int32
@@ -723,6 +801,7 @@ func (t *huffman) build(counts [16]byte, vals []byte) error {
 				shift := lutBits - l
 				for i := code << shift; i < (code+1)<<shift; i++ {
 					t.lut[i] = uint16(l)<<8 | uint16(vals[k])
+					t.skip[i] = uint16(vals[k])<<8 | uint16(l+int(vals[k]&15))
 				}
 			}
 			code++

@@ -365,3 +365,27 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkDecode compares the 1/8 DC decode with image/jpeg's full
+// decode of a 12 MP (4000×3000) 4:2:0 photo-like JPEG:
+//
+//	go test -run '^$' -bench Decode -benchmem ./internal/upload/jpegdc/
+func BenchmarkDecode(b *testing.B) {
+	data := encode(b, testImage(4000, 3000), 85)
+	b.Run("dc-1/8", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if _, err := Decode(bytes.NewReader(data), 1<<30); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("image-jpeg-full", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
