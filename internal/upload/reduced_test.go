@@ -200,3 +200,32 @@ func toRGBA(m image.Image) *image.RGBA {
 	}
 	return r
 }
+
+// BenchmarkThumbnailJPEG makes the thumbnail of a 12 MP (4000×3000)
+// photo-like JPEG as probeImage does now (a 1/8 decode) and from the full
+// decode, as it did before:
+//
+//	go test -run '^$' -bench ThumbnailJPEG -benchmem ./internal/upload/
+func BenchmarkThumbnailJPEG(b *testing.B) {
+	data := photoJPEG(b, 4000, 3000, false)
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("reduced", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if info, done := renderReduced(bytes.NewReader(data), cfg, 1, DefaultThumbnailSize, DefaultMaxImagePixels); !done || !info.ok {
+				b.Fatal("not rendered")
+			}
+		}
+	})
+	b.Run("full", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if info, err := render(codecs["image/jpeg"], bytes.NewReader(data), cfg, 1, DefaultThumbnailSize); err != nil || !info.ok {
+				b.Fatal(err)
+			}
+		}
+	})
+}
