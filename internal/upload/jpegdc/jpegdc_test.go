@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 )
 
 // Tolerances of the 1/8 decode against a full decode averaged over the
@@ -300,6 +301,12 @@ func TestDecodeFrame(t *testing.T) {
 	// bytes a block, and a 26×18 RGBA at most.
 	if got, want := f.DecodedBytes(), int64(2*13*9*6+4*26*18+tableBytes); got != want {
 		t.Fatalf("DecodedBytes %d, want %d", got, want)
+	}
+}
+
+func TestTableBytes(t *testing.T) {
+	if n := unsafe.Sizeof(decoder{}); n+4096 > tableBytes {
+		t.Fatalf("the decoder takes %d bytes, tableBytes counts %d", n, tableBytes)
 	}
 }
 
