@@ -150,6 +150,16 @@ func renderReduced(br io.Reader, cfg image.Config, orient, size, maxPixels int) 
 	if w, h := jpegdc.Scaled(cfg.Width, cfg.Height); img.Bounds() != image.Rect(0, 0, w, h) {
 		return imageInfo{}, false // a header image/jpeg reads otherwise
 	}
+	// The last column and row of blocks may hold only a few of the image's
+	// pixels: scale from the image's own extent at 1/8, rounded (never
+	// smaller than the thumbnail).
+	tw, th := thumbSize(cfg.Width, cfg.Height, size)
+	extent := image.Rect(0, 0, max(tw, (cfg.Width+4)/8), max(th, (cfg.Height+4)/8)).Intersect(img.Bounds())
+	if sub, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	}); ok {
+		img = sub.SubImage(extent)
+	}
 	info, err = thumbnail(img, cfg, orient, size)
 	return info, err == nil
 }
