@@ -48,8 +48,14 @@ func unsupported(what string) error { return fmt.Errorf("%w: %s", ErrUnsupported
 // scans and progressive DC scans): each costs a pass over every block of
 // its components, so thousands of tiny scans would cost CPU out of
 // proportion to the file. A sequential JPEG has at most one per component
-// and a progressive one a first DC scan and at most 10 refinements.
-const maxDecodedScans = 32
+// and a progressive one, per component, a first DC scan and at most 13
+// refinements.
+const maxDecodedScans = 64
+
+// maxPadded is how many times a scan's bit reader may pad with zeros
+// after its data ended, each time after at least 8 of them were read: a
+// valid scan reads none of them, or the few bits of its last symbol.
+const maxPadded = 64
 
 // Frame is what a JPEG's frame header says, as far as this package cares.
 type Frame struct {
@@ -173,6 +179,7 @@ type decoder struct {
 	nbits  int
 	marker byte // a marker met inside entropy-coded data, 0 if none
 	eof    bool // the input ended inside entropy-coded data
+	padded int  // fills with zeros since the marker or the end (see fill)
 
 	seg [65535]byte
 }
@@ -585,13 +592,18 @@ func (d *decoder) decodeScan(sc []scanComp, ah, al int) error {
 		mcusX, mcusY = f.mcus()
 	}
 	n := 0
+	d.padded = 0
 	for my := range mcusY {
 		for mx := range mcusX {
+			if d.padded > maxPadded {
+				return FormatError("scan data ends early")
+			}
 			if d.restart > 0 && n > 0 && n%d.restart == 0 {
 				if err := d.restartMarker(); err != nil {
 					return err
 				}
 				pred = [3]int32{}
+				d.padded = 0
 			}
 			n++
 			if len(sc) == 1 {
@@ -710,10 +722,14 @@ func (d *decoder) skipEntropy() error {
 // fill tops up the bit accumulator to more than 56 bits. At a marker or
 // the end of the input it pads with zeros, as libjpeg does: the decode
 // goes on, and the scan's end finds the marker (or the missing input).
+// A scan that goes on reading zeros long after its data ended is broken
+// (decodeScan stops after maxPadded fills): that bounds the work by the
+// input's size, as every block takes at least a bit of it.
 func (d *decoder) fill() {
 	for d.nbits <= 56 {
 		if d.marker != 0 || d.eof {
 			d.nbits = 64 // the bits after nbits are zeros
+			d.padded++
 			return
 		}
 		b, err := d.readByte()

@@ -348,15 +348,21 @@ func TestErrors(t *testing.T) {
 			}
 		})
 	}
+	// A large frame whose scan data stops after 200 bytes, then EOI.
+	big := encode(t, testImage(400, 400), 80)
+	sos := bytes.Index(big, []byte{0xFF, 0xDA})
+	cut := append(bytes.Clone(big[:sos+200]), 0xFF, 0xD9)
+
 	var fe FormatError
 	for name, data := range map[string][]byte{
-		"empty":      nil,
-		"not a JPEG": []byte("GIF89a"),
-		"truncated":  small[:len(small)/2],
-		"no frame":   small[:sof],
-		"zero width": patch(sof+7, 0, 0),
-		"sampling 0": patch(sof+11, 0x00),
-		"sampling 5": patch(sof+11, 0x51),
+		"scan cut short": cut,
+		"empty":          nil,
+		"not a JPEG":     []byte("GIF89a"),
+		"truncated":      small[:len(small)/2],
+		"no frame":       small[:sof],
+		"zero width":     patch(sof+7, 0, 0),
+		"sampling 0":     patch(sof+11, 0x00),
+		"sampling 5":     patch(sof+11, 0x51),
 	} {
 		t.Run(name, func(t *testing.T) {
 			img, err := Decode(bytes.NewReader(data), 1_000_000)
