@@ -1,7 +1,8 @@
 // Package jpegdc decodes a JPEG at 1/8 scale from its DC coefficients
 // alone: each 8×8 block becomes one pixel, the block's mean, with no
 // inverse DCT and no full-size buffer. It is what a thumbnail needs from
-// a large photo, at a sixty-fourth of the memory of a full decode.
+// a large photo, in a twentieth of the memory of a full decode or less
+// (2 bytes a block for the coefficients, and the 1/8 image).
 //
 // Go's image/jpeg cannot decode at reduced scale, and the libraries that
 // can (libjpeg-turbo, libvips) need cgo. This decoder reads baseline and
@@ -18,7 +19,7 @@
 // It is written for hostile input: no panics, allocations bounded by the
 // caller's pixel limit (checked from the frame header before any plane is
 // allocated) and by small fixed tables, and work bounded by the input's
-// length and the number of blocks.
+// length (every block decoded takes at least a bit of it).
 package jpegdc
 
 import (
