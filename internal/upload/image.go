@@ -86,14 +86,9 @@ func (s *Service) probeImage(ctx context.Context, f io.ReadSeeker, ct string, ow
 			if err := rewind(); err != nil {
 				return imageInfo{}, err
 			}
-			release, err := s.budget.acquire(ctx, owner, cost)
-			if err != nil {
-				return imageInfo{}, err
-			}
-			info, done := renderReduced(br, cfg, orient, size, s.limits.MaxImagePixels)
-			release()
-			if done {
-				return info, nil
+			info, done, err := s.renderReducedInBudget(ctx, owner, cost, br, cfg, orient)
+			if err != nil || done {
+				return info, err
 			}
 		}
 	}
@@ -137,6 +132,18 @@ func render(c codec, br io.Reader, cfg image.Config, orient, size int) (imageInf
 		img = full
 	}
 	return thumbnail(img, cfg, orient, size)
+}
+
+// renderReducedInBudget runs renderReduced once cost fits the memory
+// budget, and gives the room back when it returns (or panics).
+func (s *Service) renderReducedInBudget(ctx context.Context, owner int, cost int64, br io.Reader, cfg image.Config, orient int) (imageInfo, bool, error) {
+	release, err := s.budget.acquire(ctx, owner, cost)
+	if err != nil {
+		return imageInfo{}, false, err
+	}
+	defer release()
+	info, done := renderReduced(br, cfg, orient, s.limits.ThumbnailSize, s.limits.MaxImagePixels)
+	return info, done, nil
 }
 
 // renderReduced decodes a JPEG at 1/8 scale and makes its thumbnail from
