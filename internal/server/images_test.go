@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"image"
+	"image/jpeg"
 	"image/png"
 	"io"
 	"io/fs"
@@ -112,6 +113,90 @@ func TestHugeDecodeIsStoredAsFileWithinMemory(t *testing.T) {
 			resp = ca.upload(t, `mutation($f: Upload!) { uploadAvatar(file: $f) { id } }`, map[string]any{"f": nil}, "f", "poster.png", big)
 			if resp.Code() != "PAYLOAD_TOO_LARGE" {
 				t.Fatalf("the 16-bit 6300×6300 PNG as an avatar: %s", resp.Raw)
+			}
+		})
+	}
+}
+
+// largeJPEG is a w×h 4:2:0 JPEG from image/jpeg at quality 50: a sky
+// gradient with a dark disc, mostly smooth so 7000×5000 stays small to
+// send (about 1 MB); its full decode is 52 MB of YCbCr.
+func largeJPEG(t testing.TB, w, h int) []byte {
+	t.Helper()
+	m := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	for y := range h {
+		row := m.Y[y*m.YStride:]
+		for x := range w {
+			row[x] = uint8(60 + 150*y/h)
+			if dx, dy := x-w/3, y-h/2; dx*dx+dy*dy < h*h/16 {
+				row[x] = 30
+			}
+		}
+	}
+	for y := range (h + 1) / 2 {
+		for x := range (w + 1) / 2 {
+			m.Cb[y*m.CStride+x] = uint8(160 - 40*x/w)
+			m.Cr[y*m.CStride+x] = uint8(100 + 40*y/h)
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, m, &jpeg.Options{Quality: 50}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// maxHeapGrowthLargeJPEG is what uploading largeJPEG(7000, 5000) through
+// sendFile may allocate in all, in the whole process: the README states
+// it. Its full decode alone would be 52 MB.
+const maxHeapGrowthLargeJPEG = 16 << 20
+
+// A 7000×5000 (35 MP) JPEG is an IMAGE with its full size and a 320×229
+// thumbnail, yet its whole sendFile request allocates a fraction of its
+// full decode: it is decoded at 1/8 scale, from its DC coefficients, as
+// the thumbnail needs no more. Measured as in the PNG test above.
+func TestLargeJPEGIsDecodedAtReducedScale(t *testing.T) {
+	big := largeJPEG(t, 7000, 5000)
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			a, b := e.signUp(t, "파노라마"), e.signUp(t, "friend")
+			ca := e.client(a)
+			r := ca.createRoom(t, nil, b.ID)
+			req := ca.uploadRequest(sendFileOp, map[string]any{"r": r.ID, "f": nil}, "f", "sky.jpg", big)
+
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			resp := send(t, req)
+			runtime.ReadMemStats(&after)
+
+			var out struct{ SendFile fileMessage }
+			resp.Decode(t, &out)
+			m := out.SendFile
+			if m.Kind != "IMAGE" || m.Attachment == nil || m.Attachment.ContentType != "image/jpeg" || m.Attachment.ThumbnailURL == nil ||
+				m.Attachment.Width == nil || *m.Attachment.Width != 7000 || *m.Attachment.Height != 5000 || m.Attachment.Size != len(big) {
+				t.Fatalf("the 7000×5000 JPEG was sent as %+v %+v", m, m.Attachment)
+			}
+			grew := after.TotalAlloc - before.TotalAlloc
+			t.Logf("sendFile of a %d KB 7000×5000 JPEG allocated %.1f MiB", len(big)>>10, float64(grew)/(1<<20))
+			if grew > maxHeapGrowthLargeJPEG {
+				t.Fatalf("sendFile of a %d KB 7000×5000 JPEG allocated %d MiB, over the %d MiB bound", len(big)>>10, grew>>20, maxHeapGrowthLargeJPEG>>20)
+			}
+			dl, thumb := e.fetch(t, *m.Attachment.ThumbnailURL)
+			if dl.StatusCode != 200 {
+				t.Fatalf("thumbnail: %d", dl.StatusCode)
+			}
+			img, err := jpeg.Decode(bytes.NewReader(thumb))
+			if err != nil || img.Bounds() != image.Rect(0, 0, 320, 229) {
+				t.Fatalf("thumbnail: %v, %v", img, err)
+			}
+			// The dark disc is where it was: left of centre, halfway down.
+			if y, _, _, _ := img.At(320/3, 229/2).RGBA(); y>>8 > 80 {
+				t.Fatalf("thumbnail at the disc's centre is %d, want dark", y>>8)
+			}
+			if y, _, _, _ := img.At(300, 220).RGBA(); y>>8 < 120 {
+				t.Fatalf("thumbnail at the bottom right is %d, want bright", y>>8)
 			}
 		})
 	}

@@ -6,6 +6,8 @@ import (
 	"image"
 	"image/color"
 	"io"
+
+	"github.com/chatty/chatty/internal/upload/jpegdc"
 )
 
 // decodeOverhead covers what a decode allocates besides its pixels:
@@ -47,19 +49,42 @@ func decodeCost(ct string, cfg image.Config, hdr io.Reader, size int) int64 {
 	default:
 		decoded = px * 8
 	}
-	// The thumbnail (see scale): the box-averaged intermediate and its row
-	// of sums, the Catmull-Rom scaler's tw×sh float64 quadruples (sh the
-	// height it scales from), then the thumbnail, oriented.
 	tw, th := thumbSize(cfg.Width, cfg.Height, size)
-	sh := h
+	return decoded + scaleCost(cfg.Width, cfg.Height, tw, th) + decodeOverhead
+}
+
+// scaleCost is the memory of scaling a w×h image to a tw×th thumbnail
+// (see scale): the box-averaged intermediate and its row of sums, the
+// Catmull-Rom scaler's tw×sh float64 quadruples (sh the height it scales
+// from), then the thumbnail, oriented.
+func scaleCost(w, h, tw, th int) int64 {
+	sh := int64(h)
 	var shrunk int64
-	if k := int64(shrinkFactor(cfg.Width, cfg.Height, tw, th)); k > 1 {
-		sw := (w + k - 1) / k
-		sh = (h + k - 1) / k
+	if k := int64(shrinkFactor(w, h, tw, th)); k > 1 {
+		sw := (int64(w) + k - 1) / k
+		sh = (int64(h) + k - 1) / k
 		shrunk = 4*sw*sh + 32*sw
 	}
-	scaling := shrunk + 32*int64(tw)*sh + 2*4*int64(tw)*int64(th)
-	return decoded + scaling + decodeOverhead
+	return shrunk + 32*int64(tw)*sh + 2*4*int64(tw)*int64(th)
+}
+
+// reducedJPEGCost is the memory of decoding a JPEG at 1/8 scale from its
+// DC coefficients (package jpegdc) and making its thumbnail from that, and
+// whether it is decoded so: when jpegdc reads its frame header (a sequential
+// or progressive Huffman-coded 8-bit gray, YCbCr or RGB JPEG) and the 1/8
+// scale still covers the thumbnail, so nothing is lost. hdr is the file
+// from its start; cfg is what image/jpeg read of its header.
+func reducedJPEGCost(hdr io.Reader, cfg image.Config, size int) (int64, bool) {
+	f, err := jpegdc.DecodeFrame(hdr)
+	if err != nil || f.Width != cfg.Width || f.Height != cfg.Height {
+		return 0, false
+	}
+	w8, h8 := f.Size()
+	tw, th := thumbSize(cfg.Width, cfg.Height, size)
+	if w8 < tw || h8 < th {
+		return 0, false
+	}
+	return f.DecodedBytes() + scaleCost(w8, h8, tw, th) + decodeOverhead, true
 }
 
 // pngBytesPerPixel is the size of a pixel image/png decodes to for a

@@ -16,6 +16,8 @@ import (
 	"image/color"
 	"image/jpeg"
 	"mime"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode"
@@ -155,11 +157,24 @@ func FuzzContentDisposition(f *testing.F) {
 
 // FuzzProbeImage feeds any bytes to the image path as each type: never a
 // panic or error, and what it calls an image has a size and a thumbnail
-// that decodes. Small limits keep each run fast.
+// that decodes. Small limits keep each run fast; JPEGs from 128 px on
+// are decoded at 1/8 for the 16 px thumbnail (package jpegdc), then in
+// full if that fails.
 func FuzzProbeImage(f *testing.F) {
 	var b bytes.Buffer
 	_ = jpeg.Encode(&b, gradient(20, 10, false), nil)
 	f.Add(withOrientation(b.Bytes(), 6))
+	// JPEGs whose 1/8 scale covers the 16 px thumbnail: decoded by jpegdc.
+	b.Reset()
+	_ = jpeg.Encode(&b, gradient(160, 96, false), nil)
+	f.Add(withOrientation(b.Bytes(), 8))
+	for _, name := range []string{"prog420.jpg", "restart420.jpg", "rgb.jpg"} {
+		data, err := os.ReadFile(filepath.Join("jpegdc", "testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
 	f.Add(encodePNG(f, gradient(12, 9, true)))
 	f.Add(encodePNG(f, filled(image.NewGray16(image.Rect(0, 0, 9, 7)))))
 	f.Add(gifBytes(f, 7, 5))

@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/image/draw"
 	"golang.org/x/image/webp"
+
+	"github.com/chatty/chatty/internal/upload/jpegdc"
 )
 
 // codec decodes one image format. The decoder is picked by the sniffed type,
@@ -45,6 +47,11 @@ type imageInfo struct {
 // fits what one image may take, and renders a thumbnail. The decode waits
 // for its turn in the memory budget. A file that does not decode is not an
 // error: it is kept as a plain file.
+//
+// A JPEG large enough that its 1/8 scale still covers the thumbnail is
+// decoded at 1/8 from its DC coefficients (package jpegdc), and the budget
+// counts that decode; one jpegdc does not read (or finds broken) is
+// decoded in full after all, under the full decode's estimate, as before.
 func (s *Service) probeImage(ctx context.Context, f io.ReadSeeker, ct string, owner int) (imageInfo, error) {
 	c, ok := codecs[ct]
 	if !ok {
@@ -65,19 +72,32 @@ func (s *Service) probeImage(ctx context.Context, f io.ReadSeeker, ct string, ow
 	if int64(cfg.Width)*int64(cfg.Height) > int64(s.limits.MaxImagePixels) {
 		return imageInfo{tooManyPixels: true}, nil
 	}
-	if err := rewind(); err != nil {
-		return imageInfo{}, err
-	}
-	cost := decodeCost(ct, cfg, br, s.limits.ThumbnailSize)
-	if cost > s.maxImageCost() {
-		return imageInfo{overBudget: true}, nil
-	}
+	size := s.limits.ThumbnailSize
 	orient := 1
 	if ct == "image/jpeg" {
 		if err := rewind(); err != nil {
 			return imageInfo{}, err
 		}
 		orient = jpegOrientation(br)
+		if err := rewind(); err != nil {
+			return imageInfo{}, err
+		}
+		if cost, ok := reducedJPEGCost(br, cfg, size); ok && cost <= s.maxImageCost() {
+			if err := rewind(); err != nil {
+				return imageInfo{}, err
+			}
+			info, done, err := s.renderReducedInBudget(ctx, owner, cost, br, cfg, orient)
+			if err != nil || done {
+				return info, err
+			}
+		}
+	}
+	if err := rewind(); err != nil {
+		return imageInfo{}, err
+	}
+	cost := decodeCost(ct, cfg, br, size)
+	if cost > s.maxImageCost() {
+		return imageInfo{overBudget: true}, nil
 	}
 	if err := rewind(); err != nil {
 		return imageInfo{}, err
@@ -92,7 +112,7 @@ func (s *Service) probeImage(ctx context.Context, f io.ReadSeeker, ct string, ow
 	// Released after render returns (nothing of the bitmap is reachable
 	// then), and on a panic too, or the budget would shrink for good.
 	defer release()
-	return render(c, br, cfg, orient, s.limits.ThumbnailSize)
+	return render(c, br, cfg, orient, size)
 }
 
 // render decodes an image and makes its thumbnail, upright.
@@ -111,7 +131,51 @@ func render(c codec, br io.Reader, cfg image.Config, orient, size int) (imageInf
 		draw.Draw(full, b, img, b.Min, draw.Src)
 		img = full
 	}
-	thumb := scale(img, size)
+	return thumbnail(img, cfg, orient, size)
+}
+
+// renderReducedInBudget runs renderReduced once cost fits the memory
+// budget, and gives the room back when it returns (or panics).
+func (s *Service) renderReducedInBudget(ctx context.Context, owner int, cost int64, br io.Reader, cfg image.Config, orient int) (imageInfo, bool, error) {
+	release, err := s.budget.acquire(ctx, owner, cost)
+	if err != nil {
+		return imageInfo{}, false, err
+	}
+	defer release()
+	info, done := renderReduced(br, cfg, orient, s.limits.ThumbnailSize, s.limits.MaxImagePixels)
+	return info, done, nil
+}
+
+// renderReduced decodes a JPEG at 1/8 scale and makes its thumbnail from
+// that. done is false when jpegdc could not decode it (a JPEG it does not
+// read, or one it finds broken): the caller decodes it in full instead.
+func renderReduced(br io.Reader, cfg image.Config, orient, size, maxPixels int) (info imageInfo, done bool) {
+	img, err := jpegdc.Decode(br, maxPixels)
+	if err != nil {
+		return imageInfo{}, false
+	}
+	if w, h := jpegdc.Scaled(cfg.Width, cfg.Height); img.Bounds() != image.Rect(0, 0, w, h) {
+		return imageInfo{}, false // a header image/jpeg reads otherwise
+	}
+	// The last column and row of blocks may hold only a few of the image's
+	// pixels: scale from the image's own extent at 1/8, rounded (never
+	// smaller than the thumbnail).
+	tw, th := thumbSize(cfg.Width, cfg.Height, size)
+	extent := image.Rect(0, 0, max(tw, (cfg.Width+4)/8), max(th, (cfg.Height+4)/8)).Intersect(img.Bounds())
+	if sub, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	}); ok {
+		img = sub.SubImage(extent)
+	}
+	info, err = thumbnail(img, cfg, orient, size)
+	return info, err == nil
+}
+
+// thumbnail makes img's thumbnail, upright, for an image of cfg's size
+// (img may be a reduced decode of it).
+func thumbnail(img image.Image, cfg image.Config, orient, size int) (imageInfo, error) {
+	tw, th := thumbSize(cfg.Width, cfg.Height, size)
+	thumb := scale(img, tw, th)
 	thumb = orientImage(thumb, orient)
 
 	info := imageInfo{ok: true, width: cfg.Width, height: cfg.Height}
@@ -119,6 +183,7 @@ func render(c codec, br io.Reader, cfg image.Config, orient, size int) (imageInf
 		info.width, info.height = info.height, info.width
 	}
 	var buf bytes.Buffer
+	var err error
 	if isOpaque(img) {
 		info.thumbExt = ".jpg"
 		err = jpeg.Encode(&buf, thumb, &jpeg.Options{Quality: 85})
@@ -164,14 +229,13 @@ func thumbSize(w, h, size int) (int, int) {
 	return max(1, int((int64(w)*int64(size)+int64(h)/2)/int64(h))), size
 }
 
-// scale returns img fitted into a size×size box, never enlarged. A source
-// much larger than the box is first box-averaged by an integer factor
-// (shrinkFactor), so that the Catmull-Rom scaler, whose temporary buffer
-// takes 32 bytes per thumbnail column and source row, runs on an image
-// only about twice the thumbnail's size.
-func scale(img image.Image, size int) *image.RGBA {
+// scale returns img scaled to w×h (see thumbSize). A source much larger
+// than that is first box-averaged by an integer factor (shrinkFactor), so
+// that the Catmull-Rom scaler, whose temporary buffer takes 32 bytes per
+// thumbnail column and source row, runs on an image only about twice the
+// thumbnail's size.
+func scale(img image.Image, w, h int) *image.RGBA {
 	b := img.Bounds()
-	w, h := thumbSize(b.Dx(), b.Dy(), size)
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	if w == b.Dx() && h == b.Dy() {
 		draw.Draw(dst, dst.Bounds(), img, b.Min, draw.Src)
