@@ -31,6 +31,10 @@ type Membership struct {
 	JoinedSeq int64 `json:"joined_seq,omitempty"`
 	// LastReadSeq holds the value of the "last_read_seq" field.
 	LastReadSeq int64 `json:"last_read_seq,omitempty"`
+	// SentCount holds the value of the "sent_count" field.
+	SentCount *int64 `json:"sent_count,omitempty"`
+	// ReadCount holds the value of the "read_count" field.
+	ReadCount *int64 `json:"read_count,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the MembershipQuery when eager-loading is set.
 	Edges        MembershipEdges `json:"edges"`
@@ -77,7 +81,7 @@ func (*Membership) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case membership.FieldID, membership.FieldRoomID, membership.FieldUserID, membership.FieldJoinedSeq, membership.FieldLastReadSeq:
+		case membership.FieldID, membership.FieldRoomID, membership.FieldUserID, membership.FieldJoinedSeq, membership.FieldLastReadSeq, membership.FieldSentCount, membership.FieldReadCount:
 			values[i] = new(sql.NullInt64)
 		case membership.FieldJoinedAt, membership.FieldLeftAt:
 			values[i] = new(sql.NullTime)
@@ -138,6 +142,20 @@ func (_m *Membership) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field last_read_seq", values[i])
 			} else if value.Valid {
 				_m.LastReadSeq = value.Int64
+			}
+		case membership.FieldSentCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field sent_count", values[i])
+			} else if value.Valid {
+				_m.SentCount = new(int64)
+				*_m.SentCount = value.Int64
+			}
+		case membership.FieldReadCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field read_count", values[i])
+			} else if value.Valid {
+				_m.ReadCount = new(int64)
+				*_m.ReadCount = value.Int64
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -204,6 +222,16 @@ func (_m *Membership) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("last_read_seq=")
 	builder.WriteString(fmt.Sprintf("%v", _m.LastReadSeq))
+	builder.WriteString(", ")
+	if v := _m.SentCount; v != nil {
+		builder.WriteString("sent_count=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ReadCount; v != nil {
+		builder.WriteString("read_count=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

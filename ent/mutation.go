@@ -2441,6 +2441,10 @@ type MembershipMutation struct {
 	addjoined_seq    *int64
 	last_read_seq    *int64
 	addlast_read_seq *int64
+	sent_count       *int64
+	addsent_count    *int64
+	read_count       *int64
+	addread_count    *int64
 	clearedFields    map[string]struct{}
 	room             *int
 	clearedroom      bool
@@ -2818,6 +2822,146 @@ func (m *MembershipMutation) ResetLastReadSeq() {
 	m.addlast_read_seq = nil
 }
 
+// SetSentCount sets the "sent_count" field.
+func (m *MembershipMutation) SetSentCount(i int64) {
+	m.sent_count = &i
+	m.addsent_count = nil
+}
+
+// SentCount returns the value of the "sent_count" field in the mutation.
+func (m *MembershipMutation) SentCount() (r int64, exists bool) {
+	v := m.sent_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentCount returns the old "sent_count" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldSentCount(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentCount: %w", err)
+	}
+	return oldValue.SentCount, nil
+}
+
+// AddSentCount adds i to the "sent_count" field.
+func (m *MembershipMutation) AddSentCount(i int64) {
+	if m.addsent_count != nil {
+		*m.addsent_count += i
+	} else {
+		m.addsent_count = &i
+	}
+}
+
+// AddedSentCount returns the value that was added to the "sent_count" field in this mutation.
+func (m *MembershipMutation) AddedSentCount() (r int64, exists bool) {
+	v := m.addsent_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearSentCount clears the value of the "sent_count" field.
+func (m *MembershipMutation) ClearSentCount() {
+	m.sent_count = nil
+	m.addsent_count = nil
+	m.clearedFields[membership.FieldSentCount] = struct{}{}
+}
+
+// SentCountCleared returns if the "sent_count" field was cleared in this mutation.
+func (m *MembershipMutation) SentCountCleared() bool {
+	_, ok := m.clearedFields[membership.FieldSentCount]
+	return ok
+}
+
+// ResetSentCount resets all changes to the "sent_count" field.
+func (m *MembershipMutation) ResetSentCount() {
+	m.sent_count = nil
+	m.addsent_count = nil
+	delete(m.clearedFields, membership.FieldSentCount)
+}
+
+// SetReadCount sets the "read_count" field.
+func (m *MembershipMutation) SetReadCount(i int64) {
+	m.read_count = &i
+	m.addread_count = nil
+}
+
+// ReadCount returns the value of the "read_count" field in the mutation.
+func (m *MembershipMutation) ReadCount() (r int64, exists bool) {
+	v := m.read_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReadCount returns the old "read_count" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldReadCount(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReadCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReadCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReadCount: %w", err)
+	}
+	return oldValue.ReadCount, nil
+}
+
+// AddReadCount adds i to the "read_count" field.
+func (m *MembershipMutation) AddReadCount(i int64) {
+	if m.addread_count != nil {
+		*m.addread_count += i
+	} else {
+		m.addread_count = &i
+	}
+}
+
+// AddedReadCount returns the value that was added to the "read_count" field in this mutation.
+func (m *MembershipMutation) AddedReadCount() (r int64, exists bool) {
+	v := m.addread_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearReadCount clears the value of the "read_count" field.
+func (m *MembershipMutation) ClearReadCount() {
+	m.read_count = nil
+	m.addread_count = nil
+	m.clearedFields[membership.FieldReadCount] = struct{}{}
+}
+
+// ReadCountCleared returns if the "read_count" field was cleared in this mutation.
+func (m *MembershipMutation) ReadCountCleared() bool {
+	_, ok := m.clearedFields[membership.FieldReadCount]
+	return ok
+}
+
+// ResetReadCount resets all changes to the "read_count" field.
+func (m *MembershipMutation) ResetReadCount() {
+	m.read_count = nil
+	m.addread_count = nil
+	delete(m.clearedFields, membership.FieldReadCount)
+}
+
 // ClearRoom clears the "room" edge to the Room entity.
 func (m *MembershipMutation) ClearRoom() {
 	m.clearedroom = true
@@ -2906,7 +3050,7 @@ func (m *MembershipMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MembershipMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 8)
 	if m.room != nil {
 		fields = append(fields, membership.FieldRoomID)
 	}
@@ -2924,6 +3068,12 @@ func (m *MembershipMutation) Fields() []string {
 	}
 	if m.last_read_seq != nil {
 		fields = append(fields, membership.FieldLastReadSeq)
+	}
+	if m.sent_count != nil {
+		fields = append(fields, membership.FieldSentCount)
+	}
+	if m.read_count != nil {
+		fields = append(fields, membership.FieldReadCount)
 	}
 	return fields
 }
@@ -2945,6 +3095,10 @@ func (m *MembershipMutation) Field(name string) (ent.Value, bool) {
 		return m.JoinedSeq()
 	case membership.FieldLastReadSeq:
 		return m.LastReadSeq()
+	case membership.FieldSentCount:
+		return m.SentCount()
+	case membership.FieldReadCount:
+		return m.ReadCount()
 	}
 	return nil, false
 }
@@ -2966,6 +3120,10 @@ func (m *MembershipMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldJoinedSeq(ctx)
 	case membership.FieldLastReadSeq:
 		return m.OldLastReadSeq(ctx)
+	case membership.FieldSentCount:
+		return m.OldSentCount(ctx)
+	case membership.FieldReadCount:
+		return m.OldReadCount(ctx)
 	}
 	return nil, fmt.Errorf("unknown Membership field %s", name)
 }
@@ -3017,6 +3175,20 @@ func (m *MembershipMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastReadSeq(v)
 		return nil
+	case membership.FieldSentCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentCount(v)
+		return nil
+	case membership.FieldReadCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReadCount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Membership field %s", name)
 }
@@ -3031,6 +3203,12 @@ func (m *MembershipMutation) AddedFields() []string {
 	if m.addlast_read_seq != nil {
 		fields = append(fields, membership.FieldLastReadSeq)
 	}
+	if m.addsent_count != nil {
+		fields = append(fields, membership.FieldSentCount)
+	}
+	if m.addread_count != nil {
+		fields = append(fields, membership.FieldReadCount)
+	}
 	return fields
 }
 
@@ -3043,6 +3221,10 @@ func (m *MembershipMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedJoinedSeq()
 	case membership.FieldLastReadSeq:
 		return m.AddedLastReadSeq()
+	case membership.FieldSentCount:
+		return m.AddedSentCount()
+	case membership.FieldReadCount:
+		return m.AddedReadCount()
 	}
 	return nil, false
 }
@@ -3066,6 +3248,20 @@ func (m *MembershipMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddLastReadSeq(v)
 		return nil
+	case membership.FieldSentCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSentCount(v)
+		return nil
+	case membership.FieldReadCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReadCount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Membership numeric field %s", name)
 }
@@ -3076,6 +3272,12 @@ func (m *MembershipMutation) ClearedFields() []string {
 	var fields []string
 	if m.FieldCleared(membership.FieldLeftAt) {
 		fields = append(fields, membership.FieldLeftAt)
+	}
+	if m.FieldCleared(membership.FieldSentCount) {
+		fields = append(fields, membership.FieldSentCount)
+	}
+	if m.FieldCleared(membership.FieldReadCount) {
+		fields = append(fields, membership.FieldReadCount)
 	}
 	return fields
 }
@@ -3093,6 +3295,12 @@ func (m *MembershipMutation) ClearField(name string) error {
 	switch name {
 	case membership.FieldLeftAt:
 		m.ClearLeftAt()
+		return nil
+	case membership.FieldSentCount:
+		m.ClearSentCount()
+		return nil
+	case membership.FieldReadCount:
+		m.ClearReadCount()
 		return nil
 	}
 	return fmt.Errorf("unknown Membership nullable field %s", name)
@@ -3119,6 +3327,12 @@ func (m *MembershipMutation) ResetField(name string) error {
 		return nil
 	case membership.FieldLastReadSeq:
 		m.ResetLastReadSeq()
+		return nil
+	case membership.FieldSentCount:
+		m.ResetSentCount()
+		return nil
+	case membership.FieldReadCount:
+		m.ResetReadCount()
 		return nil
 	}
 	return fmt.Errorf("unknown Membership field %s", name)
@@ -5293,6 +5507,8 @@ type RoomMutation struct {
 	direct_key         *string
 	last_seq           *int64
 	addlast_seq        *int64
+	message_count      *int64
+	addmessage_count   *int64
 	updated_at         *time.Time
 	clearedFields      map[string]struct{}
 	memberships        map[int]struct{}
@@ -5630,6 +5846,76 @@ func (m *RoomMutation) ResetLastSeq() {
 	m.addlast_seq = nil
 }
 
+// SetMessageCount sets the "message_count" field.
+func (m *RoomMutation) SetMessageCount(i int64) {
+	m.message_count = &i
+	m.addmessage_count = nil
+}
+
+// MessageCount returns the value of the "message_count" field in the mutation.
+func (m *RoomMutation) MessageCount() (r int64, exists bool) {
+	v := m.message_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMessageCount returns the old "message_count" field's value of the Room entity.
+// If the Room object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RoomMutation) OldMessageCount(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMessageCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMessageCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMessageCount: %w", err)
+	}
+	return oldValue.MessageCount, nil
+}
+
+// AddMessageCount adds i to the "message_count" field.
+func (m *RoomMutation) AddMessageCount(i int64) {
+	if m.addmessage_count != nil {
+		*m.addmessage_count += i
+	} else {
+		m.addmessage_count = &i
+	}
+}
+
+// AddedMessageCount returns the value that was added to the "message_count" field in this mutation.
+func (m *RoomMutation) AddedMessageCount() (r int64, exists bool) {
+	v := m.addmessage_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMessageCount clears the value of the "message_count" field.
+func (m *RoomMutation) ClearMessageCount() {
+	m.message_count = nil
+	m.addmessage_count = nil
+	m.clearedFields[room.FieldMessageCount] = struct{}{}
+}
+
+// MessageCountCleared returns if the "message_count" field was cleared in this mutation.
+func (m *RoomMutation) MessageCountCleared() bool {
+	_, ok := m.clearedFields[room.FieldMessageCount]
+	return ok
+}
+
+// ResetMessageCount resets all changes to the "message_count" field.
+func (m *RoomMutation) ResetMessageCount() {
+	m.message_count = nil
+	m.addmessage_count = nil
+	delete(m.clearedFields, room.FieldMessageCount)
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (m *RoomMutation) SetUpdatedAt(t time.Time) {
 	m.updated_at = &t
@@ -5808,7 +6094,7 @@ func (m *RoomMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RoomMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 7)
 	if m.created_at != nil {
 		fields = append(fields, room.FieldCreatedAt)
 	}
@@ -5823,6 +6109,9 @@ func (m *RoomMutation) Fields() []string {
 	}
 	if m.last_seq != nil {
 		fields = append(fields, room.FieldLastSeq)
+	}
+	if m.message_count != nil {
+		fields = append(fields, room.FieldMessageCount)
 	}
 	if m.updated_at != nil {
 		fields = append(fields, room.FieldUpdatedAt)
@@ -5845,6 +6134,8 @@ func (m *RoomMutation) Field(name string) (ent.Value, bool) {
 		return m.DirectKey()
 	case room.FieldLastSeq:
 		return m.LastSeq()
+	case room.FieldMessageCount:
+		return m.MessageCount()
 	case room.FieldUpdatedAt:
 		return m.UpdatedAt()
 	}
@@ -5866,6 +6157,8 @@ func (m *RoomMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldDirectKey(ctx)
 	case room.FieldLastSeq:
 		return m.OldLastSeq(ctx)
+	case room.FieldMessageCount:
+		return m.OldMessageCount(ctx)
 	case room.FieldUpdatedAt:
 		return m.OldUpdatedAt(ctx)
 	}
@@ -5912,6 +6205,13 @@ func (m *RoomMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastSeq(v)
 		return nil
+	case room.FieldMessageCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMessageCount(v)
+		return nil
 	case room.FieldUpdatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -5930,6 +6230,9 @@ func (m *RoomMutation) AddedFields() []string {
 	if m.addlast_seq != nil {
 		fields = append(fields, room.FieldLastSeq)
 	}
+	if m.addmessage_count != nil {
+		fields = append(fields, room.FieldMessageCount)
+	}
 	return fields
 }
 
@@ -5940,6 +6243,8 @@ func (m *RoomMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case room.FieldLastSeq:
 		return m.AddedLastSeq()
+	case room.FieldMessageCount:
+		return m.AddedMessageCount()
 	}
 	return nil, false
 }
@@ -5956,6 +6261,13 @@ func (m *RoomMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddLastSeq(v)
 		return nil
+	case room.FieldMessageCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMessageCount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Room numeric field %s", name)
 }
@@ -5969,6 +6281,9 @@ func (m *RoomMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(room.FieldDirectKey) {
 		fields = append(fields, room.FieldDirectKey)
+	}
+	if m.FieldCleared(room.FieldMessageCount) {
+		fields = append(fields, room.FieldMessageCount)
 	}
 	return fields
 }
@@ -5989,6 +6304,9 @@ func (m *RoomMutation) ClearField(name string) error {
 		return nil
 	case room.FieldDirectKey:
 		m.ClearDirectKey()
+		return nil
+	case room.FieldMessageCount:
+		m.ClearMessageCount()
 		return nil
 	}
 	return fmt.Errorf("unknown Room nullable field %s", name)
@@ -6012,6 +6330,9 @@ func (m *RoomMutation) ResetField(name string) error {
 		return nil
 	case room.FieldLastSeq:
 		m.ResetLastSeq()
+		return nil
+	case room.FieldMessageCount:
+		m.ResetMessageCount()
 		return nil
 	case room.FieldUpdatedAt:
 		m.ResetUpdatedAt()

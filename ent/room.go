@@ -27,6 +27,8 @@ type Room struct {
 	DirectKey *string `json:"direct_key,omitempty"`
 	// LastSeq holds the value of the "last_seq" field.
 	LastSeq int64 `json:"last_seq,omitempty"`
+	// MessageCount holds the value of the "message_count" field.
+	MessageCount *int64 `json:"message_count,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -72,7 +74,7 @@ func (*Room) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case room.FieldID, room.FieldLastSeq:
+		case room.FieldID, room.FieldLastSeq, room.FieldMessageCount:
 			values[i] = new(sql.NullInt64)
 		case room.FieldKind, room.FieldName, room.FieldDirectKey:
 			values[i] = new(sql.NullString)
@@ -130,6 +132,13 @@ func (_m *Room) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field last_seq", values[i])
 			} else if value.Valid {
 				_m.LastSeq = value.Int64
+			}
+		case room.FieldMessageCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field message_count", values[i])
+			} else if value.Valid {
+				_m.MessageCount = new(int64)
+				*_m.MessageCount = value.Int64
 			}
 		case room.FieldUpdatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -201,6 +210,11 @@ func (_m *Room) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("last_seq=")
 	builder.WriteString(fmt.Sprintf("%v", _m.LastSeq))
+	builder.WriteString(", ")
+	if v := _m.MessageCount; v != nil {
+		builder.WriteString("message_count=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("updated_at=")
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))

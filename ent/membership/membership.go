@@ -26,6 +26,10 @@ const (
 	FieldJoinedSeq = "joined_seq"
 	// FieldLastReadSeq holds the string denoting the last_read_seq field in the database.
 	FieldLastReadSeq = "last_read_seq"
+	// FieldSentCount holds the string denoting the sent_count field in the database.
+	FieldSentCount = "sent_count"
+	// FieldReadCount holds the string denoting the read_count field in the database.
+	FieldReadCount = "read_count"
 	// EdgeRoom holds the string denoting the room edge name in mutations.
 	EdgeRoom = "room"
 	// EdgeUser holds the string denoting the user edge name in mutations.
@@ -57,6 +61,8 @@ var Columns = []string{
 	FieldLeftAt,
 	FieldJoinedSeq,
 	FieldLastReadSeq,
+	FieldSentCount,
+	FieldReadCount,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -76,6 +82,10 @@ var (
 	DefaultJoinedSeq int64
 	// DefaultLastReadSeq holds the default value on creation for the "last_read_seq" field.
 	DefaultLastReadSeq int64
+	// DefaultSentCount holds the default value on creation for the "sent_count" field.
+	DefaultSentCount func() int64
+	// DefaultReadCount holds the default value on creation for the "read_count" field.
+	DefaultReadCount func() int64
 )
 
 // OrderOption defines the ordering options for the Membership queries.
@@ -114,6 +124,16 @@ func ByJoinedSeq(opts ...sql.OrderTermOption) OrderOption {
 // ByLastReadSeq orders the results by the last_read_seq field.
 func ByLastReadSeq(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastReadSeq, opts...).ToFunc()
+}
+
+// BySentCount orders the results by the sent_count field.
+func BySentCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSentCount, opts...).ToFunc()
+}
+
+// ByReadCount orders the results by the read_count field.
+func ByReadCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReadCount, opts...).ToFunc()
 }
 
 // ByRoomField orders the results by room field.

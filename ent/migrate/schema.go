@@ -128,6 +128,8 @@ var (
 		{Name: "left_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "joined_seq", Type: field.TypeInt64, Default: 0},
 		{Name: "last_read_seq", Type: field.TypeInt64, Default: 0},
+		{Name: "sent_count", Type: field.TypeInt64, Nullable: true},
+		{Name: "read_count", Type: field.TypeInt64, Nullable: true},
 		{Name: "room_id", Type: field.TypeInt},
 		{Name: "user_id", Type: field.TypeInt},
 	}
@@ -139,13 +141,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "memberships_rooms_memberships",
-				Columns:    []*schema.Column{MembershipsColumns[5]},
+				Columns:    []*schema.Column{MembershipsColumns[7]},
 				RefColumns: []*schema.Column{RoomsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "memberships_users_memberships",
-				Columns:    []*schema.Column{MembershipsColumns[6]},
+				Columns:    []*schema.Column{MembershipsColumns[8]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -154,12 +156,12 @@ var (
 			{
 				Name:    "membership_room_id_user_id",
 				Unique:  true,
-				Columns: []*schema.Column{MembershipsColumns[5], MembershipsColumns[6]},
+				Columns: []*schema.Column{MembershipsColumns[7], MembershipsColumns[8]},
 			},
 			{
 				Name:    "membership_user_id_left_at",
 				Unique:  false,
-				Columns: []*schema.Column{MembershipsColumns[6], MembershipsColumns[2]},
+				Columns: []*schema.Column{MembershipsColumns[8], MembershipsColumns[2]},
 			},
 		},
 	}
@@ -278,6 +280,7 @@ var (
 		{Name: "name", Type: field.TypeString, Nullable: true, Size: 400},
 		{Name: "direct_key", Type: field.TypeString, Nullable: true, Size: 64},
 		{Name: "last_seq", Type: field.TypeInt64, Default: 0},
+		{Name: "message_count", Type: field.TypeInt64, Nullable: true},
 		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 	}
 	// RoomsTable holds the schema information for the "rooms" table.
@@ -294,7 +297,7 @@ var (
 			{
 				Name:    "room_updated_at",
 				Unique:  false,
-				Columns: []*schema.Column{RoomsColumns[6]},
+				Columns: []*schema.Column{RoomsColumns[7]},
 			},
 		},
 	}

@@ -27,6 +27,8 @@ const (
 	FieldDirectKey = "direct_key"
 	// FieldLastSeq holds the string denoting the last_seq field in the database.
 	FieldLastSeq = "last_seq"
+	// FieldMessageCount holds the string denoting the message_count field in the database.
+	FieldMessageCount = "message_count"
 	// FieldUpdatedAt holds the string denoting the updated_at field in the database.
 	FieldUpdatedAt = "updated_at"
 	// EdgeMemberships holds the string denoting the memberships edge name in mutations.
@@ -59,6 +61,7 @@ var Columns = []string{
 	FieldName,
 	FieldDirectKey,
 	FieldLastSeq,
+	FieldMessageCount,
 	FieldUpdatedAt,
 }
 
@@ -81,6 +84,8 @@ var (
 	DirectKeyValidator func(string) error
 	// DefaultLastSeq holds the default value on creation for the "last_seq" field.
 	DefaultLastSeq int64
+	// DefaultMessageCount holds the default value on creation for the "message_count" field.
+	DefaultMessageCount func() int64
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
 	DefaultUpdatedAt func() time.Time
 )
@@ -139,6 +144,11 @@ func ByDirectKey(opts ...sql.OrderTermOption) OrderOption {
 // ByLastSeq orders the results by the last_seq field.
 func ByLastSeq(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastSeq, opts...).ToFunc()
+}
+
+// ByMessageCount orders the results by the message_count field.
+func ByMessageCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMessageCount, opts...).ToFunc()
 }
 
 // ByUpdatedAt orders the results by the updated_at field.

@@ -38,6 +38,9 @@ type Event struct {
 	// Message is the stored message of EventMessageCreated, detached from
 	// its transaction.
 	Message *ent.Message
+	// Sender is Message's sender when the sending code had it at hand
+	// (publishing reads it otherwise).
+	Sender *ent.User
 	// Left: users whose membership of the room ended with Message (the
 	// SYSTEM message of a leave).
 	Left []int

@@ -12,6 +12,7 @@ import (
 	"github.com/chatty/chatty/ent/membership"
 	"github.com/chatty/chatty/ent/message"
 	"github.com/chatty/chatty/ent/room"
+	"github.com/chatty/chatty/ent/user"
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/viewer"
 )
@@ -26,7 +27,8 @@ type draft struct {
 	left         []int // users whose membership ends with this message
 }
 
-// post stores a message in room roomID at the room's next seq.
+// post stores a SYSTEM message in room roomID at the room's next seq (it
+// does not count as unread: the counters stay).
 func (s *Service) post(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, d draft) (*ent.Message, error) {
 	seq, err := nextSeq(ctx, tx, roomID, s.now())
 	if err != nil {
@@ -74,6 +76,12 @@ func lockRoom(ctx context.Context, tx *ent.Tx, roomID int) (*ent.Room, error) {
 
 // store writes message d at seq.
 func (s *Service) store(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, seq int64, d draft) (*ent.Message, error) {
+	return s.storeFrom(ctx, tx, em, roomID, seq, d, nil)
+}
+
+// storeFrom is store with the sender's user row at hand, so that
+// publishing does not read it again.
+func (s *Service) storeFrom(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, seq int64, d draft, sender *ent.User) (*ent.Message, error) {
 	m, err := tx.Message.Create().
 		SetRoomID(roomID).
 		SetNillableSenderID(d.sender).
@@ -87,7 +95,7 @@ func (s *Service) store(ctx context.Context, tx *ent.Tx, em *emitter, roomID int
 	if err != nil {
 		return nil, fmt.Errorf("store message in room %d: %w", roomID, err)
 	}
-	em.emit(Event{Kind: EventMessageCreated, RoomID: roomID, ActorID: deref(d.sender), Message: m, Left: d.left})
+	em.emit(Event{Kind: EventMessageCreated, RoomID: roomID, ActorID: deref(d.sender), Message: m, Sender: sender, Left: d.left})
 	return m, nil
 }
 
@@ -140,40 +148,52 @@ func (s *Service) SendMessage(ctx context.Context, v viewer.Viewer, in SendMessa
 	return s.send(ctx, v, in.RoomID, draft{kind: message.KindTEXT, body: body, sender: &v.UserID, clientID: clientID})
 }
 
-// send posts d for the viewer, honouring its idempotency key.
+// send posts d for the viewer, honouring its idempotency key. In the
+// common case that is five statements: the membership read, then BEGIN,
+// the seq (with the membership checked again under the room's lock and the
+// unread counters bumped; two statements on SQLite), the INSERT and
+// COMMIT. An idempotency key used before is looked up only when the
+// INSERT hits the unique key.
 func (s *Service) send(ctx context.Context, v viewer.Viewer, roomID int, d draft) (*ent.Message, error) {
 	// A plain read first: who is not a member never waits for, nor
-	// holds, the room's lock.
-	if _, err := currentMember(ctx, s.db, roomID, v.UserID); err != nil {
-		return nil, err
+	// holds, the room's lock. It reads the sender, whom the published
+	// message carries.
+	sender, err := s.db.User.Query().
+		Where(user.ID(v.UserID), user.HasMembershipsWith(membership.RoomID(roomID), membership.LeftAtIsNil())).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, ErrRoomNotFound
 	}
-	if d.clientID != nil {
-		if first, err := s.byClientID(ctx, s.db, roomID, v.UserID, *d.clientID); err != nil || first != nil {
-			return first, err
-		}
+	if err != nil {
+		return nil, fmt.Errorf("membership of user %d in room %d: %w", v.UserID, roomID, err)
 	}
-	var out *ent.Message
-	err := s.inRoomTx(ctx, roomID, func(tx *ent.Tx, em *emitter) error {
-		// Take the seq (and the room's lock) first, so the membership read
-		// after it sees a concurrent leave that committed before.
-		seq, err := nextSeq(ctx, tx, roomID, s.now())
+	var (
+		out      *ent.Message
+		conflict error
+	)
+	err = s.inRoomTx(ctx, roomID, func(tx *ent.Tx, em *emitter) error {
+		seq, err := s.takeSeq(ctx, tx, roomID, v.UserID, s.now())
 		if err != nil {
 			return err
 		}
-		if _, err := currentMember(ctx, tx.Client(), roomID, v.UserID); err != nil {
-			return err
-		}
-		m, err := s.store(ctx, tx, em, roomID, seq, d)
+		m, err := s.storeFrom(ctx, tx, em, roomID, seq, d, sender)
 		if ent.IsConstraintError(err) && d.clientID != nil {
-			return errRetry // the same clientId was sent concurrently, and won
+			// Most likely the clientId was used before (or concurrently):
+			// this seq and these counts roll back.
+			conflict = err
+			return errRetry
 		}
 		out = m
 		return err
 	})
 	if errors.Is(err, errRetry) {
-		return s.byClientID(ctx, s.db, roomID, v.UserID, *d.clientID)
+		first, ferr := s.byClientID(ctx, s.db, roomID, v.UserID, *d.clientID)
+		if ferr != nil || first != nil {
+			return first, ferr
+		}
+		return nil, conflict
 	}
-	return out, err // detached from the transaction by post's emit
+	return out, err // detached from the transaction by store's emit
 }
 
 func (s *Service) byClientID(ctx context.Context, c *ent.Client, roomID, sender int, clientID string) (*ent.Message, error) {
@@ -221,14 +241,9 @@ func (s *Service) MarkRoomRead(ctx context.Context, v viewer.Viewer, roomID int,
 		}
 		seq = msg.Seq
 	}
-	// The condition keeps the marker from moving back, also when two
-	// devices mark at once.
-	err = s.db.Membership.Update().
-		Where(membership.ID(m.ID), membership.LastReadSeqLT(seq)).
-		SetLastReadSeq(seq).
-		Exec(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("mark room %d read: %w", roomID, err)
+	// The marker never moves back, also when two devices mark at once.
+	if err := s.markRead(ctx, m.ID, roomID, v.UserID, seq); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
