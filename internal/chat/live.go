@@ -116,9 +116,11 @@ func (s *Service) publishMessage(ctx context.Context, e Event) error {
 			return fmt.Errorf("load attachment %d: %w", *m.AttachmentID, err)
 		}
 	}
-	r, err := s.db.Room.Get(ctx, m.RoomID)
-	if err != nil {
-		return fmt.Errorf("load room %d: %w", m.RoomID, err)
+	r := e.Room
+	if r == nil {
+		if r, err = s.db.Room.Get(ctx, m.RoomID); err != nil {
+			return fmt.Errorf("load room %d: %w", m.RoomID, err)
+		}
 	}
 	wm := toWireMessage(m, sender, att)
 	wm.Room = toWireRoom(r) // subscribers asking for message.room read no database

@@ -9,10 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/chatty/chatty/ent"
-	"github.com/chatty/chatty/ent/membership"
 	"github.com/chatty/chatty/ent/message"
 	"github.com/chatty/chatty/ent/room"
-	"github.com/chatty/chatty/ent/user"
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/viewer"
 )
@@ -76,12 +74,12 @@ func lockRoom(ctx context.Context, tx *ent.Tx, roomID int) (*ent.Room, error) {
 
 // store writes message d at seq.
 func (s *Service) store(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, seq int64, d draft) (*ent.Message, error) {
-	return s.storeFrom(ctx, tx, em, roomID, seq, d, nil)
+	return s.storeFrom(ctx, tx, em, roomID, seq, d, nil, nil)
 }
 
-// storeFrom is store with the sender's user row at hand, so that
-// publishing does not read it again.
-func (s *Service) storeFrom(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, seq int64, d draft, sender *ent.User) (*ent.Message, error) {
+// storeFrom is store with the sender's user row and the room (as the
+// message leaves it) at hand, so that publishing does not read them again.
+func (s *Service) storeFrom(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, seq int64, d draft, sender *ent.User, r *ent.Room) (*ent.Message, error) {
 	m, err := tx.Message.Create().
 		SetRoomID(roomID).
 		SetNillableSenderID(d.sender).
@@ -95,7 +93,7 @@ func (s *Service) storeFrom(ctx context.Context, tx *ent.Tx, em *emitter, roomID
 	if err != nil {
 		return nil, fmt.Errorf("store message in room %d: %w", roomID, err)
 	}
-	em.emit(Event{Kind: EventMessageCreated, RoomID: roomID, ActorID: deref(d.sender), Message: m, Sender: sender, Left: d.left})
+	em.emit(Event{Kind: EventMessageCreated, RoomID: roomID, ActorID: deref(d.sender), Message: m, Sender: sender, Room: r, Left: d.left})
 	return m, nil
 }
 
@@ -156,27 +154,24 @@ func (s *Service) SendMessage(ctx context.Context, v viewer.Viewer, in SendMessa
 // INSERT hits the unique key.
 func (s *Service) send(ctx context.Context, v viewer.Viewer, roomID int, d draft) (*ent.Message, error) {
 	// A plain read first: who is not a member never waits for, nor
-	// holds, the room's lock. It reads the sender, whom the published
-	// message carries.
-	sender, err := s.db.User.Query().
-		Where(user.ID(v.UserID), user.HasMembershipsWith(membership.RoomID(roomID), membership.LeftAtIsNil())).
-		Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, ErrRoomNotFound
-	}
+	// holds, the room's lock. It reads the sender and the room, which the
+	// published message carries.
+	sender, r, err := s.sendingMember(ctx, roomID, v.UserID)
 	if err != nil {
-		return nil, fmt.Errorf("membership of user %d in room %d: %w", v.UserID, roomID, err)
+		return nil, err
 	}
 	var (
 		out      *ent.Message
 		conflict error
 	)
 	err = s.inRoomTx(ctx, roomID, func(tx *ent.Tx, em *emitter) error {
-		seq, err := s.takeSeq(ctx, tx, roomID, v.UserID, s.now())
+		now := s.now()
+		seq, err := s.takeSeq(ctx, tx, roomID, v.UserID, now)
 		if err != nil {
 			return err
 		}
-		m, err := s.storeFrom(ctx, tx, em, roomID, seq, d, sender)
+		r.LastSeq, r.UpdatedAt = seq, now // as takeSeq left it
+		m, err := s.storeFrom(ctx, tx, em, roomID, seq, d, sender, r)
 		if ent.IsConstraintError(err) && d.clientID != nil {
 			// Most likely the clientId was used before (or concurrently):
 			// this seq and these counts roll back.

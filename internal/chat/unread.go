@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	stdsql "database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/ent/message"
+	"github.com/chatty/chatty/ent/room"
 	"github.com/chatty/chatty/internal/viewer"
 )
 
@@ -63,6 +65,53 @@ func (s *Service) sqlDialect(ctx context.Context) (string, error) {
 		}
 	})
 	return s.dialect, nil
+}
+
+// sendingMember reads, in one query, user userID and room roomID while the
+// user is a member of it (ErrRoomNotFound otherwise): who sends, and the
+// room their message is published with.
+func (s *Service) sendingMember(ctx context.Context, roomID, userID int) (*ent.User, *ent.Room, error) {
+	var (
+		u                    ent.User
+		r                    ent.Room
+		bio, name, directKey stdsql.NullString
+		avatar               stdsql.NullInt64
+		lastSeen, deleted    stdsql.NullTime
+		kind                 string
+	)
+	err := queryOne(ctx, s.db, `SELECT u.nickname, u.bio, u.avatar_id, u.last_seen_at, u.created_at, u.deleted_at,
+  r.kind, r.name, r.direct_key, r.last_seq, r.created_at, r.updated_at
+FROM memberships m JOIN users u ON u.id = m.user_id JOIN rooms r ON r.id = m.room_id
+WHERE m.room_id = ? AND m.user_id = ? AND m.left_at IS NULL`,
+		[]any{&u.Nickname, &bio, &avatar, &lastSeen, &u.CreatedAt, &deleted, &kind, &name, &directKey, &r.LastSeq, &r.CreatedAt, &r.UpdatedAt},
+		roomID, userID)
+	if errors.Is(err, stdsql.ErrNoRows) {
+		return nil, nil, ErrRoomNotFound
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("membership of user %d in room %d: %w", userID, roomID, err)
+	}
+	u.ID, r.ID, r.Kind = userID, roomID, room.Kind(kind)
+	if bio.Valid {
+		u.Bio = &bio.String
+	}
+	if avatar.Valid {
+		id := int(avatar.Int64)
+		u.AvatarID = &id
+	}
+	if lastSeen.Valid {
+		u.LastSeenAt = &lastSeen.Time
+	}
+	if deleted.Valid {
+		u.DeletedAt = &deleted.Time
+	}
+	if name.Valid {
+		r.Name = &name.String
+	}
+	if directKey.Valid {
+		r.DirectKey = &directKey.String
+	}
+	return &u, &r, nil
 }
 
 // takeSeq takes room roomID's next seq for a message of sender (a current
