@@ -150,8 +150,9 @@ func (s *Service) SendMessage(ctx context.Context, v viewer.Viewer, in SendMessa
 // common case that is five statements: the membership read, then BEGIN,
 // the seq (with the membership checked again under the room's lock and the
 // unread counters bumped; two statements on SQLite), the INSERT and
-// COMMIT. An idempotency key used before is looked up only when the
-// INSERT hits the unique key.
+// COMMIT; concurrent sends to one room share BEGIN and COMMIT
+// (sendbatch.go). An idempotency key used before is looked up only when
+// the INSERT hits the unique key.
 func (s *Service) send(ctx context.Context, v viewer.Viewer, roomID int, d draft) (*ent.Message, error) {
 	// A plain read first: who is not a member never waits for, nor
 	// holds, the room's lock. It reads the sender and the room, which the
@@ -160,35 +161,17 @@ func (s *Service) send(ctx context.Context, v viewer.Viewer, roomID int, d draft
 	if err != nil {
 		return nil, err
 	}
-	var (
-		out      *ent.Message
-		conflict error
-	)
-	err = s.inRoomTx(ctx, roomID, func(tx *ent.Tx, em *emitter) error {
-		now := s.now()
-		seq, err := s.takeSeq(ctx, tx, roomID, v.UserID, now)
-		if err != nil {
-			return err
-		}
-		r.LastSeq, r.UpdatedAt = seq, now // as takeSeq left it
-		m, err := s.storeFrom(ctx, tx, em, roomID, seq, d, sender, r)
-		if ent.IsConstraintError(err) && d.clientID != nil {
-			// Most likely the clientId was used before (or concurrently):
-			// this seq and these counts roll back.
-			conflict = err
-			return errRetry
-		}
-		out = m
-		return err
-	})
-	if errors.Is(err, errRetry) {
+	p := &pendingSend{ctx: ctx, roomID: roomID, userID: v.UserID, d: d, sender: sender, room: r, done: make(chan struct{})}
+	m, err := s.sendInTurn(p)
+	var taken *clientIDTaken
+	if errors.As(err, &taken) {
 		first, ferr := s.byClientID(ctx, s.db, roomID, v.UserID, *d.clientID)
 		if ferr != nil || first != nil {
 			return first, ferr
 		}
-		return nil, conflict
+		return nil, taken.err
 	}
-	return out, err // detached from the transaction by store's emit
+	return m, err // detached from the transaction by store's emit
 }
 
 func (s *Service) byClientID(ctx context.Context, c *ent.Client, roomID, sender int, clientID string) (*ent.Message, error) {
