@@ -41,13 +41,16 @@ import (
 // database from before them (null until then).
 //
 // Whatever makes a message stop counting (deleting it) must call uncount
-// in the same transaction.
+// in the same transaction, once, under the room's lock; if the row stays,
+// countingMessage must leave it out too.
 
 // unreadExpr is a membership's unread count, for memberships m of rooms r.
 const unreadExpr = "(r.message_count - m.sent_count - m.read_count)"
 
 // countingMessage is the condition, on messages msg, of a message that
-// counts as unread for whoever did not send it.
+// counts as unread for whoever did not send it. A message that stops
+// counting while its row stays (a soft delete) must fail it too (e.g.
+// "AND msg.deleted_at IS NULL"), here and in database.fillUnreadCounters.
 const countingMessage = "msg.kind <> 'SYSTEM'"
 
 // sqlDialect is the database's dialect (dialect.MySQL or dialect.SQLite):
