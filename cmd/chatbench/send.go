@@ -13,20 +13,20 @@ import (
 
 // SendResult is one level of the send scenario.
 type SendResult struct {
-	Target      string         `json:"target"` // chatty or raw
-	Concurrency int            `json:"concurrency"`
-	Rooms       int            `json:"rooms"`
-	Sends       int            `json:"sends"` // acknowledged
-	Seconds     float64        `json:"seconds"`
-	PerSec      float64        `json:"per_sec"`
-	P50ms       float64        `json:"p50_ms"`
-	P99ms       float64        `json:"p99_ms"`
-	ServerCPUus float64        `json:"server_cpu_us_per_send,omitempty"`
+	Target      string  `json:"target"` // chatty or raw
+	Concurrency int     `json:"concurrency"`
+	Rooms       int     `json:"rooms"`
+	Sends       int     `json:"sends"` // acknowledged
+	Seconds     float64 `json:"seconds"`
+	PerSec      float64 `json:"per_sec"`
+	P50ms       float64 `json:"p50_ms"`
+	P99ms       float64 `json:"p99_ms"`
+	ServerCPUus float64 `json:"server_cpu_us_per_send,omitempty"`
 	// SQL statements per acknowledged send (chatty_db_statements_total
 	// on /metrics; BEGIN and COMMIT included, and the per-request read of
 	// the access token's session).
-	Statements float64 `json:"statements_per_send,omitempty"`
-	Errors      map[string]int `json:"errors,omitempty"`
+	Statements float64        `json:"statements_per_send,omitempty"`
+	Errors     map[string]int `json:"errors,omitempty"`
 }
 
 // SendCheck is what the API shows afterwards of every send scenario level.
