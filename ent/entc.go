@@ -22,13 +22,15 @@ func main() {
 	}
 	cfg := &gen.Config{
 		// Only what the code uses: global ids (Relay node ids), modifiers
-		// (unread counts) and row locks (ForUpdate). Authorization is the
+		// (unread counts), row locks (ForUpdate) and plain SQL (the send
+		// path's statements, internal/chat/unread.go). Authorization is the
 		// domain's membership check, not ent privacy; enable a feature when
 		// code starts using it.
 		Features: []gen.Feature{
 			gen.FeatureGlobalID,
 			gen.FeatureLock,
 			gen.FeatureModifier,
+			gen.FeatureExecQuery,
 		},
 	}
 	if err := entc.Generate("./schema", cfg, entc.Extensions(ex)); err != nil {

@@ -33,6 +33,10 @@ type Membership struct {
 	LastReadSeq int64 `json:"last_read_seq,omitempty"`
 	// LastReadAt holds the value of the "last_read_at" field.
 	LastReadAt *time.Time `json:"last_read_at,omitempty"`
+	// SentCount holds the value of the "sent_count" field.
+	SentCount *int64 `json:"sent_count,omitempty"`
+	// ReadCount holds the value of the "read_count" field.
+	ReadCount *int64 `json:"read_count,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the MembershipQuery when eager-loading is set.
 	Edges        MembershipEdges `json:"edges"`
@@ -79,7 +83,7 @@ func (*Membership) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case membership.FieldID, membership.FieldRoomID, membership.FieldUserID, membership.FieldJoinedSeq, membership.FieldLastReadSeq:
+		case membership.FieldID, membership.FieldRoomID, membership.FieldUserID, membership.FieldJoinedSeq, membership.FieldLastReadSeq, membership.FieldSentCount, membership.FieldReadCount:
 			values[i] = new(sql.NullInt64)
 		case membership.FieldJoinedAt, membership.FieldLeftAt, membership.FieldLastReadAt:
 			values[i] = new(sql.NullTime)
@@ -147,6 +151,20 @@ func (_m *Membership) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.LastReadAt = new(time.Time)
 				*_m.LastReadAt = value.Time
+			}
+		case membership.FieldSentCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field sent_count", values[i])
+			} else if value.Valid {
+				_m.SentCount = new(int64)
+				*_m.SentCount = value.Int64
+			}
+		case membership.FieldReadCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field read_count", values[i])
+			} else if value.Valid {
+				_m.ReadCount = new(int64)
+				*_m.ReadCount = value.Int64
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -217,6 +235,16 @@ func (_m *Membership) String() string {
 	if v := _m.LastReadAt; v != nil {
 		builder.WriteString("last_read_at=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.SentCount; v != nil {
+		builder.WriteString("sent_count=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ReadCount; v != nil {
+		builder.WriteString("read_count=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteByte(')')
 	return builder.String()

@@ -104,6 +104,34 @@ func (_c *MembershipCreate) SetNillableLastReadAt(v *time.Time) *MembershipCreat
 	return _c
 }
 
+// SetSentCount sets the "sent_count" field.
+func (_c *MembershipCreate) SetSentCount(v int64) *MembershipCreate {
+	_c.mutation.SetSentCount(v)
+	return _c
+}
+
+// SetNillableSentCount sets the "sent_count" field if the given value is not nil.
+func (_c *MembershipCreate) SetNillableSentCount(v *int64) *MembershipCreate {
+	if v != nil {
+		_c.SetSentCount(*v)
+	}
+	return _c
+}
+
+// SetReadCount sets the "read_count" field.
+func (_c *MembershipCreate) SetReadCount(v int64) *MembershipCreate {
+	_c.mutation.SetReadCount(v)
+	return _c
+}
+
+// SetNillableReadCount sets the "read_count" field if the given value is not nil.
+func (_c *MembershipCreate) SetNillableReadCount(v *int64) *MembershipCreate {
+	if v != nil {
+		_c.SetReadCount(*v)
+	}
+	return _c
+}
+
 // SetRoom sets the "room" edge to the Room entity.
 func (_c *MembershipCreate) SetRoom(v *Room) *MembershipCreate {
 	return _c.SetRoomID(v.ID)
@@ -160,6 +188,14 @@ func (_c *MembershipCreate) defaults() {
 	if _, ok := _c.mutation.LastReadSeq(); !ok {
 		v := membership.DefaultLastReadSeq
 		_c.mutation.SetLastReadSeq(v)
+	}
+	if _, ok := _c.mutation.SentCount(); !ok {
+		v := membership.DefaultSentCount()
+		_c.mutation.SetSentCount(v)
+	}
+	if _, ok := _c.mutation.ReadCount(); !ok {
+		v := membership.DefaultReadCount()
+		_c.mutation.SetReadCount(v)
 	}
 }
 
@@ -231,6 +267,14 @@ func (_c *MembershipCreate) createSpec() (*Membership, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastReadAt(); ok {
 		_spec.SetField(membership.FieldLastReadAt, field.TypeTime, value)
 		_node.LastReadAt = &value
+	}
+	if value, ok := _c.mutation.SentCount(); ok {
+		_spec.SetField(membership.FieldSentCount, field.TypeInt64, value)
+		_node.SentCount = &value
+	}
+	if value, ok := _c.mutation.ReadCount(); ok {
+		_spec.SetField(membership.FieldReadCount, field.TypeInt64, value)
+		_node.ReadCount = &value
 	}
 	if nodes := _c.mutation.RoomIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{

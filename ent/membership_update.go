@@ -125,6 +125,60 @@ func (_u *MembershipUpdate) ClearLastReadAt() *MembershipUpdate {
 	return _u
 }
 
+// SetSentCount sets the "sent_count" field.
+func (_u *MembershipUpdate) SetSentCount(v int64) *MembershipUpdate {
+	_u.mutation.ResetSentCount()
+	_u.mutation.SetSentCount(v)
+	return _u
+}
+
+// SetNillableSentCount sets the "sent_count" field if the given value is not nil.
+func (_u *MembershipUpdate) SetNillableSentCount(v *int64) *MembershipUpdate {
+	if v != nil {
+		_u.SetSentCount(*v)
+	}
+	return _u
+}
+
+// AddSentCount adds value to the "sent_count" field.
+func (_u *MembershipUpdate) AddSentCount(v int64) *MembershipUpdate {
+	_u.mutation.AddSentCount(v)
+	return _u
+}
+
+// ClearSentCount clears the value of the "sent_count" field.
+func (_u *MembershipUpdate) ClearSentCount() *MembershipUpdate {
+	_u.mutation.ClearSentCount()
+	return _u
+}
+
+// SetReadCount sets the "read_count" field.
+func (_u *MembershipUpdate) SetReadCount(v int64) *MembershipUpdate {
+	_u.mutation.ResetReadCount()
+	_u.mutation.SetReadCount(v)
+	return _u
+}
+
+// SetNillableReadCount sets the "read_count" field if the given value is not nil.
+func (_u *MembershipUpdate) SetNillableReadCount(v *int64) *MembershipUpdate {
+	if v != nil {
+		_u.SetReadCount(*v)
+	}
+	return _u
+}
+
+// AddReadCount adds value to the "read_count" field.
+func (_u *MembershipUpdate) AddReadCount(v int64) *MembershipUpdate {
+	_u.mutation.AddReadCount(v)
+	return _u
+}
+
+// ClearReadCount clears the value of the "read_count" field.
+func (_u *MembershipUpdate) ClearReadCount() *MembershipUpdate {
+	_u.mutation.ClearReadCount()
+	return _u
+}
+
 // Mutation returns the MembershipMutation object of the builder.
 func (_u *MembershipUpdate) Mutation() *MembershipMutation {
 	return _u.mutation
@@ -212,6 +266,24 @@ func (_u *MembershipUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if _u.mutation.LastReadAtCleared() {
 		_spec.ClearField(membership.FieldLastReadAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SentCount(); ok {
+		_spec.SetField(membership.FieldSentCount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSentCount(); ok {
+		_spec.AddField(membership.FieldSentCount, field.TypeInt64, value)
+	}
+	if _u.mutation.SentCountCleared() {
+		_spec.ClearField(membership.FieldSentCount, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.ReadCount(); ok {
+		_spec.SetField(membership.FieldReadCount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedReadCount(); ok {
+		_spec.AddField(membership.FieldReadCount, field.TypeInt64, value)
+	}
+	if _u.mutation.ReadCountCleared() {
+		_spec.ClearField(membership.FieldReadCount, field.TypeInt64)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -328,6 +400,60 @@ func (_u *MembershipUpdateOne) SetNillableLastReadAt(v *time.Time) *MembershipUp
 // ClearLastReadAt clears the value of the "last_read_at" field.
 func (_u *MembershipUpdateOne) ClearLastReadAt() *MembershipUpdateOne {
 	_u.mutation.ClearLastReadAt()
+	return _u
+}
+
+// SetSentCount sets the "sent_count" field.
+func (_u *MembershipUpdateOne) SetSentCount(v int64) *MembershipUpdateOne {
+	_u.mutation.ResetSentCount()
+	_u.mutation.SetSentCount(v)
+	return _u
+}
+
+// SetNillableSentCount sets the "sent_count" field if the given value is not nil.
+func (_u *MembershipUpdateOne) SetNillableSentCount(v *int64) *MembershipUpdateOne {
+	if v != nil {
+		_u.SetSentCount(*v)
+	}
+	return _u
+}
+
+// AddSentCount adds value to the "sent_count" field.
+func (_u *MembershipUpdateOne) AddSentCount(v int64) *MembershipUpdateOne {
+	_u.mutation.AddSentCount(v)
+	return _u
+}
+
+// ClearSentCount clears the value of the "sent_count" field.
+func (_u *MembershipUpdateOne) ClearSentCount() *MembershipUpdateOne {
+	_u.mutation.ClearSentCount()
+	return _u
+}
+
+// SetReadCount sets the "read_count" field.
+func (_u *MembershipUpdateOne) SetReadCount(v int64) *MembershipUpdateOne {
+	_u.mutation.ResetReadCount()
+	_u.mutation.SetReadCount(v)
+	return _u
+}
+
+// SetNillableReadCount sets the "read_count" field if the given value is not nil.
+func (_u *MembershipUpdateOne) SetNillableReadCount(v *int64) *MembershipUpdateOne {
+	if v != nil {
+		_u.SetReadCount(*v)
+	}
+	return _u
+}
+
+// AddReadCount adds value to the "read_count" field.
+func (_u *MembershipUpdateOne) AddReadCount(v int64) *MembershipUpdateOne {
+	_u.mutation.AddReadCount(v)
+	return _u
+}
+
+// ClearReadCount clears the value of the "read_count" field.
+func (_u *MembershipUpdateOne) ClearReadCount() *MembershipUpdateOne {
+	_u.mutation.ClearReadCount()
 	return _u
 }
 
@@ -448,6 +574,24 @@ func (_u *MembershipUpdateOne) sqlSave(ctx context.Context) (_node *Membership, 
 	}
 	if _u.mutation.LastReadAtCleared() {
 		_spec.ClearField(membership.FieldLastReadAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SentCount(); ok {
+		_spec.SetField(membership.FieldSentCount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSentCount(); ok {
+		_spec.AddField(membership.FieldSentCount, field.TypeInt64, value)
+	}
+	if _u.mutation.SentCountCleared() {
+		_spec.ClearField(membership.FieldSentCount, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.ReadCount(); ok {
+		_spec.SetField(membership.FieldReadCount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedReadCount(); ok {
+		_spec.AddField(membership.FieldReadCount, field.TypeInt64, value)
+	}
+	if _u.mutation.ReadCountCleared() {
+		_spec.ClearField(membership.FieldReadCount, field.TypeInt64)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Membership{config: _u.config}

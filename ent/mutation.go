@@ -3037,6 +3037,10 @@ type MembershipMutation struct {
 	last_read_seq    *int64
 	addlast_read_seq *int64
 	last_read_at     *time.Time
+	sent_count       *int64
+	addsent_count    *int64
+	read_count       *int64
+	addread_count    *int64
 	clearedFields    map[string]struct{}
 	room             *int
 	clearedroom      bool
@@ -3463,6 +3467,146 @@ func (m *MembershipMutation) ResetLastReadAt() {
 	delete(m.clearedFields, membership.FieldLastReadAt)
 }
 
+// SetSentCount sets the "sent_count" field.
+func (m *MembershipMutation) SetSentCount(i int64) {
+	m.sent_count = &i
+	m.addsent_count = nil
+}
+
+// SentCount returns the value of the "sent_count" field in the mutation.
+func (m *MembershipMutation) SentCount() (r int64, exists bool) {
+	v := m.sent_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentCount returns the old "sent_count" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldSentCount(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentCount: %w", err)
+	}
+	return oldValue.SentCount, nil
+}
+
+// AddSentCount adds i to the "sent_count" field.
+func (m *MembershipMutation) AddSentCount(i int64) {
+	if m.addsent_count != nil {
+		*m.addsent_count += i
+	} else {
+		m.addsent_count = &i
+	}
+}
+
+// AddedSentCount returns the value that was added to the "sent_count" field in this mutation.
+func (m *MembershipMutation) AddedSentCount() (r int64, exists bool) {
+	v := m.addsent_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearSentCount clears the value of the "sent_count" field.
+func (m *MembershipMutation) ClearSentCount() {
+	m.sent_count = nil
+	m.addsent_count = nil
+	m.clearedFields[membership.FieldSentCount] = struct{}{}
+}
+
+// SentCountCleared returns if the "sent_count" field was cleared in this mutation.
+func (m *MembershipMutation) SentCountCleared() bool {
+	_, ok := m.clearedFields[membership.FieldSentCount]
+	return ok
+}
+
+// ResetSentCount resets all changes to the "sent_count" field.
+func (m *MembershipMutation) ResetSentCount() {
+	m.sent_count = nil
+	m.addsent_count = nil
+	delete(m.clearedFields, membership.FieldSentCount)
+}
+
+// SetReadCount sets the "read_count" field.
+func (m *MembershipMutation) SetReadCount(i int64) {
+	m.read_count = &i
+	m.addread_count = nil
+}
+
+// ReadCount returns the value of the "read_count" field in the mutation.
+func (m *MembershipMutation) ReadCount() (r int64, exists bool) {
+	v := m.read_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReadCount returns the old "read_count" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldReadCount(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReadCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReadCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReadCount: %w", err)
+	}
+	return oldValue.ReadCount, nil
+}
+
+// AddReadCount adds i to the "read_count" field.
+func (m *MembershipMutation) AddReadCount(i int64) {
+	if m.addread_count != nil {
+		*m.addread_count += i
+	} else {
+		m.addread_count = &i
+	}
+}
+
+// AddedReadCount returns the value that was added to the "read_count" field in this mutation.
+func (m *MembershipMutation) AddedReadCount() (r int64, exists bool) {
+	v := m.addread_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearReadCount clears the value of the "read_count" field.
+func (m *MembershipMutation) ClearReadCount() {
+	m.read_count = nil
+	m.addread_count = nil
+	m.clearedFields[membership.FieldReadCount] = struct{}{}
+}
+
+// ReadCountCleared returns if the "read_count" field was cleared in this mutation.
+func (m *MembershipMutation) ReadCountCleared() bool {
+	_, ok := m.clearedFields[membership.FieldReadCount]
+	return ok
+}
+
+// ResetReadCount resets all changes to the "read_count" field.
+func (m *MembershipMutation) ResetReadCount() {
+	m.read_count = nil
+	m.addread_count = nil
+	delete(m.clearedFields, membership.FieldReadCount)
+}
+
 // ClearRoom clears the "room" edge to the Room entity.
 func (m *MembershipMutation) ClearRoom() {
 	m.clearedroom = true
@@ -3551,7 +3695,7 @@ func (m *MembershipMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MembershipMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 9)
 	if m.room != nil {
 		fields = append(fields, membership.FieldRoomID)
 	}
@@ -3572,6 +3716,12 @@ func (m *MembershipMutation) Fields() []string {
 	}
 	if m.last_read_at != nil {
 		fields = append(fields, membership.FieldLastReadAt)
+	}
+	if m.sent_count != nil {
+		fields = append(fields, membership.FieldSentCount)
+	}
+	if m.read_count != nil {
+		fields = append(fields, membership.FieldReadCount)
 	}
 	return fields
 }
@@ -3595,6 +3745,10 @@ func (m *MembershipMutation) Field(name string) (ent.Value, bool) {
 		return m.LastReadSeq()
 	case membership.FieldLastReadAt:
 		return m.LastReadAt()
+	case membership.FieldSentCount:
+		return m.SentCount()
+	case membership.FieldReadCount:
+		return m.ReadCount()
 	}
 	return nil, false
 }
@@ -3618,6 +3772,10 @@ func (m *MembershipMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldLastReadSeq(ctx)
 	case membership.FieldLastReadAt:
 		return m.OldLastReadAt(ctx)
+	case membership.FieldSentCount:
+		return m.OldSentCount(ctx)
+	case membership.FieldReadCount:
+		return m.OldReadCount(ctx)
 	}
 	return nil, fmt.Errorf("unknown Membership field %s", name)
 }
@@ -3676,6 +3834,20 @@ func (m *MembershipMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastReadAt(v)
 		return nil
+	case membership.FieldSentCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentCount(v)
+		return nil
+	case membership.FieldReadCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReadCount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Membership field %s", name)
 }
@@ -3690,6 +3862,12 @@ func (m *MembershipMutation) AddedFields() []string {
 	if m.addlast_read_seq != nil {
 		fields = append(fields, membership.FieldLastReadSeq)
 	}
+	if m.addsent_count != nil {
+		fields = append(fields, membership.FieldSentCount)
+	}
+	if m.addread_count != nil {
+		fields = append(fields, membership.FieldReadCount)
+	}
 	return fields
 }
 
@@ -3702,6 +3880,10 @@ func (m *MembershipMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedJoinedSeq()
 	case membership.FieldLastReadSeq:
 		return m.AddedLastReadSeq()
+	case membership.FieldSentCount:
+		return m.AddedSentCount()
+	case membership.FieldReadCount:
+		return m.AddedReadCount()
 	}
 	return nil, false
 }
@@ -3725,6 +3907,20 @@ func (m *MembershipMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddLastReadSeq(v)
 		return nil
+	case membership.FieldSentCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSentCount(v)
+		return nil
+	case membership.FieldReadCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReadCount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Membership numeric field %s", name)
 }
@@ -3738,6 +3934,12 @@ func (m *MembershipMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(membership.FieldLastReadAt) {
 		fields = append(fields, membership.FieldLastReadAt)
+	}
+	if m.FieldCleared(membership.FieldSentCount) {
+		fields = append(fields, membership.FieldSentCount)
+	}
+	if m.FieldCleared(membership.FieldReadCount) {
+		fields = append(fields, membership.FieldReadCount)
 	}
 	return fields
 }
@@ -3758,6 +3960,12 @@ func (m *MembershipMutation) ClearField(name string) error {
 		return nil
 	case membership.FieldLastReadAt:
 		m.ClearLastReadAt()
+		return nil
+	case membership.FieldSentCount:
+		m.ClearSentCount()
+		return nil
+	case membership.FieldReadCount:
+		m.ClearReadCount()
 		return nil
 	}
 	return fmt.Errorf("unknown Membership nullable field %s", name)
@@ -3787,6 +3995,12 @@ func (m *MembershipMutation) ResetField(name string) error {
 		return nil
 	case membership.FieldLastReadAt:
 		m.ResetLastReadAt()
+		return nil
+	case membership.FieldSentCount:
+		m.ResetSentCount()
+		return nil
+	case membership.FieldReadCount:
+		m.ResetReadCount()
 		return nil
 	}
 	return fmt.Errorf("unknown Membership field %s", name)
@@ -6758,6 +6972,8 @@ type RoomMutation struct {
 	addlast_seq        *int64
 	owner_id           *int
 	addowner_id        *int
+	message_count      *int64
+	addmessage_count   *int64
 	updated_at         *time.Time
 	clearedFields      map[string]struct{}
 	memberships        map[int]struct{}
@@ -7165,6 +7381,76 @@ func (m *RoomMutation) ResetOwnerID() {
 	delete(m.clearedFields, room.FieldOwnerID)
 }
 
+// SetMessageCount sets the "message_count" field.
+func (m *RoomMutation) SetMessageCount(i int64) {
+	m.message_count = &i
+	m.addmessage_count = nil
+}
+
+// MessageCount returns the value of the "message_count" field in the mutation.
+func (m *RoomMutation) MessageCount() (r int64, exists bool) {
+	v := m.message_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMessageCount returns the old "message_count" field's value of the Room entity.
+// If the Room object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RoomMutation) OldMessageCount(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMessageCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMessageCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMessageCount: %w", err)
+	}
+	return oldValue.MessageCount, nil
+}
+
+// AddMessageCount adds i to the "message_count" field.
+func (m *RoomMutation) AddMessageCount(i int64) {
+	if m.addmessage_count != nil {
+		*m.addmessage_count += i
+	} else {
+		m.addmessage_count = &i
+	}
+}
+
+// AddedMessageCount returns the value that was added to the "message_count" field in this mutation.
+func (m *RoomMutation) AddedMessageCount() (r int64, exists bool) {
+	v := m.addmessage_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMessageCount clears the value of the "message_count" field.
+func (m *RoomMutation) ClearMessageCount() {
+	m.message_count = nil
+	m.addmessage_count = nil
+	m.clearedFields[room.FieldMessageCount] = struct{}{}
+}
+
+// MessageCountCleared returns if the "message_count" field was cleared in this mutation.
+func (m *RoomMutation) MessageCountCleared() bool {
+	_, ok := m.clearedFields[room.FieldMessageCount]
+	return ok
+}
+
+// ResetMessageCount resets all changes to the "message_count" field.
+func (m *RoomMutation) ResetMessageCount() {
+	m.message_count = nil
+	m.addmessage_count = nil
+	delete(m.clearedFields, room.FieldMessageCount)
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (m *RoomMutation) SetUpdatedAt(t time.Time) {
 	m.updated_at = &t
@@ -7343,7 +7629,7 @@ func (m *RoomMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RoomMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.created_at != nil {
 		fields = append(fields, room.FieldCreatedAt)
 	}
@@ -7361,6 +7647,9 @@ func (m *RoomMutation) Fields() []string {
 	}
 	if m.owner_id != nil {
 		fields = append(fields, room.FieldOwnerID)
+	}
+	if m.message_count != nil {
+		fields = append(fields, room.FieldMessageCount)
 	}
 	if m.updated_at != nil {
 		fields = append(fields, room.FieldUpdatedAt)
@@ -7385,6 +7674,8 @@ func (m *RoomMutation) Field(name string) (ent.Value, bool) {
 		return m.LastSeq()
 	case room.FieldOwnerID:
 		return m.OwnerID()
+	case room.FieldMessageCount:
+		return m.MessageCount()
 	case room.FieldUpdatedAt:
 		return m.UpdatedAt()
 	}
@@ -7408,6 +7699,8 @@ func (m *RoomMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldLastSeq(ctx)
 	case room.FieldOwnerID:
 		return m.OldOwnerID(ctx)
+	case room.FieldMessageCount:
+		return m.OldMessageCount(ctx)
 	case room.FieldUpdatedAt:
 		return m.OldUpdatedAt(ctx)
 	}
@@ -7461,6 +7754,13 @@ func (m *RoomMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetOwnerID(v)
 		return nil
+	case room.FieldMessageCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMessageCount(v)
+		return nil
 	case room.FieldUpdatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -7482,6 +7782,9 @@ func (m *RoomMutation) AddedFields() []string {
 	if m.addowner_id != nil {
 		fields = append(fields, room.FieldOwnerID)
 	}
+	if m.addmessage_count != nil {
+		fields = append(fields, room.FieldMessageCount)
+	}
 	return fields
 }
 
@@ -7494,6 +7797,8 @@ func (m *RoomMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedLastSeq()
 	case room.FieldOwnerID:
 		return m.AddedOwnerID()
+	case room.FieldMessageCount:
+		return m.AddedMessageCount()
 	}
 	return nil, false
 }
@@ -7517,6 +7822,13 @@ func (m *RoomMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddOwnerID(v)
 		return nil
+	case room.FieldMessageCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMessageCount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Room numeric field %s", name)
 }
@@ -7533,6 +7845,9 @@ func (m *RoomMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(room.FieldOwnerID) {
 		fields = append(fields, room.FieldOwnerID)
+	}
+	if m.FieldCleared(room.FieldMessageCount) {
+		fields = append(fields, room.FieldMessageCount)
 	}
 	return fields
 }
@@ -7556,6 +7871,9 @@ func (m *RoomMutation) ClearField(name string) error {
 		return nil
 	case room.FieldOwnerID:
 		m.ClearOwnerID()
+		return nil
+	case room.FieldMessageCount:
+		m.ClearMessageCount()
 		return nil
 	}
 	return fmt.Errorf("unknown Room nullable field %s", name)
@@ -7582,6 +7900,9 @@ func (m *RoomMutation) ResetField(name string) error {
 		return nil
 	case room.FieldOwnerID:
 		m.ResetOwnerID()
+		return nil
+	case room.FieldMessageCount:
+		m.ResetMessageCount()
 		return nil
 	case room.FieldUpdatedAt:
 		m.ResetUpdatedAt()

@@ -29,6 +29,8 @@ type Room struct {
 	LastSeq int64 `json:"last_seq,omitempty"`
 	// OwnerID holds the value of the "owner_id" field.
 	OwnerID *int `json:"owner_id,omitempty"`
+	// MessageCount holds the value of the "message_count" field.
+	MessageCount *int64 `json:"message_count,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -74,7 +76,7 @@ func (*Room) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case room.FieldID, room.FieldLastSeq, room.FieldOwnerID:
+		case room.FieldID, room.FieldLastSeq, room.FieldOwnerID, room.FieldMessageCount:
 			values[i] = new(sql.NullInt64)
 		case room.FieldKind, room.FieldName, room.FieldDirectKey:
 			values[i] = new(sql.NullString)
@@ -139,6 +141,13 @@ func (_m *Room) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.OwnerID = new(int)
 				*_m.OwnerID = int(value.Int64)
+			}
+		case room.FieldMessageCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field message_count", values[i])
+			} else if value.Valid {
+				_m.MessageCount = new(int64)
+				*_m.MessageCount = value.Int64
 			}
 		case room.FieldUpdatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -213,6 +222,11 @@ func (_m *Room) String() string {
 	builder.WriteString(", ")
 	if v := _m.OwnerID; v != nil {
 		builder.WriteString("owner_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.MessageCount; v != nil {
+		builder.WriteString("message_count=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")

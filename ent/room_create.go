@@ -98,6 +98,20 @@ func (_c *RoomCreate) SetNillableOwnerID(v *int) *RoomCreate {
 	return _c
 }
 
+// SetMessageCount sets the "message_count" field.
+func (_c *RoomCreate) SetMessageCount(v int64) *RoomCreate {
+	_c.mutation.SetMessageCount(v)
+	return _c
+}
+
+// SetNillableMessageCount sets the "message_count" field if the given value is not nil.
+func (_c *RoomCreate) SetNillableMessageCount(v *int64) *RoomCreate {
+	if v != nil {
+		_c.SetMessageCount(*v)
+	}
+	return _c
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_c *RoomCreate) SetUpdatedAt(v time.Time) *RoomCreate {
 	_c.mutation.SetUpdatedAt(v)
@@ -185,6 +199,10 @@ func (_c *RoomCreate) defaults() {
 		v := room.DefaultLastSeq
 		_c.mutation.SetLastSeq(v)
 	}
+	if _, ok := _c.mutation.MessageCount(); !ok {
+		v := room.DefaultMessageCount()
+		_c.mutation.SetMessageCount(v)
+	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
 		v := room.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
@@ -269,6 +287,10 @@ func (_c *RoomCreate) createSpec() (*Room, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.OwnerID(); ok {
 		_spec.SetField(room.FieldOwnerID, field.TypeInt, value)
 		_node.OwnerID = &value
+	}
+	if value, ok := _c.mutation.MessageCount(); ok {
+		_spec.SetField(room.FieldMessageCount, field.TypeInt64, value)
+		_node.MessageCount = &value
 	}
 	if value, ok := _c.mutation.UpdatedAt(); ok {
 		_spec.SetField(room.FieldUpdatedAt, field.TypeTime, value)

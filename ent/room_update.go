@@ -99,6 +99,33 @@ func (_u *RoomUpdate) ClearOwnerID() *RoomUpdate {
 	return _u
 }
 
+// SetMessageCount sets the "message_count" field.
+func (_u *RoomUpdate) SetMessageCount(v int64) *RoomUpdate {
+	_u.mutation.ResetMessageCount()
+	_u.mutation.SetMessageCount(v)
+	return _u
+}
+
+// SetNillableMessageCount sets the "message_count" field if the given value is not nil.
+func (_u *RoomUpdate) SetNillableMessageCount(v *int64) *RoomUpdate {
+	if v != nil {
+		_u.SetMessageCount(*v)
+	}
+	return _u
+}
+
+// AddMessageCount adds value to the "message_count" field.
+func (_u *RoomUpdate) AddMessageCount(v int64) *RoomUpdate {
+	_u.mutation.AddMessageCount(v)
+	return _u
+}
+
+// ClearMessageCount clears the value of the "message_count" field.
+func (_u *RoomUpdate) ClearMessageCount() *RoomUpdate {
+	_u.mutation.ClearMessageCount()
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *RoomUpdate) SetUpdatedAt(v time.Time) *RoomUpdate {
 	_u.mutation.SetUpdatedAt(v)
@@ -268,6 +295,15 @@ func (_u *RoomUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.OwnerIDCleared() {
 		_spec.ClearField(room.FieldOwnerID, field.TypeInt)
+	}
+	if value, ok := _u.mutation.MessageCount(); ok {
+		_spec.SetField(room.FieldMessageCount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedMessageCount(); ok {
+		_spec.AddField(room.FieldMessageCount, field.TypeInt64, value)
+	}
+	if _u.mutation.MessageCountCleared() {
+		_spec.ClearField(room.FieldMessageCount, field.TypeInt64)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(room.FieldUpdatedAt, field.TypeTime, value)
@@ -449,6 +485,33 @@ func (_u *RoomUpdateOne) AddOwnerID(v int) *RoomUpdateOne {
 // ClearOwnerID clears the value of the "owner_id" field.
 func (_u *RoomUpdateOne) ClearOwnerID() *RoomUpdateOne {
 	_u.mutation.ClearOwnerID()
+	return _u
+}
+
+// SetMessageCount sets the "message_count" field.
+func (_u *RoomUpdateOne) SetMessageCount(v int64) *RoomUpdateOne {
+	_u.mutation.ResetMessageCount()
+	_u.mutation.SetMessageCount(v)
+	return _u
+}
+
+// SetNillableMessageCount sets the "message_count" field if the given value is not nil.
+func (_u *RoomUpdateOne) SetNillableMessageCount(v *int64) *RoomUpdateOne {
+	if v != nil {
+		_u.SetMessageCount(*v)
+	}
+	return _u
+}
+
+// AddMessageCount adds value to the "message_count" field.
+func (_u *RoomUpdateOne) AddMessageCount(v int64) *RoomUpdateOne {
+	_u.mutation.AddMessageCount(v)
+	return _u
+}
+
+// ClearMessageCount clears the value of the "message_count" field.
+func (_u *RoomUpdateOne) ClearMessageCount() *RoomUpdateOne {
+	_u.mutation.ClearMessageCount()
 	return _u
 }
 
@@ -651,6 +714,15 @@ func (_u *RoomUpdateOne) sqlSave(ctx context.Context) (_node *Room, err error) {
 	}
 	if _u.mutation.OwnerIDCleared() {
 		_spec.ClearField(room.FieldOwnerID, field.TypeInt)
+	}
+	if value, ok := _u.mutation.MessageCount(); ok {
+		_spec.SetField(room.FieldMessageCount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedMessageCount(); ok {
+		_spec.AddField(room.FieldMessageCount, field.TypeInt64, value)
+	}
+	if _u.mutation.MessageCountCleared() {
+		_spec.ClearField(room.FieldMessageCount, field.TypeInt64)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(room.FieldUpdatedAt, field.TypeTime, value)

@@ -158,6 +158,14 @@ func init() {
 	membershipDescLastReadSeq := membershipFields[5].Descriptor()
 	// membership.DefaultLastReadSeq holds the default value on creation for the last_read_seq field.
 	membership.DefaultLastReadSeq = membershipDescLastReadSeq.Default.(int64)
+	// membershipDescSentCount is the schema descriptor for sent_count field.
+	membershipDescSentCount := membershipFields[7].Descriptor()
+	// membership.DefaultSentCount holds the default value on creation for the sent_count field.
+	membership.DefaultSentCount = membershipDescSentCount.Default.(func() int64)
+	// membershipDescReadCount is the schema descriptor for read_count field.
+	membershipDescReadCount := membershipFields[8].Descriptor()
+	// membership.DefaultReadCount holds the default value on creation for the read_count field.
+	membership.DefaultReadCount = membershipDescReadCount.Default.(func() int64)
 	messageMixin := schema.Message{}.Mixin()
 	messageMixinFields0 := messageMixin[0].Fields()
 	_ = messageMixinFields0
@@ -278,8 +286,12 @@ func init() {
 	roomDescLastSeq := roomFields[3].Descriptor()
 	// room.DefaultLastSeq holds the default value on creation for the last_seq field.
 	room.DefaultLastSeq = roomDescLastSeq.Default.(int64)
+	// roomDescMessageCount is the schema descriptor for message_count field.
+	roomDescMessageCount := roomFields[5].Descriptor()
+	// room.DefaultMessageCount holds the default value on creation for the message_count field.
+	room.DefaultMessageCount = roomDescMessageCount.Default.(func() int64)
 	// roomDescUpdatedAt is the schema descriptor for updated_at field.
-	roomDescUpdatedAt := roomFields[5].Descriptor()
+	roomDescUpdatedAt := roomFields[6].Descriptor()
 	// room.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	room.DefaultUpdatedAt = roomDescUpdatedAt.Default.(func() time.Time)
 	sessionMixin := schema.Session{}.Mixin()

@@ -248,7 +248,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 		}
 		rep.Send, rep.SendCheck = append(rep.Send, res...), chk
 		for _, r := range res {
-			say("send   chatty c=%-3d %7.0f/s  server %6.0f µs/send  p99 %6.1f ms  errors %v", r.Concurrency, r.PerSec, r.ServerCPUus, r.P99ms, r.Errors)
+			say("send   chatty c=%-3d %7.0f/s  server %6.0f µs/send  %4.1f statements/send  p99 %6.1f ms  errors %v", r.Concurrency, r.PerSec, r.ServerCPUus, r.Statements, r.P99ms, r.Errors)
 		}
 		if chk != nil {
 			say("send   read back: %d of %d acknowledged stored, %d duplicate seqs, %d gaps", chk.Stored, chk.Acked, chk.Duplicates, chk.Gaps)

@@ -98,6 +98,9 @@ func (r *Report) Markdown() string {
 		if s.ServerCPUus > 0 {
 			row(fmt.Sprintf("chatty CPU µs per send, concurrency %d (database's not counted)", s.Concurrency), s.ServerCPUus, 0, "µs", false, "")
 		}
+		if s.Statements > 0 {
+			row(fmt.Sprintf("SQL statements (round trips) per send, concurrency %d (BEGIN, COMMIT and the token's session read included)", s.Concurrency), s.Statements, 0, "", false, "")
+		}
 	}
 	if c := r.SendCheck; c != nil {
 		verdict := "ok"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,16 +13,20 @@ import (
 
 // SendResult is one level of the send scenario.
 type SendResult struct {
-	Target      string         `json:"target"` // chatty or raw
-	Concurrency int            `json:"concurrency"`
-	Rooms       int            `json:"rooms"`
-	Sends       int            `json:"sends"` // acknowledged
-	Seconds     float64        `json:"seconds"`
-	PerSec      float64        `json:"per_sec"`
-	P50ms       float64        `json:"p50_ms"`
-	P99ms       float64        `json:"p99_ms"`
-	ServerCPUus float64        `json:"server_cpu_us_per_send,omitempty"`
-	Errors      map[string]int `json:"errors,omitempty"`
+	Target      string  `json:"target"` // chatty or raw
+	Concurrency int     `json:"concurrency"`
+	Rooms       int     `json:"rooms"`
+	Sends       int     `json:"sends"` // acknowledged
+	Seconds     float64 `json:"seconds"`
+	PerSec      float64 `json:"per_sec"`
+	P50ms       float64 `json:"p50_ms"`
+	P99ms       float64 `json:"p99_ms"`
+	ServerCPUus float64 `json:"server_cpu_us_per_send,omitempty"`
+	// SQL statements per acknowledged send (chatty_db_statements_total
+	// on /metrics; BEGIN and COMMIT included, and the per-request read of
+	// the access token's session).
+	Statements float64        `json:"statements_per_send,omitempty"`
+	Errors     map[string]int `json:"errors,omitempty"`
 }
 
 // SendCheck is what the API shows afterwards of every send scenario level.
@@ -69,6 +74,7 @@ func runSend(ctx context.Context, a *api, o sendOpts) ([]*SendResult, *SendCheck
 		bar := newBar(o.progress, -1, fmt.Sprintf("send chatty c=%d", c))
 		clk := newClock()
 		cpu0 := cpuTime(o.pid)
+		stmts0, stmtsErr := dbStatements(ctx, a)
 		stop := time.Now().Add(o.duration)
 		var wg sync.WaitGroup
 		for w := range c {
@@ -103,6 +109,9 @@ func runSend(ctx context.Context, a *api, o sendOpts) ([]*SendResult, *SendCheck
 		r.PerSec = float64(r.Sends) / r.Seconds
 		if cpu := cpuTime(o.pid) - cpu0; o.pid > 0 && r.Sends > 0 {
 			r.ServerCPUus = float64(cpu.Microseconds()) / float64(r.Sends)
+		}
+		if stmts1, err := dbStatements(ctx, a); err == nil && stmtsErr == nil && r.Sends > 0 {
+			r.Statements = (stmts1 - stmts0) / float64(r.Sends)
 		}
 		sort.Float64s(lat)
 		r.P50ms, r.P99ms = quantile(lat, 0.5), quantile(lat, 0.99)
@@ -181,4 +190,18 @@ func roomMessages(ctx context.Context, a *api, token, roomID, prefix string) ([]
 		after = r.Room.Messages.PageInfo.EndCursor
 	}
 	return seqs, mine, nil
+}
+
+// dbStatements reads chatty_db_statements_total from the server's /metrics.
+func dbStatements(ctx context.Context, a *api) (float64, error) {
+	body, err := a.get(ctx, "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "chatty_db_statements_total "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("no chatty_db_statements_total in /metrics")
 }

@@ -69,6 +69,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	chatOpts := []chat.Option{
 		chat.WithUploads(upload.NewService(disk, upload.Limits{DecodeMemory: cfg.ImageMemory})),
 		chat.WithUploadQuota(cfg.UploadQuota),
+		chat.WithDialect(db.Dialect),
 	}
 	if cfg.RedisURL != "" {
 		broker, err := pubsub.NewRedis(ctx, cfg.RedisURL, pubsub.WithLogger(log), pubsub.WithPrefix(cfg.RedisPrefix))

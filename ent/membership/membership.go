@@ -28,6 +28,10 @@ const (
 	FieldLastReadSeq = "last_read_seq"
 	// FieldLastReadAt holds the string denoting the last_read_at field in the database.
 	FieldLastReadAt = "last_read_at"
+	// FieldSentCount holds the string denoting the sent_count field in the database.
+	FieldSentCount = "sent_count"
+	// FieldReadCount holds the string denoting the read_count field in the database.
+	FieldReadCount = "read_count"
 	// EdgeRoom holds the string denoting the room edge name in mutations.
 	EdgeRoom = "room"
 	// EdgeUser holds the string denoting the user edge name in mutations.
@@ -60,6 +64,8 @@ var Columns = []string{
 	FieldJoinedSeq,
 	FieldLastReadSeq,
 	FieldLastReadAt,
+	FieldSentCount,
+	FieldReadCount,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -79,6 +85,10 @@ var (
 	DefaultJoinedSeq int64
 	// DefaultLastReadSeq holds the default value on creation for the "last_read_seq" field.
 	DefaultLastReadSeq int64
+	// DefaultSentCount holds the default value on creation for the "sent_count" field.
+	DefaultSentCount func() int64
+	// DefaultReadCount holds the default value on creation for the "read_count" field.
+	DefaultReadCount func() int64
 )
 
 // OrderOption defines the ordering options for the Membership queries.
@@ -122,6 +132,16 @@ func ByLastReadSeq(opts ...sql.OrderTermOption) OrderOption {
 // ByLastReadAt orders the results by the last_read_at field.
 func ByLastReadAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastReadAt, opts...).ToFunc()
+}
+
+// BySentCount orders the results by the sent_count field.
+func BySentCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSentCount, opts...).ToFunc()
+}
+
+// ByReadCount orders the results by the read_count field.
+func ByReadCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReadCount, opts...).ToFunc()
 }
 
 // ByRoomField orders the results by room field.

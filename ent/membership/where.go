@@ -90,6 +90,16 @@ func LastReadAt(v time.Time) predicate.Membership {
 	return predicate.Membership(sql.FieldEQ(FieldLastReadAt, v))
 }
 
+// SentCount applies equality check predicate on the "sent_count" field. It's identical to SentCountEQ.
+func SentCount(v int64) predicate.Membership {
+	return predicate.Membership(sql.FieldEQ(FieldSentCount, v))
+}
+
+// ReadCount applies equality check predicate on the "read_count" field. It's identical to ReadCountEQ.
+func ReadCount(v int64) predicate.Membership {
+	return predicate.Membership(sql.FieldEQ(FieldReadCount, v))
+}
+
 // RoomIDEQ applies the EQ predicate on the "room_id" field.
 func RoomIDEQ(v int) predicate.Membership {
 	return predicate.Membership(sql.FieldEQ(FieldRoomID, v))
@@ -348,6 +358,106 @@ func LastReadAtIsNil() predicate.Membership {
 // LastReadAtNotNil applies the NotNil predicate on the "last_read_at" field.
 func LastReadAtNotNil() predicate.Membership {
 	return predicate.Membership(sql.FieldNotNull(FieldLastReadAt))
+}
+
+// SentCountEQ applies the EQ predicate on the "sent_count" field.
+func SentCountEQ(v int64) predicate.Membership {
+	return predicate.Membership(sql.FieldEQ(FieldSentCount, v))
+}
+
+// SentCountNEQ applies the NEQ predicate on the "sent_count" field.
+func SentCountNEQ(v int64) predicate.Membership {
+	return predicate.Membership(sql.FieldNEQ(FieldSentCount, v))
+}
+
+// SentCountIn applies the In predicate on the "sent_count" field.
+func SentCountIn(vs ...int64) predicate.Membership {
+	return predicate.Membership(sql.FieldIn(FieldSentCount, vs...))
+}
+
+// SentCountNotIn applies the NotIn predicate on the "sent_count" field.
+func SentCountNotIn(vs ...int64) predicate.Membership {
+	return predicate.Membership(sql.FieldNotIn(FieldSentCount, vs...))
+}
+
+// SentCountGT applies the GT predicate on the "sent_count" field.
+func SentCountGT(v int64) predicate.Membership {
+	return predicate.Membership(sql.FieldGT(FieldSentCount, v))
+}
+
+// SentCountGTE applies the GTE predicate on the "sent_count" field.
+func SentCountGTE(v int64) predicate.Membership {
+	return predicate.Membership(sql.FieldGTE(FieldSentCount, v))
+}
+
+// SentCountLT applies the LT predicate on the "sent_count" field.
+func SentCountLT(v int64) predicate.Membership {
+	return predicate.Membership(sql.FieldLT(FieldSentCount, v))
+}
+
+// SentCountLTE applies the LTE predicate on the "sent_count" field.
+func SentCountLTE(v int64) predicate.Membership {
+	return predicate.Membership(sql.FieldLTE(FieldSentCount, v))
+}
+
+// SentCountIsNil applies the IsNil predicate on the "sent_count" field.
+func SentCountIsNil() predicate.Membership {
+	return predicate.Membership(sql.FieldIsNull(FieldSentCount))
+}
+
+// SentCountNotNil applies the NotNil predicate on the "sent_count" field.
+func SentCountNotNil() predicate.Membership {
+	return predicate.Membership(sql.FieldNotNull(FieldSentCount))
+}
+
+// ReadCountEQ applies the EQ predicate on the "read_count" field.
+func ReadCountEQ(v int64) predicate.Membership {
+	return predicate.Membership(sql.FieldEQ(FieldReadCount, v))
+}
+
+// ReadCountNEQ applies the NEQ predicate on the "read_count" field.
+func ReadCountNEQ(v int64) predicate.Membership {
+	return predicate.Membership(sql.FieldNEQ(FieldReadCount, v))
+}
+
+// ReadCountIn applies the In predicate on the "read_count" field.
+func ReadCountIn(vs ...int64) predicate.Membership {
+	return predicate.Membership(sql.FieldIn(FieldReadCount, vs...))
+}
+
+// ReadCountNotIn applies the NotIn predicate on the "read_count" field.
+func ReadCountNotIn(vs ...int64) predicate.Membership {
+	return predicate.Membership(sql.FieldNotIn(FieldReadCount, vs...))
+}
+
+// ReadCountGT applies the GT predicate on the "read_count" field.
+func ReadCountGT(v int64) predicate.Membership {
+	return predicate.Membership(sql.FieldGT(FieldReadCount, v))
+}
+
+// ReadCountGTE applies the GTE predicate on the "read_count" field.
+func ReadCountGTE(v int64) predicate.Membership {
+	return predicate.Membership(sql.FieldGTE(FieldReadCount, v))
+}
+
+// ReadCountLT applies the LT predicate on the "read_count" field.
+func ReadCountLT(v int64) predicate.Membership {
+	return predicate.Membership(sql.FieldLT(FieldReadCount, v))
+}
+
+// ReadCountLTE applies the LTE predicate on the "read_count" field.
+func ReadCountLTE(v int64) predicate.Membership {
+	return predicate.Membership(sql.FieldLTE(FieldReadCount, v))
+}
+
+// ReadCountIsNil applies the IsNil predicate on the "read_count" field.
+func ReadCountIsNil() predicate.Membership {
+	return predicate.Membership(sql.FieldIsNull(FieldReadCount))
+}
+
+// ReadCountNotNil applies the NotNil predicate on the "read_count" field.
+func ReadCountNotNil() predicate.Membership {
+	return predicate.Membership(sql.FieldNotNull(FieldReadCount))
 }
 
 // HasRoom applies the HasEdge predicate on the "room" edge.

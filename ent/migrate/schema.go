@@ -169,6 +169,8 @@ var (
 		{Name: "joined_seq", Type: field.TypeInt64, Default: 0},
 		{Name: "last_read_seq", Type: field.TypeInt64, Default: 0},
 		{Name: "last_read_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "sent_count", Type: field.TypeInt64, Nullable: true},
+		{Name: "read_count", Type: field.TypeInt64, Nullable: true},
 		{Name: "room_id", Type: field.TypeInt},
 		{Name: "user_id", Type: field.TypeInt},
 	}
@@ -180,13 +182,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "memberships_rooms_memberships",
-				Columns:    []*schema.Column{MembershipsColumns[6]},
+				Columns:    []*schema.Column{MembershipsColumns[8]},
 				RefColumns: []*schema.Column{RoomsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "memberships_users_memberships",
-				Columns:    []*schema.Column{MembershipsColumns[7]},
+				Columns:    []*schema.Column{MembershipsColumns[9]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -195,12 +197,12 @@ var (
 			{
 				Name:    "membership_room_id_user_id",
 				Unique:  true,
-				Columns: []*schema.Column{MembershipsColumns[6], MembershipsColumns[7]},
+				Columns: []*schema.Column{MembershipsColumns[8], MembershipsColumns[9]},
 			},
 			{
 				Name:    "membership_user_id_left_at",
 				Unique:  false,
-				Columns: []*schema.Column{MembershipsColumns[7], MembershipsColumns[2]},
+				Columns: []*schema.Column{MembershipsColumns[9], MembershipsColumns[2]},
 			},
 		},
 	}
@@ -362,6 +364,7 @@ var (
 		{Name: "direct_key", Type: field.TypeString, Nullable: true, Size: 64},
 		{Name: "last_seq", Type: field.TypeInt64, Default: 0},
 		{Name: "owner_id", Type: field.TypeInt, Nullable: true},
+		{Name: "message_count", Type: field.TypeInt64, Nullable: true},
 		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 	}
 	// RoomsTable holds the schema information for the "rooms" table.
@@ -378,7 +381,7 @@ var (
 			{
 				Name:    "room_updated_at",
 				Unique:  false,
-				Columns: []*schema.Column{RoomsColumns[7]},
+				Columns: []*schema.Column{RoomsColumns[8]},
 			},
 		},
 	}

@@ -29,6 +29,8 @@ const (
 	FieldLastSeq = "last_seq"
 	// FieldOwnerID holds the string denoting the owner_id field in the database.
 	FieldOwnerID = "owner_id"
+	// FieldMessageCount holds the string denoting the message_count field in the database.
+	FieldMessageCount = "message_count"
 	// FieldUpdatedAt holds the string denoting the updated_at field in the database.
 	FieldUpdatedAt = "updated_at"
 	// EdgeMemberships holds the string denoting the memberships edge name in mutations.
@@ -62,6 +64,7 @@ var Columns = []string{
 	FieldDirectKey,
 	FieldLastSeq,
 	FieldOwnerID,
+	FieldMessageCount,
 	FieldUpdatedAt,
 }
 
@@ -84,6 +87,8 @@ var (
 	DirectKeyValidator func(string) error
 	// DefaultLastSeq holds the default value on creation for the "last_seq" field.
 	DefaultLastSeq int64
+	// DefaultMessageCount holds the default value on creation for the "message_count" field.
+	DefaultMessageCount func() int64
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
 	DefaultUpdatedAt func() time.Time
 )
@@ -147,6 +152,11 @@ func ByLastSeq(opts ...sql.OrderTermOption) OrderOption {
 // ByOwnerID orders the results by the owner_id field.
 func ByOwnerID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOwnerID, opts...).ToFunc()
+}
+
+// ByMessageCount orders the results by the message_count field.
+func ByMessageCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMessageCount, opts...).ToFunc()
 }
 
 // ByUpdatedAt orders the results by the updated_at field.

@@ -80,6 +80,11 @@ func OwnerID(v int) predicate.Room {
 	return predicate.Room(sql.FieldEQ(FieldOwnerID, v))
 }
 
+// MessageCount applies equality check predicate on the "message_count" field. It's identical to MessageCountEQ.
+func MessageCount(v int64) predicate.Room {
+	return predicate.Room(sql.FieldEQ(FieldMessageCount, v))
+}
+
 // UpdatedAt applies equality check predicate on the "updated_at" field. It's identical to UpdatedAtEQ.
 func UpdatedAt(v time.Time) predicate.Room {
 	return predicate.Room(sql.FieldEQ(FieldUpdatedAt, v))
@@ -383,6 +388,56 @@ func OwnerIDIsNil() predicate.Room {
 // OwnerIDNotNil applies the NotNil predicate on the "owner_id" field.
 func OwnerIDNotNil() predicate.Room {
 	return predicate.Room(sql.FieldNotNull(FieldOwnerID))
+}
+
+// MessageCountEQ applies the EQ predicate on the "message_count" field.
+func MessageCountEQ(v int64) predicate.Room {
+	return predicate.Room(sql.FieldEQ(FieldMessageCount, v))
+}
+
+// MessageCountNEQ applies the NEQ predicate on the "message_count" field.
+func MessageCountNEQ(v int64) predicate.Room {
+	return predicate.Room(sql.FieldNEQ(FieldMessageCount, v))
+}
+
+// MessageCountIn applies the In predicate on the "message_count" field.
+func MessageCountIn(vs ...int64) predicate.Room {
+	return predicate.Room(sql.FieldIn(FieldMessageCount, vs...))
+}
+
+// MessageCountNotIn applies the NotIn predicate on the "message_count" field.
+func MessageCountNotIn(vs ...int64) predicate.Room {
+	return predicate.Room(sql.FieldNotIn(FieldMessageCount, vs...))
+}
+
+// MessageCountGT applies the GT predicate on the "message_count" field.
+func MessageCountGT(v int64) predicate.Room {
+	return predicate.Room(sql.FieldGT(FieldMessageCount, v))
+}
+
+// MessageCountGTE applies the GTE predicate on the "message_count" field.
+func MessageCountGTE(v int64) predicate.Room {
+	return predicate.Room(sql.FieldGTE(FieldMessageCount, v))
+}
+
+// MessageCountLT applies the LT predicate on the "message_count" field.
+func MessageCountLT(v int64) predicate.Room {
+	return predicate.Room(sql.FieldLT(FieldMessageCount, v))
+}
+
+// MessageCountLTE applies the LTE predicate on the "message_count" field.
+func MessageCountLTE(v int64) predicate.Room {
+	return predicate.Room(sql.FieldLTE(FieldMessageCount, v))
+}
+
+// MessageCountIsNil applies the IsNil predicate on the "message_count" field.
+func MessageCountIsNil() predicate.Room {
+	return predicate.Room(sql.FieldIsNull(FieldMessageCount))
+}
+
+// MessageCountNotNil applies the NotNil predicate on the "message_count" field.
+func MessageCountNotNil() predicate.Room {
+	return predicate.Room(sql.FieldNotNull(FieldMessageCount))
 }
 
 // UpdatedAtEQ applies the EQ predicate on the "updated_at" field.

@@ -31,6 +31,17 @@ func (Membership) Fields() []ent.Field {
 		// When the read marker last moved forward (null: never, or before
 		// read receipts were recorded).
 		optionalTime("last_read_at"),
+		// The unread counters (see internal/chat/unread.go): the member's
+		// unread count is the room's message_count - sent_count - read_count.
+		// sent_count: the member's own messages in the room that count
+		// (not SYSTEM); read_count: the others' messages that count but are
+		// not unread for the member (read, or from before they joined).
+		// Null only in a database from before the counters, until
+		// database.Migrate fills them in; never null in a new row.
+		field.Int64("sent_count").Optional().Nillable().
+			DefaultFunc(func() int64 { return 0 }),
+		field.Int64("read_count").Optional().Nillable().
+			DefaultFunc(func() int64 { return 0 }),
 	}
 }
 

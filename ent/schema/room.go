@@ -39,6 +39,14 @@ func (Room) Fields() []ent.Field {
 		// from before owners existed.
 		field.Int("owner_id").Optional().Nillable().
 			Annotations(entgql.Skip()),
+		// The messages that count as unread for someone (all but SYSTEM
+		// ones), bumped with last_seq; see Membership's sent_count and
+		// read_count. Null only in a database from before the counter,
+		// until database.Migrate fills it in; never null in a new row (a
+		// function default, so that adding the column leaves old rows null).
+		field.Int64("message_count").Optional().Nillable().
+			DefaultFunc(func() int64 { return 0 }).
+			Annotations(entgql.Skip()),
 		// Time of the last message or membership change.
 		field.Time("updated_at").
 			SchemaType(timeType).

@@ -203,24 +203,6 @@ func notInBlockedRoom() predicate.Membership {
 	}
 }
 
-// hasNotBlocked is the membership predicate "the member has not blocked
-// sender" (no condition when there is no sender): the recipients of a
-// notification the sender causes, filtered in the query that finds them.
-func hasNotBlocked(sender *int) predicate.Membership {
-	return func(s *entsql.Selector) {
-		if sender == nil {
-			return
-		}
-		b := entsql.Table(block.Table).As("member_block")
-		s.Where(entsql.Not(entsql.Exists(
-			entsql.Select(b.C(block.FieldID)).From(b).Where(entsql.And(
-				entsql.ColumnsEQ(b.C(block.FieldBlockerID), s.C(membership.FieldUserID)),
-				entsql.EQ(b.C(block.FieldBlockedID), *sender),
-			)),
-		)))
-	}
-}
-
 // withoutBlockers returns users without those who blocked actor, in one
 // query.
 func (s *Service) withoutBlockers(ctx context.Context, users []int, actor int) ([]int, error) {

@@ -48,6 +48,11 @@ type Event struct {
 	// Message is the stored message of EventMessageCreated, detached from
 	// its transaction.
 	Message *ent.Message
+	// Sender and Room: Message's sender and room (as the message left
+	// it), when the sending code had them at hand (publishing reads them
+	// otherwise).
+	Sender *ent.User
+	Room   *ent.Room
 	// Left: users whose membership of the room ended with Message (the
 	// SYSTEM message of a leave).
 	Left []int

@@ -174,11 +174,8 @@ func (s *Service) SendFile(ctx context.Context, v viewer.Viewer, in SendFileInpu
 		if err := lockUser(ctx, tx, v.UserID); err != nil {
 			return err
 		}
-		seq, err := nextSeq(ctx, tx, in.RoomID, s.now())
+		seq, err := s.takeSeq(ctx, tx, in.RoomID, v.UserID, s.now())
 		if err != nil {
-			return err
-		}
-		if _, err := postingMember(ctx, tx.Client(), in.RoomID, v.UserID); err != nil {
 			return err
 		}
 		if err := s.checkQuotaTx(ctx, tx, v.UserID, nil, stored); err != nil {

@@ -10,10 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"entgo.io/ent/dialect/sql"
-
 	"github.com/chatty/chatty/ent"
-	"github.com/chatty/chatty/ent/membership"
 	"github.com/chatty/chatty/ent/message"
 	"github.com/chatty/chatty/ent/room"
 	"github.com/chatty/chatty/internal/apperr"
@@ -116,11 +113,9 @@ func (s *Service) emitTo(ctx context.Context, topic string, v any) error {
 // subscribers.
 func (s *Service) publishMessage(ctx context.Context, e Event) error {
 	m := e.Message
-	var (
-		sender *ent.User
-		err    error
-	)
-	if m.SenderID != nil {
+	var err error
+	sender := e.Sender
+	if m.SenderID != nil && sender == nil {
 		if sender, err = s.db.User.Get(ctx, *m.SenderID); err != nil {
 			return fmt.Errorf("load sender %d: %w", *m.SenderID, err)
 		}
@@ -131,9 +126,11 @@ func (s *Service) publishMessage(ctx context.Context, e Event) error {
 			return fmt.Errorf("load attachment %d: %w", *m.AttachmentID, err)
 		}
 	}
-	r, err := s.db.Room.Get(ctx, m.RoomID)
-	if err != nil {
-		return fmt.Errorf("load room %d: %w", m.RoomID, err)
+	r := e.Room
+	if r == nil {
+		if r, err = s.db.Room.Get(ctx, m.RoomID); err != nil {
+			return fmt.Errorf("load room %d: %w", m.RoomID, err)
+		}
 	}
 	wm := toWireMessage(m, sender, att)
 	wm.Room = toWireRoom(r) // subscribers asking for message.room read no database
@@ -146,22 +143,12 @@ func (s *Service) publishMessage(ctx context.Context, e Event) error {
 	if m.Kind == message.KindSYSTEM {
 		return nil // nobody is notified of joins and leaves
 	}
-	members, err := s.db.Membership.Query().
-		Where(membership.RoomID(m.RoomID), membership.LeftAtIsNil(), hasNotBlocked(m.SenderID)).
-		All(ctx)
-	if err != nil {
-		return fmt.Errorf("members of room %d: %w", m.RoomID, err)
-	}
-	var recipients []int
-	for _, mem := range members {
-		if m.SenderID == nil || mem.UserID != *m.SenderID {
-			recipients = append(recipients, mem.UserID)
-		}
-	}
-	totals, err := s.unreadTotals(ctx, recipients)
+	// Whom to tell and their totals, in one query.
+	totals, err := s.recipientTotals(ctx, m.RoomID, deref(m.SenderID))
 	if err != nil {
 		return err
 	}
+	recipients := slices.Sorted(maps.Keys(totals))
 	for _, uid := range recipients {
 		err := s.emitTo(ctx, userTopic(uid), userEvent{
 			Kind: NotifyNewMessage, Room: toWireRoom(r), Message: wm, Actor: toWireUser(sender),
@@ -204,30 +191,6 @@ func (s *Service) notify(ctx context.Context, users []int, kind NotificationKind
 		}
 	}
 	return nil
-}
-
-// unreadTotals counts each user's unread messages over all their rooms, in
-// one query.
-func (s *Service) unreadTotals(ctx context.Context, users []int) (map[int]int, error) {
-	out := make(map[int]int, len(users))
-	if len(users) == 0 {
-		return out, nil
-	}
-	var rows []struct {
-		UserID int `json:"user_id"`
-		Count  int `json:"count"`
-	}
-	err := s.db.Membership.Query().
-		Where(membership.UserIDIn(users...), membership.LeftAtIsNil()).
-		Modify(unreadPerMember).
-		Scan(ctx, &rows)
-	if err != nil {
-		return nil, fmt.Errorf("count unread totals: %w", err)
-	}
-	for _, r := range rows {
-		out[r.UserID] = r.Count
-	}
-	return out, nil
 }
 
 // activeSubs counts each user's live subscriptions on this instance.
@@ -618,19 +581,4 @@ func (s *Service) Notifications(ctx context.Context, v viewer.Viewer) (<-chan *N
 		}
 	}()
 	return out, nil
-}
-
-// unreadPerMember turns a membership query into (user_id, count) rows of
-// the members' unread messages, as unread() counts them.
-func unreadPerMember(s *sql.Selector) {
-	m := sql.Table(message.Table)
-	s.Join(m).OnP(sql.And(
-		sql.ColumnsEQ(m.C(message.FieldRoomID), s.C(membership.FieldRoomID)),
-		sql.ColumnsGT(m.C(message.FieldSeq), s.C(membership.FieldLastReadSeq)),
-		sql.ColumnsGT(m.C(message.FieldSeq), s.C(membership.FieldJoinedSeq)),
-		sql.NEQ(m.C(message.FieldKind), string(message.KindSYSTEM)),
-		sql.ColumnsNEQ(m.C(message.FieldSenderID), s.C(membership.FieldUserID)),
-	)).
-		Select(sql.As(s.C(membership.FieldUserID), "user_id"), sql.As(sql.Count(m.C(message.FieldID)), "count")).
-		GroupBy(s.C(membership.FieldUserID))
 }

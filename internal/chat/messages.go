@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/chatty/chatty/ent"
-	"github.com/chatty/chatty/ent/membership"
 	"github.com/chatty/chatty/ent/message"
 	"github.com/chatty/chatty/ent/room"
 	"github.com/chatty/chatty/internal/apperr"
@@ -27,7 +26,8 @@ type draft struct {
 	left         []int // users whose membership ends with this message
 }
 
-// post stores a message in room roomID at the room's next seq.
+// post stores a SYSTEM message in room roomID at the room's next seq (it
+// does not count as unread: the counters stay).
 func (s *Service) post(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, d draft) (*ent.Message, error) {
 	seq, err := nextSeq(ctx, tx, roomID, s.now())
 	if err != nil {
@@ -75,6 +75,12 @@ func lockRoom(ctx context.Context, tx *ent.Tx, roomID int) (*ent.Room, error) {
 
 // store writes message d at seq.
 func (s *Service) store(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, seq int64, d draft) (*ent.Message, error) {
+	return s.storeFrom(ctx, tx, em, roomID, seq, d, nil, nil)
+}
+
+// storeFrom is store with the sender's user row and the room (as the
+// message leaves it) at hand, so that publishing does not read them again.
+func (s *Service) storeFrom(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, seq int64, d draft, sender *ent.User, r *ent.Room) (*ent.Message, error) {
 	m, err := tx.Message.Create().
 		SetRoomID(roomID).
 		SetNillableSenderID(d.sender).
@@ -89,7 +95,7 @@ func (s *Service) store(ctx context.Context, tx *ent.Tx, em *emitter, roomID int
 	if err != nil {
 		return nil, fmt.Errorf("store message in room %d: %w", roomID, err)
 	}
-	em.emit(Event{Kind: EventMessageCreated, RoomID: roomID, ActorID: deref(d.sender), Message: m, Left: d.left})
+	em.emit(Event{Kind: EventMessageCreated, RoomID: roomID, ActorID: deref(d.sender), Message: m, Sender: sender, Room: r, Left: d.left})
 	return m, nil
 }
 
@@ -144,11 +150,19 @@ func (s *Service) SendMessage(ctx context.Context, v viewer.Viewer, in SendMessa
 	return s.send(ctx, v, in.RoomID, draft{kind: message.KindTEXT, body: body, sender: &v.UserID, clientID: clientID, replyTo: in.ReplyToID})
 }
 
-// send posts d for the viewer, honouring its idempotency key.
+// send posts d for the viewer, honouring its idempotency key. In the
+// common case that is five statements: the membership read, then BEGIN,
+// the seq (with the membership checked again under the room's lock and the
+// unread counters bumped; two statements on SQLite), the INSERT and
+// COMMIT; concurrent sends to one room share BEGIN and COMMIT
+// (sendbatch.go). An idempotency key used before is looked up only when
+// the INSERT hits the unique key.
 func (s *Service) send(ctx context.Context, v viewer.Viewer, roomID int, d draft) (*ent.Message, error) {
 	// A plain read first: who is not a member never waits for, nor
-	// holds, the room's lock.
-	if _, err := currentMember(ctx, s.db, roomID, v.UserID); err != nil {
+	// holds, the room's lock. It reads the sender and the room, which the
+	// published message carries.
+	sender, r, err := s.sendingMember(ctx, roomID, v.UserID)
+	if err != nil {
 		return nil, err
 	}
 	if d.replyTo != nil {
@@ -156,33 +170,17 @@ func (s *Service) send(ctx context.Context, v viewer.Viewer, roomID int, d draft
 			return nil, err
 		}
 	}
-	if d.clientID != nil {
-		if first, err := s.byClientID(ctx, s.db, roomID, v.UserID, *d.clientID); err != nil || first != nil {
-			return first, err
+	p := &pendingSend{ctx: ctx, roomID: roomID, userID: v.UserID, d: d, sender: sender, room: r, done: make(chan struct{})}
+	m, err := s.sendInTurn(p)
+	var taken *clientIDTaken
+	if errors.As(err, &taken) {
+		first, ferr := s.byClientID(ctx, s.db, roomID, v.UserID, *d.clientID)
+		if ferr != nil || first != nil {
+			return first, ferr
 		}
+		return nil, taken.err
 	}
-	var out *ent.Message
-	err := s.inRoomTx(ctx, roomID, func(tx *ent.Tx, em *emitter) error {
-		// Take the seq (and the room's lock) first, so the membership read
-		// after it sees a concurrent leave that committed before.
-		seq, err := nextSeq(ctx, tx, roomID, s.now())
-		if err != nil {
-			return err
-		}
-		if _, err := postingMember(ctx, tx.Client(), roomID, v.UserID); err != nil { // member, and no block in a direct room
-			return err
-		}
-		m, err := s.store(ctx, tx, em, roomID, seq, d)
-		if ent.IsConstraintError(err) && d.clientID != nil {
-			return errRetry // the same clientId was sent concurrently, and won
-		}
-		out = m
-		return err
-	})
-	if errors.Is(err, errRetry) {
-		return s.byClientID(ctx, s.db, roomID, v.UserID, *d.clientID)
-	}
-	return out, err // detached from the transaction by post's emit
+	return m, err // detached from the transaction by store's emit
 }
 
 func (s *Service) byClientID(ctx context.Context, c *ent.Client, roomID, sender int, clientID string) (*ent.Message, error) {
@@ -230,15 +228,9 @@ func (s *Service) MarkRoomRead(ctx context.Context, v viewer.Viewer, roomID int,
 		}
 		seq = msg.Seq
 	}
-	// The condition keeps the marker from moving back, also when two
-	// devices mark at once.
-	err = s.db.Membership.Update().
-		Where(membership.ID(m.ID), membership.LastReadSeqLT(seq)).
-		SetLastReadSeq(seq).
-		SetLastReadAt(s.now()).
-		Exec(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("mark room %d read: %w", roomID, err)
+	// The marker never moves back, also when two devices mark at once.
+	if err := s.markRead(ctx, m.ID, roomID, v.UserID, seq); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

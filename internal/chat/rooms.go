@@ -216,6 +216,14 @@ func (s *Service) directRoom(ctx context.Context, v viewer.Viewer, other int) (*
 	return out.Unwrap(), nil
 }
 
+// derefCount reads a counter (never null once database.Migrate has run).
+func derefCount(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
 func without(ids []int, id int) []int {
 	out := ids[:0:0]
 	for _, x := range ids {
@@ -259,9 +267,12 @@ func (s *Service) rejoin(ctx context.Context, tx *ent.Tx, r *ent.Room, users []i
 		case ok && m.LeftAt == nil:
 			continue
 		case ok:
-			err = tx.Membership.UpdateOne(m).ClearLeftAt().SetJoinedAt(now).SetJoinedSeq(r.LastSeq).SetLastReadSeq(r.LastSeq).Exec(ctx)
+			// Everything before the return is read: the unread count starts at 0.
+			err = tx.Membership.UpdateOne(m).ClearLeftAt().SetJoinedAt(now).SetJoinedSeq(r.LastSeq).SetLastReadSeq(r.LastSeq).
+				SetReadCount(derefCount(r.MessageCount) - derefCount(m.SentCount)).Exec(ctx)
 		default:
-			err = tx.Membership.Create().SetRoomID(r.ID).SetUserID(u).SetJoinedAt(now).SetJoinedSeq(r.LastSeq).SetLastReadSeq(r.LastSeq).Exec(ctx)
+			err = tx.Membership.Create().SetRoomID(r.ID).SetUserID(u).SetJoinedAt(now).SetJoinedSeq(r.LastSeq).SetLastReadSeq(r.LastSeq).
+				SetSentCount(0).SetReadCount(derefCount(r.MessageCount)).Exec(ctx)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("add user %d to room %d: %w", u, r.ID, err)

@@ -5,6 +5,7 @@ package chat
 
 import (
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/chatty/chatty/ent"
@@ -37,6 +38,9 @@ type Service struct {
 	uploads  *upload.Service
 	quota    int64 // bytes of files a user may keep; 0: DefaultUploadQuota
 	now      func() time.Time
+
+	dialect     string // dialect.MySQL or dialect.SQLite; see sqlDialect
+	dialectOnce sync.Once
 }
 
 // Option configures a Service.
@@ -55,6 +59,10 @@ func WithSubscriberQueue(n int) Option { return func(s *Service) { s.queue = n }
 
 // WithUploads stores files (sendFile, avatars) with u.
 func WithUploads(u *upload.Service) Option { return func(s *Service) { s.uploads = u } }
+
+// WithDialect tells the service its database's dialect (database.DB's
+// Dialect); without it, the service asks the database once.
+func WithDialect(d string) Option { return func(s *Service) { s.dialect = d } }
 
 // WithPresence tracks live connections in p (default: in memory).
 func WithPresence(p Presence) Option { return func(s *Service) { s.presence = p } }

@@ -21,13 +21,15 @@ type roomTurns struct {
 }
 
 type turn struct {
-	slot chan struct{}
-	refs int // holders and waiters; the entry goes when it drops to 0
+	slot  chan struct{}
+	refs  int            // holders and waiters; the entry goes when it drops to 0
+	queue []*pendingSend // sends waiting to be stored (sendbatch.go)
 }
 
-// take waits for roomID's turn; release gives it to the next waiter.
-func (t *roomTurns) take(ctx context.Context, roomID int) (release func(), err error) {
+// enter registers a holder or waiter of roomID's turn; leave undoes it.
+func (t *roomTurns) enter(roomID int) *turn {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.rooms == nil {
 		t.rooms = map[int]*turn{}
 	}
@@ -37,7 +39,12 @@ func (t *roomTurns) take(ctx context.Context, roomID int) (release func(), err e
 		t.rooms[roomID] = tr
 	}
 	tr.refs++
-	t.mu.Unlock()
+	return tr
+}
+
+// take waits for roomID's turn; release gives it to the next waiter.
+func (t *roomTurns) take(ctx context.Context, roomID int) (release func(), err error) {
+	tr := t.enter(roomID)
 	select {
 	case tr.slot <- struct{}{}:
 		return func() {

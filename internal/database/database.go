@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -34,6 +35,8 @@ type DB struct {
 	Client  *ent.Client
 	SQL     *sql.DB
 	Dialect string
+
+	statements *atomic.Int64 // see Statements
 }
 
 // Option changes how Open builds the ent driver.
@@ -99,11 +102,12 @@ func Open(ctx context.Context, db config.Database, opts ...Option) (*DB, error) 
 		pool.Close()
 		return nil, fmt.Errorf("connect to %s: %w", db.Driver, err)
 	}
-	var drv dialect.Driver = entsql.OpenDB(dia, pool)
+	n := new(atomic.Int64)
+	var drv dialect.Driver = countingDriver{entsql.OpenDB(dia, pool), n}
 	if o.wrap != nil {
 		drv = o.wrap(drv)
 	}
-	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: pool, Dialect: dia}, nil
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: pool, Dialect: dia, statements: n}, nil
 }
 
 // DefaultLockTimeout bounds one wait for a lock when the configuration
@@ -200,7 +204,10 @@ func (d *DB) Migrate(ctx context.Context) error {
 	if err := d.Client.Schema.Create(ctx, schema.WithApplyHook(), migrate.WithDropIndex(true)); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	return d.upgrade(ctx)
+	if err := d.upgrade(ctx); err != nil {
+		return err
+	}
+	return d.fillUnreadCounters(ctx)
 }
 
 // Ping reports whether the database answers.

@@ -86,7 +86,7 @@ func newEnvOn(t testing.TB, db *database.DB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chatOpts := []chat.Option{chat.WithUploads(upload.NewService(disk, upload.Limits{}))}
+	chatOpts := []chat.Option{chat.WithUploads(upload.NewService(disk, upload.Limits{})), chat.WithDialect(db.Dialect)}
 	for _, o := range opts {
 		chatOpts = append(chatOpts, o.chat...)
 	}

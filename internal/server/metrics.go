@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chatty/chatty/internal/auth"
+	"github.com/chatty/chatty/internal/database"
 )
 
 // metrics are the Prometheus series chatty exports on /metrics.
@@ -74,4 +75,14 @@ func (m *metrics) watchPasswordHashes(a *auth.Service) {
 			Help: "Requests waiting for a password hashing slot now.",
 		}, func() float64 { _, w := a.PasswordHashes(); return float64(w) }),
 	)
+}
+
+// watchStatements exports how many SQL statements the server has sent
+// (BEGIN, COMMIT and ROLLBACK included: each is a round trip), so that
+// load tests can tell what a request costs the database.
+func (m *metrics) watchStatements(db *database.DB) {
+	m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "chatty_db_statements_total",
+		Help: "SQL statements sent to the database (BEGIN, COMMIT and ROLLBACK included).",
+	}, func() float64 { return float64(db.Statements()) }))
 }

@@ -81,3 +81,42 @@ func forEachDBWith(t *testing.T, fn func(t *testing.T, e *env, c *statementCount
 		})
 	}
 }
+
+// A plain sendMessage (a member, a new clientId, a room of several
+// members) costs a fixed number of statements, whatever the room's
+// backlog: the access token's session (authentication), the membership
+// read (with the sender and the room, which the event carries), BEGIN,
+// the seq (membership checked again under the room's lock, unread
+// counters bumped; a second statement on SQLite), the INSERT, COMMIT, and
+// for the notifications the recipients with their unread totals. Sending again with the same
+// clientId costs no more (a ROLLBACK and the lookup of the first message
+// instead of COMMIT and the event's reads).
+func TestSendMessageStatements(t *testing.T) {
+	forEachDBWith(t, func(t *testing.T, e *env, counter *statementCounter) {
+		a, b, c := e.signUp(t, "sender"), e.signUp(t, "reader"), e.signUp(t, "another")
+		ca := e.client(a)
+		r := ca.createRoom(t, ptr("cost"), b.ID, c.ID)
+		want := map[string]int64{dialect.SQLite: 8, dialect.MySQL: 7}[e.DB.Dialect]
+		send := func(body, clientID string) (int64, string) {
+			before := counter.n.Load()
+			var out struct{ SendMessage struct{ ID, Body string } }
+			ca.do(t, `mutation($r: ID!, $b: String!, $c: String) { sendMessage(input: {roomId: $r, body: $b, clientId: $c}) { id body } }`,
+				map[string]any{"r": r.ID, "b": body, "c": clientID}).Decode(t, &out)
+			if out.SendMessage.Body != body {
+				t.Fatalf("sent %q, got %+v", body, out.SendMessage)
+			}
+			return counter.n.Load() - before, out.SendMessage.ID
+		}
+		for i := range 30 { // a backlog: the cost does not grow with it
+			e.client(b).send(t, r.ID, fmt.Sprint("backlog ", i))
+		}
+		for i := range 3 {
+			if n, _ := send(fmt.Sprint("plain ", i), fmt.Sprint("c-", i)); n != want {
+				t.Errorf("send %d cost %d statements, want %d", i, n, want)
+			}
+		}
+		if n, _ := send("plain 0", "c-0"); n > want {
+			t.Errorf("a repeated clientId costs %d statements, want at most %d", n, want)
+		}
+	})
+}

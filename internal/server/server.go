@@ -132,6 +132,9 @@ func New(cfg Config) *Server {
 	if cfg.Auth != nil {
 		s.metrics.watchPasswordHashes(cfg.Auth)
 	}
+	if cfg.DB != nil {
+		s.metrics.watchStatements(cfg.DB)
+	}
 	s.sockets = &wsRegistry{conns: map[*wsConn]struct{}{}, gauge: s.metrics.websockets}
 	mux := http.NewServeMux()
 	gql := s.graphQL()

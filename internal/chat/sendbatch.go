@@ -1,0 +1,144 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/chatty/chatty/ent"
+)
+
+// Concurrent sends to one room share a transaction. A send waits for its
+// room's turn (roomTurns) with its request queued on the room; whoever
+// gets the turn takes every request queued by then (up to maxBatch) and
+// stores them in one transaction: BEGIN, then per message its seq and
+// INSERT, one COMMIT, so one commit (one log flush on MariaDB) and one
+// round of the room's row lock for all of them. Each caller gets its own
+// message or error. When anything in the shared transaction fails (a
+// clientId used before, a member who left meanwhile, a deadline) it rolls
+// back whole and each request is sent again alone, in its own transaction
+// with its own context: one failing send never fails the others.
+
+// maxBatch bounds the sends of one shared transaction.
+const maxBatch = 32
+
+// pendingSend is one queued send.
+type pendingSend struct {
+	ctx    context.Context
+	roomID int
+	userID int
+	d      draft
+	sender *ent.User
+	room   *ent.Room // a copy of the caller's own
+
+	done chan struct{} // closed once msg or err is set
+	msg  *ent.Message
+	err  error
+}
+
+func (p *pendingSend) finish(m *ent.Message, err error) {
+	p.msg, p.err = m, err
+	close(p.done)
+}
+
+// sendInTurn stores p once its room's turn comes, possibly in the
+// transaction of another send of the room.
+func (s *Service) sendInTurn(p *pendingSend) (*ent.Message, error) {
+	t := &s.turns
+	tr := t.enter(p.roomID)
+	t.mu.Lock()
+	tr.queue = append(tr.queue, p)
+	t.mu.Unlock()
+	defer t.leave(p.roomID, tr)
+	select {
+	case tr.slot <- struct{}{}:
+		for {
+			// The turn is ours: store what is queued (ours, unless an
+			// earlier turn did it already).
+			t.mu.Lock()
+			n := min(len(tr.queue), maxBatch)
+			batch := tr.queue[:n:n]
+			tr.queue = tr.queue[n:]
+			t.mu.Unlock()
+			if len(batch) > 0 {
+				s.storeBatch(p.ctx, batch)
+			}
+			select {
+			case <-p.done:
+				<-tr.slot
+				return p.msg, p.err
+			default: // ours is still queued behind a full batch
+			}
+		}
+	case <-p.done: // stored in another send's turn
+		return p.msg, p.err
+	case <-p.ctx.Done():
+		t.mu.Lock()
+		for i, q := range tr.queue {
+			if q == p {
+				tr.queue = append(tr.queue[:i:i], tr.queue[i+1:]...)
+				t.mu.Unlock()
+				return nil, fmt.Errorf("wait to write to room %d: %w", p.roomID, p.ctx.Err())
+			}
+		}
+		t.mu.Unlock()
+		<-p.done // taken into a batch already: its outcome is coming
+		return p.msg, p.err
+	}
+}
+
+// storeBatch stores the sends of batch, all in one transaction when that
+// works, else each in its own; every one of them is finished.
+func (s *Service) storeBatch(ctx context.Context, batch []*pendingSend) {
+	if len(batch) > 1 {
+		msgs := make([]*ent.Message, len(batch))
+		err := s.inTx(ctx, func(tx *ent.Tx, em *emitter) error {
+			for i, p := range batch {
+				m, err := s.storeSend(p.ctx, tx, em, p)
+				if err != nil {
+					return err
+				}
+				msgs[i] = m
+			}
+			return nil
+		})
+		if err == nil {
+			for i, p := range batch {
+				p.finish(msgs[i], nil)
+			}
+			return
+		}
+	}
+	for _, p := range batch {
+		var m *ent.Message
+		err := s.inTx(p.ctx, func(tx *ent.Tx, em *emitter) (err error) {
+			m, err = s.storeSend(p.ctx, tx, em, p)
+			return err
+		})
+		p.finish(m, err)
+	}
+}
+
+// storeSend takes p's seq and stores its message in tx. A conflict on
+// its clientId is errRetry wrapping the constraint error.
+func (s *Service) storeSend(ctx context.Context, tx *ent.Tx, em *emitter, p *pendingSend) (*ent.Message, error) {
+	now := s.now()
+	seq, err := s.takeSeq(ctx, tx, p.roomID, p.userID, now)
+	if err != nil {
+		return nil, err
+	}
+	r := *p.room
+	r.LastSeq, r.UpdatedAt = seq, now // as takeSeq left it
+	m, err := s.storeFrom(ctx, tx, em, p.roomID, seq, p.d, p.sender, &r)
+	if ent.IsConstraintError(err) && p.d.clientID != nil {
+		// Most likely the clientId was used before (or concurrently):
+		// this seq and these counts roll back.
+		return nil, &clientIDTaken{err}
+	}
+	return m, err
+}
+
+// clientIDTaken: the INSERT hit the unique key of (room, sender, clientId).
+type clientIDTaken struct{ err error }
+
+func (e *clientIDTaken) Error() string { return e.err.Error() }
+func (e *clientIDTaken) Unwrap() error { return e.err }

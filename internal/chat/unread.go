@@ -1,0 +1,351 @@
+package chat
+
+import (
+	"context"
+	stdsql "database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+
+	"github.com/chatty/chatty/ent"
+	"github.com/chatty/chatty/ent/message"
+	"github.com/chatty/chatty/ent/room"
+	"github.com/chatty/chatty/internal/viewer"
+)
+
+// Unread counts are kept, not counted. A member's unread count in a room is
+//
+//	rooms.message_count - memberships.sent_count - memberships.read_count
+//
+// where
+//   - message_count is the number of the room's messages that count: every
+//     kind but SYSTEM (joins and leaves are nobody's unread). The send that
+//     takes a message's seq bumps it, in the same statement.
+//   - sent_count is the number of those the member sent (one's own messages
+//     are never unread), bumped by that same statement on MariaDB (one more
+//     on SQLite).
+//   - read_count is the number of the others' counting messages that are not
+//     unread for the member: those up to their read marker or from before
+//     they joined. MarkRoomRead adds the ones it passes; a (re)join sets it to
+//     all of them (message_count - sent_count).
+//
+// So a send writes the two rows it locks anyway (its room's and its
+// sender's membership), whatever the number of members; a room's unread
+// count is one row of each table; a user's total is one indexed sum over
+// their memberships. The semantics are those of the count they replace: the
+// others' non-SYSTEM messages after the read marker and after joining, in
+// rooms one is a member of. database.Migrate fills the counters of a
+// database from before them (null until then).
+//
+// Whatever makes a message stop counting (deleting it) must call uncount
+// in the same transaction, once, under the room's lock; if the row stays,
+// countingMessage must leave it out too.
+
+// unreadExpr is a membership's unread count, for memberships m of rooms r.
+const unreadExpr = "(r.message_count - m.sent_count - m.read_count)"
+
+// countingMessage is the condition, on messages msg, of a message that
+// counts as unread for whoever did not send it. A message that stops
+// counting while its row stays (a soft delete) must fail it too (e.g.
+// "AND msg.deleted_at IS NULL"), here and in database.fillUnreadCounters.
+const countingMessage = "msg.kind <> 'SYSTEM'"
+
+// sqlDialect is the database's dialect (dialect.MySQL or dialect.SQLite):
+// given by WithDialect, else asked once.
+func (s *Service) sqlDialect(ctx context.Context) (string, error) {
+	s.dialectOnce.Do(func() {
+		if s.dialect != "" {
+			return
+		}
+		var v string
+		if err := queryOne(ctx, s.db, "SELECT sqlite_version()", []any{&v}); err == nil {
+			s.dialect = dialect.SQLite
+		} else {
+			s.dialect = dialect.MySQL
+		}
+	})
+	return s.dialect, nil
+}
+
+// sendingMember reads, in one query, user userID and room roomID while the
+// user is a member of it (ErrRoomNotFound otherwise): who sends, and the
+// room their message is published with.
+func (s *Service) sendingMember(ctx context.Context, roomID, userID int) (*ent.User, *ent.Room, error) {
+	var (
+		u                    ent.User
+		r                    ent.Room
+		bio, name, directKey stdsql.NullString
+		avatar, owner        stdsql.NullInt64
+		lastSeen, deleted    stdsql.NullTime
+		kind                 string
+	)
+	err := queryOne(ctx, s.db, `SELECT u.nickname, u.bio, u.avatar_id, u.last_seen_at, u.created_at, u.deleted_at,
+  r.kind, r.name, r.direct_key, r.owner_id, r.last_seq, r.created_at, r.updated_at
+FROM memberships m JOIN users u ON u.id = m.user_id JOIN rooms r ON r.id = m.room_id
+WHERE m.room_id = ? AND m.user_id = ? AND m.left_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.pair_key = r.direct_key)`,
+		[]any{&u.Nickname, &bio, &avatar, &lastSeen, &u.CreatedAt, &deleted, &kind, &name, &directKey, &owner, &r.LastSeq, &r.CreatedAt, &r.UpdatedAt},
+		roomID, userID)
+	if errors.Is(err, stdsql.ErrNoRows) {
+		// Refused: not a member, or a block in a direct room (the rare
+		// path says which).
+		if _, err := postingMember(ctx, s.db, roomID, userID); err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, ErrRoomNotFound // left or unblocked meanwhile: let the sender retry
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("membership of user %d in room %d: %w", userID, roomID, err)
+	}
+	u.ID, r.ID, r.Kind = userID, roomID, room.Kind(kind)
+	if bio.Valid {
+		u.Bio = &bio.String
+	}
+	if avatar.Valid {
+		id := int(avatar.Int64)
+		u.AvatarID = &id
+	}
+	if lastSeen.Valid {
+		u.LastSeenAt = &lastSeen.Time
+	}
+	if deleted.Valid {
+		u.DeletedAt = &deleted.Time
+	}
+	if name.Valid {
+		r.Name = &name.String
+	}
+	if directKey.Valid {
+		r.DirectKey = &directKey.String
+	}
+	if owner.Valid {
+		id := int(owner.Int64)
+		r.OwnerID = &id
+	}
+	return &u, &r, nil
+}
+
+// takeSeq takes room roomID's next seq for a message of sender (a current
+// member), bumping the counters of a message that counts. It locks the
+// room's row (MariaDB) or the database (SQLite) until commit, so
+// concurrent senders get strictly increasing, unique seqs, and checks the
+// membership under that lock, so a leave that committed before is seen:
+// ErrRoomNotFound when sender is not a member (any more). MariaDB: one
+// statement, the seq coming back as LAST_INSERT_ID; SQLite: two.
+func (s *Service) takeSeq(ctx context.Context, tx *ent.Tx, roomID, sender int, now time.Time) (int64, error) {
+	d, err := s.sqlDialect(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if d == dialect.MySQL {
+		// The room's row is read (and locked) first: rooms is the first
+		// const table of the join, as every other writer locks it first.
+		res, err := tx.ExecContext(ctx, `UPDATE rooms r JOIN memberships m
+  ON m.room_id = r.id AND m.user_id = ? AND m.left_at IS NULL
+SET r.last_seq = LAST_INSERT_ID(r.last_seq + 1), r.updated_at = ?,
+  r.message_count = r.message_count + 1, m.sent_count = m.sent_count + 1
+WHERE r.id = ? AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.pair_key = r.direct_key)`, sender, now, roomID)
+		if err != nil {
+			return 0, fmt.Errorf("next seq of room %d: %w", roomID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return 0, orErr(err, refusedPoster(ctx, tx, roomID, sender))
+		}
+		seq, err := res.LastInsertId()
+		if err != nil {
+			return 0, fmt.Errorf("next seq of room %d: %w", roomID, err)
+		}
+		return seq, nil
+	}
+	var seq int64
+	err = queryOne(ctx, tx, `UPDATE rooms
+SET last_seq = last_seq + 1, updated_at = ?, message_count = message_count + 1
+WHERE id = ? AND EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = ? AND m.user_id = ? AND m.left_at IS NULL)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.pair_key = rooms.direct_key)
+RETURNING last_seq`, []any{&seq}, now, roomID, roomID, sender)
+	if err == stdsql.ErrNoRows {
+		return 0, refusedPoster(ctx, tx, roomID, sender)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("next seq of room %d: %w", roomID, err)
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE memberships SET sent_count = sent_count + 1
+WHERE room_id = ? AND user_id = ? AND left_at IS NULL`, roomID, sender)
+	if err != nil {
+		return 0, fmt.Errorf("count message of user %d in room %d: %w", sender, roomID, err)
+	}
+	return seq, nil
+}
+
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*stdsql.Rows, error)
+}
+
+// queryOne scans the first row of query into dest (sql.ErrNoRows when there is none).
+// refusedPoster says why sender may not post in room roomID, for when
+// takeSeq's update matched nothing under the room's lock: not a member (any
+// more), or a block in a direct room. A block's writer takes the room's
+// lock first, so what postingMember reads here stands until commit.
+func refusedPoster(ctx context.Context, tx *ent.Tx, roomID, sender int) error {
+	if _, err := postingMember(ctx, tx.Client(), roomID, sender); err != nil {
+		return err
+	}
+	return ErrRoomNotFound
+}
+
+func queryOne(ctx context.Context, q queryer, query string, dest []any, args ...any) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return stdsql.ErrNoRows
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+func orErr(err, otherwise error) error {
+	if err != nil {
+		return err
+	}
+	return otherwise
+}
+
+// uncount takes message m out of the unread counters: for when it stops
+// counting (it is deleted). Call it in the transaction that does that,
+// after taking the room's lock (lockRoom), once per message. A message
+// that does not count (SYSTEM) changes nothing. Afterwards every member's
+// unread count is one less if m was unread for them, and the same
+// otherwise (its sender's included).
+func uncount(ctx context.Context, tx *ent.Tx, m *ent.Message) error {
+	if m.Kind == message.KindSYSTEM || m.SenderID == nil {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE rooms SET message_count = message_count - 1 WHERE id = ?`, m.RoomID); err != nil {
+		return fmt.Errorf("uncount message %d: %w", m.ID, err)
+	}
+	// Its sender stops having sent it; whoever had read it (or joined
+	// after it) stops having read it; for the others it stops being unread.
+	_, err := tx.ExecContext(ctx, `UPDATE memberships SET
+  sent_count = CASE WHEN user_id = ? THEN sent_count - 1 ELSE sent_count END,
+  read_count = CASE WHEN user_id <> ? AND (last_read_seq >= ? OR joined_seq >= ?) THEN read_count - 1 ELSE read_count END
+WHERE room_id = ? AND (user_id = ? OR last_read_seq >= ? OR joined_seq >= ?)`,
+		*m.SenderID, *m.SenderID, m.Seq, m.Seq, m.RoomID, *m.SenderID, m.Seq, m.Seq)
+	if err != nil {
+		return fmt.Errorf("uncount message %d: %w", m.ID, err)
+	}
+	return nil
+}
+
+// markRead moves membership memID's read marker to seq (never back) and
+// counts the others' messages it passes as read, in one statement: the
+// count and the marker move together, also when two devices mark at once.
+func (s *Service) markRead(ctx context.Context, memID, roomID, userID int, seq int64) error {
+	// MariaDB assigns from left to right, each assignment seeing the
+	// ones before: read_count first, from the old marker.
+	_, err := s.db.ExecContext(ctx, `UPDATE memberships SET
+  read_count = read_count + (SELECT COUNT(*) FROM messages msg
+    WHERE msg.room_id = ? AND `+countingMessage+` AND msg.sender_id <> ?
+      AND msg.seq > memberships.last_read_seq AND msg.seq > memberships.joined_seq AND msg.seq <= ?),
+  last_read_seq = ?, last_read_at = ?
+WHERE id = ? AND last_read_seq < ?`, roomID, userID, seq, seq, s.now(), memID, seq)
+	if err != nil {
+		return fmt.Errorf("mark room %d read: %w", roomID, err)
+	}
+	return nil
+}
+
+// UnreadCounts returns, for each room, how many messages the viewer has
+// not read: after their read marker, not their own, not SYSTEM.
+func (s *Service) UnreadCounts(ctx context.Context, v viewer.Viewer, roomIDs []int) (map[int]int, error) {
+	out := make(map[int]int, len(roomIDs))
+	if len(roomIDs) == 0 {
+		return out, nil
+	}
+	args := []any{v.UserID}
+	for _, id := range roomIDs {
+		args = append(args, id)
+	}
+	err := s.scanPairs(ctx, out, `SELECT m.room_id, `+unreadExpr+` FROM memberships m JOIN rooms r ON r.id = m.room_id
+WHERE m.user_id = ? AND m.left_at IS NULL AND m.room_id IN (`+placeholders(len(roomIDs))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count unread messages: %w", err)
+	}
+	return out, nil
+}
+
+// TotalUnread counts the viewer's unread messages over all their rooms.
+func (s *Service) TotalUnread(ctx context.Context, v viewer.Viewer) (int, error) {
+	totals, err := s.unreadTotals(ctx, []int{v.UserID})
+	return totals[v.UserID], err
+}
+
+// unreadTotals counts each user's unread messages over all their rooms, in
+// one query.
+func (s *Service) unreadTotals(ctx context.Context, users []int) (map[int]int, error) {
+	out := make(map[int]int, len(users))
+	if len(users) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(users))
+	for i, u := range users {
+		args[i] = u
+	}
+	err := s.scanPairs(ctx, out, `SELECT m.user_id, SUM`+unreadExpr+` FROM memberships m JOIN rooms r ON r.id = m.room_id
+WHERE m.user_id IN (`+placeholders(len(users))+`) AND m.left_at IS NULL GROUP BY m.user_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count unread totals: %w", err)
+	}
+	return out, nil
+}
+
+// recipientTotals returns the current members of room roomID but sender,
+// each with their unread total over all their rooms: whom a new message
+// notifies, and what it tells them, in one query.
+func (s *Service) recipientTotals(ctx context.Context, roomID, sender int) (map[int]int, error) {
+	out := map[int]int{}
+	err := s.scanPairs(ctx, out, `SELECT o.user_id, SUM`+unreadExpr+`
+FROM memberships o
+JOIN memberships m ON m.user_id = o.user_id AND m.left_at IS NULL
+JOIN rooms r ON r.id = m.room_id
+WHERE o.room_id = ? AND o.left_at IS NULL AND o.user_id <> ?
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = o.user_id AND b.blocked_id = ?)
+GROUP BY o.user_id`, roomID, sender, sender)
+	if err != nil {
+		return nil, fmt.Errorf("recipients of room %d: %w", roomID, err)
+	}
+	return out, nil
+}
+
+// scanPairs reads (id, count) rows into out; a count is never below 0.
+func (s *Service) scanPairs(ctx context.Context, out map[int]int, query string, args ...any) error {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id int
+			n  stdsql.NullInt64
+		)
+		if err := rows.Scan(&id, &n); err != nil {
+			return err
+		}
+		out[id] = max(0, int(n.Int64))
+	}
+	return rows.Err()
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
