@@ -97,7 +97,7 @@ func TestLiveRealisticSelectionStatementsDoNotGrowWithSubscribers(t *testing.T) 
 		}
 		for _, named := range []bool{true, false} {
 			two, eight := room(2, named), room(8, named) // groups both
-			two(false) // every stream is past its replay
+			two(false)                                   // every stream is past its replay
 			eight(false)
 			for _, file := range []bool{false, true} {
 				c2, c8 := two(file), eight(file)
