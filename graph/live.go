@@ -194,10 +194,9 @@ func (l *LiveResponses) InterceptResponse(ctx context.Context, next graphql.Resp
 		}
 		return next(ctx) // the executor sees its channel closed: the end
 	}
-	v, _ := viewer.FromContext(ctx)
 	key := op.key
 	if op.perUser {
-		key += "\x00" + strconv.Itoa(v.UserID)
+		key += viewerKey(ctx)
 	}
 	resp, leader := ev.response(key)
 	if !leader {
@@ -211,7 +210,7 @@ func (l *LiveResponses) InterceptResponse(ctx context.Context, next graphql.Resp
 		}
 		// The leader's response was not for everyone: execute it too,
 		// sharing it with this viewer's other subscriptions.
-		if resp, leader = ev.response(key + "\x00" + strconv.Itoa(v.UserID)); !leader {
+		if resp, leader = ev.response(key + viewerKey(ctx)); !leader {
 			select {
 			case <-resp.ready:
 			case <-ctx.Done():
@@ -224,6 +223,12 @@ func (l *LiveResponses) InterceptResponse(ctx context.Context, next graphql.Resp
 		}
 	}
 	return l.execute(ctx, ev, pass, next, resp)
+}
+
+// viewerKey is what a share key of a per-viewer response ends with.
+func viewerKey(ctx context.Context) string {
+	v, _ := viewer.FromContext(ctx)
+	return "\x00" + strconv.Itoa(v.UserID)
 }
 
 // execute runs the operation for ev and, when out is not nil, stores its
