@@ -109,3 +109,54 @@ func TestLiveRealisticSelectionStatementsDoNotGrowWithSubscribers(t *testing.T) 
 		}
 	})
 }
+
+// Subscribers sharing one operation still see only what is theirs: the
+// sender's friendship is SELF for the sender alone, and a room without a
+// name of its own is named, for each member, after the others.
+func TestLiveSharedResponsesKeepViewerFields(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		a, b, c := e.signUp(t, "alice"), e.signUp(t, "bob"), e.signUp(t, "carol")
+		ca := e.client(a)
+		r := ca.createRoom(t, nil, b.ID, c.ID)
+		ca.send(t, r.ID, "opening")
+		after := ca.wsLastCursor(t, r.ID)
+		friendship := `subscription($r: ID!, $after: Cursor) { messageAdded(roomId: $r, after: $after) { id sender { id friendship } } }`
+		name := `subscription($r: ID!, $after: Cursor) { messageAdded(roomId: $r, after: $after) { id room { name } } }`
+		members := []account{a, b, c}
+		sockets := map[string]*wsClient{}
+		for _, m := range members {
+			ws := e.wsConnect(t, protoTransportWS, m)
+			ws.subscribe("f", friendship, map[string]any{"r": r.ID, "after": after})
+			ws.subscribe("n", name, map[string]any{"r": r.ID, "after": after})
+			sockets[m.ID] = ws
+		}
+		for range 3 {
+			sent := ca.send(t, r.ID, "hello")
+			for _, m := range members {
+				var f struct {
+					MessageAdded struct {
+						ID     string
+						Sender struct{ ID, Friendship string }
+					}
+				}
+				var n struct {
+					MessageAdded struct {
+						ID   string
+						Room struct{ Name string }
+					}
+				}
+				sockets[m.ID].data("f", &f)
+				sockets[m.ID].data("n", &n)
+				if f.MessageAdded.ID != sent.ID || n.MessageAdded.ID != sent.ID || f.MessageAdded.Sender.ID != a.ID {
+					t.Fatalf("%s got %+v and %+v, want message %s from %s", m.Nickname, f, n, sent.ID, a.ID)
+				}
+				if got := f.MessageAdded.Sender.Friendship; (m.ID == a.ID) != (got == "SELF") {
+					t.Fatalf("%s sees their friendship with the sender as %s", m.Nickname, got)
+				}
+				if got := n.MessageAdded.Room.Name; strings.Contains(got, m.Nickname) {
+					t.Fatalf("%s sees the room called %q, after themselves", m.Nickname, got)
+				}
+			}
+		}
+	})
+}
