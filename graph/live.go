@@ -93,8 +93,8 @@ type liveOpKey struct{}
 // subscription its liveOp before its resolver runs.
 func (*LiveResponses) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
-	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
-		return next(ctx)
+	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription || oc.RawQuery == "" {
+		return next(ctx) // (without its text an operation shares nothing)
 	}
 	vars, err := json.Marshal(oc.Variables) // map keys sorted
 	if err != nil {
