@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -112,16 +113,88 @@ func newLoaders(c *chat.Service, cache bool) *loaders {
 	}
 }
 
+// eventLoaders are the viewer-independent loaders of one live event,
+// shared by every subscription of this instance that executes the event:
+// each user, room, member list, attachment and presence the event's
+// responses reach is read once. They cache for as long as the event lives.
+type eventLoaders struct {
+	users       batch[*ent.User]
+	rooms       batch[*ent.Room]
+	members     batch[[]*ent.User]
+	online      batch[bool]
+	attachments batch[*ent.Attachment]
+}
+
+// eventReadTimeout bounds a shared read: it serves several subscriptions,
+// so it does not end with the one whose context started it.
+const eventReadTimeout = 10 * time.Second
+
+func newEventLoaders(c *chat.Service) *eventLoaders {
+	opts := []dataloadgen.Option{dataloadgen.WithWait(loaderWait)}
+	return &eventLoaders{
+		users:       newBatch(detached(c.UsersByID), opts),
+		rooms:       newBatch(detached(c.RoomsByID), opts),
+		members:     newBatch(detached(c.MembersOf), opts),
+		online:      newBatch(detached(c.Online), opts),
+		attachments: newBatch(detached(c.AttachmentsByID), opts),
+	}
+}
+
+// detached runs a shared batch read under a context of its own.
+func detached[V any](fetch func(context.Context, []int) (map[int]V, error)) func(context.Context, []int) (map[int]V, error) {
+	return func(ctx context.Context, ids []int) (map[int]V, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eventReadTimeout)
+		defer cancel()
+		return fetch(ctx, ids)
+	}
+}
+
+// over returns the loaders of one execution of an event: the event's
+// shared ones, and the subscription's own for what depends on the viewer.
+func (e *eventLoaders) over(own *loaderSet) *loaders {
+	l := *own.get()
+	l.users, l.rooms, l.members, l.online, l.attachments = e.users, e.rooms, e.members, e.online, e.attachments
+	return &l
+}
+
+// loaderSet holds an operation's loaders, made when first used: an idle
+// subscription holds none.
+type loaderSet struct {
+	once  sync.Once
+	chat  *chat.Service
+	cache bool
+	l     *loaders
+}
+
+func (s *loaderSet) get() *loaders {
+	s.once.Do(func() {
+		if s.l == nil {
+			s.l = newLoaders(s.chat, s.cache)
+		}
+	})
+	return s.l
+}
+
 // Loaders gives each GraphQL operation its own loaders (and so its own
-// cache: nothing is shared between requests or viewers).
+// cache: nothing is shared between requests or viewers; a live event's
+// viewer-independent reads are shared through its eventLoaders).
 func (r *Resolver) Loaders() graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		op := graphql.GetOperationContext(ctx).Operation
 		cache := op == nil || op.Operation != ast.Subscription
-		return next(context.WithValue(ctx, loadersKey{}, newLoaders(r.Chat, cache)))
+		return next(context.WithValue(ctx, loadersKey{}, &loaderSet{chat: r.Chat, cache: cache}))
 	}
 }
 
+func withLoaders(ctx context.Context, l *loaders) context.Context {
+	s := &loaderSet{l: l}
+	return context.WithValue(ctx, loadersKey{}, s)
+}
+
+func loaderSetOf(ctx context.Context) *loaderSet {
+	return ctx.Value(loadersKey{}).(*loaderSet)
+}
+
 func loadersOf(ctx context.Context) *loaders {
-	return ctx.Value(loadersKey{}).(*loaders)
+	return loaderSetOf(ctx).get()
 }

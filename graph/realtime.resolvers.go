@@ -24,7 +24,11 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, roomID int, aft
 	if after != nil {
 		afterID = &after.ID
 	}
-	return r.Chat.MessageAdded(ctx, v, roomID, afterID)
+	ch, err := r.Chat.MessageAdded(ctx, v, roomID, afterID)
+	if err != nil {
+		return nil, err
+	}
+	return liveEvents(ctx, ch), nil
 }
 
 // Notifications is the resolver for the notifications field.
@@ -33,7 +37,11 @@ func (r *subscriptionResolver) Notifications(ctx context.Context) (<-chan *chat.
 	if err != nil {
 		return nil, err
 	}
-	return r.Chat.Notifications(ctx, v)
+	ch, err := r.Chat.Notifications(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	return liveEvents(ctx, ch), nil
 }
 
 // Subscription returns SubscriptionResolver implementation.

@@ -106,6 +106,9 @@ func prefetchRooms(ctx context.Context, conn *ent.RoomConnection) error {
 // roomName is what the viewer sees the room called (chat.RoomName), loaded
 // through the operation's batching loaders.
 func roomName(ctx context.Context, r *ent.Room, viewerID int) (string, error) {
+	if nameDependsOnViewer(r) {
+		viewerDependent(ctx)
+	}
 	l := loadersOf(ctx)
 	return chat.RoomName(ctx, r, viewerID, chat.RoomLookup{User: l.users.Load, Members: l.members.Load})
 }

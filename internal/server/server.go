@@ -228,6 +228,7 @@ func (s *Server) graphQL() http.Handler {
 	srv.Use(extension.FixedComplexityLimit(s.cfg.Limits.MaxComplexity))
 	srv.AroundOperations(s.operationDeadline)
 	srv.AroundOperations(resolver.Loaders())
+	srv.Use(&graph.LiveResponses{Chat: s.cfg.Chat}) // subscriptions: one execution per event and operation
 	srv.SetErrorPresenter(graph.ErrorPresenter(s.log))
 	srv.SetRecoverFunc(graph.Recover(s.log))
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {

@@ -1,0 +1,339 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"weak"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/chatty/chatty/ent"
+	"github.com/chatty/chatty/ent/room"
+	"github.com/chatty/chatty/internal/chat"
+	"github.com/chatty/chatty/internal/viewer"
+)
+
+// Shared subscription responses.
+//
+// The streams of internal/chat hand every subscriber of a room (or of a
+// user's notifications) on this instance the same decoded event: one
+// *ent.Message, one *chat.Notification. LiveResponses makes the GraphQL
+// side of a delivery as cheap: the first subscription to execute an event
+// for a given operation (query text, operation name and variables) stores
+// the response's bytes on the event, and every other subscription of that
+// operation sends them as they are, without executing anything. While it
+// executes, an event's viewer-independent reads (users, rooms, members,
+// attachments, presence) go through loaders that belong to the event, so
+// each of them is read once per event and instance however many
+// subscriptions execute it.
+//
+// A response is shared between viewers only when every field its selection
+// reaches reads the same for everyone (sharedFields) and nothing executed
+// for it depended on the viewer (a room's name for a direct room or an
+// unnamed group, see viewerDependent); otherwise it is shared only between
+// subscriptions of the same viewer.
+
+// sharedFields are the fields whose value is the same for every viewer of
+// an event. A field not listed (a new one included) makes the selection's
+// responses per viewer: correct, only less shared.
+var sharedFields = map[string]map[string]bool{
+	"Subscription": set("messageAdded", "notifications"),
+	"Message":      set("id", "createdAt", "kind", "body", "seq", "clientId", "room", "sender", "attachment"),
+	"User":         set("id", "createdAt", "nickname", "bio", "lastSeenAt", "avatarURL", "online"),
+	"Room":         set("id", "createdAt", "updatedAt", "kind", "name", "members"), // name: see viewerDependent
+	"Attachment":   set("id", "createdAt", "filename", "contentType", "size", "width", "height", "url", "thumbnailURL"),
+	// A notification goes to one user only (its topic is the user's).
+	"Notification": set("kind", "room", "message", "actor", "totalUnread", "createdAt"),
+}
+
+func set(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// LiveResponses is the gqlgen extension that shares subscription
+// responses (see above). Register it with the server's Use.
+type LiveResponses struct {
+	Chat   *chat.Service
+	events eventTable
+}
+
+var (
+	_ graphql.HandlerExtension     = (*LiveResponses)(nil)
+	_ graphql.OperationInterceptor = (*LiveResponses)(nil)
+	_ graphql.ResponseInterceptor  = (*LiveResponses)(nil)
+)
+
+// ExtensionName implements graphql.HandlerExtension.
+func (*LiveResponses) ExtensionName() string { return "LiveResponses" }
+
+// Validate implements graphql.HandlerExtension.
+func (*LiveResponses) Validate(graphql.ExecutableSchema) error { return nil }
+
+// liveOp is one subscription operation: what its responses are shared
+// under, and the events its resolver feeds it (set by liveEvents).
+type liveOp struct {
+	key     string // query, operation name and variables
+	perUser bool   // the selection reaches a field not in sharedFields
+	feed    feed
+}
+
+type liveOpKey struct{}
+
+// InterceptOperation implements graphql.OperationInterceptor: it gives a
+// subscription its liveOp before its resolver runs.
+func (*LiveResponses) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription || oc.RawQuery == "" {
+		return next(ctx) // (without its text an operation shares nothing)
+	}
+	vars, err := json.Marshal(oc.Variables) // map keys sorted
+	if err != nil {
+		return next(ctx)
+	}
+	op := &liveOp{
+		key:     oc.RawQuery + "\x00" + oc.OperationName + "\x00" + string(vars),
+		perUser: !allShared(oc, oc.Operation.SelectionSet),
+	}
+	return next(context.WithValue(ctx, liveOpKey{}, op))
+}
+
+// allShared reports whether every field of set (fragments included) is in
+// sharedFields.
+func allShared(oc *graphql.OperationContext, set ast.SelectionSet) bool {
+	for _, s := range set {
+		switch s := s.(type) {
+		case *ast.Field:
+			if s.Name == "__typename" {
+				continue
+			}
+			if s.ObjectDefinition == nil || !sharedFields[s.ObjectDefinition.Name][s.Name] || !allShared(oc, s.SelectionSet) {
+				return false
+			}
+		case *ast.InlineFragment:
+			if !allShared(oc, s.SelectionSet) {
+				return false
+			}
+		case *ast.FragmentSpread:
+			if s.Definition == nil || !allShared(oc, s.Definition.SelectionSet) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// liveEvents is what a subscription resolver returns for the stream in:
+// when the operation runs under LiveResponses, a channel that
+// InterceptResponse fills, one event at a time, only when this
+// subscription has to execute the event itself; otherwise in itself.
+// No goroutine: the events are taken from in by the goroutine that sends
+// the subscription's responses.
+func liveEvents[T any](ctx context.Context, in <-chan *T) <-chan *T {
+	op, _ := ctx.Value(liveOpKey{}).(*liveOp)
+	if op == nil || op.feed != nil {
+		return in
+	}
+	exec := make(chan *T, 1)
+	op.feed = &chanFeed[T]{in: in, exec: exec}
+	return exec
+}
+
+// feed takes a subscription's next event from its stream.
+type feed interface {
+	// next waits for the next event: its shared state, and a function
+	// that hands it to the executor. ok is false once the stream has
+	// ended (the executor's channel is then closed) or ctx is done.
+	next(ctx context.Context, t *eventTable) (e *liveEvent, pass func(), ok bool)
+}
+
+type chanFeed[T any] struct {
+	in     <-chan *T
+	exec   chan *T
+	closed bool
+}
+
+func (f *chanFeed[T]) next(ctx context.Context, t *eventTable) (*liveEvent, func(), bool) {
+	select {
+	case v, ok := <-f.in:
+		if !ok {
+			if !f.closed {
+				f.closed = true
+				close(f.exec)
+			}
+			return nil, nil, false
+		}
+		return eventOf(t, v), func() { f.exec <- v }, true
+	case <-ctx.Done():
+		return nil, nil, false
+	}
+}
+
+// InterceptResponse implements graphql.ResponseInterceptor: it takes the
+// subscription's next event and answers with the bytes another
+// subscription of the same operation made for it, or executes it (sharing
+// the result).
+func (l *LiveResponses) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	op, _ := ctx.Value(liveOpKey{}).(*liveOp)
+	if op == nil || op.feed == nil {
+		return next(ctx)
+	}
+	ev, pass, ok := op.feed.next(ctx, &l.events)
+	if !ok {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return next(ctx) // the executor sees its channel closed: the end
+	}
+	key := op.key
+	if op.perUser {
+		key += viewerKey(ctx)
+	}
+	resp, leader := ev.response(key)
+	if !leader {
+		select {
+		case <-resp.ready:
+		case <-ctx.Done():
+			return nil
+		}
+		if resp.data != nil {
+			return &graphql.Response{Data: resp.data}
+		}
+		// The leader's response was not for everyone: execute it too,
+		// sharing it with this viewer's other subscriptions.
+		if resp, leader = ev.response(key + viewerKey(ctx)); !leader {
+			select {
+			case <-resp.ready:
+			case <-ctx.Done():
+				return nil
+			}
+			if resp.data != nil {
+				return &graphql.Response{Data: resp.data}
+			}
+			return l.execute(ctx, ev, pass, next, nil)
+		}
+	}
+	return l.execute(ctx, ev, pass, next, resp)
+}
+
+// viewerKey is what a share key of a per-viewer response ends with.
+func viewerKey(ctx context.Context) string {
+	v, _ := viewer.FromContext(ctx)
+	return "\x00" + strconv.Itoa(v.UserID)
+}
+
+// execute runs the operation for ev and, when out is not nil, stores its
+// response there for the others (unless it failed or depended on the
+// viewer).
+func (l *LiveResponses) execute(ctx context.Context, ev *liveEvent, pass func(), next graphql.ResponseHandler, out *sharedResponse) *graphql.Response {
+	var data []byte
+	if out != nil {
+		defer func() {
+			out.data = data
+			close(out.ready)
+		}()
+	}
+	mark := &viewerMark{}
+	ctx = context.WithValue(ctx, viewerMarkKey{}, mark)
+	ctx = withLoaders(ctx, ev.loaders(l.Chat).over(loaderSetOf(ctx)))
+	pass()
+	resp := next(ctx)
+	if resp != nil && len(resp.Errors) == 0 && resp.Data != nil && !mark.used.Load() {
+		data = bytes.Clone(resp.Data) // the executor reuses its buffer
+	}
+	return resp
+}
+
+// viewerMark records that an execution read something that depends on the
+// viewer, so its response is not shared with other viewers.
+type viewerMark struct{ used atomic.Bool }
+
+type viewerMarkKey struct{}
+
+// viewerDependent marks the response being executed as the viewer's own.
+func viewerDependent(ctx context.Context) {
+	if m, ok := ctx.Value(viewerMarkKey{}).(*viewerMark); ok {
+		m.used.Store(true)
+	}
+}
+
+// nameDependsOnViewer reports whether what the viewer sees a room called
+// depends on who the viewer is (chat.RoomName): only a group's own name
+// does not.
+func nameDependsOnViewer(r *ent.Room) bool {
+	return r.Kind != room.KindGROUP || r.Name == nil
+}
+
+// liveEvent is the state this instance keeps for one event while the
+// event lives: the responses made for it, by share key, and its loaders.
+type liveEvent struct {
+	mu        sync.Mutex
+	responses map[string]*sharedResponse
+	once      sync.Once
+	shared    *eventLoaders
+}
+
+// sharedResponse is a response made once for an event; ready closes when
+// data is set (nil when it is not to be shared).
+type sharedResponse struct {
+	ready chan struct{}
+	data  []byte
+}
+
+// response returns the response stored under key, and whether the caller
+// is the one to make it.
+func (e *liveEvent) response(key string) (*sharedResponse, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r, ok := e.responses[key]; ok {
+		return r, false
+	}
+	if e.responses == nil {
+		e.responses = map[string]*sharedResponse{}
+	}
+	r := &sharedResponse{ready: make(chan struct{})}
+	e.responses[key] = r
+	return r, true
+}
+
+func (e *liveEvent) loaders(c *chat.Service) *eventLoaders {
+	e.once.Do(func() { e.shared = newEventLoaders(c) })
+	return e.shared
+}
+
+// eventTable finds the liveEvent of an event value. It holds events
+// weakly: an entry goes when the event is collected, that is once every
+// stream has delivered it.
+type eventTable struct {
+	mu sync.Mutex
+	m  map[any]*liveEvent // weak.Pointer[T] → state
+}
+
+func eventOf[T any](t *eventTable, v *T) *liveEvent {
+	k := weak.Make(v)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e, ok := t.m[k]; ok {
+		return e
+	}
+	if t.m == nil {
+		t.m = map[any]*liveEvent{}
+	}
+	e := &liveEvent{}
+	t.m[k] = e
+	runtime.AddCleanup(v, func(k weak.Pointer[T]) {
+		t.mu.Lock()
+		delete(t.m, k)
+		t.mu.Unlock()
+	}, k)
+	return e
+}
