@@ -72,6 +72,27 @@ func (_u *RoomUpdate) AddLastSeq(v int64) *RoomUpdate {
 	return _u
 }
 
+// SetRevision sets the "revision" field.
+func (_u *RoomUpdate) SetRevision(v int64) *RoomUpdate {
+	_u.mutation.ResetRevision()
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *RoomUpdate) SetNillableRevision(v *int64) *RoomUpdate {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// AddRevision adds value to the "revision" field.
+func (_u *RoomUpdate) AddRevision(v int64) *RoomUpdate {
+	_u.mutation.AddRevision(v)
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *RoomUpdate) SetUpdatedAt(v time.Time) *RoomUpdate {
 	_u.mutation.SetUpdatedAt(v)
@@ -233,6 +254,12 @@ func (_u *RoomUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedLastSeq(); ok {
 		_spec.AddField(room.FieldLastSeq, field.TypeInt64, value)
 	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(room.FieldRevision, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedRevision(); ok {
+		_spec.AddField(room.FieldRevision, field.TypeInt64, value)
+	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(room.FieldUpdatedAt, field.TypeTime, value)
 	}
@@ -386,6 +413,27 @@ func (_u *RoomUpdateOne) SetNillableLastSeq(v *int64) *RoomUpdateOne {
 // AddLastSeq adds value to the "last_seq" field.
 func (_u *RoomUpdateOne) AddLastSeq(v int64) *RoomUpdateOne {
 	_u.mutation.AddLastSeq(v)
+	return _u
+}
+
+// SetRevision sets the "revision" field.
+func (_u *RoomUpdateOne) SetRevision(v int64) *RoomUpdateOne {
+	_u.mutation.ResetRevision()
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *RoomUpdateOne) SetNillableRevision(v *int64) *RoomUpdateOne {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// AddRevision adds value to the "revision" field.
+func (_u *RoomUpdateOne) AddRevision(v int64) *RoomUpdateOne {
+	_u.mutation.AddRevision(v)
 	return _u
 }
 
@@ -579,6 +627,12 @@ func (_u *RoomUpdateOne) sqlSave(ctx context.Context) (_node *Room, err error) {
 	}
 	if value, ok := _u.mutation.AddedLastSeq(); ok {
 		_spec.AddField(room.FieldLastSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(room.FieldRevision, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedRevision(); ok {
+		_spec.AddField(room.FieldRevision, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(room.FieldUpdatedAt, field.TypeTime, value)

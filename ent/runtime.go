@@ -225,8 +225,12 @@ func init() {
 	roomDescLastSeq := roomFields[3].Descriptor()
 	// room.DefaultLastSeq holds the default value on creation for the last_seq field.
 	room.DefaultLastSeq = roomDescLastSeq.Default.(int64)
+	// roomDescRevision is the schema descriptor for revision field.
+	roomDescRevision := roomFields[4].Descriptor()
+	// room.DefaultRevision holds the default value on creation for the revision field.
+	room.DefaultRevision = roomDescRevision.Default.(int64)
 	// roomDescUpdatedAt is the schema descriptor for updated_at field.
-	roomDescUpdatedAt := roomFields[4].Descriptor()
+	roomDescUpdatedAt := roomFields[5].Descriptor()
 	// room.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	room.DefaultUpdatedAt = roomDescUpdatedAt.Default.(func() time.Time)
 	sessionMixin := schema.Session{}.Mixin()

@@ -167,7 +167,7 @@ func (s *Service) SendFile(ctx context.Context, v viewer.Viewer, in SendFileInpu
 		if err := lockUser(ctx, tx, v.UserID); err != nil {
 			return err
 		}
-		seq, err := nextSeq(ctx, tx, in.RoomID, s.now())
+		pos, err := nextSeq(ctx, tx, in.RoomID, s.now())
 		if err != nil {
 			return err
 		}
@@ -181,7 +181,7 @@ func (s *Service) SendFile(ctx context.Context, v viewer.Viewer, in SendFileInpu
 		if err != nil {
 			return err
 		}
-		m, err := s.store(ctx, tx, em, in.RoomID, seq, draft{kind: kind, body: caption, sender: &v.UserID, clientID: clientID, attachmentID: &att.ID})
+		m, err := s.store(ctx, tx, em, in.RoomID, pos, draft{kind: kind, body: caption, sender: &v.UserID, clientID: clientID, attachmentID: &att.ID})
 		if ent.IsConstraintError(err) && clientID != nil {
 			return errRetry
 		}

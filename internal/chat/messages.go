@@ -11,7 +11,6 @@ import (
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/ent/membership"
 	"github.com/chatty/chatty/ent/message"
-	"github.com/chatty/chatty/ent/room"
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/viewer"
 )
@@ -28,30 +27,20 @@ type draft struct {
 
 // post stores a message in room roomID at the room's next seq.
 func (s *Service) post(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, d draft) (*ent.Message, error) {
-	seq, err := nextSeq(ctx, tx, roomID, s.now())
+	pos, err := nextSeq(ctx, tx, roomID, s.now())
 	if err != nil {
 		return nil, err
 	}
-	return s.store(ctx, tx, em, roomID, seq, d)
+	return s.store(ctx, tx, em, roomID, pos, d)
 }
 
-// nextSeq takes the room's next seq. Bumping the counter locks the room
+// nextSeq takes the room's next seq, and the revision of adding the
+// message there (see takeRevision). Bumping the counters locks the room
 // row (MariaDB) or the database (SQLite) until commit, so concurrent
 // senders get strictly increasing, unique seqs, and what the transaction
 // reads afterwards is current.
-func nextSeq(ctx context.Context, tx *ent.Tx, roomID int, now time.Time) (int64, error) {
-	n, err := tx.Room.Update().Where(room.ID(roomID)).AddLastSeq(1).SetUpdatedAt(now).Save(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("next seq of room %d: %w", roomID, err)
-	}
-	if n == 0 {
-		return 0, ErrRoomNotFound
-	}
-	seq, err := tx.Room.Query().Where(room.ID(roomID)).Select(room.FieldLastSeq).Int(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("read seq of room %d: %w", roomID, err)
-	}
-	return int64(seq), nil
+func nextSeq(ctx context.Context, tx *ent.Tx, roomID int, now time.Time) (position, error) {
+	return takeRevision(ctx, tx, roomID, true, now)
 }
 
 // lockRoom locks the room row for the rest of the transaction (before any
@@ -72,14 +61,17 @@ func lockRoom(ctx context.Context, tx *ent.Tx, roomID int) (*ent.Room, error) {
 	return r, nil
 }
 
-// store writes message d at seq.
-func (s *Service) store(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, seq int64, d draft) (*ent.Message, error) {
+// store writes message d at pos: its seq, and its revision in the room's
+// change feed (an ADDED change).
+func (s *Service) store(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, pos position, d draft) (*ent.Message, error) {
 	m, err := tx.Message.Create().
 		SetRoomID(roomID).
 		SetNillableSenderID(d.sender).
 		SetKind(d.kind).
 		SetBody(d.body).
-		SetSeq(seq).
+		SetSeq(pos.seq).
+		SetRevision(pos.rev).
+		SetLastChange(message.LastChangeADDED).
 		SetNillableClientID(d.clientID).
 		SetNillableAttachmentID(d.attachmentID).
 		SetCreatedAt(s.now()).
@@ -156,14 +148,14 @@ func (s *Service) send(ctx context.Context, v viewer.Viewer, roomID int, d draft
 	err := s.inRoomTx(ctx, roomID, func(tx *ent.Tx, em *emitter) error {
 		// Take the seq (and the room's lock) first, so the membership read
 		// after it sees a concurrent leave that committed before.
-		seq, err := nextSeq(ctx, tx, roomID, s.now())
+		pos, err := nextSeq(ctx, tx, roomID, s.now())
 		if err != nil {
 			return err
 		}
 		if _, err := currentMember(ctx, tx.Client(), roomID, v.UserID); err != nil {
 			return err
 		}
-		m, err := s.store(ctx, tx, em, roomID, seq, d)
+		m, err := s.store(ctx, tx, em, roomID, pos, d)
 		if ent.IsConstraintError(err) && d.clientID != nil {
 			return errRetry // the same clientId was sent concurrently, and won
 		}
@@ -223,12 +215,15 @@ func (s *Service) MarkRoomRead(ctx context.Context, v viewer.Viewer, roomID int,
 	}
 	// The condition keeps the marker from moving back, also when two
 	// devices mark at once.
-	err = s.db.Membership.Update().
+	n, err := s.db.Membership.Update().
 		Where(membership.ID(m.ID), membership.LastReadSeqLT(seq)).
 		SetLastReadSeq(seq).
-		Exec(ctx)
+		Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("mark room %d read: %w", roomID, err)
+	}
+	if n > 0 {
+		s.readMoved(ctx, v, roomID, seq)
 	}
 	return r, nil
 }

@@ -33,6 +33,7 @@ type Service struct {
 	subs     activeSubs
 	sessions sessionWatch
 	turns    roomTurns
+	typing   typingGate
 	queue    int
 	uploads  *upload.Service
 	quota    int64 // bytes of files a user may keep; 0: DefaultUploadQuota

@@ -200,7 +200,7 @@ func (d *DB) Migrate(ctx context.Context) error {
 	if err := d.Client.Schema.Create(ctx, schema.WithApplyHook(), migrate.WithDropIndex(true)); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	return nil
+	return d.backfill(ctx)
 }
 
 // Ping reports whether the database answers.
