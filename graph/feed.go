@@ -23,6 +23,7 @@ func feedRevision(roomID int, c *ent.Cursor) (int64, error) {
 	}
 	var rev int64
 	switch v := c.Value.(type) {
+	case nil: // revision 0: the cursor leaves out a zero value
 	case int8:
 		rev = int64(v)
 	case int16:

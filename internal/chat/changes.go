@@ -108,7 +108,8 @@ func readable(ctx context.Context, c *ent.Client, v viewer.Viewer, messageID int
 // changeMessage runs change on message messageID in a transaction holding
 // its room's lock, after checking (with a plain read first, so that one who
 // may not never takes the lock, then again under the lock) that the viewer
-// may read it and that check allows it.
+// may read it and that check allows it. change returns the message detached
+// from the transaction (stampChange's emit detaches it; else Unwrap).
 func (s *Service) changeMessage(ctx context.Context, v viewer.Viewer, messageID int,
 	check func(ctx context.Context, c *ent.Client, m *ent.Message) error,
 	change func(tx *ent.Tx, em *emitter, m *ent.Message) (*ent.Message, error),
@@ -138,7 +139,7 @@ func (s *Service) changeMessage(ctx context.Context, v viewer.Viewer, messageID 
 	if err != nil {
 		return nil, err
 	}
-	return out.Unwrap(), nil
+	return out, nil
 }
 
 // EditMessage replaces the body of the viewer's message (the caption of a
@@ -168,7 +169,7 @@ func (s *Service) EditMessage(ctx context.Context, v viewer.Viewer, messageID in
 	}
 	return s.changeMessage(ctx, v, messageID, check, func(tx *ent.Tx, em *emitter, m *ent.Message) (*ent.Message, error) {
 		if m.Body == body {
-			return m, nil
+			return m.Unwrap(), nil
 		}
 		upd := tx.Message.UpdateOne(m).SetBody(body).SetEditedAt(s.now())
 		return s.stampChange(ctx, tx, em, m.RoomID, upd, ChangeEdited, v.UserID)
@@ -197,7 +198,7 @@ func (s *Service) DeleteMessage(ctx context.Context, v viewer.Viewer, messageID 
 	}
 	out, err := s.changeMessage(ctx, v, messageID, check, func(tx *ent.Tx, em *emitter, m *ent.Message) (*ent.Message, error) {
 		if m.DeletedAt != nil {
-			return m, nil
+			return m.Unwrap(), nil
 		}
 		upd := tx.Message.UpdateOne(m).SetBody("").SetDeletedAt(s.now()).ClearAttachmentID()
 		out, err := s.stampChange(ctx, tx, em, m.RoomID, upd, ChangeDeleted, v.UserID)

@@ -80,6 +80,7 @@ func (p livePublisher) publish(ctx context.Context, e Event) error {
 	s := p.s
 	switch e.Kind {
 	case EventMessageCreated:
+		s.typing.forget(e.ActorID, e.RoomID) // the streams took the sender as no longer typing
 		return s.publishMessage(ctx, e)
 	case EventMessageChanged:
 		return s.publishChange(ctx, e)

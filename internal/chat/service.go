@@ -34,10 +34,12 @@ type Service struct {
 	sessions sessionWatch
 	turns    roomTurns
 	typing   typingGate
-	queue    int
-	uploads  *upload.Service
-	quota    int64 // bytes of files a user may keep; 0: DefaultUploadQuota
-	now      func() time.Time
+	// typingTimeout: TypingTimeout unless set.
+	typingTimeout time.Duration
+	queue         int
+	uploads       *upload.Service
+	quota         int64 // bytes of files a user may keep; 0: DefaultUploadQuota
+	now           func() time.Time
 }
 
 // Option configures a Service.

@@ -17,12 +17,24 @@ import (
 // instance has to be alive for the "stopped" to come.
 
 const (
-	// TypingTimeout is how long "typing" holds without a renewal.
+	// TypingTimeout is how long "typing" holds without a renewal (see
+	// WithTypingTimeout).
 	TypingTimeout = 6 * time.Second
 	// typingRenewal is how often, at most, a renewal of one user in one
 	// room is relayed.
 	typingRenewal = time.Second
 )
+
+// WithTypingTimeout sets how long "typing" holds without a renewal
+// (TypingTimeout; tests shorten it).
+func WithTypingTimeout(d time.Duration) Option { return func(s *Service) { s.typingTimeout = d } }
+
+func (s *Service) typingFor() time.Duration {
+	if s.typingTimeout > 0 {
+		return s.typingTimeout
+	}
+	return TypingTimeout
+}
 
 // typingGate rate-limits the typing events of each user in each room on
 // this instance.
@@ -58,6 +70,14 @@ func (g *typingGate) allow(userID, roomID int, typing bool, now time.Time) bool 
 	}
 	g.last[k] = typingState{typing: typing, at: now}
 	return true
+}
+
+// forget drops what the gate knows of userID in roomID: their next typing
+// is relayed (after a message, streams take them as no longer typing).
+func (g *typingGate) forget(userID, roomID int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.last, [2]int{userID, roomID})
 }
 
 // SetTyping tells the room's other members that the viewer is typing, or
@@ -110,7 +130,7 @@ func (t *typers) start(st *stream, u *ent.User, now time.Time) error {
 		t.until, t.users = map[int]time.Time{}, map[int]*ent.User{}
 	}
 	_, was := t.until[u.ID]
-	t.until[u.ID], t.users[u.ID] = now.Add(TypingTimeout), u
+	t.until[u.ID], t.users[u.ID] = now.Add(st.s.typingFor()), u
 	t.arm(now)
 	if was {
 		return nil
