@@ -607,6 +607,8 @@ func (st *stream) fill(until int64) error {
 				// its newest change comes at its own place.
 				st.skipTo(until - 1)
 			}
+			// Held changes the database had newer ones of are done with.
+			st.skipTo(st.last)
 			return st.flush()
 		}
 	}

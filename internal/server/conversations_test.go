@@ -509,7 +509,46 @@ type msgState struct {
 // it got, ends with exactly the server's state of every message, having
 // seen the changes in revision order and none twice.
 func TestRoomEventsResumeUnderConcurrentChanges(t *testing.T) {
-	forEachDB(t, func(t *testing.T, e *env) {
+	forEachDB(t, func(t *testing.T, e *env) { resumeUnderChanges(t, e) })
+}
+
+// The same across two instances sharing a database and a Redis: writers
+// write through both, the reader comes back through either, so changes
+// reach it out of order across the broker; and typing crosses over.
+func TestRoomEventsAcrossInstances(t *testing.T) {
+	url := redisURL(t)
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			db := dbtest.Open(t, backend)
+			prefix := testRedisPrefix(t)
+			one, two := redisInstance(t, db, url, prefix), redisInstance(t, db, url, prefix)
+			a, b := one.signUp(t, "typer"), one.signUp(t, "watcher")
+			name := "typing across"
+			r := one.client(a).createRoom(t, &name, b.ID)
+			ws := one.wsConnect(t, protoTransportWS, b)
+			ws.subscribe("ev", roomEventsOp, map[string]any{"r": r.ID, "after": one.client(b).eventsCursor(t, r.ID)})
+			// The first event may come by replay; once one has, the stream is live.
+			m := two.client(a).send(t, r.ID, "probe")
+			if ev := ws.messageEvent("ev"); ev.Message.ID != m.ID {
+				t.Fatalf("probe: %v", ev)
+			}
+			two.client(a).do(t, typingOp, map[string]any{"r": r.ID, "t": true})
+			if ev := ws.roomEvent("ev"); ev.Typename != "TypingEvent" || !ev.Typing || ev.User.ID != a.ID {
+				t.Fatalf("typing across instances: %v", ev)
+			}
+			two.client(a).do(t, typingOp, map[string]any{"r": r.ID, "t": false})
+			if ev := ws.roomEvent("ev"); ev.Typename != "TypingEvent" || ev.Typing {
+				t.Fatalf("stopped across instances: %v", ev)
+			}
+			resumeUnderChanges(t, one, two)
+		})
+	}
+}
+
+func resumeUnderChanges(t *testing.T, envs ...*env) {
+	{
+		e := envs[0]
 		a, b, c := e.signUp(t, "writer-a"), e.signUp(t, "writer-b"), e.signUp(t, "reader")
 		cc := e.client(c)
 		name := "resume"
@@ -543,7 +582,7 @@ func TestRoomEventsResumeUnderConcurrentChanges(t *testing.T) {
 						}
 						Errors []gqlError
 					}
-					if err := postJSON(e, token, q, vars, &out); err != nil {
+					if err := postJSON(envs[i%len(envs)], token, q, vars, &out); err != nil {
 						errs <- err
 						return
 					}
@@ -578,7 +617,7 @@ func TestRoomEventsResumeUnderConcurrentChanges(t *testing.T) {
 		sessions, events := 0, 0
 		for end := false; !end; {
 			sessions++
-			ws := e.wsConnect(t, protoTransportWS, c)
+			ws := envs[sessions%len(envs)].wsConnect(t, protoTransportWS, c)
 			ws.subscribe("ev", roomEventsOp, map[string]any{"r": r.ID, "after": cursor})
 			for n := 1 + rng.IntN(30); n > 0 && !end; n-- {
 				ev := ws.messageEvent("ev")
@@ -614,7 +653,7 @@ func TestRoomEventsResumeUnderConcurrentChanges(t *testing.T) {
 			}
 		}
 		t.Logf("%d messages, %d events in %d sessions", len(server), events, sessions)
-	})
+	}
 }
 
 // postJSON runs one GraphQL operation without a *testing.T (for goroutines).
