@@ -12,12 +12,14 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/internal/chat"
 	"github.com/chatty/chatty/internal/database/dbtest"
+	"github.com/chatty/chatty/internal/pubsub"
 	"github.com/chatty/chatty/internal/upload"
 )
 
@@ -757,4 +759,48 @@ func TestRevisionBackfill(t *testing.T) {
 		ws.quiet("all", 100*time.Millisecond)
 		_ = cb
 	})
+}
+
+// A change whose publish is lost is read from the database when the next
+// one shows the gap; a lost change that was superseded since is skipped
+// (its message comes at its newest change), not waited for.
+func TestRoomEventsFillLostChanges(t *testing.T) {
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			var drop atomic.Bool
+			broker := pubsub.NewMemory()
+			t.Cleanup(func() { broker.Close() })
+			e := newEnv(t, backend, envOption{chat: []chat.Option{chat.WithBroker(lossyBroker{broker, func(roomEvent) bool { return drop.Load() }})}})
+			a, b := e.signUp(t, "writer"), e.signUp(t, "reader")
+			ca, cb := e.client(a), e.client(b)
+			name := "lossy"
+			r := ca.createRoom(t, &name, b.ID)
+			wb := e.wsConnect(t, protoTransportWS, b)
+			wb.subscribe("ev", roomEventsOp, map[string]any{"r": r.ID, "after": cb.eventsCursor(t, r.ID)})
+			m1 := ca.send(t, r.ID, "one")
+			if ev := wb.messageEvent("ev"); ev.Message.ID != m1.ID {
+				t.Fatalf("first: %v", ev)
+			}
+
+			drop.Store(true)
+			ca.edit(t, m1.ID, "lost edit")
+			drop.Store(false)
+			ca.edit(t, m1.ID, "second edit")
+			if ev := wb.messageEvent("ev"); ev.Kind != "EDITED" || ev.Message.Body != "second edit" {
+				t.Fatalf("after a lost, superseded edit: %v", ev)
+			}
+
+			drop.Store(true)
+			m2 := ca.send(t, r.ID, "lost message")
+			drop.Store(false)
+			m3 := ca.send(t, r.ID, "three")
+			for _, want := range []string{m2.ID, m3.ID} {
+				if ev := wb.messageEvent("ev"); ev.Kind != "ADDED" || ev.Message.ID != want {
+					t.Fatalf("after a lost message: %v, want %s", ev, want)
+				}
+			}
+			wb.quiet("ev", 300*time.Millisecond)
+		})
+	}
 }
