@@ -123,7 +123,7 @@ func (s *Service) changeMessage(ctx context.Context, v viewer.Viewer, messageID 
 	}
 	var out *ent.Message
 	err = s.inRoomTx(ctx, m.RoomID, func(tx *ent.Tx, em *emitter) error {
-		if _, err := lockRoom(ctx, tx, m.RoomID); err != nil {
+		if err := touchRoom(ctx, tx, m.RoomID); err != nil { // the room's lock, before any other row of it
 			return err
 		}
 		m, err := readable(ctx, tx.Client(), v, messageID)

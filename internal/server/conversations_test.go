@@ -804,3 +804,65 @@ func TestRoomEventsFillLostChanges(t *testing.T) {
 		})
 	}
 }
+
+// A change reaches roomEvents subscribers without a query per subscriber:
+// a message, an edit, a deletion and typing cost as many statements with
+// eight subscribers as with one.
+func TestRoomEventsStatementsDoNotGrowWithSubscribers(t *testing.T) {
+	forEachDBWith(t, func(t *testing.T, e *env, counter *statementCounter) {
+		a := e.signUp(t, "sender")
+		ca := e.client(a)
+		room := func(n int) func() [4]int64 {
+			var ids []string
+			var members []account
+			for i := range n {
+				m := e.signUp(t, fmt.Sprintf("member %d", i))
+				ids, members = append(ids, m.ID), append(members, m)
+			}
+			name := fmt.Sprintf("%d listeners", n)
+			r := ca.createRoom(t, &name, ids...)
+			var sockets []*wsClient
+			for _, m := range members {
+				ws := e.wsConnect(t, protoTransportWS, m)
+				ws.subscribe("ev", roomEventsOp, map[string]any{"r": r.ID, "after": e.client(m).eventsCursor(t, r.ID)})
+				sockets = append(sockets, ws)
+			}
+			all := func(what string, ok func(roomEv) bool) {
+				for _, ws := range sockets {
+					if ev := ws.roomEvent("ev"); !ok(ev) {
+						t.Fatalf("%s: got %v", what, ev)
+					}
+				}
+			}
+			return func() (spent [4]int64) {
+				before := counter.n.Load()
+				sent := ca.send(t, r.ID, "hello")
+				all("send", func(ev roomEv) bool { return ev.Kind == "ADDED" && ev.Message.ID == sent.ID })
+				spent[0] = counter.n.Load() - before
+				before = counter.n.Load()
+				ca.edit(t, sent.ID, "hello, edited")
+				all("edit", func(ev roomEv) bool { return ev.Kind == "EDITED" && ev.Message.ID == sent.ID })
+				spent[1] = counter.n.Load() - before
+				before = counter.n.Load()
+				ca.deleteMsg(t, sent.ID)
+				all("delete", func(ev roomEv) bool { return ev.Kind == "DELETED" && ev.Message.ID == sent.ID })
+				spent[2] = counter.n.Load() - before
+				before = counter.n.Load()
+				ca.do(t, typingOp, map[string]any{"r": r.ID, "t": true})
+				all("typing", func(ev roomEv) bool { return ev.Typename == "TypingEvent" && ev.Typing })
+				ca.do(t, typingOp, map[string]any{"r": r.ID, "t": false})
+				all("stopped", func(ev roomEv) bool { return ev.Typename == "TypingEvent" && !ev.Typing })
+				spent[3] = counter.n.Load() - before
+				return spent
+			}
+		}
+		one, eight := room(1), room(8)
+		one() // every stream is past its replay
+		eight()
+		c1, c8 := one(), eight()
+		t.Logf("statements for send, edit, delete, typing: %v with 1 subscriber, %v with 8", c1, c8)
+		if c8 != c1 {
+			t.Fatalf("statements %v with 8 subscribers, %v with 1: something is read per subscriber", c8, c1)
+		}
+	})
+}
