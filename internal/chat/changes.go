@@ -200,6 +200,8 @@ func (s *Service) DeleteMessage(ctx context.Context, v viewer.Viewer, messageID 
 		if m.DeletedAt != nil {
 			return m.Unwrap(), nil
 		}
+		// What hangs off the message (reactions, once there are) goes in
+		// this transaction too.
 		upd := tx.Message.UpdateOne(m).SetBody("").SetDeletedAt(s.now()).ClearAttachmentID()
 		out, err := s.stampChange(ctx, tx, em, m.RoomID, upd, ChangeDeleted, v.UserID)
 		if err != nil || m.AttachmentID == nil {
