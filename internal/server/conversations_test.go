@@ -184,7 +184,7 @@ func TestEditMessage(t *testing.T) {
 
 // Deleting leaves a tombstone, removes the file's bytes (its URLs stop
 // working), keeps unread counts and lastMessage right, and notifies
-// nobody; only the sender may.
+// nobody (nor does an edit); only the sender may.
 func TestDeleteMessage(t *testing.T) {
 	for _, backend := range dbtest.Backends() {
 		t.Run(backend, func(t *testing.T) {
@@ -242,6 +242,7 @@ func TestDeleteMessage(t *testing.T) {
 			wb := e.wsConnect(t, protoTransportWS, b)
 			prober := wsNotificationsLive(t, e, wb, b, "n")
 
+			ca.edit(t, keep.ID, "stays, edited") // no notification either
 			got := ca.deleteMsg(t, f.SendFile.ID)
 			if got.DeletedAt == nil || got.Body != "" || got.Attachment != nil || got.Kind != "IMAGE" {
 				t.Fatalf("tombstone: %+v", got)
@@ -865,4 +866,49 @@ func TestRoomEventsStatementsDoNotGrowWithSubscribers(t *testing.T) {
 			t.Fatalf("statements %v with 8 subscribers, %v with 1: something is read per subscriber", c8, c1)
 		}
 	})
+}
+
+// Typing renewals are relayed at most once a second per user and room: a
+// burst of setTyping(true) is one event on the broker; a stop and a start
+// right after it are relayed.
+func TestTypingIsRateLimited(t *testing.T) {
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			var relayed atomic.Int64
+			broker := pubsub.NewMemory()
+			t.Cleanup(func() { broker.Close() })
+			count := func(e roomEvent) bool {
+				if e.Type == "typing" {
+					relayed.Add(1)
+				}
+				return false
+			}
+			e := newEnv(t, backend, envOption{chat: []chat.Option{chat.WithBroker(lossyBroker{broker, count})}})
+			a, b := e.signUp(t, "fast typer"), e.signUp(t, "reader")
+			ca := e.client(a)
+			r := ca.createRoom(t, nil, b.ID)
+			other := ca.createRoom(t, func() *string { s := "other"; return &s }(), b.ID)
+			began := time.Now()
+			for range 10 {
+				var ok struct{ SetTyping bool }
+				ca.do(t, typingOp, map[string]any{"r": r.ID, "t": true}).Decode(t, &ok)
+				if !ok.SetTyping {
+					t.Fatal("setTyping answered false")
+				}
+			}
+			// One, and one more per second the burst took (on a slow machine).
+			if n, most := relayed.Load(), 1+int64(time.Since(began)/time.Second); n < 1 || n > most {
+				t.Fatalf("10 setTyping(true) in %v relayed %d times, want 1 to %d", time.Since(began), n, most)
+			}
+			relayed.Store(0)
+			ca.do(t, typingOp, map[string]any{"r": other.ID, "t": true}) // another room counts apart
+			ca.do(t, typingOp, map[string]any{"r": r.ID, "t": false})
+			ca.do(t, typingOp, map[string]any{"r": r.ID, "t": false}) // already stopped
+			ca.do(t, typingOp, map[string]any{"r": r.ID, "t": true})
+			if n := relayed.Load(); n != 3 {
+				t.Fatalf("relayed %d typing events, want 3 (another room, a stop, a start)", n)
+			}
+		})
+	}
 }
