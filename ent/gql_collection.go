@@ -143,6 +143,16 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, message.FieldSeq)
 				fieldSeen[message.FieldSeq] = struct{}{}
 			}
+		case "editedAt":
+			if _, ok := fieldSeen[message.FieldEditedAt]; !ok {
+				selectedFields = append(selectedFields, message.FieldEditedAt)
+				fieldSeen[message.FieldEditedAt] = struct{}{}
+			}
+		case "deletedAt":
+			if _, ok := fieldSeen[message.FieldDeletedAt]; !ok {
+				selectedFields = append(selectedFields, message.FieldDeletedAt)
+				fieldSeen[message.FieldDeletedAt] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

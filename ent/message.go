@@ -38,6 +38,14 @@ type Message struct {
 	ClientID *string `json:"client_id,omitempty"`
 	// ReplyToID holds the value of the "reply_to_id" field.
 	ReplyToID *int `json:"reply_to_id,omitempty"`
+	// EditedAt holds the value of the "edited_at" field.
+	EditedAt *time.Time `json:"edited_at,omitempty"`
+	// DeletedAt holds the value of the "deleted_at" field.
+	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+	// Revision holds the value of the "revision" field.
+	Revision *int64 `json:"revision,omitempty"`
+	// LastChange holds the value of the "last_change" field.
+	LastChange message.LastChange `json:"last_change,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the MessageQuery when eager-loading is set.
 	Edges        MessageEdges `json:"edges"`
@@ -121,11 +129,11 @@ func (*Message) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case message.FieldID, message.FieldRoomID, message.FieldSenderID, message.FieldAttachmentID, message.FieldSeq, message.FieldReplyToID:
+		case message.FieldID, message.FieldRoomID, message.FieldSenderID, message.FieldAttachmentID, message.FieldSeq, message.FieldReplyToID, message.FieldRevision:
 			values[i] = new(sql.NullInt64)
-		case message.FieldKind, message.FieldBody, message.FieldClientID:
+		case message.FieldKind, message.FieldBody, message.FieldClientID, message.FieldLastChange:
 			values[i] = new(sql.NullString)
-		case message.FieldCreatedAt:
+		case message.FieldCreatedAt, message.FieldEditedAt, message.FieldDeletedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -205,6 +213,33 @@ func (_m *Message) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ReplyToID = new(int)
 				*_m.ReplyToID = int(value.Int64)
+			}
+		case message.FieldEditedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field edited_at", values[i])
+			} else if value.Valid {
+				_m.EditedAt = new(time.Time)
+				*_m.EditedAt = value.Time
+			}
+		case message.FieldDeletedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field deleted_at", values[i])
+			} else if value.Valid {
+				_m.DeletedAt = new(time.Time)
+				*_m.DeletedAt = value.Time
+			}
+		case message.FieldRevision:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field revision", values[i])
+			} else if value.Valid {
+				_m.Revision = new(int64)
+				*_m.Revision = value.Int64
+			}
+		case message.FieldLastChange:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field last_change", values[i])
+			} else if value.Valid {
+				_m.LastChange = message.LastChange(value.String)
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -301,6 +336,24 @@ func (_m *Message) String() string {
 		builder.WriteString("reply_to_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	if v := _m.EditedAt; v != nil {
+		builder.WriteString("edited_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.DeletedAt; v != nil {
+		builder.WriteString("deleted_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.Revision; v != nil {
+		builder.WriteString("revision=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("last_change=")
+	builder.WriteString(fmt.Sprintf("%v", _m.LastChange))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -117,6 +117,62 @@ func (_c *MessageCreate) SetNillableReplyToID(v *int) *MessageCreate {
 	return _c
 }
 
+// SetEditedAt sets the "edited_at" field.
+func (_c *MessageCreate) SetEditedAt(v time.Time) *MessageCreate {
+	_c.mutation.SetEditedAt(v)
+	return _c
+}
+
+// SetNillableEditedAt sets the "edited_at" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableEditedAt(v *time.Time) *MessageCreate {
+	if v != nil {
+		_c.SetEditedAt(*v)
+	}
+	return _c
+}
+
+// SetDeletedAt sets the "deleted_at" field.
+func (_c *MessageCreate) SetDeletedAt(v time.Time) *MessageCreate {
+	_c.mutation.SetDeletedAt(v)
+	return _c
+}
+
+// SetNillableDeletedAt sets the "deleted_at" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableDeletedAt(v *time.Time) *MessageCreate {
+	if v != nil {
+		_c.SetDeletedAt(*v)
+	}
+	return _c
+}
+
+// SetRevision sets the "revision" field.
+func (_c *MessageCreate) SetRevision(v int64) *MessageCreate {
+	_c.mutation.SetRevision(v)
+	return _c
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableRevision(v *int64) *MessageCreate {
+	if v != nil {
+		_c.SetRevision(*v)
+	}
+	return _c
+}
+
+// SetLastChange sets the "last_change" field.
+func (_c *MessageCreate) SetLastChange(v message.LastChange) *MessageCreate {
+	_c.mutation.SetLastChange(v)
+	return _c
+}
+
+// SetNillableLastChange sets the "last_change" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableLastChange(v *message.LastChange) *MessageCreate {
+	if v != nil {
+		_c.SetLastChange(*v)
+	}
+	return _c
+}
+
 // SetRoom sets the "room" edge to the Room entity.
 func (_c *MessageCreate) SetRoom(v *Room) *MessageCreate {
 	return _c.SetRoomID(v.ID)
@@ -191,6 +247,10 @@ func (_c *MessageCreate) defaults() {
 		v := message.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	if _, ok := _c.mutation.LastChange(); !ok {
+		v := message.DefaultLastChange
+		_c.mutation.SetLastChange(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -218,6 +278,14 @@ func (_c *MessageCreate) check() error {
 	if v, ok := _c.mutation.ClientID(); ok {
 		if err := message.ClientIDValidator(v); err != nil {
 			return &ValidationError{Name: "client_id", err: fmt.Errorf(`ent: validator failed for field "Message.client_id": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.LastChange(); !ok {
+		return &ValidationError{Name: "last_change", err: errors.New(`ent: missing required field "Message.last_change"`)}
+	}
+	if v, ok := _c.mutation.LastChange(); ok {
+		if err := message.LastChangeValidator(v); err != nil {
+			return &ValidationError{Name: "last_change", err: fmt.Errorf(`ent: validator failed for field "Message.last_change": %w`, err)}
 		}
 	}
 	if len(_c.mutation.RoomIDs()) == 0 {
@@ -268,6 +336,22 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ClientID(); ok {
 		_spec.SetField(message.FieldClientID, field.TypeString, value)
 		_node.ClientID = &value
+	}
+	if value, ok := _c.mutation.EditedAt(); ok {
+		_spec.SetField(message.FieldEditedAt, field.TypeTime, value)
+		_node.EditedAt = &value
+	}
+	if value, ok := _c.mutation.DeletedAt(); ok {
+		_spec.SetField(message.FieldDeletedAt, field.TypeTime, value)
+		_node.DeletedAt = &value
+	}
+	if value, ok := _c.mutation.Revision(); ok {
+		_spec.SetField(message.FieldRevision, field.TypeInt64, value)
+		_node.Revision = &value
+	}
+	if value, ok := _c.mutation.LastChange(); ok {
+		_spec.SetField(message.FieldLastChange, field.TypeEnum, value)
+		_node.LastChange = value
 	}
 	if nodes := _c.mutation.RoomIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{

@@ -6,10 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/chatty/chatty/ent/attachment"
 	"github.com/chatty/chatty/ent/message"
 	"github.com/chatty/chatty/ent/predicate"
 )
@@ -26,6 +28,126 @@ type MessageUpdate struct {
 func (_u *MessageUpdate) Where(ps ...predicate.Message) *MessageUpdate {
 	_u.mutation.Where(ps...)
 	return _u
+}
+
+// SetAttachmentID sets the "attachment_id" field.
+func (_u *MessageUpdate) SetAttachmentID(v int) *MessageUpdate {
+	_u.mutation.SetAttachmentID(v)
+	return _u
+}
+
+// SetNillableAttachmentID sets the "attachment_id" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableAttachmentID(v *int) *MessageUpdate {
+	if v != nil {
+		_u.SetAttachmentID(*v)
+	}
+	return _u
+}
+
+// ClearAttachmentID clears the value of the "attachment_id" field.
+func (_u *MessageUpdate) ClearAttachmentID() *MessageUpdate {
+	_u.mutation.ClearAttachmentID()
+	return _u
+}
+
+// SetBody sets the "body" field.
+func (_u *MessageUpdate) SetBody(v string) *MessageUpdate {
+	_u.mutation.SetBody(v)
+	return _u
+}
+
+// SetNillableBody sets the "body" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableBody(v *string) *MessageUpdate {
+	if v != nil {
+		_u.SetBody(*v)
+	}
+	return _u
+}
+
+// SetEditedAt sets the "edited_at" field.
+func (_u *MessageUpdate) SetEditedAt(v time.Time) *MessageUpdate {
+	_u.mutation.SetEditedAt(v)
+	return _u
+}
+
+// SetNillableEditedAt sets the "edited_at" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableEditedAt(v *time.Time) *MessageUpdate {
+	if v != nil {
+		_u.SetEditedAt(*v)
+	}
+	return _u
+}
+
+// ClearEditedAt clears the value of the "edited_at" field.
+func (_u *MessageUpdate) ClearEditedAt() *MessageUpdate {
+	_u.mutation.ClearEditedAt()
+	return _u
+}
+
+// SetDeletedAt sets the "deleted_at" field.
+func (_u *MessageUpdate) SetDeletedAt(v time.Time) *MessageUpdate {
+	_u.mutation.SetDeletedAt(v)
+	return _u
+}
+
+// SetNillableDeletedAt sets the "deleted_at" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableDeletedAt(v *time.Time) *MessageUpdate {
+	if v != nil {
+		_u.SetDeletedAt(*v)
+	}
+	return _u
+}
+
+// ClearDeletedAt clears the value of the "deleted_at" field.
+func (_u *MessageUpdate) ClearDeletedAt() *MessageUpdate {
+	_u.mutation.ClearDeletedAt()
+	return _u
+}
+
+// SetRevision sets the "revision" field.
+func (_u *MessageUpdate) SetRevision(v int64) *MessageUpdate {
+	_u.mutation.ResetRevision()
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableRevision(v *int64) *MessageUpdate {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// AddRevision adds value to the "revision" field.
+func (_u *MessageUpdate) AddRevision(v int64) *MessageUpdate {
+	_u.mutation.AddRevision(v)
+	return _u
+}
+
+// ClearRevision clears the value of the "revision" field.
+func (_u *MessageUpdate) ClearRevision() *MessageUpdate {
+	_u.mutation.ClearRevision()
+	return _u
+}
+
+// SetLastChange sets the "last_change" field.
+func (_u *MessageUpdate) SetLastChange(v message.LastChange) *MessageUpdate {
+	_u.mutation.SetLastChange(v)
+	return _u
+}
+
+// SetNillableLastChange sets the "last_change" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableLastChange(v *message.LastChange) *MessageUpdate {
+	if v != nil {
+		_u.SetLastChange(*v)
+	}
+	return _u
+}
+
+// SetAttachment sets the "attachment" edge to the Attachment entity.
+func (_u *MessageUpdate) SetAttachment(v *Attachment) *MessageUpdate {
+	return _u.SetAttachmentID(v.ID)
 }
 
 // AddReplyIDs adds the "replies" edge to the Message entity by IDs.
@@ -46,6 +168,12 @@ func (_u *MessageUpdate) AddReplies(v ...*Message) *MessageUpdate {
 // Mutation returns the MessageMutation object of the builder.
 func (_u *MessageUpdate) Mutation() *MessageMutation {
 	return _u.mutation
+}
+
+// ClearAttachment clears the "attachment" edge to the Attachment entity.
+func (_u *MessageUpdate) ClearAttachment() *MessageUpdate {
+	_u.mutation.ClearAttachment()
+	return _u
 }
 
 // ClearReplies clears all "replies" edges to the Message entity.
@@ -98,6 +226,11 @@ func (_u *MessageUpdate) ExecX(ctx context.Context) {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *MessageUpdate) check() error {
+	if v, ok := _u.mutation.LastChange(); ok {
+		if err := message.LastChangeValidator(v); err != nil {
+			return &ValidationError{Name: "last_change", err: fmt.Errorf(`ent: validator failed for field "Message.last_change": %w`, err)}
+		}
+	}
 	if _u.mutation.RoomCleared() && len(_u.mutation.RoomIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Message.room"`)
 	}
@@ -122,8 +255,64 @@ func (_u *MessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			}
 		}
 	}
+	if value, ok := _u.mutation.Body(); ok {
+		_spec.SetField(message.FieldBody, field.TypeString, value)
+	}
 	if _u.mutation.ClientIDCleared() {
 		_spec.ClearField(message.FieldClientID, field.TypeString)
+	}
+	if value, ok := _u.mutation.EditedAt(); ok {
+		_spec.SetField(message.FieldEditedAt, field.TypeTime, value)
+	}
+	if _u.mutation.EditedAtCleared() {
+		_spec.ClearField(message.FieldEditedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.DeletedAt(); ok {
+		_spec.SetField(message.FieldDeletedAt, field.TypeTime, value)
+	}
+	if _u.mutation.DeletedAtCleared() {
+		_spec.ClearField(message.FieldDeletedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(message.FieldRevision, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedRevision(); ok {
+		_spec.AddField(message.FieldRevision, field.TypeInt64, value)
+	}
+	if _u.mutation.RevisionCleared() {
+		_spec.ClearField(message.FieldRevision, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.LastChange(); ok {
+		_spec.SetField(message.FieldLastChange, field.TypeEnum, value)
+	}
+	if _u.mutation.AttachmentCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: true,
+			Table:   message.AttachmentTable,
+			Columns: []string{message.AttachmentColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(attachment.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AttachmentIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: true,
+			Table:   message.AttachmentTable,
+			Columns: []string{message.AttachmentColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(attachment.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	if _u.mutation.RepliesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -192,6 +381,126 @@ type MessageUpdateOne struct {
 	modifiers []func(*sql.UpdateBuilder)
 }
 
+// SetAttachmentID sets the "attachment_id" field.
+func (_u *MessageUpdateOne) SetAttachmentID(v int) *MessageUpdateOne {
+	_u.mutation.SetAttachmentID(v)
+	return _u
+}
+
+// SetNillableAttachmentID sets the "attachment_id" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableAttachmentID(v *int) *MessageUpdateOne {
+	if v != nil {
+		_u.SetAttachmentID(*v)
+	}
+	return _u
+}
+
+// ClearAttachmentID clears the value of the "attachment_id" field.
+func (_u *MessageUpdateOne) ClearAttachmentID() *MessageUpdateOne {
+	_u.mutation.ClearAttachmentID()
+	return _u
+}
+
+// SetBody sets the "body" field.
+func (_u *MessageUpdateOne) SetBody(v string) *MessageUpdateOne {
+	_u.mutation.SetBody(v)
+	return _u
+}
+
+// SetNillableBody sets the "body" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableBody(v *string) *MessageUpdateOne {
+	if v != nil {
+		_u.SetBody(*v)
+	}
+	return _u
+}
+
+// SetEditedAt sets the "edited_at" field.
+func (_u *MessageUpdateOne) SetEditedAt(v time.Time) *MessageUpdateOne {
+	_u.mutation.SetEditedAt(v)
+	return _u
+}
+
+// SetNillableEditedAt sets the "edited_at" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableEditedAt(v *time.Time) *MessageUpdateOne {
+	if v != nil {
+		_u.SetEditedAt(*v)
+	}
+	return _u
+}
+
+// ClearEditedAt clears the value of the "edited_at" field.
+func (_u *MessageUpdateOne) ClearEditedAt() *MessageUpdateOne {
+	_u.mutation.ClearEditedAt()
+	return _u
+}
+
+// SetDeletedAt sets the "deleted_at" field.
+func (_u *MessageUpdateOne) SetDeletedAt(v time.Time) *MessageUpdateOne {
+	_u.mutation.SetDeletedAt(v)
+	return _u
+}
+
+// SetNillableDeletedAt sets the "deleted_at" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableDeletedAt(v *time.Time) *MessageUpdateOne {
+	if v != nil {
+		_u.SetDeletedAt(*v)
+	}
+	return _u
+}
+
+// ClearDeletedAt clears the value of the "deleted_at" field.
+func (_u *MessageUpdateOne) ClearDeletedAt() *MessageUpdateOne {
+	_u.mutation.ClearDeletedAt()
+	return _u
+}
+
+// SetRevision sets the "revision" field.
+func (_u *MessageUpdateOne) SetRevision(v int64) *MessageUpdateOne {
+	_u.mutation.ResetRevision()
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableRevision(v *int64) *MessageUpdateOne {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// AddRevision adds value to the "revision" field.
+func (_u *MessageUpdateOne) AddRevision(v int64) *MessageUpdateOne {
+	_u.mutation.AddRevision(v)
+	return _u
+}
+
+// ClearRevision clears the value of the "revision" field.
+func (_u *MessageUpdateOne) ClearRevision() *MessageUpdateOne {
+	_u.mutation.ClearRevision()
+	return _u
+}
+
+// SetLastChange sets the "last_change" field.
+func (_u *MessageUpdateOne) SetLastChange(v message.LastChange) *MessageUpdateOne {
+	_u.mutation.SetLastChange(v)
+	return _u
+}
+
+// SetNillableLastChange sets the "last_change" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableLastChange(v *message.LastChange) *MessageUpdateOne {
+	if v != nil {
+		_u.SetLastChange(*v)
+	}
+	return _u
+}
+
+// SetAttachment sets the "attachment" edge to the Attachment entity.
+func (_u *MessageUpdateOne) SetAttachment(v *Attachment) *MessageUpdateOne {
+	return _u.SetAttachmentID(v.ID)
+}
+
 // AddReplyIDs adds the "replies" edge to the Message entity by IDs.
 func (_u *MessageUpdateOne) AddReplyIDs(ids ...int) *MessageUpdateOne {
 	_u.mutation.AddReplyIDs(ids...)
@@ -210,6 +519,12 @@ func (_u *MessageUpdateOne) AddReplies(v ...*Message) *MessageUpdateOne {
 // Mutation returns the MessageMutation object of the builder.
 func (_u *MessageUpdateOne) Mutation() *MessageMutation {
 	return _u.mutation
+}
+
+// ClearAttachment clears the "attachment" edge to the Attachment entity.
+func (_u *MessageUpdateOne) ClearAttachment() *MessageUpdateOne {
+	_u.mutation.ClearAttachment()
+	return _u
 }
 
 // ClearReplies clears all "replies" edges to the Message entity.
@@ -275,6 +590,11 @@ func (_u *MessageUpdateOne) ExecX(ctx context.Context) {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *MessageUpdateOne) check() error {
+	if v, ok := _u.mutation.LastChange(); ok {
+		if err := message.LastChangeValidator(v); err != nil {
+			return &ValidationError{Name: "last_change", err: fmt.Errorf(`ent: validator failed for field "Message.last_change": %w`, err)}
+		}
+	}
 	if _u.mutation.RoomCleared() && len(_u.mutation.RoomIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Message.room"`)
 	}
@@ -316,8 +636,64 @@ func (_u *MessageUpdateOne) sqlSave(ctx context.Context) (_node *Message, err er
 			}
 		}
 	}
+	if value, ok := _u.mutation.Body(); ok {
+		_spec.SetField(message.FieldBody, field.TypeString, value)
+	}
 	if _u.mutation.ClientIDCleared() {
 		_spec.ClearField(message.FieldClientID, field.TypeString)
+	}
+	if value, ok := _u.mutation.EditedAt(); ok {
+		_spec.SetField(message.FieldEditedAt, field.TypeTime, value)
+	}
+	if _u.mutation.EditedAtCleared() {
+		_spec.ClearField(message.FieldEditedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.DeletedAt(); ok {
+		_spec.SetField(message.FieldDeletedAt, field.TypeTime, value)
+	}
+	if _u.mutation.DeletedAtCleared() {
+		_spec.ClearField(message.FieldDeletedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(message.FieldRevision, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedRevision(); ok {
+		_spec.AddField(message.FieldRevision, field.TypeInt64, value)
+	}
+	if _u.mutation.RevisionCleared() {
+		_spec.ClearField(message.FieldRevision, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.LastChange(); ok {
+		_spec.SetField(message.FieldLastChange, field.TypeEnum, value)
+	}
+	if _u.mutation.AttachmentCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: true,
+			Table:   message.AttachmentTable,
+			Columns: []string{message.AttachmentColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(attachment.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AttachmentIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: true,
+			Table:   message.AttachmentTable,
+			Columns: []string{message.AttachmentColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(attachment.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	if _u.mutation.RepliesCleared() {
 		edge := &sqlgraph.EdgeSpec{

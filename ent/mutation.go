@@ -4110,6 +4110,11 @@ type MessageMutation struct {
 	seq               *int64
 	addseq            *int64
 	client_id         *string
+	edited_at         *time.Time
+	deleted_at        *time.Time
+	revision          *int64
+	addrevision       *int64
+	last_change       *message.LastChange
 	clearedFields     map[string]struct{}
 	room              *int
 	clearedroom       bool
@@ -4621,6 +4626,210 @@ func (m *MessageMutation) ResetReplyToID() {
 	delete(m.clearedFields, message.FieldReplyToID)
 }
 
+// SetEditedAt sets the "edited_at" field.
+func (m *MessageMutation) SetEditedAt(t time.Time) {
+	m.edited_at = &t
+}
+
+// EditedAt returns the value of the "edited_at" field in the mutation.
+func (m *MessageMutation) EditedAt() (r time.Time, exists bool) {
+	v := m.edited_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEditedAt returns the old "edited_at" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldEditedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEditedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEditedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEditedAt: %w", err)
+	}
+	return oldValue.EditedAt, nil
+}
+
+// ClearEditedAt clears the value of the "edited_at" field.
+func (m *MessageMutation) ClearEditedAt() {
+	m.edited_at = nil
+	m.clearedFields[message.FieldEditedAt] = struct{}{}
+}
+
+// EditedAtCleared returns if the "edited_at" field was cleared in this mutation.
+func (m *MessageMutation) EditedAtCleared() bool {
+	_, ok := m.clearedFields[message.FieldEditedAt]
+	return ok
+}
+
+// ResetEditedAt resets all changes to the "edited_at" field.
+func (m *MessageMutation) ResetEditedAt() {
+	m.edited_at = nil
+	delete(m.clearedFields, message.FieldEditedAt)
+}
+
+// SetDeletedAt sets the "deleted_at" field.
+func (m *MessageMutation) SetDeletedAt(t time.Time) {
+	m.deleted_at = &t
+}
+
+// DeletedAt returns the value of the "deleted_at" field in the mutation.
+func (m *MessageMutation) DeletedAt() (r time.Time, exists bool) {
+	v := m.deleted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeletedAt returns the old "deleted_at" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldDeletedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeletedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeletedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeletedAt: %w", err)
+	}
+	return oldValue.DeletedAt, nil
+}
+
+// ClearDeletedAt clears the value of the "deleted_at" field.
+func (m *MessageMutation) ClearDeletedAt() {
+	m.deleted_at = nil
+	m.clearedFields[message.FieldDeletedAt] = struct{}{}
+}
+
+// DeletedAtCleared returns if the "deleted_at" field was cleared in this mutation.
+func (m *MessageMutation) DeletedAtCleared() bool {
+	_, ok := m.clearedFields[message.FieldDeletedAt]
+	return ok
+}
+
+// ResetDeletedAt resets all changes to the "deleted_at" field.
+func (m *MessageMutation) ResetDeletedAt() {
+	m.deleted_at = nil
+	delete(m.clearedFields, message.FieldDeletedAt)
+}
+
+// SetRevision sets the "revision" field.
+func (m *MessageMutation) SetRevision(i int64) {
+	m.revision = &i
+	m.addrevision = nil
+}
+
+// Revision returns the value of the "revision" field in the mutation.
+func (m *MessageMutation) Revision() (r int64, exists bool) {
+	v := m.revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevision returns the old "revision" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldRevision(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevision: %w", err)
+	}
+	return oldValue.Revision, nil
+}
+
+// AddRevision adds i to the "revision" field.
+func (m *MessageMutation) AddRevision(i int64) {
+	if m.addrevision != nil {
+		*m.addrevision += i
+	} else {
+		m.addrevision = &i
+	}
+}
+
+// AddedRevision returns the value that was added to the "revision" field in this mutation.
+func (m *MessageMutation) AddedRevision() (r int64, exists bool) {
+	v := m.addrevision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearRevision clears the value of the "revision" field.
+func (m *MessageMutation) ClearRevision() {
+	m.revision = nil
+	m.addrevision = nil
+	m.clearedFields[message.FieldRevision] = struct{}{}
+}
+
+// RevisionCleared returns if the "revision" field was cleared in this mutation.
+func (m *MessageMutation) RevisionCleared() bool {
+	_, ok := m.clearedFields[message.FieldRevision]
+	return ok
+}
+
+// ResetRevision resets all changes to the "revision" field.
+func (m *MessageMutation) ResetRevision() {
+	m.revision = nil
+	m.addrevision = nil
+	delete(m.clearedFields, message.FieldRevision)
+}
+
+// SetLastChange sets the "last_change" field.
+func (m *MessageMutation) SetLastChange(mc message.LastChange) {
+	m.last_change = &mc
+}
+
+// LastChange returns the value of the "last_change" field in the mutation.
+func (m *MessageMutation) LastChange() (r message.LastChange, exists bool) {
+	v := m.last_change
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastChange returns the old "last_change" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldLastChange(ctx context.Context) (v message.LastChange, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastChange is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastChange requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastChange: %w", err)
+	}
+	return oldValue.LastChange, nil
+}
+
+// ResetLastChange resets all changes to the "last_change" field.
+func (m *MessageMutation) ResetLastChange() {
+	m.last_change = nil
+}
+
 // ClearRoom clears the "room" edge to the Room entity.
 func (m *MessageMutation) ClearRoom() {
 	m.clearedroom = true
@@ -4817,7 +5026,7 @@ func (m *MessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessageMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 13)
 	if m.created_at != nil {
 		fields = append(fields, message.FieldCreatedAt)
 	}
@@ -4845,6 +5054,18 @@ func (m *MessageMutation) Fields() []string {
 	if m.reply_to != nil {
 		fields = append(fields, message.FieldReplyToID)
 	}
+	if m.edited_at != nil {
+		fields = append(fields, message.FieldEditedAt)
+	}
+	if m.deleted_at != nil {
+		fields = append(fields, message.FieldDeletedAt)
+	}
+	if m.revision != nil {
+		fields = append(fields, message.FieldRevision)
+	}
+	if m.last_change != nil {
+		fields = append(fields, message.FieldLastChange)
+	}
 	return fields
 }
 
@@ -4871,6 +5092,14 @@ func (m *MessageMutation) Field(name string) (ent.Value, bool) {
 		return m.ClientID()
 	case message.FieldReplyToID:
 		return m.ReplyToID()
+	case message.FieldEditedAt:
+		return m.EditedAt()
+	case message.FieldDeletedAt:
+		return m.DeletedAt()
+	case message.FieldRevision:
+		return m.Revision()
+	case message.FieldLastChange:
+		return m.LastChange()
 	}
 	return nil, false
 }
@@ -4898,6 +5127,14 @@ func (m *MessageMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldClientID(ctx)
 	case message.FieldReplyToID:
 		return m.OldReplyToID(ctx)
+	case message.FieldEditedAt:
+		return m.OldEditedAt(ctx)
+	case message.FieldDeletedAt:
+		return m.OldDeletedAt(ctx)
+	case message.FieldRevision:
+		return m.OldRevision(ctx)
+	case message.FieldLastChange:
+		return m.OldLastChange(ctx)
 	}
 	return nil, fmt.Errorf("unknown Message field %s", name)
 }
@@ -4970,6 +5207,34 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetReplyToID(v)
 		return nil
+	case message.FieldEditedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEditedAt(v)
+		return nil
+	case message.FieldDeletedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeletedAt(v)
+		return nil
+	case message.FieldRevision:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevision(v)
+		return nil
+	case message.FieldLastChange:
+		v, ok := value.(message.LastChange)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastChange(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Message field %s", name)
 }
@@ -4981,6 +5246,9 @@ func (m *MessageMutation) AddedFields() []string {
 	if m.addseq != nil {
 		fields = append(fields, message.FieldSeq)
 	}
+	if m.addrevision != nil {
+		fields = append(fields, message.FieldRevision)
+	}
 	return fields
 }
 
@@ -4991,6 +5259,8 @@ func (m *MessageMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case message.FieldSeq:
 		return m.AddedSeq()
+	case message.FieldRevision:
+		return m.AddedRevision()
 	}
 	return nil, false
 }
@@ -5006,6 +5276,13 @@ func (m *MessageMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddSeq(v)
+		return nil
+	case message.FieldRevision:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRevision(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Message numeric field %s", name)
@@ -5026,6 +5303,15 @@ func (m *MessageMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(message.FieldReplyToID) {
 		fields = append(fields, message.FieldReplyToID)
+	}
+	if m.FieldCleared(message.FieldEditedAt) {
+		fields = append(fields, message.FieldEditedAt)
+	}
+	if m.FieldCleared(message.FieldDeletedAt) {
+		fields = append(fields, message.FieldDeletedAt)
+	}
+	if m.FieldCleared(message.FieldRevision) {
+		fields = append(fields, message.FieldRevision)
 	}
 	return fields
 }
@@ -5052,6 +5338,15 @@ func (m *MessageMutation) ClearField(name string) error {
 		return nil
 	case message.FieldReplyToID:
 		m.ClearReplyToID()
+		return nil
+	case message.FieldEditedAt:
+		m.ClearEditedAt()
+		return nil
+	case message.FieldDeletedAt:
+		m.ClearDeletedAt()
+		return nil
+	case message.FieldRevision:
+		m.ClearRevision()
 		return nil
 	}
 	return fmt.Errorf("unknown Message nullable field %s", name)
@@ -5087,6 +5382,18 @@ func (m *MessageMutation) ResetField(name string) error {
 		return nil
 	case message.FieldReplyToID:
 		m.ResetReplyToID()
+		return nil
+	case message.FieldEditedAt:
+		m.ResetEditedAt()
+		return nil
+	case message.FieldDeletedAt:
+		m.ResetDeletedAt()
+		return nil
+	case message.FieldRevision:
+		m.ResetRevision()
+		return nil
+	case message.FieldLastChange:
+		m.ResetLastChange()
 		return nil
 	}
 	return fmt.Errorf("unknown Message field %s", name)
@@ -6974,6 +7281,8 @@ type RoomMutation struct {
 	addowner_id        *int
 	message_count      *int64
 	addmessage_count   *int64
+	revision           *int64
+	addrevision        *int64
 	updated_at         *time.Time
 	clearedFields      map[string]struct{}
 	memberships        map[int]struct{}
@@ -7451,6 +7760,62 @@ func (m *RoomMutation) ResetMessageCount() {
 	delete(m.clearedFields, room.FieldMessageCount)
 }
 
+// SetRevision sets the "revision" field.
+func (m *RoomMutation) SetRevision(i int64) {
+	m.revision = &i
+	m.addrevision = nil
+}
+
+// Revision returns the value of the "revision" field in the mutation.
+func (m *RoomMutation) Revision() (r int64, exists bool) {
+	v := m.revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevision returns the old "revision" field's value of the Room entity.
+// If the Room object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RoomMutation) OldRevision(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevision: %w", err)
+	}
+	return oldValue.Revision, nil
+}
+
+// AddRevision adds i to the "revision" field.
+func (m *RoomMutation) AddRevision(i int64) {
+	if m.addrevision != nil {
+		*m.addrevision += i
+	} else {
+		m.addrevision = &i
+	}
+}
+
+// AddedRevision returns the value that was added to the "revision" field in this mutation.
+func (m *RoomMutation) AddedRevision() (r int64, exists bool) {
+	v := m.addrevision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRevision resets all changes to the "revision" field.
+func (m *RoomMutation) ResetRevision() {
+	m.revision = nil
+	m.addrevision = nil
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (m *RoomMutation) SetUpdatedAt(t time.Time) {
 	m.updated_at = &t
@@ -7629,7 +7994,7 @@ func (m *RoomMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RoomMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, room.FieldCreatedAt)
 	}
@@ -7650,6 +8015,9 @@ func (m *RoomMutation) Fields() []string {
 	}
 	if m.message_count != nil {
 		fields = append(fields, room.FieldMessageCount)
+	}
+	if m.revision != nil {
+		fields = append(fields, room.FieldRevision)
 	}
 	if m.updated_at != nil {
 		fields = append(fields, room.FieldUpdatedAt)
@@ -7676,6 +8044,8 @@ func (m *RoomMutation) Field(name string) (ent.Value, bool) {
 		return m.OwnerID()
 	case room.FieldMessageCount:
 		return m.MessageCount()
+	case room.FieldRevision:
+		return m.Revision()
 	case room.FieldUpdatedAt:
 		return m.UpdatedAt()
 	}
@@ -7701,6 +8071,8 @@ func (m *RoomMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldOwnerID(ctx)
 	case room.FieldMessageCount:
 		return m.OldMessageCount(ctx)
+	case room.FieldRevision:
+		return m.OldRevision(ctx)
 	case room.FieldUpdatedAt:
 		return m.OldUpdatedAt(ctx)
 	}
@@ -7761,6 +8133,13 @@ func (m *RoomMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetMessageCount(v)
 		return nil
+	case room.FieldRevision:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevision(v)
+		return nil
 	case room.FieldUpdatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -7785,6 +8164,9 @@ func (m *RoomMutation) AddedFields() []string {
 	if m.addmessage_count != nil {
 		fields = append(fields, room.FieldMessageCount)
 	}
+	if m.addrevision != nil {
+		fields = append(fields, room.FieldRevision)
+	}
 	return fields
 }
 
@@ -7799,6 +8181,8 @@ func (m *RoomMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedOwnerID()
 	case room.FieldMessageCount:
 		return m.AddedMessageCount()
+	case room.FieldRevision:
+		return m.AddedRevision()
 	}
 	return nil, false
 }
@@ -7828,6 +8212,13 @@ func (m *RoomMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddMessageCount(v)
+		return nil
+	case room.FieldRevision:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRevision(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Room numeric field %s", name)
@@ -7903,6 +8294,9 @@ func (m *RoomMutation) ResetField(name string) error {
 		return nil
 	case room.FieldMessageCount:
 		m.ResetMessageCount()
+		return nil
+	case room.FieldRevision:
+		m.ResetRevision()
 		return nil
 	case room.FieldUpdatedAt:
 		m.ResetUpdatedAt()

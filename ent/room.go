@@ -31,6 +31,8 @@ type Room struct {
 	OwnerID *int `json:"owner_id,omitempty"`
 	// MessageCount holds the value of the "message_count" field.
 	MessageCount *int64 `json:"message_count,omitempty"`
+	// Revision holds the value of the "revision" field.
+	Revision int64 `json:"revision,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -76,7 +78,7 @@ func (*Room) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case room.FieldID, room.FieldLastSeq, room.FieldOwnerID, room.FieldMessageCount:
+		case room.FieldID, room.FieldLastSeq, room.FieldOwnerID, room.FieldMessageCount, room.FieldRevision:
 			values[i] = new(sql.NullInt64)
 		case room.FieldKind, room.FieldName, room.FieldDirectKey:
 			values[i] = new(sql.NullString)
@@ -148,6 +150,12 @@ func (_m *Room) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.MessageCount = new(int64)
 				*_m.MessageCount = value.Int64
+			}
+		case room.FieldRevision:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field revision", values[i])
+			} else if value.Valid {
+				_m.Revision = value.Int64
 			}
 		case room.FieldUpdatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -229,6 +237,9 @@ func (_m *Room) String() string {
 		builder.WriteString("message_count=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("revision=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Revision))
 	builder.WriteString(", ")
 	builder.WriteString("updated_at=")
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))

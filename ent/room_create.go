@@ -112,6 +112,20 @@ func (_c *RoomCreate) SetNillableMessageCount(v *int64) *RoomCreate {
 	return _c
 }
 
+// SetRevision sets the "revision" field.
+func (_c *RoomCreate) SetRevision(v int64) *RoomCreate {
+	_c.mutation.SetRevision(v)
+	return _c
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_c *RoomCreate) SetNillableRevision(v *int64) *RoomCreate {
+	if v != nil {
+		_c.SetRevision(*v)
+	}
+	return _c
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_c *RoomCreate) SetUpdatedAt(v time.Time) *RoomCreate {
 	_c.mutation.SetUpdatedAt(v)
@@ -203,6 +217,10 @@ func (_c *RoomCreate) defaults() {
 		v := room.DefaultMessageCount()
 		_c.mutation.SetMessageCount(v)
 	}
+	if _, ok := _c.mutation.Revision(); !ok {
+		v := room.DefaultRevision
+		_c.mutation.SetRevision(v)
+	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
 		v := room.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
@@ -234,6 +252,9 @@ func (_c *RoomCreate) check() error {
 	}
 	if _, ok := _c.mutation.LastSeq(); !ok {
 		return &ValidationError{Name: "last_seq", err: errors.New(`ent: missing required field "Room.last_seq"`)}
+	}
+	if _, ok := _c.mutation.Revision(); !ok {
+		return &ValidationError{Name: "revision", err: errors.New(`ent: missing required field "Room.revision"`)}
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
 		return &ValidationError{Name: "updated_at", err: errors.New(`ent: missing required field "Room.updated_at"`)}
@@ -291,6 +312,10 @@ func (_c *RoomCreate) createSpec() (*Room, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.MessageCount(); ok {
 		_spec.SetField(room.FieldMessageCount, field.TypeInt64, value)
 		_node.MessageCount = &value
+	}
+	if value, ok := _c.mutation.Revision(); ok {
+		_spec.SetField(room.FieldRevision, field.TypeInt64, value)
+		_node.Revision = value
 	}
 	if value, ok := _c.mutation.UpdatedAt(); ok {
 		_spec.SetField(room.FieldUpdatedAt, field.TypeTime, value)

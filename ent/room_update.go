@@ -126,6 +126,27 @@ func (_u *RoomUpdate) ClearMessageCount() *RoomUpdate {
 	return _u
 }
 
+// SetRevision sets the "revision" field.
+func (_u *RoomUpdate) SetRevision(v int64) *RoomUpdate {
+	_u.mutation.ResetRevision()
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *RoomUpdate) SetNillableRevision(v *int64) *RoomUpdate {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// AddRevision adds value to the "revision" field.
+func (_u *RoomUpdate) AddRevision(v int64) *RoomUpdate {
+	_u.mutation.AddRevision(v)
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *RoomUpdate) SetUpdatedAt(v time.Time) *RoomUpdate {
 	_u.mutation.SetUpdatedAt(v)
@@ -304,6 +325,12 @@ func (_u *RoomUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.MessageCountCleared() {
 		_spec.ClearField(room.FieldMessageCount, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(room.FieldRevision, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedRevision(); ok {
+		_spec.AddField(room.FieldRevision, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(room.FieldUpdatedAt, field.TypeTime, value)
@@ -515,6 +542,27 @@ func (_u *RoomUpdateOne) ClearMessageCount() *RoomUpdateOne {
 	return _u
 }
 
+// SetRevision sets the "revision" field.
+func (_u *RoomUpdateOne) SetRevision(v int64) *RoomUpdateOne {
+	_u.mutation.ResetRevision()
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *RoomUpdateOne) SetNillableRevision(v *int64) *RoomUpdateOne {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// AddRevision adds value to the "revision" field.
+func (_u *RoomUpdateOne) AddRevision(v int64) *RoomUpdateOne {
+	_u.mutation.AddRevision(v)
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *RoomUpdateOne) SetUpdatedAt(v time.Time) *RoomUpdateOne {
 	_u.mutation.SetUpdatedAt(v)
@@ -723,6 +771,12 @@ func (_u *RoomUpdateOne) sqlSave(ctx context.Context) (_node *Room, err error) {
 	}
 	if _u.mutation.MessageCountCleared() {
 		_spec.ClearField(room.FieldMessageCount, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(room.FieldRevision, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedRevision(); ok {
+		_spec.AddField(room.FieldRevision, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(room.FieldUpdatedAt, field.TypeTime, value)

@@ -290,8 +290,12 @@ func init() {
 	roomDescMessageCount := roomFields[5].Descriptor()
 	// room.DefaultMessageCount holds the default value on creation for the message_count field.
 	room.DefaultMessageCount = roomDescMessageCount.Default.(func() int64)
+	// roomDescRevision is the schema descriptor for revision field.
+	roomDescRevision := roomFields[6].Descriptor()
+	// room.DefaultRevision holds the default value on creation for the revision field.
+	room.DefaultRevision = roomDescRevision.Default.(int64)
 	// roomDescUpdatedAt is the schema descriptor for updated_at field.
-	roomDescUpdatedAt := roomFields[6].Descriptor()
+	roomDescUpdatedAt := roomFields[7].Descriptor()
 	// room.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	room.DefaultUpdatedAt = roomDescUpdatedAt.Default.(func() time.Time)
 	sessionMixin := schema.Session{}.Mixin()

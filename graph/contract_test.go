@@ -25,19 +25,6 @@ var contractPaths = []string{"../../shared/api/contract.graphql", "../../shared/
 // rest is contract-next.graphql.
 var pending = map[string]string{
 	// #9 conversations
-	"Message.deletedAt":       "#9 conversations",
-	"Message.editedAt":        "#9 conversations",
-	"MessageEvent":            "#9 conversations",
-	"MessageEventKind":        "#9 conversations",
-	"Mutation.deleteMessage":  "#9 conversations",
-	"Mutation.editMessage":    "#9 conversations",
-	"Mutation.setTyping":      "#9 conversations",
-	"ReadEvent":               "#9 conversations",
-	"Room.eventsCursor":       "#9 conversations",
-	"RoomChangedEvent":        "#9 conversations",
-	"RoomEvent":               "#9 conversations",
-	"Subscription.roomEvents": "#9 conversations",
-	"TypingEvent":             "#9 conversations",
 	// #10 search and blocking
 	"Query.searchMessages": "#10 search and blocking",
 	// #11 web app: sign-in options

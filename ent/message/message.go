@@ -35,6 +35,14 @@ const (
 	FieldClientID = "client_id"
 	// FieldReplyToID holds the string denoting the reply_to_id field in the database.
 	FieldReplyToID = "reply_to_id"
+	// FieldEditedAt holds the string denoting the edited_at field in the database.
+	FieldEditedAt = "edited_at"
+	// FieldDeletedAt holds the string denoting the deleted_at field in the database.
+	FieldDeletedAt = "deleted_at"
+	// FieldRevision holds the string denoting the revision field in the database.
+	FieldRevision = "revision"
+	// FieldLastChange holds the string denoting the last_change field in the database.
+	FieldLastChange = "last_change"
 	// EdgeRoom holds the string denoting the room edge name in mutations.
 	EdgeRoom = "room"
 	// EdgeSender holds the string denoting the sender edge name in mutations.
@@ -90,6 +98,10 @@ var Columns = []string{
 	FieldSeq,
 	FieldClientID,
 	FieldReplyToID,
+	FieldEditedAt,
+	FieldDeletedAt,
+	FieldRevision,
+	FieldLastChange,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -131,6 +143,34 @@ func KindValidator(k Kind) error {
 		return nil
 	default:
 		return fmt.Errorf("message: invalid enum value for kind field: %q", k)
+	}
+}
+
+// LastChange defines the type for the "last_change" enum field.
+type LastChange string
+
+// LastChangeADDED is the default value of the LastChange enum.
+const DefaultLastChange = LastChangeADDED
+
+// LastChange values.
+const (
+	LastChangeADDED             LastChange = "ADDED"
+	LastChangeEDITED            LastChange = "EDITED"
+	LastChangeDELETED           LastChange = "DELETED"
+	LastChangeREACTIONS_CHANGED LastChange = "REACTIONS_CHANGED"
+)
+
+func (lc LastChange) String() string {
+	return string(lc)
+}
+
+// LastChangeValidator is a validator for the "last_change" field enum values. It is called by the builders before save.
+func LastChangeValidator(lc LastChange) error {
+	switch lc {
+	case LastChangeADDED, LastChangeEDITED, LastChangeDELETED, LastChangeREACTIONS_CHANGED:
+		return nil
+	default:
+		return fmt.Errorf("message: invalid enum value for last_change field: %q", lc)
 	}
 }
 
@@ -185,6 +225,26 @@ func ByClientID(opts ...sql.OrderTermOption) OrderOption {
 // ByReplyToID orders the results by the reply_to_id field.
 func ByReplyToID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldReplyToID, opts...).ToFunc()
+}
+
+// ByEditedAt orders the results by the edited_at field.
+func ByEditedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEditedAt, opts...).ToFunc()
+}
+
+// ByDeletedAt orders the results by the deleted_at field.
+func ByDeletedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeletedAt, opts...).ToFunc()
+}
+
+// ByRevision orders the results by the revision field.
+func ByRevision(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRevision, opts...).ToFunc()
+}
+
+// ByLastChange orders the results by the last_change field.
+func ByLastChange(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastChange, opts...).ToFunc()
 }
 
 // ByRoomField orders the results by room field.
@@ -278,6 +338,24 @@ func (e *Kind) UnmarshalGQL(val interface{}) error {
 	*e = Kind(str)
 	if err := KindValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid Kind", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e LastChange) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *LastChange) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = LastChange(str)
+	if err := LastChangeValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid LastChange", str)
 	}
 	return nil
 }

@@ -214,6 +214,10 @@ var (
 		{Name: "body", Type: field.TypeString, Size: 2147483647},
 		{Name: "seq", Type: field.TypeInt64},
 		{Name: "client_id", Type: field.TypeString, Nullable: true, Size: 256},
+		{Name: "edited_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "deleted_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "revision", Type: field.TypeInt64, Nullable: true},
+		{Name: "last_change", Type: field.TypeEnum, Enums: []string{"ADDED", "EDITED", "DELETED", "REACTIONS_CHANGED"}, Default: "ADDED"},
 		{Name: "attachment_id", Type: field.TypeInt, Unique: true, Nullable: true},
 		{Name: "reply_to_id", Type: field.TypeInt, Nullable: true},
 		{Name: "room_id", Type: field.TypeInt},
@@ -227,25 +231,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "messages_attachments_message",
-				Columns:    []*schema.Column{MessagesColumns[6]},
+				Columns:    []*schema.Column{MessagesColumns[10]},
 				RefColumns: []*schema.Column{AttachmentsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "messages_messages_replies",
-				Columns:    []*schema.Column{MessagesColumns[7]},
+				Columns:    []*schema.Column{MessagesColumns[11]},
 				RefColumns: []*schema.Column{MessagesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "messages_rooms_messages",
-				Columns:    []*schema.Column{MessagesColumns[8]},
+				Columns:    []*schema.Column{MessagesColumns[12]},
 				RefColumns: []*schema.Column{RoomsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_users_messages",
-				Columns:    []*schema.Column{MessagesColumns[9]},
+				Columns:    []*schema.Column{MessagesColumns[13]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -254,12 +258,17 @@ var (
 			{
 				Name:    "message_room_id_seq",
 				Unique:  true,
-				Columns: []*schema.Column{MessagesColumns[8], MessagesColumns[4]},
+				Columns: []*schema.Column{MessagesColumns[12], MessagesColumns[4]},
 			},
 			{
 				Name:    "message_room_id_sender_id_client_id",
 				Unique:  true,
-				Columns: []*schema.Column{MessagesColumns[8], MessagesColumns[9], MessagesColumns[5]},
+				Columns: []*schema.Column{MessagesColumns[12], MessagesColumns[13], MessagesColumns[5]},
+			},
+			{
+				Name:    "message_room_id_revision",
+				Unique:  true,
+				Columns: []*schema.Column{MessagesColumns[12], MessagesColumns[8]},
 			},
 		},
 	}
@@ -365,6 +374,7 @@ var (
 		{Name: "last_seq", Type: field.TypeInt64, Default: 0},
 		{Name: "owner_id", Type: field.TypeInt, Nullable: true},
 		{Name: "message_count", Type: field.TypeInt64, Nullable: true},
+		{Name: "revision", Type: field.TypeInt64, Default: 0},
 		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 	}
 	// RoomsTable holds the schema information for the "rooms" table.
@@ -381,7 +391,7 @@ var (
 			{
 				Name:    "room_updated_at",
 				Unique:  false,
-				Columns: []*schema.Column{RoomsColumns[8]},
+				Columns: []*schema.Column{RoomsColumns[9]},
 			},
 		},
 	}

@@ -31,6 +31,8 @@ const (
 	FieldOwnerID = "owner_id"
 	// FieldMessageCount holds the string denoting the message_count field in the database.
 	FieldMessageCount = "message_count"
+	// FieldRevision holds the string denoting the revision field in the database.
+	FieldRevision = "revision"
 	// FieldUpdatedAt holds the string denoting the updated_at field in the database.
 	FieldUpdatedAt = "updated_at"
 	// EdgeMemberships holds the string denoting the memberships edge name in mutations.
@@ -65,6 +67,7 @@ var Columns = []string{
 	FieldLastSeq,
 	FieldOwnerID,
 	FieldMessageCount,
+	FieldRevision,
 	FieldUpdatedAt,
 }
 
@@ -89,6 +92,8 @@ var (
 	DefaultLastSeq int64
 	// DefaultMessageCount holds the default value on creation for the "message_count" field.
 	DefaultMessageCount func() int64
+	// DefaultRevision holds the default value on creation for the "revision" field.
+	DefaultRevision int64
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
 	DefaultUpdatedAt func() time.Time
 )
@@ -157,6 +162,11 @@ func ByOwnerID(opts ...sql.OrderTermOption) OrderOption {
 // ByMessageCount orders the results by the message_count field.
 func ByMessageCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMessageCount, opts...).ToFunc()
+}
+
+// ByRevision orders the results by the revision field.
+func ByRevision(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRevision, opts...).ToFunc()
 }
 
 // ByUpdatedAt orders the results by the updated_at field.

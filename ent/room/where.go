@@ -85,6 +85,11 @@ func MessageCount(v int64) predicate.Room {
 	return predicate.Room(sql.FieldEQ(FieldMessageCount, v))
 }
 
+// Revision applies equality check predicate on the "revision" field. It's identical to RevisionEQ.
+func Revision(v int64) predicate.Room {
+	return predicate.Room(sql.FieldEQ(FieldRevision, v))
+}
+
 // UpdatedAt applies equality check predicate on the "updated_at" field. It's identical to UpdatedAtEQ.
 func UpdatedAt(v time.Time) predicate.Room {
 	return predicate.Room(sql.FieldEQ(FieldUpdatedAt, v))
@@ -438,6 +443,46 @@ func MessageCountIsNil() predicate.Room {
 // MessageCountNotNil applies the NotNil predicate on the "message_count" field.
 func MessageCountNotNil() predicate.Room {
 	return predicate.Room(sql.FieldNotNull(FieldMessageCount))
+}
+
+// RevisionEQ applies the EQ predicate on the "revision" field.
+func RevisionEQ(v int64) predicate.Room {
+	return predicate.Room(sql.FieldEQ(FieldRevision, v))
+}
+
+// RevisionNEQ applies the NEQ predicate on the "revision" field.
+func RevisionNEQ(v int64) predicate.Room {
+	return predicate.Room(sql.FieldNEQ(FieldRevision, v))
+}
+
+// RevisionIn applies the In predicate on the "revision" field.
+func RevisionIn(vs ...int64) predicate.Room {
+	return predicate.Room(sql.FieldIn(FieldRevision, vs...))
+}
+
+// RevisionNotIn applies the NotIn predicate on the "revision" field.
+func RevisionNotIn(vs ...int64) predicate.Room {
+	return predicate.Room(sql.FieldNotIn(FieldRevision, vs...))
+}
+
+// RevisionGT applies the GT predicate on the "revision" field.
+func RevisionGT(v int64) predicate.Room {
+	return predicate.Room(sql.FieldGT(FieldRevision, v))
+}
+
+// RevisionGTE applies the GTE predicate on the "revision" field.
+func RevisionGTE(v int64) predicate.Room {
+	return predicate.Room(sql.FieldGTE(FieldRevision, v))
+}
+
+// RevisionLT applies the LT predicate on the "revision" field.
+func RevisionLT(v int64) predicate.Room {
+	return predicate.Room(sql.FieldLT(FieldRevision, v))
+}
+
+// RevisionLTE applies the LTE predicate on the "revision" field.
+func RevisionLTE(v int64) predicate.Room {
+	return predicate.Room(sql.FieldLTE(FieldRevision, v))
 }
 
 // UpdatedAtEQ applies the EQ predicate on the "updated_at" field.

@@ -23,10 +23,12 @@ func (Message) Fields() []ent.Field {
 		// Null for SYSTEM messages.
 		field.Int("sender_id").Optional().Nillable().Immutable().
 			Annotations(entgql.Skip()),
-		field.Int("attachment_id").Optional().Nillable().Immutable().
+		// Cleared when the message is deleted (the attachment goes with it).
+		field.Int("attachment_id").Optional().Nillable().
 			Annotations(entgql.Skip()),
 		field.Enum("kind").Values("TEXT", "IMAGE", "FILE", "SYSTEM").Immutable(),
-		field.Text("body").Immutable(),
+		// Edited by the sender; "" once the message is deleted.
+		field.Text("body"),
 		field.Int64("seq").Immutable().
 			Annotations(entgql.OrderField("SEQ")),
 		// The sender's idempotency key (64 characters; the length is in bytes of UTF-8).
@@ -35,6 +37,17 @@ func (Message) Fields() []ent.Field {
 		// The message of the same room this one answers (graph/replies.graphqls
 		// exposes it as replyTo, checked and batched by the domain).
 		field.Int("reply_to_id").Optional().Nillable().Immutable().
+			Annotations(entgql.Skip()),
+		optionalTime("edited_at"),
+		optionalTime("deleted_at"),
+		// The room's change feed: the revision of the latest stored change
+		// to this message (rooms.revision at that change) and what it was.
+		// Replaying a room from a revision is one range scan of
+		// (room_id, revision). Null only on rows stored before the feed
+		// existed, until database.Migrate backfills them.
+		field.Int64("revision").Optional().Nillable().
+			Annotations(entgql.Skip()),
+		field.Enum("last_change").Values("ADDED", "EDITED", "DELETED", "REACTIONS_CHANGED").Default("ADDED").
 			Annotations(entgql.Skip()),
 	}
 }
@@ -49,7 +62,7 @@ func (Message) Edges() []ent.Edge {
 			Field("sender_id").Unique().Immutable().
 			Annotations(entgql.Skip()),
 		edge.From("attachment", Attachment.Type).Ref("message").
-			Field("attachment_id").Unique().Immutable().
+			Field("attachment_id").Unique().
 			Annotations(entgql.Skip()),
 		edge.To("replies", Message.Type).
 			Annotations(entgql.Skip()).
@@ -63,6 +76,7 @@ func (Message) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("room_id", "seq").Unique(),
 		index.Fields("room_id", "sender_id", "client_id").Unique(),
+		index.Fields("room_id", "revision").Unique(),
 	}
 }
 

@@ -47,6 +47,11 @@ func (Room) Fields() []ent.Field {
 		field.Int64("message_count").Optional().Nillable().
 			DefaultFunc(func() int64 { return 0 }).
 			Annotations(entgql.Skip()),
+		// The revision of the room's latest stored change to a message
+		// (added, edited, deleted, reactions changed): bumped by one per
+		// change, under the room's lock, in the changing transaction.
+		field.Int64("revision").Default(0).
+			Annotations(entgql.Skip()),
 		// Time of the last message or membership change.
 		field.Time("updated_at").
 			SchemaType(timeType).

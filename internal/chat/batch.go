@@ -83,12 +83,16 @@ func (s *Service) LastMessages(ctx context.Context, v viewer.Viewer, roomIDs []i
 	return out, nil
 }
 
-// isNewest is the predicate "the message is its room's newest".
+// isNewest is the predicate "the message is its room's newest one not
+// deleted" (a deleted message is no room's last message).
 func isNewest() predicate.Message {
 	return func(s *sql.Selector) {
-		t := sql.Table(room.Table)
+		t := sql.Table(message.Table).As("newest")
 		s.Where(sql.EQ(s.C(message.FieldSeq),
-			sql.Select(t.C(room.FieldLastSeq)).From(t).Where(sql.ColumnsEQ(t.C(room.FieldID), s.C(message.FieldRoomID)))))
+			sql.Select(sql.Max(t.C(message.FieldSeq))).From(t).Where(sql.And(
+				sql.ColumnsEQ(t.C(message.FieldRoomID), s.C(message.FieldRoomID)),
+				sql.IsNull(t.C(message.FieldDeletedAt)),
+			))))
 	}
 }
 

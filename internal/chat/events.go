@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"time"
 
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/internal/database"
@@ -14,6 +15,16 @@ type EventKind string
 const (
 	// EventMessageCreated: a message (any kind, SYSTEM included) was stored.
 	EventMessageCreated EventKind = "MESSAGE_CREATED"
+	// EventMessageChanged: a stored message was edited, deleted or had
+	// its reactions changed (Message, stamped with its revision and
+	// last change; see stampChange).
+	EventMessageChanged EventKind = "MESSAGE_CHANGED"
+	// EventRoomChanged: the room itself changed (renamed, a member
+	// removed): its members' room streams are told.
+	EventRoomChanged EventKind = "ROOM_CHANGED"
+	// EventReadMoved: ActorID's read marker in the room moved forward to
+	// Message, at At.
+	EventReadMoved EventKind = "READ_MOVED"
 	// EventMemberJoined: users were added to a room (UserIDs).
 	EventMemberJoined EventKind = "MEMBER_JOINED"
 	// EventMemberLeft: a user (ActorID) left a room.
@@ -56,6 +67,8 @@ type Event struct {
 	// Left: users whose membership of the room ended with Message (the
 	// SYSTEM message of a leave).
 	Left []int
+	// At is when it happened (EventReadMoved).
+	At time.Time
 }
 
 // Publisher receives events after the change they describe is committed.

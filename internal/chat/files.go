@@ -174,7 +174,7 @@ func (s *Service) SendFile(ctx context.Context, v viewer.Viewer, in SendFileInpu
 		if err := lockUser(ctx, tx, v.UserID); err != nil {
 			return err
 		}
-		seq, err := s.takeSeq(ctx, tx, in.RoomID, v.UserID, s.now())
+		pos, err := s.takeSeq(ctx, tx, in.RoomID, v.UserID, s.now())
 		if err != nil {
 			return err
 		}
@@ -185,7 +185,7 @@ func (s *Service) SendFile(ctx context.Context, v viewer.Viewer, in SendFileInpu
 		if err != nil {
 			return err
 		}
-		m, err := s.store(ctx, tx, em, in.RoomID, seq, draft{kind: kind, body: caption, sender: &v.UserID, clientID: clientID, attachmentID: &att.ID, replyTo: in.ReplyToID})
+		m, err := s.store(ctx, tx, em, in.RoomID, pos, draft{kind: kind, body: caption, sender: &v.UserID, clientID: clientID, attachmentID: &att.ID, replyTo: in.ReplyToID})
 		if ent.IsConstraintError(err) && clientID != nil {
 			return errRetry
 		}

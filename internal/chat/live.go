@@ -77,9 +77,16 @@ func (p livePublisher) publish(ctx context.Context, e Event) error {
 	s := p.s
 	switch e.Kind {
 	case EventMessageCreated:
+		s.typing.forget(e.ActorID, e.RoomID) // the streams took the sender as no longer typing
 		return s.publishMessage(ctx, e)
+	case EventMessageChanged:
+		return s.publishChange(ctx, e)
 	case EventMemberLeft:
-		return s.emitTo(ctx, roomTopic(e.RoomID), roomEvent{Type: "left", UserID: e.ActorID})
+		return s.publishRoom(ctx, e.RoomID, "left", e.ActorID)
+	case EventReadMoved:
+		return s.publishRead(ctx, e)
+	case EventMemberJoined, EventRoomChanged:
+		return s.publishRoom(ctx, e.RoomID, "room", 0)
 	case EventRoomAdded:
 		return s.notify(ctx, e.UserIDs, NotifyRoomAdded, e.ActorID, e.RoomID)
 	case EventMemberRemoved:
@@ -113,28 +120,8 @@ func (s *Service) emitTo(ctx context.Context, topic string, v any) error {
 // subscribers.
 func (s *Service) publishMessage(ctx context.Context, e Event) error {
 	m := e.Message
-	var err error
-	sender := e.Sender
-	if m.SenderID != nil && sender == nil {
-		if sender, err = s.db.User.Get(ctx, *m.SenderID); err != nil {
-			return fmt.Errorf("load sender %d: %w", *m.SenderID, err)
-		}
-	}
-	var att *ent.Attachment
-	if m.AttachmentID != nil {
-		if att, err = s.db.Attachment.Get(ctx, *m.AttachmentID); err != nil {
-			return fmt.Errorf("load attachment %d: %w", *m.AttachmentID, err)
-		}
-	}
-	r := e.Room
-	if r == nil {
-		if r, err = s.db.Room.Get(ctx, m.RoomID); err != nil {
-			return fmt.Errorf("load room %d: %w", m.RoomID, err)
-		}
-	}
-	wm := toWireMessage(m, sender, att)
-	wm.Room = toWireRoom(r) // subscribers asking for message.room read no database
-	if wm.ReplyTo, err = s.wireRepliedTo(ctx, m); err != nil {
+	wm, sender, r, err := s.wireOf(ctx, m, e.Sender, e.Room)
+	if err != nil {
 		return err
 	}
 	if err := s.emitTo(ctx, roomTopic(m.RoomID), roomEvent{Type: "message", Message: wm, Left: e.Left}); err != nil {
@@ -272,22 +259,41 @@ func (s *Service) messageAdded(ctx context.Context, v viewer.Viewer, roomID int,
 	}
 	from = max(from, mem.JoinedSeq)
 	out := make(chan *ent.Message)
-	st := &stream{s: s, ctx: ctx, v: v, roomID: roomID, last: from, out: out, pending: map[int64]*ent.Message{}}
+	st := &stream{s: s, ctx: ctx, v: v, roomID: roomID, order: bySeq, last: from, joinedSeq: mem.JoinedSeq,
+		pending: map[int64]*ent.Message{}, send: func(x any) error { return sendTo(ctx, out, x.(*ent.Message)) }}
+	st.wrap = func(m *ent.Message) any { return m }
+	s.runStream(st, sub, func() { close(out) })
+	return out, nil
+}
+
+// sendTo hands x to out unless ctx ends first.
+func sendTo[T any](ctx context.Context, out chan<- T, x T) error {
+	select {
+	case out <- x:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// runStream runs st on sub in a goroutine of its own, which releases the
+// viewer's subscription slot and calls done when it ends.
+func (s *Service) runStream(st *stream, sub *pubsub.Subscription, done func()) {
+	ctx, v, roomID := st.ctx, st.v, st.roomID
 	go func() {
 		defer s.subs.release(v.UserID)
-		defer close(out)
+		defer done()
 		err := st.run(sub)
 		switch {
 		case errors.Is(err, errGone):
-			s.log.InfoContext(ctx, "message stream ended: no longer a member", "user_id", v.UserID, "room_id", roomID)
+			s.log.InfoContext(ctx, "room stream ended: no longer a member", "user_id", v.UserID, "room_id", roomID)
 		case errors.Is(err, errSlow):
 			s.log.WarnContext(ctx, "subscriber dropped: too slow", "user_id", v.UserID, "room_id", roomID)
 			overflow(ctx)
 		case err != nil && ctx.Err() == nil:
-			s.log.ErrorContext(ctx, "message stream ended", "user_id", v.UserID, "room_id", roomID, "err", err)
+			s.log.ErrorContext(ctx, "room stream ended", "user_id", v.UserID, "room_id", roomID, "err", err)
 		}
 	}()
-	return out, nil
 }
 
 // liveRoomEvent is a room event as the streams of this instance read it:
@@ -298,6 +304,10 @@ type liveRoomEvent struct {
 	Message *ent.Message // with its sender, attachment and room loaded
 	UserID  int
 	Left    []int
+	Room    *ent.Room
+	User    *ent.User
+	Typing  bool
+	ReadAt  *time.Time
 }
 
 func decodeRoomEvent(b []byte) (*liveRoomEvent, error) {
@@ -305,7 +315,8 @@ func decodeRoomEvent(b []byte) (*liveRoomEvent, error) {
 	if err := json.Unmarshal(b, &e); err != nil {
 		return nil, fmt.Errorf("decode room event: %w", err)
 	}
-	return &liveRoomEvent{Type: e.Type, Message: e.Message.ent(), UserID: e.UserID, Left: e.Left}, nil
+	return &liveRoomEvent{Type: e.Type, Message: e.Message.ent(), UserID: e.UserID, Left: e.Left,
+		Room: e.Room.ent(), User: e.User.ent(), Typing: e.Typing, ReadAt: e.ReadAt}, nil
 }
 
 // decodeNotification decodes a user event into the notification every
@@ -318,16 +329,65 @@ func decodeNotification(b []byte) (*Notification, error) {
 	return &Notification{Kind: e.Kind, Room: e.Room.ent(), Message: e.Message.ent(), Actor: e.Actor.ent(), TotalUnread: e.TotalUnread, CreatedAt: e.CreatedAt}, nil
 }
 
-// stream is one messageAdded subscription: it delivers seq last+1, last+2,
-// … holding back messages that overtook a missing one.
+// order is how a stream numbers what it delivers.
+type order int
+
+const (
+	// bySeq: messageAdded, each message once as it was added, seq by seq.
+	bySeq order = iota
+	// byRevision: roomEvents, every stored change, revision by revision. A
+	// message changed again holds only its newest revision, so the older
+	// ones are gone from the database: a gap read from it skips them.
+	byRevision
+)
+
+func (o order) key(m *ent.Message) int64 {
+	if o == byRevision {
+		if m.Revision == nil {
+			return 0
+		}
+		return *m.Revision
+	}
+	return m.Seq
+}
+
+// page is the query of the messages after key last, and before key until
+// when until > 0, in key order.
+func (o order) page(q *ent.MessageQuery, last, until int64) *ent.MessageQuery {
+	if o == byRevision {
+		q.Where(message.RevisionGT(last)).Order(message.ByRevision())
+		if until > 0 {
+			q.Where(message.RevisionLT(until))
+		}
+		return q
+	}
+	q.Where(message.SeqGT(last)).Order(message.BySeq())
+	if until > 0 {
+		q.Where(message.SeqLT(until))
+	}
+	return q
+}
+
+// stream is one subscription to a room (messageAdded, roomEvents): it
+// delivers key last+1, last+2, … (see order) holding back messages that
+// overtook a missing one.
 type stream struct {
-	s       *Service
-	ctx     context.Context
-	v       viewer.Viewer
-	roomID  int
-	last    int64 // the seq delivered last
-	out     chan<- *ent.Message
-	pending map[int64]*ent.Message
+	s         *Service
+	ctx       context.Context
+	v         viewer.Viewer
+	roomID    int
+	order     order
+	last      int64 // the key delivered last
+	joinedSeq int64 // the viewer's membership began after this seq
+	pending   map[int64]*ent.Message
+	// send hands one value to the subscriber; wrap makes that value of a
+	// message delivered in order.
+	send func(any) error
+	wrap func(*ent.Message) any
+	// extra, when set, receives the room's other live events (typing,
+	// read markers, room changes: roomEvents); typing expires its typers.
+	extra  func(e *liveRoomEvent) error
+	typing *typers
 }
 
 func (st *stream) run(sub *pubsub.Subscription) error {
@@ -341,11 +401,16 @@ func (st *stream) run(sub *pubsub.Subscription) error {
 		if gap != nil {
 			gap.Stop()
 		}
+		st.typing.stop()
 	}()
 	for {
 		select {
 		case <-st.ctx.Done():
 			return nil
+		case <-st.typing.expired():
+			if err := st.typing.expire(st); err != nil {
+				return err
+			}
 		case <-gapC:
 			gapC = nil
 			if len(st.pending) == 0 {
@@ -377,18 +442,8 @@ func (st *stream) run(sub *pubsub.Subscription) error {
 			if err != nil {
 				return err
 			}
-			switch e.Type {
-			case "left":
-				if e.UserID == st.v.UserID {
-					return errGone // ends the subscription: the viewer left
-				}
-			case "message":
-				if slices.Contains(e.Left, st.v.UserID) {
-					return errGone // the SYSTEM message of the viewer's leaving
-				}
-				if err := st.offer(e.Message); err != nil {
-					return err
-				}
+			if err := st.handle(e); err != nil {
+				return err
 			}
 			switch {
 			case len(st.pending) > 0 && gapC == nil:
@@ -407,14 +462,43 @@ func (st *stream) run(sub *pubsub.Subscription) error {
 	}
 }
 
+// handle takes one live event of the room.
+func (st *stream) handle(e *liveRoomEvent) error {
+	switch e.Type {
+	case "left":
+		if e.UserID == st.v.UserID {
+			return errGone // ends the subscription: the viewer left
+		}
+	case "message":
+		if slices.Contains(e.Left, st.v.UserID) {
+			return errGone // the SYSTEM message of the viewer's leaving
+		}
+		if st.extra != nil {
+			if err := st.extra(e); err != nil { // the sender stopped typing
+				return err
+			}
+		}
+		return st.offer(e.Message)
+	case "change":
+		if st.order == byRevision {
+			return st.offer(e.Message)
+		}
+		return nil
+	}
+	if st.extra != nil {
+		return st.extra(e)
+	}
+	return nil
+}
+
 // offer delivers m if it is next, holds it if it overtook a missing one,
 // and drops it if it was delivered already.
 func (st *stream) offer(m *ent.Message) error {
-	switch {
-	case m.Seq <= st.last:
+	switch k := st.order.key(m); {
+	case k <= st.last:
 		return nil
-	case m.Seq > st.last+1:
-		st.pending[m.Seq] = m
+	case k > st.last+1:
+		st.pending[k] = m
 		return nil
 	}
 	if err := st.deliver(m); err != nil {
@@ -430,7 +514,7 @@ func (st *stream) flush() error {
 		if !ok {
 			return nil
 		}
-		delete(st.pending, m.Seq)
+		delete(st.pending, st.last+1)
 		if err := st.deliver(m); err != nil {
 			return err
 		}
@@ -444,36 +528,33 @@ func (st *stream) lowestPending() int64 {
 	return slices.Min(slices.Collect(maps.Keys(st.pending)))
 }
 
+// deliver sends m, or only counts it delivered when it is a change to a
+// message from before the viewer joined.
 func (st *stream) deliver(m *ent.Message) error {
-	select {
-	case st.out <- m:
-		st.last = m.Seq
-		return nil
-	case <-st.ctx.Done():
-		return st.ctx.Err()
+	if m.Seq > st.joinedSeq {
+		if err := st.send(st.wrap(m)); err != nil {
+			return err
+		}
 	}
+	st.last = st.order.key(m)
+	return nil
 }
 
-// fill reads from the database the messages after the last delivered one,
-// up to (not including) seq until, or all of them when until is 0. Each
-// page is delivered only if the viewer is still a member once it has been
-// read (errGone otherwise): a leave commits its SYSTEM message with it, so
-// a page that holds messages from after the leave is always refused. A
+// fill reads from the database what comes after the last delivered key,
+// up to (not including) until, or all of it when until is 0. Each page is
+// delivered only if the viewer is still a member once it has been read
+// (errGone otherwise): a leave commits its SYSTEM message with it, so a
+// page that holds messages from after the leave is always refused. A
 // viewer who left and came back meanwhile skips what was sent before the
 // return, as a new subscription would.
 func (st *stream) fill(until int64) error {
 	for {
-		q := st.s.db.Message.Query().
-			Where(message.RoomID(st.roomID), message.SeqGT(st.last)).
-			Order(message.BySeq()).
+		q := st.order.page(st.s.db.Message.Query().Where(message.RoomID(st.roomID)), st.last, until).
 			Limit(replayPage).
 			WithSender().
 			WithAttachment().
 			WithRoom().
 			WithReplyTo(withQuoted)
-		if until > 0 {
-			q.Where(message.SeqLT(until))
-		}
 		page, err := q.All(st.ctx)
 		if err != nil {
 			return fmt.Errorf("replay room %d: %w", st.roomID, err)
@@ -485,12 +566,14 @@ func (st *stream) fill(until int64) error {
 		if err != nil {
 			return err
 		}
-		if mem.JoinedSeq > st.last {
+		st.joinedSeq = max(st.joinedSeq, mem.JoinedSeq)
+		if st.order == bySeq && mem.JoinedSeq > st.last {
 			st.skipTo(mem.JoinedSeq)
 		}
 		for _, m := range page {
-			delete(st.pending, m.Seq)
-			if m.Seq <= st.last {
+			k := st.order.key(m)
+			delete(st.pending, k)
+			if k <= st.last {
 				continue
 			}
 			if err := st.deliver(m); err != nil {
@@ -498,16 +581,23 @@ func (st *stream) fill(until int64) error {
 			}
 		}
 		if len(page) < replayPage {
+			if st.order == byRevision && until > 0 && st.last < until-1 {
+				// What is missing below until was changed again later:
+				// its newest change comes at its own place.
+				st.skipTo(until - 1)
+			}
+			// Held changes the database had newer ones of are done with.
+			st.skipTo(st.last)
 			return st.flush()
 		}
 	}
 }
 
-// skipTo takes seq as delivered without delivering what is up to it.
-func (st *stream) skipTo(seq int64) {
-	st.last = seq
+// skipTo takes key as delivered without delivering what is up to it.
+func (st *stream) skipTo(key int64) {
+	st.last = key
 	for k := range st.pending {
-		if k <= seq {
+		if k <= key {
 			delete(st.pending, k)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/ent/message"
-	"github.com/chatty/chatty/ent/room"
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/viewer"
 )
@@ -29,30 +28,20 @@ type draft struct {
 // post stores a SYSTEM message in room roomID at the room's next seq (it
 // does not count as unread: the counters stay).
 func (s *Service) post(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, d draft) (*ent.Message, error) {
-	seq, err := nextSeq(ctx, tx, roomID, s.now())
+	pos, err := nextSeq(ctx, tx, roomID, s.now())
 	if err != nil {
 		return nil, err
 	}
-	return s.store(ctx, tx, em, roomID, seq, d)
+	return s.store(ctx, tx, em, roomID, pos, d)
 }
 
-// nextSeq takes the room's next seq. Bumping the counter locks the room
+// nextSeq takes the room's next seq, and the revision of adding the
+// message there (see takeRevision). Bumping the counters locks the room
 // row (MariaDB) or the database (SQLite) until commit, so concurrent
 // senders get strictly increasing, unique seqs, and what the transaction
 // reads afterwards is current.
-func nextSeq(ctx context.Context, tx *ent.Tx, roomID int, now time.Time) (int64, error) {
-	n, err := tx.Room.Update().Where(room.ID(roomID)).AddLastSeq(1).SetUpdatedAt(now).Save(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("next seq of room %d: %w", roomID, err)
-	}
-	if n == 0 {
-		return 0, ErrRoomNotFound
-	}
-	seq, err := tx.Room.Query().Where(room.ID(roomID)).Select(room.FieldLastSeq).Int(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("read seq of room %d: %w", roomID, err)
-	}
-	return int64(seq), nil
+func nextSeq(ctx context.Context, tx *ent.Tx, roomID int, now time.Time) (position, error) {
+	return takeRevision(ctx, tx, roomID, true, now)
 }
 
 // lockRoom locks the room row for the rest of the transaction (before any
@@ -73,20 +62,23 @@ func lockRoom(ctx context.Context, tx *ent.Tx, roomID int) (*ent.Room, error) {
 	return r, nil
 }
 
-// store writes message d at seq.
-func (s *Service) store(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, seq int64, d draft) (*ent.Message, error) {
-	return s.storeFrom(ctx, tx, em, roomID, seq, d, nil, nil)
+// store writes message d at pos: its seq, and its revision in the room's
+// change feed (an ADDED change).
+func (s *Service) store(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, pos position, d draft) (*ent.Message, error) {
+	return s.storeFrom(ctx, tx, em, roomID, pos, d, nil, nil)
 }
 
 // storeFrom is store with the sender's user row and the room (as the
 // message leaves it) at hand, so that publishing does not read them again.
-func (s *Service) storeFrom(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, seq int64, d draft, sender *ent.User, r *ent.Room) (*ent.Message, error) {
+func (s *Service) storeFrom(ctx context.Context, tx *ent.Tx, em *emitter, roomID int, pos position, d draft, sender *ent.User, r *ent.Room) (*ent.Message, error) {
 	m, err := tx.Message.Create().
 		SetRoomID(roomID).
 		SetNillableSenderID(d.sender).
 		SetKind(d.kind).
 		SetBody(d.body).
-		SetSeq(seq).
+		SetSeq(pos.seq).
+		SetRevision(pos.rev).
+		SetLastChange(message.LastChangeADDED).
 		SetNillableClientID(d.clientID).
 		SetNillableAttachmentID(d.attachmentID).
 		SetNillableReplyToID(d.replyTo).
@@ -229,8 +221,12 @@ func (s *Service) MarkRoomRead(ctx context.Context, v viewer.Viewer, roomID int,
 		seq = msg.Seq
 	}
 	// The marker never moves back, also when two devices mark at once.
-	if err := s.markRead(ctx, m.ID, roomID, v.UserID, seq); err != nil {
+	moved, err := s.markRead(ctx, m.ID, roomID, v.UserID, seq)
+	if err != nil {
 		return nil, err
+	}
+	if moved {
+		s.readMoved(ctx, v, roomID, seq)
 	}
 	return r, nil
 }

@@ -122,13 +122,13 @@ func (s *Service) storeBatch(ctx context.Context, batch []*pendingSend) {
 // its clientId is errRetry wrapping the constraint error.
 func (s *Service) storeSend(ctx context.Context, tx *ent.Tx, em *emitter, p *pendingSend) (*ent.Message, error) {
 	now := s.now()
-	seq, err := s.takeSeq(ctx, tx, p.roomID, p.userID, now)
+	pos, err := s.takeSeq(ctx, tx, p.roomID, p.userID, now)
 	if err != nil {
 		return nil, err
 	}
 	r := *p.room
-	r.LastSeq, r.UpdatedAt = seq, now // as takeSeq left it
-	m, err := s.storeFrom(ctx, tx, em, p.roomID, seq, p.d, p.sender, &r)
+	r.LastSeq, r.Revision, r.UpdatedAt = pos.seq, pos.rev, now // as takeSeq left it
+	m, err := s.storeFrom(ctx, tx, em, p.roomID, pos, p.d, p.sender, &r)
 	if ent.IsConstraintError(err) && p.d.clientID != nil {
 		// Most likely the clientId was used before (or concurrently):
 		// this seq and these counts roll back.

@@ -34,10 +34,13 @@ type Service struct {
 	subs     activeSubs
 	sessions sessionWatch
 	turns    roomTurns
-	queue    int
-	uploads  *upload.Service
-	quota    int64 // bytes of files a user may keep; 0: DefaultUploadQuota
-	now      func() time.Time
+	typing   typingGate
+	// typingTimeout: TypingTimeout unless set.
+	typingTimeout time.Duration
+	queue         int
+	uploads       *upload.Service
+	quota         int64 // bytes of files a user may keep; 0: DefaultUploadQuota
+	now           func() time.Time
 
 	dialect     string // dialect.MySQL or dialect.SQLite; see sqlDialect
 	dialectOnce sync.Once

@@ -51,7 +51,7 @@ const unreadExpr = "(r.message_count - m.sent_count - m.read_count)"
 // counts as unread for whoever did not send it. A message that stops
 // counting while its row stays (a soft delete) must fail it too (e.g.
 // "AND msg.deleted_at IS NULL"), here and in database.fillUnreadCounters.
-const countingMessage = "msg.kind <> 'SYSTEM'"
+const countingMessage = "msg.kind <> 'SYSTEM' AND msg.deleted_at IS NULL"
 
 // sqlDialect is the database's dialect (dialect.MySQL or dialect.SQLite):
 // given by WithDialect, else asked once.
@@ -134,49 +134,55 @@ WHERE m.room_id = ? AND m.user_id = ? AND m.left_at IS NULL
 // membership under that lock, so a leave that committed before is seen:
 // ErrRoomNotFound when sender is not a member (any more). MariaDB: one
 // statement, the seq coming back as LAST_INSERT_ID; SQLite: two.
-func (s *Service) takeSeq(ctx context.Context, tx *ent.Tx, roomID, sender int, now time.Time) (int64, error) {
+func (s *Service) takeSeq(ctx context.Context, tx *ent.Tx, roomID, sender int, now time.Time) (position, error) {
 	d, err := s.sqlDialect(ctx)
 	if err != nil {
-		return 0, err
+		return position{}, err
 	}
 	if d == dialect.MySQL {
 		// The room's row is read (and locked) first: rooms is the first
 		// const table of the join, as every other writer locks it first.
 		res, err := tx.ExecContext(ctx, `UPDATE rooms r JOIN memberships m
   ON m.room_id = r.id AND m.user_id = ? AND m.left_at IS NULL
-SET r.last_seq = LAST_INSERT_ID(r.last_seq + 1), r.updated_at = ?,
+SET r.last_seq = LAST_INSERT_ID(r.last_seq + 1), r.revision = r.revision + 1, r.updated_at = ?,
   r.message_count = r.message_count + 1, m.sent_count = m.sent_count + 1
 WHERE r.id = ? AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.pair_key = r.direct_key)`, sender, now, roomID)
 		if err != nil {
-			return 0, fmt.Errorf("next seq of room %d: %w", roomID, err)
+			return position{}, fmt.Errorf("next seq of room %d: %w", roomID, err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return 0, orErr(err, refusedPoster(ctx, tx, roomID, sender))
+			return position{}, orErr(err, refusedPoster(ctx, tx, roomID, sender))
 		}
 		seq, err := res.LastInsertId()
 		if err != nil {
-			return 0, fmt.Errorf("next seq of room %d: %w", roomID, err)
+			return position{}, fmt.Errorf("next seq of room %d: %w", roomID, err)
 		}
-		return seq, nil
+		// LAST_INSERT_ID carries one number: the revision is read back
+		// (the row is ours until commit).
+		var rev int64
+		if err := queryOne(ctx, tx, `SELECT revision FROM rooms WHERE id = ?`, []any{&rev}, roomID); err != nil {
+			return position{}, fmt.Errorf("revision of room %d: %w", roomID, err)
+		}
+		return position{seq: seq, rev: rev}, nil
 	}
-	var seq int64
+	var pos position
 	err = queryOne(ctx, tx, `UPDATE rooms
-SET last_seq = last_seq + 1, updated_at = ?, message_count = message_count + 1
+SET last_seq = last_seq + 1, revision = revision + 1, updated_at = ?, message_count = message_count + 1
 WHERE id = ? AND EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = ? AND m.user_id = ? AND m.left_at IS NULL)
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.pair_key = rooms.direct_key)
-RETURNING last_seq`, []any{&seq}, now, roomID, roomID, sender)
+RETURNING last_seq, revision`, []any{&pos.seq, &pos.rev}, now, roomID, roomID, sender)
 	if err == stdsql.ErrNoRows {
-		return 0, refusedPoster(ctx, tx, roomID, sender)
+		return position{}, refusedPoster(ctx, tx, roomID, sender)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("next seq of room %d: %w", roomID, err)
+		return position{}, fmt.Errorf("next seq of room %d: %w", roomID, err)
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE memberships SET sent_count = sent_count + 1
 WHERE room_id = ? AND user_id = ? AND left_at IS NULL`, roomID, sender)
 	if err != nil {
-		return 0, fmt.Errorf("count message of user %d in room %d: %w", sender, roomID, err)
+		return position{}, fmt.Errorf("count message of user %d in room %d: %w", sender, roomID, err)
 	}
-	return seq, nil
+	return pos, nil
 }
 
 type queryer interface {
@@ -249,19 +255,23 @@ WHERE room_id = ? AND (user_id = ? OR last_read_seq >= ? OR joined_seq >= ?)`,
 // markRead moves membership memID's read marker to seq (never back) and
 // counts the others' messages it passes as read, in one statement: the
 // count and the marker move together, also when two devices mark at once.
-func (s *Service) markRead(ctx context.Context, memID, roomID, userID int, seq int64) error {
+func (s *Service) markRead(ctx context.Context, memID, roomID, userID int, seq int64) (moved bool, err error) {
 	// MariaDB assigns from left to right, each assignment seeing the
 	// ones before: read_count first, from the old marker.
-	_, err := s.db.ExecContext(ctx, `UPDATE memberships SET
+	res, err := s.db.ExecContext(ctx, `UPDATE memberships SET
   read_count = read_count + (SELECT COUNT(*) FROM messages msg
     WHERE msg.room_id = ? AND `+countingMessage+` AND msg.sender_id <> ?
       AND msg.seq > memberships.last_read_seq AND msg.seq > memberships.joined_seq AND msg.seq <= ?),
   last_read_seq = ?, last_read_at = ?
 WHERE id = ? AND last_read_seq < ?`, roomID, userID, seq, seq, s.now(), memID, seq)
 	if err != nil {
-		return fmt.Errorf("mark room %d read: %w", roomID, err)
+		return false, fmt.Errorf("mark room %d read: %w", roomID, err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("mark room %d read: %w", roomID, err)
+	}
+	return n > 0, nil
 }
 
 // UnreadCounts returns, for each room, how many messages the viewer has

@@ -42,6 +42,7 @@ type wireRoom struct {
 	DirectKey *string   `json:"directKey,omitempty"`
 	OwnerID   *int      `json:"ownerId,omitempty"`
 	LastSeq   int64     `json:"lastSeq"`
+	Revision  int64     `json:"revision"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
@@ -50,30 +51,34 @@ func toWireRoom(r *ent.Room) *wireRoom {
 	if r == nil {
 		return nil
 	}
-	return &wireRoom{ID: r.ID, Kind: string(r.Kind), Name: r.Name, DirectKey: r.DirectKey, OwnerID: r.OwnerID, LastSeq: r.LastSeq, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	return &wireRoom{ID: r.ID, Kind: string(r.Kind), Name: r.Name, DirectKey: r.DirectKey, OwnerID: r.OwnerID, LastSeq: r.LastSeq, Revision: r.Revision, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 func (w *wireRoom) ent() *ent.Room {
 	if w == nil {
 		return nil
 	}
-	return &ent.Room{ID: w.ID, Kind: room.Kind(w.Kind), Name: w.Name, DirectKey: w.DirectKey, OwnerID: w.OwnerID, LastSeq: w.LastSeq, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+	return &ent.Room{ID: w.ID, Kind: room.Kind(w.Kind), Name: w.Name, DirectKey: w.DirectKey, OwnerID: w.OwnerID, LastSeq: w.LastSeq, Revision: w.Revision, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
 }
 
 type wireMessage struct {
-	ID           int       `json:"id"`
-	RoomID       int       `json:"roomId"`
-	SenderID     *int      `json:"senderId,omitempty"`
-	AttachmentID *int      `json:"attachmentId,omitempty"`
-	Kind         string    `json:"kind"`
-	Body         string    `json:"body"`
-	Seq          int64     `json:"seq"`
-	ClientID     *string   `json:"clientId,omitempty"`
-	ReplyToID    *int      `json:"replyToId,omitempty"`
-	CreatedAt    time.Time `json:"createdAt"`
-	Sender       *wireUser `json:"sender,omitempty"`
-	Attachment   *wireFile `json:"attachment,omitempty"`
-	Room         *wireRoom `json:"room,omitempty"` // as it was when the message was published
+	ID           int        `json:"id"`
+	RoomID       int        `json:"roomId"`
+	SenderID     *int       `json:"senderId,omitempty"`
+	AttachmentID *int       `json:"attachmentId,omitempty"`
+	Kind         string     `json:"kind"`
+	Body         string     `json:"body"`
+	Seq          int64      `json:"seq"`
+	ClientID     *string    `json:"clientId,omitempty"`
+	ReplyToID    *int       `json:"replyToId,omitempty"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	EditedAt     *time.Time `json:"editedAt,omitempty"`
+	DeletedAt    *time.Time `json:"deletedAt,omitempty"`
+	Revision     *int64     `json:"revision,omitempty"`
+	LastChange   string     `json:"lastChange,omitempty"`
+	Sender       *wireUser  `json:"sender,omitempty"`
+	Attachment   *wireFile  `json:"attachment,omitempty"`
+	Room         *wireRoom  `json:"room,omitempty"` // as it was when the message was published
 	// ReplyTo: the message this one answers, with its sender and
 	// attachment (not its room: the same as this one's).
 	ReplyTo *wireMessage `json:"replyTo,omitempty"`
@@ -86,7 +91,8 @@ func toWireMessage(m *ent.Message, sender *ent.User, att *ent.Attachment) *wireM
 	return &wireMessage{
 		ID: m.ID, RoomID: m.RoomID, SenderID: m.SenderID, AttachmentID: m.AttachmentID, Kind: string(m.Kind),
 		Body: m.Body, Seq: m.Seq, ClientID: m.ClientID, ReplyToID: m.ReplyToID, CreatedAt: m.CreatedAt, Sender: toWireUser(sender),
-		Attachment: toWireFile(att),
+		Attachment: toWireFile(att), EditedAt: m.EditedAt, DeletedAt: m.DeletedAt, Revision: m.Revision,
+		LastChange: string(m.LastChange),
 	}
 }
 
@@ -128,6 +134,10 @@ func (w *wireMessage) ent() *ent.Message {
 	m := &ent.Message{
 		ID: w.ID, RoomID: w.RoomID, SenderID: w.SenderID, AttachmentID: w.AttachmentID, Kind: message.Kind(w.Kind),
 		Body: w.Body, Seq: w.Seq, ClientID: w.ClientID, ReplyToID: w.ReplyToID, CreatedAt: w.CreatedAt,
+		EditedAt: w.EditedAt, DeletedAt: w.DeletedAt, Revision: w.Revision, LastChange: message.LastChange(w.LastChange),
+	}
+	if m.LastChange == "" {
+		m.LastChange = message.LastChangeADDED
 	}
 	if w.Sender != nil {
 		m.Edges.Sender = w.Sender.ent()
@@ -147,12 +157,20 @@ func (w *wireMessage) ent() *ent.Message {
 
 // roomEvent goes to a room's topic.
 type roomEvent struct {
-	Type    string       `json:"type"` // "message" or "left"
+	// "message" (added), "change" (edited, deleted, reactions), "left",
+	// "room" (joined, renamed, removed), "typing" or "read".
+	Type    string       `json:"type"`
 	Message *wireMessage `json:"message,omitempty"`
-	UserID  int          `json:"userId,omitempty"` // who left
+	UserID  int          `json:"userId,omitempty"` // who left, who types, whose marker moved
 	// Left: whose membership ended with this (SYSTEM) message; their
 	// streams end on it, even when the "left" event was lost.
 	Left []int `json:"left,omitempty"`
+	// Room as it is after a "left" or "room" event.
+	Room *wireRoom `json:"room,omitempty"`
+	// User: who types ("typing"), whose marker moved ("read").
+	User   *wireUser  `json:"user,omitempty"`
+	Typing bool       `json:"typing,omitempty"`
+	ReadAt *time.Time `json:"readAt,omitempty"` // "read": Message is the newest message read
 }
 
 // userEvent goes to a user's topic: one notification.

@@ -17,15 +17,15 @@ import (
 func (d *DB) fillUnreadCounters(ctx context.Context) error {
 	for _, q := range []string{
 		`UPDATE rooms SET message_count = (SELECT COUNT(*) FROM messages msg
-  WHERE msg.room_id = rooms.id AND msg.kind <> 'SYSTEM')
+  WHERE msg.room_id = rooms.id AND msg.kind <> 'SYSTEM' AND msg.deleted_at IS NULL)
 WHERE message_count IS NULL`,
 		// read_count: the others' counting messages up to the read
 		// marker or the join, whichever is later.
 		`UPDATE memberships SET
   sent_count = (SELECT COUNT(*) FROM messages msg
-    WHERE msg.room_id = memberships.room_id AND msg.kind <> 'SYSTEM' AND msg.sender_id = memberships.user_id),
+    WHERE msg.room_id = memberships.room_id AND msg.kind <> 'SYSTEM' AND msg.deleted_at IS NULL AND msg.sender_id = memberships.user_id),
   read_count = (SELECT COUNT(*) FROM messages msg
-    WHERE msg.room_id = memberships.room_id AND msg.kind <> 'SYSTEM' AND msg.sender_id <> memberships.user_id
+    WHERE msg.room_id = memberships.room_id AND msg.kind <> 'SYSTEM' AND msg.deleted_at IS NULL AND msg.sender_id <> memberships.user_id
       AND (msg.seq <= memberships.last_read_seq OR msg.seq <= memberships.joined_seq))
 WHERE sent_count IS NULL OR read_count IS NULL`,
 	} {

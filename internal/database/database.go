@@ -207,6 +207,9 @@ func (d *DB) Migrate(ctx context.Context) error {
 	if err := d.upgrade(ctx); err != nil {
 		return err
 	}
+	if err := d.backfill(ctx); err != nil {
+		return err
+	}
 	return d.fillUnreadCounters(ctx)
 }
 
