@@ -200,8 +200,11 @@ func (s *Service) DeleteMessage(ctx context.Context, v viewer.Viewer, messageID 
 		if m.DeletedAt != nil {
 			return m.Unwrap(), nil
 		}
-		// What hangs off the message (reactions, once there are) goes in
-		// this transaction too.
+		// It stops counting as unread (the room's lock is held), and what
+		// hangs off it goes in this transaction too.
+		if err := uncount(ctx, tx, m); err != nil {
+			return nil, err
+		}
 		upd := tx.Message.UpdateOne(m).SetBody("").SetDeletedAt(s.now()).ClearAttachmentID()
 		out, err := s.stampChange(ctx, tx, em, m.RoomID, upd, ChangeDeleted, v.UserID)
 		if err != nil || m.AttachmentID == nil {
