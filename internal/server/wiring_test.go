@@ -73,7 +73,7 @@ func TestReactionsInRoomEvents(t *testing.T) {
 		ca.react(t, addReactionOp, m.ID, "❤️")
 		cc.react(t, removeReactionOp, m.ID, "👍")
 		cc.react(t, removeReactionOp, m.ID, "👍") // nothing to remove: no event
-		ca.react(t, addReactionOp, m.ID, "❤️")    // already there: no event
+		ca.react(t, addReactionOp, m.ID, "❤️")   // already there: no event
 		expect("alice's ❤️", "REACTIONS_CHANGED",
 			fmt.Sprintf("👍:2:true:%s,%s ❤️:1:false:%s", c.ID, b.ID, a.ID), fmt.Sprintf("👍:2:true:%s,%s ❤️:1:false:%s", c.ID, b.ID, a.ID))
 		last := expect("carol's removal", "REACTIONS_CHANGED",
@@ -228,5 +228,61 @@ func TestRoomEventsOfRenameAndRemoval(t *testing.T) {
 			return ev.Room.ID == g.ID && len(ev.Room.Members) == 2 && memberIDs(roomData{Members: ev.Room.Members}) == sortedIDs(a.ID, b.ID)
 		}, "removed "+c.Nickname)
 		wb.quiet("ev", 200*time.Millisecond)
+	})
+}
+
+// A reactions change reaches any number of roomEvents subscribers asking
+// for the message's reactions (viewerReacted included) for the same
+// statements: the reactions travel with the event.
+func TestReactionEventsStatementsDoNotGrowWithSubscribers(t *testing.T) {
+	forEachDBWith(t, func(t *testing.T, e *env, counter *statementCounter) {
+		a := e.signUp(t, "sender")
+		ca := e.client(a)
+		room := func(n int) func() [2]int64 {
+			var ids []string
+			var members []account
+			for i := range n {
+				m := e.signUp(t, fmt.Sprintf("reactor %d of %d", i, n))
+				ids, members = append(ids, m.ID), append(members, m)
+			}
+			r := ca.createRoom(t, ptr(fmt.Sprintf("%d reactors", n)), ids...)
+			m := ca.send(t, r.ID, "react")
+			e.client(members[0]).react(t, addReactionOp, m.ID, "👍") // the first member's reaction stays
+			var sockets []*wsClient
+			for _, mb := range members {
+				ws := e.wsConnect(t, protoTransportWS, mb)
+				ws.subscribe("ev", roomEventsReactionsOp, map[string]any{"r": r.ID, "after": e.client(mb).eventsCursor(t, r.ID)})
+				sockets = append(sockets, ws)
+			}
+			const emoji = "👍"
+			return func() (spent [2]int64) {
+				all := func(what, kind string, count int) {
+					for i, ws := range sockets {
+						ev := ws.reactionEvent("ev")
+						if ev.Kind != kind || ev.Message.ID != m.ID || len(ev.Message.Reactions) != 1 || ev.Message.Reactions[0].Count != count ||
+							ev.Message.Reactions[0].ViewerReacted != (i == 0) {
+							t.Fatalf("%s, member %d: %+v %+v", what, i, ev, ev.Message)
+						}
+					}
+				}
+				before := counter.n.Load()
+				ca.react(t, addReactionOp, m.ID, emoji)
+				all("a's reaction", "REACTIONS_CHANGED", 2)
+				spent[0] = counter.n.Load() - before
+				before = counter.n.Load()
+				ca.react(t, removeReactionOp, m.ID, emoji)
+				all("its removal", "REACTIONS_CHANGED", 1)
+				spent[1] = counter.n.Load() - before
+				return spent
+			}
+		}
+		one, eight := room(1), room(8)
+		one() // every stream is past its replay
+		eight()
+		c1, c8 := one(), eight()
+		t.Logf("statements for a reaction and its removal: %v with 1 subscriber, %v with 8", c1, c8)
+		if c8 != c1 {
+			t.Fatalf("statements %v with 8 subscribers, %v with 1: something is read per subscriber", c8, c1)
+		}
 	})
 }
