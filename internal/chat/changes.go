@@ -89,7 +89,16 @@ func (s *Service) stampChange(ctx context.Context, tx *ent.Tx, em *emitter, room
 	if err != nil {
 		return nil, fmt.Errorf("stamp %s change in room %d: %w", kind, roomID, err)
 	}
-	em.emit(Event{Kind: EventMessageChanged, RoomID: roomID, ActorID: actorID, Message: m})
+	// The reactions as of this revision travel with it (none once
+	// deleted): read under the room's lock, so that a subscriber never
+	// sees an older change carry newer reactions than a later one.
+	rs := []reactionRow{}
+	if m.DeletedAt == nil {
+		if rs, err = reactionRows(ctx, tx.Client(), m.ID); err != nil {
+			return nil, err
+		}
+	}
+	em.emit(Event{Kind: EventMessageChanged, RoomID: roomID, ActorID: actorID, Message: m, reactions: rs})
 	return m, nil
 }
 
@@ -278,19 +287,22 @@ func (s *Service) wireOf(ctx context.Context, m *ent.Message, sender *ent.User, 
 }
 
 // publishChange sends an edit, deletion or reactions change to the room's
-// topic, with the message's reactions as they are now (none once deleted),
-// so that no subscriber reads them. It notifies nobody: only new messages
+// topic, with the message's reactions as of the change (none once
+// deleted), so that no subscriber reads them. It notifies nobody: only new messages
 // do.
 func (s *Service) publishChange(ctx context.Context, e Event) error {
 	wm, _, _, err := s.wireOf(ctx, e.Message, nil, nil)
 	if err != nil {
 		return err
 	}
-	wm.Reactions = []wireReaction{}
-	if e.Message.DeletedAt == nil {
-		if wm.Reactions, err = s.wireReactions(ctx, e.Message.ID); err != nil {
+	rs := e.reactions
+	if rs == nil && e.Message.DeletedAt == nil {
+		if rs, err = reactionRows(ctx, s.db, e.Message.ID); err != nil {
 			return err
 		}
+	}
+	if wm.Reactions, err = s.wireReactions(ctx, rs); err != nil {
+		return err
 	}
 	return s.emitTo(ctx, roomTopic(e.RoomID), roomEvent{Type: "change", Message: wm})
 }

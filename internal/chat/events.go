@@ -65,6 +65,9 @@ type Event struct {
 	Left []int
 	// At is when it happened (EventReadMoved).
 	At time.Time
+	// reactions: Message's reactions as of the change (EventMessageChanged,
+	// read in its transaction; nil: unknown, read when publishing).
+	reactions []reactionRow
 }
 
 // Publisher receives events after the change they describe is committed.

@@ -297,19 +297,27 @@ func firstPerGroup(n int, orderBy string, partition ...string) func(*sql.Selecto
 	}
 }
 
-// wireReactions reads the reactions of message id as they travel with a
-// change (wireReaction): two queries (the reactions, the users shown),
-// once per change whatever the number of subscribers.
-func (s *Service) wireReactions(ctx context.Context, id int) ([]wireReaction, error) {
-	var rows []struct {
-		Emoji  string `json:"emoji"`
-		UserID int    `json:"user_id"`
-	}
-	err := s.db.Reaction.Query().Where(reaction.MessageID(id)).Order(reaction.ByID()).
+// reactionRow is one reaction as a change carries it.
+type reactionRow struct {
+	Emoji  string `json:"emoji"`
+	UserID int    `json:"user_id"`
+}
+
+// reactionRows reads the reactions of message id, oldest first: one query.
+func reactionRows(ctx context.Context, c *ent.Client, id int) ([]reactionRow, error) {
+	rows := []reactionRow{}
+	err := c.Reaction.Query().Where(reaction.MessageID(id)).Order(reaction.ByID()).
 		Select(reaction.FieldEmoji, reaction.FieldUserID).Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("reactions of message %d: %w", id, err)
 	}
+	return rows, nil
+}
+
+// wireReactions groups the reactions of one message (reactionRows) as
+// they travel with a change (wireReaction), reading the users shown in one
+// query: once per change whatever the number of subscribers.
+func (s *Service) wireReactions(ctx context.Context, rows []reactionRow) ([]wireReaction, error) {
 	out := []wireReaction{}
 	at := map[string]int{}
 	var shown []int

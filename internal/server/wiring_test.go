@@ -216,6 +216,14 @@ func TestRoomEventsOfRenameAndRemoval(t *testing.T) {
 				}
 			}
 		}
+		// Room changes are live only: once a stream has delivered
+		// something, it is live.
+		hello := ca.send(t, g.ID, "hello")
+		for _, ws := range []*wsClient{wb, wc} {
+			if ev := ws.messageEvent("ev"); ev.Kind != "ADDED" || ev.Message.ID != hello.ID {
+				t.Fatalf("added: %v", ev)
+			}
+		}
 		var out struct{ RenameRoom roleData }
 		ca.do(t, renameOp, map[string]any{"r": g.ID, "n": "after"}).Decode(t, &out)
 		for _, ws := range []*wsClient{wb, wc} {
