@@ -68,7 +68,11 @@ func (r *subscriptionResolver) RoomEvents(ctx context.Context, roomID int, after
 		}
 		rev = &n
 	}
-	return r.Chat.RoomEvents(ctx, v, roomID, rev)
+	ch, err := r.Chat.RoomEvents(ctx, v, roomID, rev)
+	if err != nil {
+		return nil, err
+	}
+	return liveRoomEvents(ctx, ch), nil
 }
 
 // MessageEvent returns MessageEventResolver implementation.

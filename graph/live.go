@@ -42,14 +42,26 @@ import (
 // sharedFields are the fields whose value is the same for every viewer of
 // an event. A field not listed (a new one included) makes the selection's
 // responses per viewer: correct, only less shared.
+//
+// Left out on purpose: Reaction.viewerReacted, User.friendship, email and
+// blocked, Room.unreadCount, lastMessage, viewerRole and readReceipts
+// (each the viewer's own); TypingEvent and ReadEvent (each stream makes
+// its own, see roomEventState: listing them would share nothing).
 var sharedFields = map[string]map[string]bool{
-	"Subscription": set("messageAdded", "notifications"),
-	"Message":      set("id", "createdAt", "kind", "body", "seq", "clientId", "room", "sender", "attachment"),
-	"User":         set("id", "createdAt", "nickname", "bio", "lastSeenAt", "avatarURL", "online"),
-	"Room":         set("id", "createdAt", "updatedAt", "kind", "name", "members"), // name: see viewerDependent
-	"Attachment":   set("id", "createdAt", "filename", "contentType", "size", "width", "height", "url", "thumbnailURL"),
+	"Subscription": set("messageAdded", "notifications", "roomEvents"),
+	"Message": set("id", "createdAt", "kind", "body", "seq", "clientId", "room", "sender", "attachment",
+		"editedAt", "deletedAt", "replyTo", // a reply quotes what it answers: whoever reads it reads that
+		"reactions"), // but Reaction.viewerReacted
+	"Reaction":   set("emoji", "count", "users"),
+	"User":       set("id", "createdAt", "nickname", "bio", "lastSeenAt", "avatarURL", "online"),
+	"Room":       set("id", "createdAt", "updatedAt", "kind", "name", "members", "eventsCursor"), // name: see viewerDependent
+	"Attachment": set("id", "createdAt", "filename", "contentType", "size", "width", "height", "url", "thumbnailURL"),
 	// A notification goes to one user only (its topic is the user's).
 	"Notification": set("kind", "room", "message", "actor", "totalUnread", "createdAt"),
+	// roomEvents: a stored change and a room change read the same for
+	// every member who gets them.
+	"MessageEvent":     set("kind", "message", "cursor"),
+	"RoomChangedEvent": set("room"),
 }
 
 func set(names ...string) map[string]bool {
@@ -139,12 +151,37 @@ func allShared(oc *graphql.OperationContext, set ast.SelectionSet) bool {
 // No goroutine: the events are taken from in by the goroutine that sends
 // the subscription's responses.
 func liveEvents[T any](ctx context.Context, in <-chan *T) <-chan *T {
+	return liveFeed(ctx, in, eventOf[T])
+}
+
+// liveRoomEvents is liveEvents for roomEvents (see roomEventState).
+func liveRoomEvents(ctx context.Context, in <-chan chat.RoomEvent) <-chan chat.RoomEvent {
+	return liveFeed(ctx, in, roomEventState)
+}
+
+// roomEventState finds the shared state of a roomEvents event. A stored
+// change is the change of its message, and a room change that of its
+// room: every stream of the room on this instance got that message (room)
+// from the same decoded event, and what the event shows follows from it.
+// A typing or read event is made by each stream (a read event's lastRead
+// depends on when the viewer joined): it is shared with nobody.
+func roomEventState(t *eventTable, e chat.RoomEvent) *liveEvent {
+	switch e := e.(type) {
+	case *chat.MessageEvent:
+		return eventOf(t, e.Message)
+	case *chat.RoomChangedEvent:
+		return eventOf(t, e.Room)
+	}
+	return &liveEvent{}
+}
+
+func liveFeed[E any](ctx context.Context, in <-chan E, state func(*eventTable, E) *liveEvent) <-chan E {
 	op, _ := ctx.Value(liveOpKey{}).(*liveOp)
 	if op == nil || op.feed != nil {
 		return in
 	}
-	exec := make(chan *T, 1)
-	op.feed = &chanFeed[T]{in: in, exec: exec}
+	exec := make(chan E, 1)
+	op.feed = &chanFeed[E]{in: in, exec: exec, state: state}
 	return exec
 }
 
@@ -156,13 +193,14 @@ type feed interface {
 	next(ctx context.Context, t *eventTable) (e *liveEvent, pass func(), ok bool)
 }
 
-type chanFeed[T any] struct {
-	in     <-chan *T
-	exec   chan *T
+type chanFeed[E any] struct {
+	in     <-chan E
+	exec   chan E
 	closed bool
+	state  func(*eventTable, E) *liveEvent
 }
 
-func (f *chanFeed[T]) next(ctx context.Context, t *eventTable) (*liveEvent, func(), bool) {
+func (f *chanFeed[E]) next(ctx context.Context, t *eventTable) (*liveEvent, func(), bool) {
 	select {
 	case v, ok := <-f.in:
 		if !ok {
@@ -172,7 +210,7 @@ func (f *chanFeed[T]) next(ctx context.Context, t *eventTable) (*liveEvent, func
 			}
 			return nil, nil, false
 		}
-		return eventOf(t, v), func() { f.exec <- v }, true
+		return f.state(t, v), func() { f.exec <- v }, true
 	case <-ctx.Done():
 		return nil, nil, false
 	}

@@ -15,6 +15,13 @@ import (
 
 // Reactions is the resolver for the reactions field.
 func (r *messageResolver) Reactions(ctx context.Context, obj *ent.Message) ([]*chat.ReactionGroup, error) {
+	v, err := auth.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if rs, ok := chat.CarriedReactions(obj, v.UserID); ok { // a live event's: no query
+		return rs, nil
+	}
 	return loadersOf(ctx).reactions.Load(ctx, obj.ID)
 }
 

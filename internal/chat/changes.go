@@ -9,6 +9,7 @@ import (
 
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/ent/message"
+	"github.com/chatty/chatty/ent/reaction"
 	"github.com/chatty/chatty/ent/room"
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/upload"
@@ -88,7 +89,16 @@ func (s *Service) stampChange(ctx context.Context, tx *ent.Tx, em *emitter, room
 	if err != nil {
 		return nil, fmt.Errorf("stamp %s change in room %d: %w", kind, roomID, err)
 	}
-	em.emit(Event{Kind: EventMessageChanged, RoomID: roomID, ActorID: actorID, Message: m})
+	// The reactions as of this revision travel with it (none once
+	// deleted): read under the room's lock, so that a subscriber never
+	// sees an older change carry newer reactions than a later one.
+	rs := []reactionRow{}
+	if m.DeletedAt == nil {
+		if rs, err = reactionRows(ctx, tx.Client(), m.ID); err != nil {
+			return nil, err
+		}
+	}
+	em.emit(Event{Kind: EventMessageChanged, RoomID: roomID, ActorID: actorID, Message: m, reactions: rs})
 	return m, nil
 }
 
@@ -176,10 +186,19 @@ func (s *Service) EditMessage(ctx context.Context, v viewer.Viewer, messageID in
 	})
 }
 
-// mayDelete is the one rule of who may delete a message: its sender (and,
-// once rooms have owners, a group's OWNER).
-func mayDelete(_ context.Context, _ *ent.Client, v viewer.Viewer, m *ent.Message) error {
+// mayDelete is the one rule of who may delete a message (not SYSTEM: the
+// caller checks): its sender, and the OWNER of a GROUP room anyone's. In a
+// DIRECT room only the sender. Only one who is not the sender costs a read
+// (of the room).
+func mayDelete(ctx context.Context, c *ent.Client, v viewer.Viewer, m *ent.Message) error {
 	if m.SenderID != nil && *m.SenderID == v.UserID {
+		return nil
+	}
+	r, err := c.Room.Get(ctx, m.RoomID)
+	if err != nil {
+		return fmt.Errorf("load room %d: %w", m.RoomID, err)
+	}
+	if RoleOf(r, v.UserID) == RoleOwner {
 		return nil
 	}
 	return ErrMayNotDelete
@@ -187,7 +206,8 @@ func mayDelete(_ context.Context, _ *ent.Client, v viewer.Viewer, m *ent.Message
 
 // DeleteMessage leaves a tombstone of a message: deletedAt set, body "",
 // no attachment (its bytes and thumbnail are removed from storage, so its
-// URLs stop working). Deleting a deleted message returns the tombstone.
+// URLs stop working), no reactions. Deleting a deleted message returns the
+// tombstone.
 func (s *Service) DeleteMessage(ctx context.Context, v viewer.Viewer, messageID int) (*ent.Message, error) {
 	var gone *ent.Attachment
 	check := func(ctx context.Context, c *ent.Client, m *ent.Message) error {
@@ -201,9 +221,13 @@ func (s *Service) DeleteMessage(ctx context.Context, v viewer.Viewer, messageID 
 			return m.Unwrap(), nil
 		}
 		// It stops counting as unread (the room's lock is held), and what
-		// hangs off it goes in this transaction too.
+		// hangs off it goes in this transaction too: its reactions, its
+		// attachment.
 		if err := uncount(ctx, tx, m); err != nil {
 			return nil, err
+		}
+		if _, err := tx.Reaction.Delete().Where(reaction.MessageID(m.ID)).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("clear reactions of message %d: %w", m.ID, err)
 		}
 		upd := tx.Message.UpdateOne(m).SetBody("").SetDeletedAt(s.now()).ClearAttachmentID()
 		out, err := s.stampChange(ctx, tx, em, m.RoomID, upd, ChangeDeleted, v.UserID)
@@ -263,10 +287,21 @@ func (s *Service) wireOf(ctx context.Context, m *ent.Message, sender *ent.User, 
 }
 
 // publishChange sends an edit, deletion or reactions change to the room's
-// topic. It notifies nobody: only new messages do.
+// topic, with the message's reactions as of the change (none once
+// deleted), so that no subscriber reads them. It notifies nobody: only new messages
+// do.
 func (s *Service) publishChange(ctx context.Context, e Event) error {
 	wm, _, _, err := s.wireOf(ctx, e.Message, nil, nil)
 	if err != nil {
+		return err
+	}
+	rs := e.reactions
+	if rs == nil && e.Message.DeletedAt == nil {
+		if rs, err = reactionRows(ctx, s.db, e.Message.ID); err != nil {
+			return err
+		}
+	}
+	if wm.Reactions, err = s.wireReactions(ctx, rs); err != nil {
 		return err
 	}
 	return s.emitTo(ctx, roomTopic(e.RoomID), roomEvent{Type: "change", Message: wm})

@@ -17,7 +17,7 @@ const (
 	EventMessageCreated EventKind = "MESSAGE_CREATED"
 	// EventMessageChanged: a stored message was edited, deleted or had
 	// its reactions changed (Message, stamped with its revision and
-	// last change; see stampChange).
+	// last change; see stampChange). It notifies nobody.
 	EventMessageChanged EventKind = "MESSAGE_CHANGED"
 	// EventRoomChanged: the room itself changed (renamed, a member
 	// removed): its members' room streams are told.
@@ -38,10 +38,6 @@ const (
 	// EventMemberRemoved: the OWNER (ActorID) removed UserIDs from RoomID;
 	// their membership ended with the SYSTEM message that follows.
 	EventMemberRemoved EventKind = "MEMBER_REMOVED"
-	// EventReactionsChanged: ActorID added or removed a reaction on
-	// Message (in RoomID). It notifies nobody: it is the room change feed's
-	// REACTIONS_CHANGED (see reactionsChanged).
-	EventReactionsChanged EventKind = "REACTIONS_CHANGED"
 	// EventFriendRequest: ActorID asked UserIDs[0] to be friends.
 	EventFriendRequest EventKind = "FRIEND_REQUEST"
 	// EventFriendAccepted: ActorID accepted the request of UserIDs[0].
@@ -69,6 +65,9 @@ type Event struct {
 	Left []int
 	// At is when it happened (EventReadMoved).
 	At time.Time
+	// reactions: Message's reactions as of the change (EventMessageChanged,
+	// read in its transaction; nil: unknown, read when publishing).
+	reactions []reactionRow
 }
 
 // Publisher receives events after the change they describe is committed.

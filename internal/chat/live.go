@@ -85,15 +85,16 @@ func (p livePublisher) publish(ctx context.Context, e Event) error {
 		return s.publishRoom(ctx, e.RoomID, "left", e.ActorID)
 	case EventReadMoved:
 		return s.publishRead(ctx, e)
-	case EventMemberJoined, EventRoomChanged:
+	case EventMemberJoined, EventRoomChanged, EventRoomRenamed:
 		return s.publishRoom(ctx, e.RoomID, "room", 0)
 	case EventRoomAdded:
 		return s.notify(ctx, e.UserIDs, NotifyRoomAdded, e.ActorID, e.RoomID)
 	case EventMemberRemoved:
-		// Their streams of the room end (as on a leave), and their rooms
-		// list hears of it.
+		// Their streams of the room end (as on a leave), the others'
+		// roomEvents get a RoomChangedEvent, and their rooms list hears of
+		// it.
 		for _, uid := range e.UserIDs {
-			if err := s.emitTo(ctx, roomTopic(e.RoomID), roomEvent{Type: "left", UserID: uid}); err != nil {
+			if err := s.publishRoom(ctx, e.RoomID, "left", uid); err != nil {
 				return err
 			}
 		}
@@ -124,6 +125,7 @@ func (s *Service) publishMessage(ctx context.Context, e Event) error {
 	if err != nil {
 		return err
 	}
+	wm.Reactions = []wireReaction{} // a new message has none yet
 	if err := s.emitTo(ctx, roomTopic(m.RoomID), roomEvent{Type: "message", Message: wm, Left: e.Left}); err != nil {
 		return err
 	}

@@ -3,10 +3,13 @@ package chat
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
+	"sync"
 	"unicode"
 	"unicode/utf8"
+	"weak"
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/rivo/uniseg"
@@ -69,10 +72,23 @@ func reactable(ctx context.Context, c *ent.Client, v viewer.Viewer, id int) (*en
 	return m, nil
 }
 
+// mayReact refuses reactions to SYSTEM messages (BAD_USER_INPUT: never
+// possible) and to deleted ones (CONFLICT, as editing one: the message
+// was there when the client showed it).
+func mayReact(m *ent.Message) error {
+	switch {
+	case m.Kind == message.KindSYSTEM:
+		return ErrReactToSystem
+	case m.DeletedAt != nil:
+		return ErrMessageDeleted
+	}
+	return nil
+}
+
 // AddReaction adds the viewer's emoji to a message of a room they are in.
 // Reacting again with the same emoji changes nothing. A message has at
-// most MaxReactionsPerMsg distinct emoji; SYSTEM messages have none.
-// Reactions never notify anyone.
+// most MaxReactionsPerMsg distinct emoji; SYSTEM and deleted messages have
+// none. Reactions never notify anyone.
 func (s *Service) AddReaction(ctx context.Context, v viewer.Viewer, messageID int, emoji string) (*ent.Message, error) {
 	if err := checkEmoji(emoji); err != nil {
 		return nil, err
@@ -81,10 +97,9 @@ func (s *Service) AddReaction(ctx context.Context, v viewer.Viewer, messageID in
 	if err != nil {
 		return nil, err
 	}
-	if m.Kind == message.KindSYSTEM {
-		return nil, ErrReactToSystem
+	if err := mayReact(m); err != nil {
+		return nil, err
 	}
-	// TODO(merge with #9 part A): refuse deleted messages (m.DeletedAt != nil) here too.
 	err = s.inRoomTx(ctx, m.RoomID, func(tx *ent.Tx, em *emitter) error {
 		if _, err := lockRoom(ctx, tx, m.RoomID); err != nil {
 			return err
@@ -93,6 +108,9 @@ func (s *Service) AddReaction(ctx context.Context, v viewer.Viewer, messageID in
 		// emoji already on the message are what they are.
 		m, err := reactable(ctx, tx.Client(), v, messageID)
 		if err != nil {
+			return err
+		}
+		if err := mayReact(m); err != nil { // deleted meanwhile
 			return err
 		}
 		used, err := tx.Reaction.Query().Where(reaction.MessageID(messageID)).
@@ -113,7 +131,7 @@ func (s *Service) AddReaction(ctx context.Context, v viewer.Viewer, messageID in
 		if err != nil {
 			return fmt.Errorf("add reaction to message %d: %w", messageID, err)
 		}
-		return reactionsChanged(ctx, tx, em, m, v.UserID) // m of tx: emit detaches it
+		return s.reactionsChanged(ctx, tx, em, m, v.UserID)
 	})
 	if err != nil {
 		return nil, err
@@ -148,7 +166,7 @@ func (s *Service) RemoveReaction(ctx context.Context, v viewer.Viewer, messageID
 		if n == 0 {
 			return nil
 		}
-		return reactionsChanged(ctx, tx, em, m, v.UserID) // m of tx: emit detaches it
+		return s.reactionsChanged(ctx, tx, em, m, v.UserID)
 	})
 	if err != nil {
 		return nil, err
@@ -156,16 +174,15 @@ func (s *Service) RemoveReaction(ctx context.Context, v viewer.Viewer, messageID
 	return m, nil
 }
 
-// reactionsChanged is where a change to msg's reactions, made by actorID
-// in transaction tx under the room's lock, is recorded for the room's
-// change feed: the one place a REACTIONS_CHANGED stamp belongs (the feed's
-// stampChange(ctx, tx, em, room, msg, REACTIONS_CHANGED) when #9's room
-// change feed is merged). Here it emits EventReactionsChanged, published
-// after commit. It is called only when something changed, and never
-// notifies anyone.
-func reactionsChanged(_ context.Context, _ *ent.Tx, em *emitter, msg *ent.Message, actorID int) error {
-	em.emit(Event{Kind: EventReactionsChanged, RoomID: msg.RoomID, ActorID: actorID, Message: msg})
-	return nil
+// reactionsChanged records a change to msg's reactions, made by actorID
+// in transaction tx under the room's lock, in the room's change feed: the
+// message takes the room's next revision with last_change
+// REACTIONS_CHANGED (stampChange), and the change is published after
+// commit (with the message's reactions: publishChange). It is called only
+// when something changed, and never notifies anyone.
+func (s *Service) reactionsChanged(ctx context.Context, tx *ent.Tx, em *emitter, msg *ent.Message, actorID int) error {
+	_, err := s.stampChange(ctx, tx, em, msg.RoomID, tx.Message.UpdateOneID(msg.ID), ChangeReactionsChanged, actorID)
+	return err
 }
 
 // ReactionGroup is one emoji on a message, as Message.reactions shows it.
@@ -278,4 +295,108 @@ func firstPerGroup(n int, orderBy string, partition ...string) func(*sql.Selecto
 			Where(sql.LTE(t.C("row_rank"), n)).
 			Prefix(with)
 	}
+}
+
+// reactionRow is one reaction as a change carries it.
+type reactionRow struct {
+	Emoji  string `json:"emoji"`
+	UserID int    `json:"user_id"`
+}
+
+// reactionRows reads the reactions of message id, oldest first: one query.
+func reactionRows(ctx context.Context, c *ent.Client, id int) ([]reactionRow, error) {
+	rows := []reactionRow{}
+	err := c.Reaction.Query().Where(reaction.MessageID(id)).Order(reaction.ByID()).
+		Select(reaction.FieldEmoji, reaction.FieldUserID).Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("reactions of message %d: %w", id, err)
+	}
+	return rows, nil
+}
+
+// wireReactions groups the reactions of one message (reactionRows) as
+// they travel with a change (wireReaction), reading the users shown in one
+// query: once per change whatever the number of subscribers.
+func (s *Service) wireReactions(ctx context.Context, rows []reactionRow) ([]wireReaction, error) {
+	out := []wireReaction{}
+	at := map[string]int{}
+	var shown []int
+	for _, r := range rows {
+		i, ok := at[r.Emoji]
+		if !ok {
+			i = len(out)
+			at[r.Emoji] = i
+			out = append(out, wireReaction{Emoji: r.Emoji, Users: []*wireUser{}})
+		}
+		out[i].UserIDs = append(out[i].UserIDs, r.UserID)
+		if len(out[i].UserIDs) <= MaxReactionUsersShow {
+			shown = append(shown, r.UserID)
+		}
+	}
+	if len(shown) == 0 {
+		return out, nil
+	}
+	users, err := s.UsersByID(ctx, shown)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		for _, uid := range out[i].UserIDs[:min(len(out[i].UserIDs), MaxReactionUsersShow)] {
+			if u := users[uid]; u != nil {
+				out[i].Users = append(out[i].Users, toWireUser(u))
+			}
+		}
+	}
+	return out, nil
+}
+
+// carriedReactions are the reactions a live event carried for its message,
+// decoded once per instance and shared, read-only, by every subscriber.
+type carriedReactions []carriedReaction
+
+type carriedReaction struct {
+	emoji string
+	count int
+	users []*ent.User // the earliest MaxReactionUsersShow
+	ids   []int       // everyone who reacted, sorted (for viewerReacted)
+}
+
+// carried maps a message decoded from a live event
+// (weak.Pointer[ent.Message]) to the reactions the event carried for it;
+// an entry goes when its message is collected.
+var carried sync.Map
+
+// carry records rs as the reactions of m, a message just decoded.
+func carry(m *ent.Message, rs []wireReaction) {
+	c := make(carriedReactions, len(rs))
+	for i, r := range rs {
+		users := make([]*ent.User, 0, len(r.Users))
+		for _, u := range r.Users {
+			users = append(users, u.ent())
+		}
+		ids := slices.Clone(r.UserIDs)
+		slices.Sort(ids)
+		c[i] = carriedReaction{emoji: r.Emoji, count: len(r.UserIDs), users: users, ids: ids}
+	}
+	k := weak.Make(m)
+	carried.Store(k, c)
+	runtime.AddCleanup(m, func(k weak.Pointer[ent.Message]) { carried.Delete(k) }, k)
+}
+
+// CarriedReactions is what ReactionsOf would answer userID for m when m
+// came with a live event that carried its reactions (a new message, an
+// edit, a deletion, a reactions change): read from memory, no query. ok is
+// false for any other message (read them with ReactionsOf).
+func CarriedReactions(m *ent.Message, userID int) (groups []*ReactionGroup, ok bool) {
+	c, ok := carried.Load(weak.Make(m))
+	if !ok {
+		return nil, false
+	}
+	rs := c.(carriedReactions)
+	groups = make([]*ReactionGroup, len(rs))
+	for i, r := range rs {
+		_, mine := slices.BinarySearch(r.ids, userID)
+		groups[i] = &ReactionGroup{Emoji: r.emoji, Count: r.count, ViewerReacted: mine, Users: r.users, first: i}
+	}
+	return groups, true
 }

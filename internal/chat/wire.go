@@ -82,6 +82,22 @@ type wireMessage struct {
 	// ReplyTo: the message this one answers, with its sender and
 	// attachment (not its room: the same as this one's).
 	ReplyTo *wireMessage `json:"replyTo,omitempty"`
+	// Reactions: the message's reactions by emoji, in first-use order,
+	// when the publisher knew them (an empty list for a new or deleted
+	// message, all of them for an edit or a reactions change); null when
+	// not (a replied-to message, a read marker's), and subscribers read
+	// them from the database. Not omitempty: [] and null differ.
+	Reactions []wireReaction `json:"reactions"`
+}
+
+// wireReaction is one emoji on a message as it travels: every user who
+// reacted with it (ids, earliest first: its count, and whether a viewer is
+// among them) and the earliest MaxReactionUsersShow of them in full (what
+// Reaction.users shows).
+type wireReaction struct {
+	Emoji   string      `json:"emoji"`
+	UserIDs []int       `json:"userIds"`
+	Users   []*wireUser `json:"users"`
 }
 
 func toWireMessage(m *ent.Message, sender *ent.User, att *ent.Attachment) *wireMessage {
@@ -151,6 +167,9 @@ func (w *wireMessage) ent() *ent.Message {
 	if w.ReplyTo != nil {
 		m.Edges.ReplyTo = w.ReplyTo.ent()
 		m.Edges.ReplyTo.Edges.Room = m.Edges.Room
+	}
+	if w.Reactions != nil {
+		carry(m, w.Reactions)
 	}
 	return m
 }

@@ -160,3 +160,76 @@ func TestLiveSharedResponsesKeepViewerFields(t *testing.T) {
 		}
 	})
 }
+
+// roomEvents subscribers sharing one operation see what is theirs too:
+// whether they reacted themselves, and a room without a name of its own
+// named after the others; the room change of a rename reads the same for
+// all.
+func TestLiveSharedRoomEventsKeepViewerFields(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		a, b, c := e.signUp(t, "alice"), e.signUp(t, "bob"), e.signUp(t, "carol")
+		ca, cb := e.client(a), e.client(b)
+		r := ca.createRoom(t, nil, b.ID, c.ID)
+		m := ca.send(t, r.ID, "opening")
+		op := `subscription($r: ID!, $after: Cursor) { roomEvents(roomId: $r, after: $after) { __typename
+			... on MessageEvent { kind message { id room { name } reactions { emoji count viewerReacted } } }
+			... on RoomChangedEvent { room { id name } } } }`
+		members := []account{a, b, c}
+		sockets := map[string]*wsClient{}
+		for _, mb := range members {
+			ws := e.wsConnect(t, protoTransportWS, mb)
+			ws.subscribe("ev", op, map[string]any{"r": r.ID, "after": e.client(mb).eventsCursor(t, r.ID)})
+			sockets[mb.ID] = ws
+		}
+		type event struct {
+			RoomEvents struct {
+				Typename string `json:"__typename"`
+				Kind     string
+				Message  *struct {
+					ID        string
+					Room      struct{ Name string }
+					Reactions []struct {
+						Emoji         string
+						Count         int
+						ViewerReacted bool
+					}
+				}
+				Room *struct{ ID, Name string }
+			}
+		}
+		for _, reactor := range []*client{cb, ca} {
+			reactor.react(t, addReactionOp, m.ID, "👍")
+			for _, mb := range members {
+				var ev event
+				sockets[mb.ID].data("ev", &ev)
+				got := ev.RoomEvents
+				if got.Kind != "REACTIONS_CHANGED" || got.Message == nil || got.Message.ID != m.ID || len(got.Message.Reactions) != 1 {
+					t.Fatalf("%s got %+v", mb.Nickname, got)
+				}
+				mine := mb.ID == b.ID || (mb.ID == a.ID && reactor == ca)
+				if rs := got.Message.Reactions[0]; rs.ViewerReacted != mine {
+					t.Fatalf("%s sees viewerReacted %v (count %d)", mb.Nickname, rs.ViewerReacted, rs.Count)
+				}
+				if name := got.Message.Room.Name; strings.Contains(name, mb.Nickname) {
+					t.Fatalf("%s sees the room called %q, after themselves", mb.Nickname, name)
+				}
+			}
+		}
+		ca.do(t, renameOp, map[string]any{"r": r.ID, "n": "named now"})
+		for _, mb := range members {
+			for seen := false; !seen; {
+				var ev event
+				sockets[mb.ID].data("ev", &ev)
+				switch got := ev.RoomEvents; {
+				case got.Typename == "RoomChangedEvent":
+					if got.Room == nil || got.Room.ID != r.ID || got.Room.Name != "named now" {
+						t.Fatalf("%s got %+v", mb.Nickname, got.Room)
+					}
+					seen = true
+				case got.Typename != "MessageEvent" || got.Kind != "ADDED":
+					t.Fatalf("%s got %+v", mb.Nickname, got)
+				}
+			}
+		}
+	})
+}

@@ -94,12 +94,12 @@ func (r *eventRecorder) count() int { r.mu.Lock(); defer r.mu.Unlock(); return l
 // Members react with one emoji each: grouped by emoji in first-use order,
 // counted once per user (idempotent both ways), the earliest users first,
 // viewerReacted per viewer. Each change (and only a change) is announced
-// as one REACTIONS_CHANGED event for the room change feed.
+// as one change of the room's feed, REACTIONS_CHANGED (MESSAGE_CHANGED).
 func TestReactions(t *testing.T) {
 	for _, backend := range dbtest.Backends() {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			rec := &eventRecorder{kind: chat.EventReactionsChanged}
+			rec := &eventRecorder{kind: chat.EventMessageChanged} // only reactions change in this test
 			e := newEnv(t, backend, rec.option())
 			a, b, c := e.signUp(t, "alice"), e.signUp(t, "bobby"), e.signUp(t, "carol")
 			ca, cb, cc := e.client(a), e.client(b), e.client(c)
@@ -142,7 +142,8 @@ func TestReactions(t *testing.T) {
 				t.Fatalf("%d REACTIONS_CHANGED events after 6 changes", n)
 			}
 			ev := rec.events[0]
-			if ev.RoomID == 0 || ev.Message == nil || fmt.Sprint(ev.Message.ID) != m.ID || fmt.Sprint(ev.ActorID) != b.ID {
+			if ev.RoomID == 0 || ev.Message == nil || fmt.Sprint(ev.Message.ID) != m.ID || fmt.Sprint(ev.ActorID) != b.ID ||
+				ev.Message.LastChange != chat.ChangeReactionsChanged || ev.Message.Revision == nil {
 				t.Fatalf("event %+v", ev)
 			}
 		})
