@@ -132,19 +132,19 @@ func allShared(oc *graphql.OperationContext, set ast.SelectionSet) bool {
 	return true
 }
 
-// liveEvents is what a subscription resolver returns for the stream in:
+// liveStream is what a subscription resolver returns for the stream in:
 // when the operation runs under LiveResponses, a channel that
 // InterceptResponse fills, one event at a time, only when this
-// subscription has to execute the event itself; otherwise in itself.
-// No goroutine: the events are taken from in by the goroutine that sends
-// the subscription's responses.
-func liveEvents[T any](ctx context.Context, in <-chan *T) <-chan *T {
+// subscription has to execute the event itself; otherwise in as a channel
+// (with a goroutine that feeds it). Under LiveResponses no goroutine but
+// gqlgen's one per operation: it pulls the events from in itself.
+func liveStream[T any](ctx context.Context, in *chat.Stream[*T]) <-chan *T {
 	op, _ := ctx.Value(liveOpKey{}).(*liveOp)
 	if op == nil || op.feed != nil {
-		return in
+		return in.C()
 	}
 	exec := make(chan *T, 1)
-	op.feed = &chanFeed[T]{in: in, exec: exec}
+	op.feed = &pullFeed[T]{in: in, exec: exec}
 	return exec
 }
 
@@ -156,26 +156,22 @@ type feed interface {
 	next(ctx context.Context, t *eventTable) (e *liveEvent, pass func(), ok bool)
 }
 
-type chanFeed[T any] struct {
-	in     <-chan *T
+type pullFeed[T any] struct {
+	in     *chat.Stream[*T]
 	exec   chan *T
 	closed bool
 }
 
-func (f *chanFeed[T]) next(ctx context.Context, t *eventTable) (*liveEvent, func(), bool) {
-	select {
-	case v, ok := <-f.in:
-		if !ok {
-			if !f.closed {
-				f.closed = true
-				close(f.exec)
-			}
-			return nil, nil, false
+func (f *pullFeed[T]) next(ctx context.Context, t *eventTable) (*liveEvent, func(), bool) {
+	v, ok := f.in.Next()
+	if !ok {
+		if !f.closed {
+			f.closed = true
+			close(f.exec)
 		}
-		return eventOf(t, v), func() { f.exec <- v }, true
-	case <-ctx.Done():
 		return nil, nil, false
 	}
+	return eventOf(t, v), func() { f.exec <- v }, true
 }
 
 // InterceptResponse implements graphql.ResponseInterceptor: it takes the
