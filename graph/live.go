@@ -144,19 +144,32 @@ func allShared(oc *graphql.OperationContext, set ast.SelectionSet) bool {
 	return true
 }
 
-// liveEvents is what a subscription resolver returns for the stream in:
+// liveStream is what a subscription resolver returns for the stream in:
 // when the operation runs under LiveResponses, a channel that
 // InterceptResponse fills, one event at a time, only when this
-// subscription has to execute the event itself; otherwise in itself.
-// No goroutine: the events are taken from in by the goroutine that sends
-// the subscription's responses.
-func liveEvents[T any](ctx context.Context, in <-chan *T) <-chan *T {
-	return liveFeed(ctx, in, eventOf[T])
+// subscription has to execute the event itself; otherwise in as a channel
+// (with a goroutine that feeds it). Under LiveResponses no goroutine but
+// gqlgen's one per operation: it pulls the events from in itself.
+func liveStream[T any](ctx context.Context, in *chat.Stream[*T]) <-chan *T {
+	op, _ := ctx.Value(liveOpKey{}).(*liveOp)
+	if op == nil || op.feed != nil {
+		return in.C()
+	}
+	exec := make(chan *T, 1)
+	op.feed = &pullFeed[T]{in: in, exec: exec}
+	return exec
 }
 
-// liveRoomEvents is liveEvents for roomEvents (see roomEventState).
+// liveRoomEvents is liveStream for roomEvents, whose stream still comes as
+// a channel (see roomEventState for what its events share).
 func liveRoomEvents(ctx context.Context, in <-chan chat.RoomEvent) <-chan chat.RoomEvent {
-	return liveFeed(ctx, in, roomEventState)
+	op, _ := ctx.Value(liveOpKey{}).(*liveOp)
+	if op == nil || op.feed != nil {
+		return in
+	}
+	exec := make(chan chat.RoomEvent, 1)
+	op.feed = &chanFeed[chat.RoomEvent]{in: in, exec: exec, state: roomEventState}
+	return exec
 }
 
 // roomEventState finds the shared state of a roomEvents event. A stored
@@ -175,22 +188,30 @@ func roomEventState(t *eventTable, e chat.RoomEvent) *liveEvent {
 	return &liveEvent{}
 }
 
-func liveFeed[E any](ctx context.Context, in <-chan E, state func(*eventTable, E) *liveEvent) <-chan E {
-	op, _ := ctx.Value(liveOpKey{}).(*liveOp)
-	if op == nil || op.feed != nil {
-		return in
-	}
-	exec := make(chan E, 1)
-	op.feed = &chanFeed[E]{in: in, exec: exec, state: state}
-	return exec
-}
-
 // feed takes a subscription's next event from its stream.
 type feed interface {
 	// next waits for the next event: its shared state, and a function
 	// that hands it to the executor. ok is false once the stream has
 	// ended (the executor's channel is then closed) or ctx is done.
 	next(ctx context.Context, t *eventTable) (e *liveEvent, pass func(), ok bool)
+}
+
+type pullFeed[T any] struct {
+	in     *chat.Stream[*T]
+	exec   chan *T
+	closed bool
+}
+
+func (f *pullFeed[T]) next(ctx context.Context, t *eventTable) (*liveEvent, func(), bool) {
+	v, ok := f.in.Next()
+	if !ok {
+		if !f.closed {
+			f.closed = true
+			close(f.exec)
+		}
+		return nil, nil, false
+	}
+	return eventOf(t, v), func() { f.exec <- v }, true
 }
 
 type chanFeed[E any] struct {

@@ -24,11 +24,11 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, roomID int, aft
 	if after != nil {
 		afterID = &after.ID
 	}
-	ch, err := r.Chat.MessageAdded(ctx, v, roomID, afterID)
+	st, err := r.Chat.MessageAddedStream(ctx, v, roomID, afterID)
 	if err != nil {
 		return nil, err
 	}
-	return liveEvents(ctx, ch), nil
+	return liveStream(ctx, st), nil
 }
 
 // Notifications is the resolver for the notifications field.
@@ -37,11 +37,11 @@ func (r *subscriptionResolver) Notifications(ctx context.Context) (<-chan *chat.
 	if err != nil {
 		return nil, err
 	}
-	ch, err := r.Chat.Notifications(ctx, v)
+	st, err := r.Chat.NotificationStream(ctx, v)
 	if err != nil {
 		return nil, err
 	}
-	return liveEvents(ctx, ch), nil
+	return liveStream(ctx, st), nil
 }
 
 // Subscription returns SubscriptionResolver implementation.

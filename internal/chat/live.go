@@ -218,17 +218,27 @@ func (a *activeSubs) release(userID int) {
 // stream ends on the "left" event of the viewer or on the SYSTEM message
 // that says so, without a query per message.
 func (s *Service) MessageAdded(ctx context.Context, v viewer.Viewer, roomID int, afterID *int) (<-chan *ent.Message, error) {
+	p, err := s.MessageAddedStream(ctx, v, roomID, afterID)
+	if err != nil {
+		return nil, err
+	}
+	return p.C(), nil
+}
+
+// MessageAddedStream is MessageAdded as a Stream its reader pulls: no
+// goroutine of its own.
+func (s *Service) MessageAddedStream(ctx context.Context, v viewer.Viewer, roomID int, afterID *int) (*Stream[*ent.Message], error) {
 	if !s.subs.acquire(v.UserID) {
 		return nil, ErrTooManySubscriptions
 	}
-	ch, err := s.messageAdded(ctx, v, roomID, afterID)
+	p, err := s.messageAdded(ctx, v, roomID, afterID)
 	if err != nil {
 		s.subs.release(v.UserID)
 	}
-	return ch, err
+	return p, err
 }
 
-func (s *Service) messageAdded(ctx context.Context, v viewer.Viewer, roomID int, afterID *int) (<-chan *ent.Message, error) {
+func (s *Service) messageAdded(ctx context.Context, v viewer.Viewer, roomID int, afterID *int) (*Stream[*ent.Message], error) {
 	mem, err := currentMember(ctx, s.db, roomID, v.UserID)
 	if err != nil {
 		return nil, err
@@ -260,12 +270,12 @@ func (s *Service) messageAdded(ctx context.Context, v viewer.Viewer, roomID int,
 		from = r.LastSeq
 	}
 	from = max(from, mem.JoinedSeq)
-	out := make(chan *ent.Message)
+	p := &Stream[*ent.Message]{ctx: ctx}
 	st := &stream{s: s, ctx: ctx, v: v, roomID: roomID, order: bySeq, last: from, joinedSeq: mem.JoinedSeq,
-		pending: map[int64]*ent.Message{}, send: func(x any) error { return sendTo(ctx, out, x.(*ent.Message)) }}
+		sub: sub, filling: true, send: func(x any) error { p.push(x.(*ent.Message)); return nil }}
 	st.wrap = func(m *ent.Message) any { return m }
-	s.runStream(st, sub, func() { close(out) })
-	return out, nil
+	p.start(st)
+	return p, nil
 }
 
 // sendTo hands x to out unless ctx ends first.
@@ -281,21 +291,117 @@ func sendTo[T any](ctx context.Context, out chan<- T, x T) error {
 // runStream runs st on sub in a goroutine of its own, which releases the
 // viewer's subscription slot and calls done when it ends.
 func (s *Service) runStream(st *stream, sub *pubsub.Subscription, done func()) {
-	ctx, v, roomID := st.ctx, st.v, st.roomID
+	st.sub, st.filling = sub, true
 	go func() {
-		defer s.subs.release(v.UserID)
+		defer s.subs.release(st.v.UserID)
 		defer done()
-		err := st.run(sub)
-		switch {
-		case errors.Is(err, errGone):
-			s.log.InfoContext(ctx, "room stream ended: no longer a member", "user_id", v.UserID, "room_id", roomID)
-		case errors.Is(err, errSlow):
-			s.log.WarnContext(ctx, "subscriber dropped: too slow", "user_id", v.UserID, "room_id", roomID)
-			overflow(ctx)
-		case err != nil && ctx.Err() == nil:
-			s.log.ErrorContext(ctx, "room stream ended", "user_id", v.UserID, "room_id", roomID, "err", err)
+		st.ended(st.run())
+	}()
+}
+
+// ended logs why the stream ended and, when its consumer fell behind,
+// drops the consumer.
+func (st *stream) ended(err error) {
+	ctx, s, v, roomID := st.ctx, st.s, st.v, st.roomID
+	switch {
+	case err == nil || errors.Is(err, errClosed):
+	case errors.Is(err, errGone):
+		s.log.InfoContext(ctx, "room stream ended: no longer a member", "user_id", v.UserID, "room_id", roomID)
+	case errors.Is(err, errSlow):
+		s.log.WarnContext(ctx, "subscriber dropped: too slow", "user_id", v.UserID, "room_id", roomID)
+		overflow(ctx)
+	case ctx.Err() == nil:
+		s.log.ErrorContext(ctx, "room stream ended", "user_id", v.UserID, "room_id", roomID, "err", err)
+	}
+}
+
+// errClosed ends a stream whose subscription was closed by its owner.
+var errClosed = errors.New("stream closed")
+
+// source is what a Stream pulls from: step waits for the next thing to
+// happen and handles it, handing what it delivers to the Stream (push);
+// an error ends the stream. close closes the broker subscription (from
+// any goroutine, also while step runs); ended reports why it ended.
+type source interface {
+	step() error
+	close()
+	ended(err error)
+	userID() int
+	service() *Service
+}
+
+// Stream is a live subscription that its reader pulls: Next runs the
+// stream's work (broker events, replays, gap reads, timers) in the
+// reader's goroutine, so a subscription that waits holds no goroutine of
+// its own. When ctx ends the broker subscription is closed and the
+// viewer's slot released, whether or not anyone is in Next.
+type Stream[T any] struct {
+	ctx   context.Context
+	src   source
+	svc   *Service
+	queue []T // delivered, not yet taken by Next
+	head  int
+	err   error // why it ended; set by Next's goroutine
+	once  sync.Once
+	stop  func() bool
+}
+
+func (p *Stream[T]) push(v T) { p.queue = append(p.queue, v) }
+
+func (p *Stream[T]) start(src source) {
+	p.src = src
+	p.svc = src.service()
+	p.stop = context.AfterFunc(p.ctx, func() { p.finish(p.ctx.Err()) })
+}
+
+// finish ends the stream once: the subscription closes, the slot is
+// released and the end reported.
+func (p *Stream[T]) finish(err error) {
+	p.once.Do(func() {
+		p.src.close()
+		p.svc.subs.release(p.src.userID())
+		p.src.ended(err)
+	})
+}
+
+// Next returns the next value, waiting for it; false once the stream has
+// ended (or ctx has). One goroutine at a time.
+func (p *Stream[T]) Next() (T, bool) {
+	var zero T
+	for p.head == len(p.queue) {
+		if p.err != nil {
+			return zero, false
+		}
+		p.queue, p.head = p.queue[:0], 0
+		if cap(p.queue) > 16 {
+			p.queue = nil // what a replay page left
+		}
+		if err := p.src.step(); err != nil {
+			p.err = err
+			p.stop()
+			p.finish(err)
+		}
+	}
+	v := p.queue[p.head]
+	p.queue[p.head] = zero
+	p.head++
+	return v, true
+}
+
+// C returns the stream as a channel, fed by a goroutine of its own, closed
+// when the stream ends.
+func (p *Stream[T]) C() <-chan T {
+	out := make(chan T)
+	go func() {
+		defer close(out)
+		for {
+			v, ok := p.Next()
+			if !ok || sendTo(p.ctx, out, v) != nil {
+				return
+			}
 		}
 	}()
+	return out
 }
 
 // liveRoomEvent is a room event as the streams of this instance read it:
@@ -390,77 +496,135 @@ type stream struct {
 	// read markers, room changes: roomEvents); typing expires its typers.
 	extra  func(e *liveRoomEvent) error
 	typing *typers
+
+	// The broker subscription; mu guards it against close from another
+	// goroutine (the end of ctx) while step subscribes again.
+	mu     sync.Mutex
+	sub    *pubsub.Subscription
+	closed bool
+	// filling: a read from the database is under way, up to fillUntil
+	// (0: all), one page per step.
+	filling   bool
+	fillUntil int64
+	gap       *time.Timer
+	gapC      <-chan time.Time
 }
 
-func (st *stream) run(sub *pubsub.Subscription) error {
-	defer func() { sub.Close() }()
-	if err := st.fill(0); err != nil { // replay
-		return err
+func (st *stream) userID() int       { return st.v.UserID }
+func (st *stream) service() *Service { return st.s }
+
+// close closes the broker subscription, now and after any resubscribe.
+func (st *stream) close() {
+	st.mu.Lock()
+	st.closed = true
+	sub := st.sub
+	st.mu.Unlock()
+	sub.Close()
+}
+
+// setSub takes sub as the stream's subscription, unless the stream was
+// closed meanwhile.
+func (st *stream) setSub(sub *pubsub.Subscription) error {
+	st.mu.Lock()
+	closed := st.closed
+	if !closed {
+		st.sub = sub
 	}
-	var gap *time.Timer
-	var gapC <-chan time.Time
+	st.mu.Unlock()
+	if closed {
+		sub.Close()
+		return errClosed
+	}
+	return nil
+}
+
+// run runs the stream until it ends (runStream's goroutine).
+func (st *stream) run() error {
 	defer func() {
-		if gap != nil {
-			gap.Stop()
-		}
-		st.typing.stop()
+		st.close()
+		st.stopTimers()
 	}()
 	for {
-		select {
-		case <-st.ctx.Done():
-			return nil
-		case <-st.typing.expired():
-			if err := st.typing.expire(st); err != nil {
-				return err
-			}
-		case <-gapC:
-			gapC = nil
-			if len(st.pending) == 0 {
-				continue // the gap filled itself meanwhile
-			}
-			if err := st.fill(st.lowestPending()); err != nil {
-				return err
-			}
-		case b, ok := <-sub.C():
-			if !ok {
-				switch err := sub.Err(); {
-				case errors.Is(err, pubsub.ErrSlowConsumer):
-					return errSlow
-				case errors.Is(err, pubsub.ErrDisconnected):
-					// The broker lost what was published meanwhile: subscribe
-					// again, then catch up from the database.
-					if sub, err = st.s.resubscribe(st.ctx, roomTopic(st.roomID), st.s.queue); err != nil {
-						return err
-					}
-					if err := st.fill(0); err != nil {
-						return err
-					}
-					continue
-				default:
+		if err := st.step(); err != nil {
+			return err
+		}
+	}
+}
+
+func (st *stream) stopTimers() {
+	if st.gap != nil {
+		st.gap.Stop()
+	}
+	st.typing.stop()
+}
+
+// step does the stream's next piece of work: a page of a database read
+// under way, or else the next live event, timer or the end of ctx.
+func (st *stream) step() error {
+	if st.filling {
+		done, err := st.fillPage(st.fillUntil)
+		if err != nil {
+			return err
+		}
+		st.filling = !done
+		return nil
+	}
+	select {
+	case <-st.ctx.Done():
+		return st.ctx.Err()
+	case <-st.typing.expired():
+		return st.typing.expire(st)
+	case <-st.gapC:
+		st.gapC = nil
+		if len(st.pending) == 0 {
+			return nil // the gap filled itself meanwhile
+		}
+		st.filling, st.fillUntil = true, st.lowestPending()
+		return nil
+	case b, ok := <-st.sub.C():
+		if !ok {
+			switch err := st.sub.Err(); {
+			case err == nil:
+				return errClosed
+			case errors.Is(err, pubsub.ErrSlowConsumer):
+				return errSlow
+			case errors.Is(err, pubsub.ErrDisconnected):
+				// The broker lost what was published meanwhile: subscribe
+				// again, then catch up from the database.
+				sub, err := st.s.resubscribe(st.ctx, roomTopic(st.roomID), st.s.queue)
+				if err != nil {
 					return err
 				}
-			}
-			e, err := pubsub.Decode(b, decodeRoomEvent)
-			if err != nil {
-				return err
-			}
-			if err := st.handle(e); err != nil {
-				return err
-			}
-			switch {
-			case len(st.pending) > 0 && gapC == nil:
-				if gap == nil {
-					gap = time.NewTimer(gapWait)
-				} else {
-					gap.Reset(gapWait)
+				if err := st.setSub(sub); err != nil {
+					return err
 				}
-				gapC = gap.C
-			case len(st.pending) == 0 && gapC != nil:
-				// The missing message came: no database read for this gap.
-				gap.Stop()
-				gapC = nil
+				st.filling, st.fillUntil = true, 0
+				return nil
+			default:
+				return err
 			}
 		}
+		e, err := pubsub.Decode(b, decodeRoomEvent)
+		if err != nil {
+			return err
+		}
+		if err := st.handle(e); err != nil {
+			return err
+		}
+		switch {
+		case len(st.pending) > 0 && st.gapC == nil:
+			if st.gap == nil {
+				st.gap = time.NewTimer(gapWait)
+			} else {
+				st.gap.Reset(gapWait)
+			}
+			st.gapC = st.gap.C
+		case len(st.pending) == 0 && st.gapC != nil:
+			// The missing message came: no database read for this gap.
+			st.gap.Stop()
+			st.gapC = nil
+		}
+		return nil
 	}
 }
 
@@ -500,6 +664,9 @@ func (st *stream) offer(m *ent.Message) error {
 	case k <= st.last:
 		return nil
 	case k > st.last+1:
+		if st.pending == nil {
+			st.pending = map[int64]*ent.Message{}
+		}
 		st.pending[k] = m
 		return nil
 	}
@@ -542,57 +709,57 @@ func (st *stream) deliver(m *ent.Message) error {
 	return nil
 }
 
-// fill reads from the database what comes after the last delivered key,
-// up to (not including) until, or all of it when until is 0. Each page is
-// delivered only if the viewer is still a member once it has been read
-// (errGone otherwise): a leave commits its SYSTEM message with it, so a
-// page that holds messages from after the leave is always refused. A
+// fillPage reads from the database the next page of what comes after the
+// last delivered key, up to (not including) until, or all of it when until
+// is 0, and delivers it; done reports that nothing is left to read. Each
+// page is delivered only if the viewer is still a member once it has been
+// read (errGone otherwise): a leave commits its SYSTEM message with it, so
+// a page that holds messages from after the leave is always refused. A
 // viewer who left and came back meanwhile skips what was sent before the
 // return, as a new subscription would.
-func (st *stream) fill(until int64) error {
-	for {
-		q := st.order.page(st.s.db.Message.Query().Where(message.RoomID(st.roomID)), st.last, until).
-			Limit(replayPage).
-			WithSender().
-			WithAttachment().
-			WithRoom().
-			WithReplyTo(withQuoted)
-		page, err := q.All(st.ctx)
-		if err != nil {
-			return fmt.Errorf("replay room %d: %w", st.roomID, err)
+func (st *stream) fillPage(until int64) (done bool, err error) {
+	q := st.order.page(st.s.db.Message.Query().Where(message.RoomID(st.roomID)), st.last, until).
+		Limit(replayPage).
+		WithSender().
+		WithAttachment().
+		WithRoom().
+		WithReplyTo(withQuoted)
+	page, err := q.All(st.ctx)
+	if err != nil {
+		return false, fmt.Errorf("replay room %d: %w", st.roomID, err)
+	}
+	mem, err := currentMember(st.ctx, st.s.db, st.roomID, st.v.UserID)
+	if errors.Is(err, ErrRoomNotFound) {
+		return false, errGone
+	}
+	if err != nil {
+		return false, err
+	}
+	st.joinedSeq = max(st.joinedSeq, mem.JoinedSeq)
+	if st.order == bySeq && mem.JoinedSeq > st.last {
+		st.skipTo(mem.JoinedSeq)
+	}
+	for _, m := range page {
+		k := st.order.key(m)
+		delete(st.pending, k)
+		if k <= st.last {
+			continue
 		}
-		mem, err := currentMember(st.ctx, st.s.db, st.roomID, st.v.UserID)
-		if errors.Is(err, ErrRoomNotFound) {
-			return errGone
-		}
-		if err != nil {
-			return err
-		}
-		st.joinedSeq = max(st.joinedSeq, mem.JoinedSeq)
-		if st.order == bySeq && mem.JoinedSeq > st.last {
-			st.skipTo(mem.JoinedSeq)
-		}
-		for _, m := range page {
-			k := st.order.key(m)
-			delete(st.pending, k)
-			if k <= st.last {
-				continue
-			}
-			if err := st.deliver(m); err != nil {
-				return err
-			}
-		}
-		if len(page) < replayPage {
-			if st.order == byRevision && until > 0 && st.last < until-1 {
-				// What is missing below until was changed again later:
-				// its newest change comes at its own place.
-				st.skipTo(until - 1)
-			}
-			// Held changes the database had newer ones of are done with.
-			st.skipTo(st.last)
-			return st.flush()
+		if err := st.deliver(m); err != nil {
+			return false, err
 		}
 	}
+	if len(page) == replayPage {
+		return false, nil
+	}
+	if st.order == byRevision && until > 0 && st.last < until-1 {
+		// What is missing below until was changed again later: its
+		// newest change comes at its own place.
+		st.skipTo(until - 1)
+	}
+	// Held changes the database had newer ones of are done with.
+	st.skipTo(st.last)
+	return true, st.flush()
 }
 
 // skipTo takes key as delivered without delivering what is up to it.
@@ -628,6 +795,16 @@ func (s *Service) resubscribe(ctx context.Context, topic string, buffer int) (*p
 // broker outage loses the notifications published during it; counts are
 // right again with the next one.)
 func (s *Service) Notifications(ctx context.Context, v viewer.Viewer) (<-chan *Notification, error) {
+	p, err := s.NotificationStream(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	return p.C(), nil
+}
+
+// NotificationStream is Notifications as a Stream its reader pulls: no
+// goroutine of its own.
+func (s *Service) NotificationStream(ctx context.Context, v viewer.Viewer) (*Stream[*Notification], error) {
 	if !s.subs.acquire(v.UserID) {
 		return nil, ErrTooManySubscriptions
 	}
@@ -636,41 +813,77 @@ func (s *Service) Notifications(ctx context.Context, v viewer.Viewer) (<-chan *N
 		s.subs.release(v.UserID)
 		return nil, fmt.Errorf("subscribe to notifications: %w", err)
 	}
-	out := make(chan *Notification)
-	go func() {
-		defer s.subs.release(v.UserID)
-		defer close(out)
-		defer func() { sub.Close() }()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case b, ok := <-sub.C():
-				if !ok {
-					switch err := sub.Err(); {
-					case errors.Is(err, pubsub.ErrSlowConsumer):
-						overflow(ctx)
-						return
-					case errors.Is(err, pubsub.ErrDisconnected):
-						if sub, err = s.resubscribe(ctx, userTopic(v.UserID), s.queue); err != nil {
-							return
-						}
-						continue
-					}
-					return
-				}
-				n, err := pubsub.Decode(b, decodeNotification)
+	p := &Stream[*Notification]{ctx: ctx}
+	p.start(&notifStream{s: s, ctx: ctx, v: v, sub: sub, send: p.push})
+	return p, nil
+}
+
+// notifStream is the source of a user's notifications.
+type notifStream struct {
+	s    *Service
+	ctx  context.Context
+	v    viewer.Viewer
+	send func(*Notification)
+
+	mu     sync.Mutex // guards sub against close from another goroutine
+	sub    *pubsub.Subscription
+	closed bool
+}
+
+func (n *notifStream) userID() int       { return n.v.UserID }
+func (n *notifStream) service() *Service { return n.s }
+
+func (n *notifStream) close() {
+	n.mu.Lock()
+	n.closed = true
+	sub := n.sub
+	n.mu.Unlock()
+	sub.Close()
+}
+
+func (n *notifStream) ended(err error) {
+	if errors.Is(err, errSlow) {
+		overflow(n.ctx)
+	}
+}
+
+func (n *notifStream) step() error {
+	select {
+	case <-n.ctx.Done():
+		return n.ctx.Err()
+	case b, ok := <-n.sub.C():
+		if !ok {
+			switch err := n.sub.Err(); {
+			case err == nil:
+				return errClosed
+			case errors.Is(err, pubsub.ErrSlowConsumer):
+				return errSlow
+			case errors.Is(err, pubsub.ErrDisconnected):
+				sub, err := n.s.resubscribe(n.ctx, userTopic(n.v.UserID), n.s.queue)
 				if err != nil {
-					s.log.ErrorContext(ctx, "decode notification", "err", err)
-					continue
+					return err
 				}
-				select {
-				case out <- n:
-				case <-ctx.Done():
-					return
+				n.mu.Lock()
+				closed := n.closed
+				if !closed {
+					n.sub = sub
 				}
+				n.mu.Unlock()
+				if closed {
+					sub.Close()
+					return errClosed
+				}
+				return nil
+			default:
+				return err
 			}
 		}
-	}()
-	return out, nil
+		nt, err := pubsub.Decode(b, decodeNotification)
+		if err != nil {
+			n.s.log.ErrorContext(n.ctx, "decode notification", "err", err)
+			return nil
+		}
+		n.send(nt)
+		return nil
+	}
 }
