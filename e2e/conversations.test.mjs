@@ -3,10 +3,11 @@
 // through GraphQLWsLink, and applies each MessageEvent to the cache (the
 // message by id; one the page lacks joins the room's connection at its
 // seq, as a message added and changed before B subscribed comes once, as
-// EDITED or DELETED). A sends,
-// edits, deletes and types; B's cache must equal the server's state. Then
+// EDITED or DELETED). A sends, replies, edits, deletes, reacts (and B
+// reacts too), types and marks the room read; B's cache must equal the
+// server's state as B reads it (reactions with B's viewerReacted). Then
 // B's socket drops, A changes more (edits of messages B has, a deletion, a
-// new message edited twice), and B resumes with `after:` the cursor of the
+// new message edited twice, reactions taken back and added), and B resumes with `after:` the cursor of the
 // last MessageEvent it applied: the cache ends equal to the server again.
 //
 // Usage: node conversations.test.mjs <baseURL>   (exit 0 = pass)
@@ -99,12 +100,15 @@ async function mutate(client, mutation, variables) {
   }
 }
 
-const MESSAGE = 'id seq body kind editedAt deletedAt sender { id } attachment { id }';
+const MESSAGE = 'id seq body kind editedAt deletedAt sender { id } attachment { id } replyTo { id body deletedAt } reactions { emoji count viewerReacted users { id } }';
 const SIGN_UP = gql`mutation SignUp($input: SignUpInput!) { signUp(input: $input) { accessToken user { id } } }`;
 const CREATE_ROOM = gql`mutation CreateRoom($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
 const SEND = gql`mutation Send($input: SendMessageInput!) { sendMessage(input: $input) { ${MESSAGE} } }`;
 const EDIT = gql`mutation Edit($id: ID!, $body: String!) { editMessage(messageId: $id, body: $body) { ${MESSAGE} } }`;
 const DELETE = gql`mutation Delete($id: ID!) { deleteMessage(messageId: $id) { ${MESSAGE} } }`;
+const REACT = gql`mutation React($id: ID!, $e: String!) { addReaction(messageId: $id, emoji: $e) { id } }`;
+const UNREACT = gql`mutation Unreact($id: ID!, $e: String!) { removeReaction(messageId: $id, emoji: $e) { id } }`;
+const MARK_READ = gql`mutation MarkRead($r: ID!) { markRoomRead(roomId: $r) { id } }`;
 const TYPING = gql`mutation Typing($r: ID!, $t: Boolean!) { setTyping(roomId: $r, typing: $t) }`;
 const ROOM = gql`query Room($id: ID!) { room(id: $id) { id eventsCursor messages(last: 100) { edges { cursor node { ${MESSAGE} } } } } }`;
 const ROOM_EVENTS = gql`
@@ -113,6 +117,7 @@ const ROOM_EVENTS = gql`
       __typename
       ... on MessageEvent { kind cursor message { ${MESSAGE} } }
       ... on TypingEvent { typing user { id } }
+      ... on ReadEvent { receipt { user { id } lastRead { id } } }
     }
   }
 `;
@@ -120,7 +125,7 @@ const ROOM_EVENTS = gql`
 // follow subscribes B's app to roomEvents and applies each MessageEvent to
 // the cache; it returns what it saw.
 function follow(app, roomId, after) {
-  const seen = { messages: 0, typing: [], cursor: after };
+  const seen = { messages: 0, typing: [], reads: [], cursor: after };
   const sub = app.apollo.subscribe({ query: ROOM_EVENTS, variables: { roomId, after } }).subscribe({
     next: (result) => {
       try {
@@ -136,6 +141,7 @@ function follow(app, roomId, after) {
       if (error) return asyncErrors.push(`roomEvents: ${error.message}`);
       const ev = data.roomEvents;
       if (ev.__typename === 'TypingEvent') return seen.typing.push(ev.typing);
+      if (ev.__typename === 'ReadEvent') return seen.reads.push({ user: ev.receipt.user.id, lastRead: ev.receipt.lastRead?.id ?? null });
       if (ev.__typename !== 'MessageEvent') return;
       seen.messages++;
       seen.cursor = ev.cursor;
@@ -172,7 +178,14 @@ async function serverRoom(client, roomId) {
   return data.room.messages.edges.map((e) => e.node);
 }
 
-const strip = (ms) => ms.map(({ __typename, ...m }) => ({ ...m, sender: m.sender?.id ?? null, attachment: m.attachment?.id ?? null }));
+const strip = (ms) =>
+  ms.map(({ __typename, ...m }) => ({
+    ...m,
+    sender: m.sender?.id ?? null,
+    attachment: m.attachment?.id ?? null,
+    replyTo: m.replyTo ? { id: m.replyTo.id, body: m.replyTo.body, deletedAt: m.replyTo.deletedAt } : null,
+    reactions: (m.reactions ?? []).map((r) => ({ emoji: r.emoji, count: r.count, viewerReacted: r.viewerReacted, users: r.users.map((u) => u.id) })),
+  }));
 
 async function sameAsServer(app, server, roomId, what) {
   const want = show(strip(await serverRoom(server, roomId)));
@@ -194,7 +207,9 @@ async function run() {
   const B = users.B;
   const a = plainClient(A.token);
   const { createRoom: room } = await mutate(a, CREATE_ROOM, { input: { memberIds: [B.id], name: `edits ${tag}` } });
-  const send = async (body) => (await mutate(a, SEND, { input: { roomId: room.id, body } })).sendMessage;
+  const send = async (body, replyToId) => (await mutate(a, SEND, { input: { roomId: room.id, body, replyToId } })).sendMessage;
+  const bPlain = plainClient(B.token); // the server's state as B reads it
+  const react = (client, id, e) => mutate(client, REACT, { id, e });
   const edit = async (id, body) => (await mutate(a, EDIT, { id, body })).editMessage;
   const del = async (id) => (await mutate(a, DELETE, { id })).deleteMessage;
   const m1 = await send('첫 메시지');
@@ -206,24 +221,37 @@ async function run() {
   const live = follow(b, room.id, data.room.eventsCursor);
   step(`2. B read ${data.room.messages.edges.length} message(s) and eventsCursor, follows roomEvents`);
 
-  // 3. Live: send, edit, delete, type.
+  // 3. Live: send, reply, edit, delete, react, type, mark read.
   const m2 = await send('두 번째 — 오타 있음');
   await edit(m2.id, '두 번째 — 고침 ✅');
   const m3 = await send('지울 메시지');
   await del(m3.id);
-  await sameAsServer(b, a, room.id, '3. live');
+  const reply = await send('첫 메시지에 답장', m1.id);
+  await react(a, m1.id, '👍');
+  await react(bPlain, m1.id, '❤️');
+  await react(bPlain, m1.id, '👍');
+  await react(a, m2.id, '🇰🇷');
+  await sameAsServer(b, bPlain, room.id, '3. live');
   // Typing is live only: once a change has arrived, the stream is live.
   await mutate(a, TYPING, { r: room.id, t: true });
   await until(() => live.seen.typing.length >= 1, 'B to see A typing');
   await mutate(a, TYPING, { r: room.id, t: false });
   await until(() => live.seen.typing.length >= 2, 'B to see typing stop');
   if (show(live.seen.typing) !== show([true, false])) fail(`typing: ${show(live.seen.typing)}`);
-  await sameAsServer(b, a, room.id, '3. live');
+  await mutate(a, MARK_READ, { r: room.id });
+  await until(() => live.seen.reads.some((r) => r.user === A.id && r.lastRead === reply.id), `B to see A's read mark on ${reply.id}: ${show(live.seen.reads)}`);
+  await sameAsServer(b, bPlain, room.id, '3. live');
   const cached = cachedRoom(b, room.id);
   const tomb = cached.find((m) => m.id === m3.id);
   if (!tomb?.deletedAt || tomb.body !== '') fail(`the deleted message in B's cache: ${show(tomb)}`);
   if (!cached.find((m) => m.id === m2.id)?.editedAt) fail(`the edited message in B's cache: ${show(cached)}`);
-  step(`3. live: B's cache equals the server (${cached.length} messages, one edited, one tombstone), typing ${show(live.seen.typing)}`);
+  if (cached.find((m) => m.id === reply.id)?.replyTo?.id !== m1.id) fail(`the reply in B's cache: ${show(cached)}`);
+  const thumbs = cached.find((m) => m.id === m1.id)?.reactions ?? [];
+  if (show(strip([{ reactions: thumbs }])[0].reactions) !== show([
+    { emoji: '👍', count: 2, viewerReacted: true, users: [A.id, B.id] },
+    { emoji: '❤️', count: 1, viewerReacted: true, users: [B.id] },
+  ])) fail(`the reactions in B's cache: ${show(thumbs)}`);
+  step(`3. live: B's cache equals the server (${cached.length} messages, one edited, one tombstone, a reply, reactions), typing ${show(live.seen.typing)}, A's read mark seen`);
 
   // 4. B drops; A changes things; B resumes after its last cursor.
   live.sub.unsubscribe();
@@ -235,17 +263,19 @@ async function run() {
   await edit(m4.id, '자리 비운 사이 1 (두 번 수정)');
   await del(m2.id);
   const m5 = await send('자리 비운 사이 2');
-  step(`4. B away; A edited ${m1.id}, sent and edited twice ${m4.id}, deleted ${m2.id}, sent ${m5.id}`);
+  await mutate(a, UNREACT, { id: m1.id, e: '👍' });
+  await react(a, m5.id, '🎉');
+  step(`4. B away; A edited ${m1.id} and took back its 👍, sent and edited twice ${m4.id}, deleted ${m2.id}, sent ${m5.id} and reacted to it`);
   const b2 = appClient(B.token);
   // The same cache contents as before the drop (an app keeps its cache).
   b2.apollo.cache.restore(b.apollo.cache.extract());
   const again = follow(b2, room.id, resumeFrom);
-  await sameAsServer(b2, a, room.id, '4. resumed');
+  await sameAsServer(b2, bPlain, room.id, '4. resumed');
   await sleep(300); // anything more would show now
   if (again.seen.messages !== 4) fail(`resumed: ${again.seen.messages} MessageEvents, want 4 (m4 once, at its latest change)`);
   const m6 = await send('다시 실시간');
   await until(() => again.seen.messages === 5, 'the live message after the replay');
-  await sameAsServer(b2, a, room.id, '4. live after the replay');
+  await sameAsServer(b2, bPlain, room.id, '4. live after the replay');
   step(`4. resumed with after: B's cache equals the server; ${again.seen.messages} events, ${m6.id} live`);
 }
 
