@@ -255,10 +255,12 @@ WHERE room_id = ? AND (user_id = ? OR last_read_seq >= ? OR joined_seq >= ?)`,
 // markRead moves membership memID's read marker to seq (never back) and
 // counts the others' messages it passes as read, in one statement: the
 // count and the marker move together, also when two devices mark at once.
-func (s *Service) markRead(ctx context.Context, memID, roomID, userID int, seq int64) (moved bool, err error) {
+// tx holds the room's lock (lockRoom) already: the room, then the
+// membership, then the messages counted, in every writer's order.
+func (s *Service) markRead(ctx context.Context, tx *ent.Tx, memID, roomID, userID int, seq int64) (moved bool, err error) {
 	// MariaDB assigns from left to right, each assignment seeing the
 	// ones before: read_count first, from the old marker.
-	res, err := s.db.ExecContext(ctx, `UPDATE memberships SET
+	res, err := tx.ExecContext(ctx, `UPDATE memberships SET
   read_count = read_count + (SELECT COUNT(*) FROM messages msg
     WHERE msg.room_id = ? AND `+countingMessage+` AND msg.sender_id <> ?
       AND msg.seq > memberships.last_read_seq AND msg.seq > memberships.joined_seq AND msg.seq <= ?),
