@@ -12,6 +12,7 @@ import (
 	"github.com/chatty/chatty/ent/block"
 	"github.com/chatty/chatty/ent/friendship"
 	"github.com/chatty/chatty/ent/membership"
+	"github.com/chatty/chatty/ent/message"
 	"github.com/chatty/chatty/ent/predicate"
 	"github.com/chatty/chatty/ent/room"
 	"github.com/chatty/chatty/ent/user"
@@ -23,7 +24,9 @@ import (
 //   - B can't send A a friend request, create or open their direct room, or
 //     post in it; neither can A (both get FORBIDDEN: the direct room is
 //     closed both ways until A unblocks, so nobody talks past the block). B
-//     is only told "you cannot message this user".
+//     is only told "you cannot message this user". Editing, reacting
+//     (adding or removing) and typing there are refused the same way;
+//     deleting one's own message is not (taking it back reaches nobody).
 //   - their friendship, or a pending request either way, ended with the block.
 //   - A gets no notification B causes (messages in shared groups, being
 //     added to a room); B's notifications are unchanged.
@@ -201,6 +204,45 @@ func notInBlockedRoom() predicate.Membership {
 				Where(entsql.ColumnsEQ(r.C(room.FieldID), s.C(membership.FieldRoomID))),
 		)))
 	}
+}
+
+// messageNotInBlockedRoom is notInBlockedRoom for messages: the message's
+// room is not a direct room whose pair has a block.
+func messageNotInBlockedRoom() predicate.Message {
+	return func(s *entsql.Selector) {
+		r, b := entsql.Table(room.Table).As("blocked_room"), entsql.Table(block.Table).As("room_block")
+		s.Where(entsql.Not(entsql.Exists(
+			entsql.Select(r.C(room.FieldID)).From(r).
+				Join(b).On(b.C(block.FieldPairKey), r.C(room.FieldDirectKey)).
+				Where(entsql.ColumnsEQ(r.C(room.FieldID), s.C(message.FieldRoomID))),
+		)))
+	}
+}
+
+// reachable loads message id for a change by the viewer that the other
+// member of a direct room would see as them speaking (an edit, a
+// reaction): a message they may read (notFound otherwise) in a room they
+// may post in, refused like a send (FORBIDDEN) while a block stands in its
+// direct room. As postingMember, the block check rides on the one read;
+// only a refusal reads again to say why.
+func reachable(ctx context.Context, c *ent.Client, v viewer.Viewer, id int, notFound error) (*ent.Message, error) {
+	m, err := c.Message.Query().Where(message.ID(id), readableBy(v.UserID), messageNotInBlockedRoom()).Only(ctx)
+	if !ent.IsNotFound(err) {
+		if err != nil {
+			return nil, fmt.Errorf("load message %d: %w", id, err)
+		}
+		return m, nil
+	}
+	if m, err = c.Message.Query().Where(message.ID(id), readableBy(v.UserID)).Only(ctx); err != nil {
+		if ent.IsNotFound(err) {
+			return nil, notFound
+		}
+		return nil, fmt.Errorf("load message %d: %w", id, err)
+	}
+	if _, err := postingMember(ctx, c, m.RoomID, v.UserID); err != nil {
+		return nil, err
+	}
+	return m, nil // the block was lifted meanwhile
 }
 
 // withoutBlockers returns users without those who blocked actor, in one

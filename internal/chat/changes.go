@@ -115,16 +115,25 @@ func readable(ctx context.Context, c *ent.Client, v viewer.Viewer, messageID int
 	return m, nil
 }
 
+// editable loads a message the viewer may read (ErrMessageNotFound
+// otherwise) in a room they may post in: an edit is refused (FORBIDDEN) as
+// a send while a block stands in their direct room.
+func editable(ctx context.Context, c *ent.Client, v viewer.Viewer, messageID int) (*ent.Message, error) {
+	return reachable(ctx, c, v, messageID, ErrMessageNotFound)
+}
+
 // changeMessage runs change on message messageID in a transaction holding
 // its room's lock, after checking (with a plain read first, so that one who
-// may not never takes the lock, then again under the lock) that the viewer
-// may read it and that check allows it. change returns the message detached
-// from the transaction (stampChange's emit detaches it; else Unwrap).
+// may not never takes the lock, then again under the lock) that load
+// allows the viewer to change it (readable, editable) and that check does.
+// change returns the message detached from the transaction (stampChange's
+// emit detaches it; else Unwrap).
 func (s *Service) changeMessage(ctx context.Context, v viewer.Viewer, messageID int,
+	load func(ctx context.Context, c *ent.Client, v viewer.Viewer, messageID int) (*ent.Message, error),
 	check func(ctx context.Context, c *ent.Client, m *ent.Message) error,
 	change func(tx *ent.Tx, em *emitter, m *ent.Message) (*ent.Message, error),
 ) (*ent.Message, error) {
-	m, err := readable(ctx, s.db, v, messageID)
+	m, err := load(ctx, s.db, v, messageID)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +145,7 @@ func (s *Service) changeMessage(ctx context.Context, v viewer.Viewer, messageID 
 		if err := touchRoom(ctx, tx, m.RoomID); err != nil { // the room's lock, before any other row of it
 			return err
 		}
-		m, err := readable(ctx, tx.Client(), v, messageID)
+		m, err := load(ctx, tx.Client(), v, messageID)
 		if err != nil {
 			return err
 		}
@@ -177,7 +186,7 @@ func (s *Service) EditMessage(ctx context.Context, v viewer.Viewer, messageID in
 		}
 		return nil
 	}
-	return s.changeMessage(ctx, v, messageID, check, func(tx *ent.Tx, em *emitter, m *ent.Message) (*ent.Message, error) {
+	return s.changeMessage(ctx, v, messageID, editable, check, func(tx *ent.Tx, em *emitter, m *ent.Message) (*ent.Message, error) {
 		if m.Body == body {
 			return m.Unwrap(), nil
 		}
@@ -216,7 +225,9 @@ func (s *Service) DeleteMessage(ctx context.Context, v viewer.Viewer, messageID 
 		}
 		return mayDelete(ctx, c, v, m)
 	}
-	out, err := s.changeMessage(ctx, v, messageID, check, func(tx *ent.Tx, em *emitter, m *ent.Message) (*ent.Message, error) {
+	// readable, not editable: one may take back what one said also while
+	// a block closes a direct room (only its sender deletes there).
+	out, err := s.changeMessage(ctx, v, messageID, readable, check, func(tx *ent.Tx, em *emitter, m *ent.Message) (*ent.Message, error) {
 		if m.DeletedAt != nil {
 			return m.Unwrap(), nil
 		}

@@ -174,7 +174,7 @@ func (s *Service) SendFile(ctx context.Context, v viewer.Viewer, in SendFileInpu
 		if err := lockUser(ctx, tx, v.UserID); err != nil {
 			return err
 		}
-		pos, err := s.takeSeq(ctx, tx, in.RoomID, v.UserID, s.now())
+		pos, _, err := s.takeSeq(ctx, tx, in.RoomID, v.UserID, s.now())
 		if err != nil {
 			return err
 		}

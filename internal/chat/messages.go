@@ -200,33 +200,53 @@ func (s *Service) Messages(ctx context.Context, v viewer.Viewer, roomID int) (*e
 
 // MarkRoomRead moves the viewer's read marker in a room to messageID, or
 // to the newest message when messageID is nil. It never moves backwards.
+// It runs in the room's turn, taking the room's lock before the membership
+// and the messages it counts, as every writer of the room does (a send
+// holds the room's row, its new message and the members' rows: taking them
+// in another order deadlocks on MariaDB), and the read event goes out from
+// the transaction, after the commit, in the room's order.
 func (s *Service) MarkRoomRead(ctx context.Context, v viewer.Viewer, roomID int, messageID *int) (*ent.Room, error) {
-	m, err := currentMember(ctx, s.db, roomID, v.UserID)
-	if err != nil {
+	// A plain read first: an outsider never takes the room's lock.
+	if _, err := currentMember(ctx, s.db, roomID, v.UserID); err != nil {
 		return nil, err
 	}
-	r, err := s.db.Room.Get(ctx, roomID)
-	if err != nil {
-		return nil, fmt.Errorf("load room %d: %w", roomID, err)
-	}
-	seq := r.LastSeq
-	if messageID != nil {
-		msg, err := s.db.Message.Query().Where(message.ID(*messageID), message.RoomID(roomID), message.SeqGT(m.JoinedSeq)).Only(ctx)
-		if ent.IsNotFound(err) {
-			return nil, ErrMessageNotFound
+	var r *ent.Room
+	err := s.inRoomTx(ctx, roomID, func(tx *ent.Tx, em *emitter) error {
+		var err error
+		if r, err = lockRoom(ctx, tx, roomID); err != nil {
+			return err
 		}
+		m, err := currentMember(ctx, tx.Client(), roomID, v.UserID) // still, under the lock
 		if err != nil {
-			return nil, fmt.Errorf("load message %d: %w", *messageID, err)
+			return err
 		}
-		seq = msg.Seq
-	}
-	// The marker never moves back, also when two devices mark at once.
-	moved, err := s.markRead(ctx, m.ID, roomID, v.UserID, seq)
+		var msg *ent.Message
+		seq := r.LastSeq
+		if messageID != nil {
+			msg, err = tx.Message.Query().Where(message.ID(*messageID), message.RoomID(roomID), message.SeqGT(m.JoinedSeq)).Only(ctx)
+			if ent.IsNotFound(err) {
+				return ErrMessageNotFound
+			}
+			if err != nil {
+				return fmt.Errorf("load message %d: %w", *messageID, err)
+			}
+			seq = msg.Seq
+		}
+		// The marker never moves back, also when two devices mark at once.
+		moved, err := s.markRead(ctx, tx, m.ID, roomID, v.UserID, seq)
+		if err != nil || !moved {
+			return err
+		}
+		if msg == nil && seq > 0 {
+			if msg, err = tx.Message.Query().Where(message.RoomID(roomID), message.Seq(seq)).Only(ctx); err != nil {
+				return fmt.Errorf("load read message of room %d: %w", roomID, err)
+			}
+		}
+		em.emit(Event{Kind: EventReadMoved, RoomID: roomID, ActorID: v.UserID, Message: msg, At: s.now()})
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if moved {
-		s.readMoved(ctx, v, roomID, seq)
-	}
-	return r, nil
+	return r.Unwrap(), nil
 }

@@ -60,16 +60,11 @@ func checkEmoji(e string) error {
 }
 
 // reactable loads message id for a reaction by the viewer: a message they
-// may read (NOT_FOUND otherwise, as for one that does not exist).
+// may read (NOT_FOUND otherwise, as for one that does not exist), in a
+// room they may post in (FORBIDDEN, as a send, while a block stands in
+// their direct room).
 func reactable(ctx context.Context, c *ent.Client, v viewer.Viewer, id int) (*ent.Message, error) {
-	m, err := c.Message.Query().Where(message.ID(id), readableBy(v.UserID)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, ErrNoSuchMessage
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load message %d: %w", id, err)
-	}
-	return m, nil
+	return reachable(ctx, c, v, id, ErrNoSuchMessage)
 }
 
 // mayReact refuses reactions to SYSTEM messages (BAD_USER_INPUT: never

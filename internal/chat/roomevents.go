@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/chatty/chatty/ent"
-	"github.com/chatty/chatty/ent/message"
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/viewer"
 )
@@ -159,19 +158,4 @@ func (s *Service) publishRead(ctx context.Context, e Event) error {
 	}
 	at := e.At
 	return s.emitTo(ctx, roomTopic(e.RoomID), roomEvent{Type: "read", UserID: u.ID, User: toWireUser(u), Message: wm, ReadAt: &at})
-}
-
-// readMoved publishes that the viewer's read marker in roomID moved to seq
-// (committed already: the marker is a single-statement update).
-func (s *Service) readMoved(ctx context.Context, v viewer.Viewer, roomID int, seq int64) {
-	var m *ent.Message
-	if seq > 0 {
-		var err error
-		m, err = s.db.Message.Query().Where(message.RoomID(roomID), message.Seq(seq)).Only(ctx)
-		if err != nil {
-			s.log.ErrorContext(ctx, "load read message", "room_id", roomID, "seq", seq, "err", err)
-			return
-		}
-	}
-	s.pub.Publish(ctx, Event{Kind: EventReadMoved, RoomID: roomID, ActorID: v.UserID, Message: m, At: s.now()})
 }

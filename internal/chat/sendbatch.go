@@ -122,12 +122,15 @@ func (s *Service) storeBatch(ctx context.Context, batch []*pendingSend) {
 // its clientId is errRetry wrapping the constraint error.
 func (s *Service) storeSend(ctx context.Context, tx *ent.Tx, em *emitter, p *pendingSend) (*ent.Message, error) {
 	now := s.now()
-	pos, err := s.takeSeq(ctx, tx, p.roomID, p.userID, now)
+	pos, head, err := s.takeSeq(ctx, tx, p.roomID, p.userID, now)
 	if err != nil {
 		return nil, err
 	}
+	// The room as takeSeq left it: p.room was read before the turn, and a
+	// rename (or an owner's change) may have committed since.
 	r := *p.room
-	r.LastSeq, r.Revision, r.UpdatedAt = pos.seq, pos.rev, now // as takeSeq left it
+	r.LastSeq, r.Revision, r.UpdatedAt = pos.seq, pos.rev, now
+	r.Name, r.OwnerID = head.name, head.ownerID
 	m, err := s.storeFrom(ctx, tx, em, p.roomID, pos, p.d, p.sender, &r)
 	if ent.IsConstraintError(err) && p.d.clientID != nil {
 		// Most likely the clientId was used before (or concurrently):

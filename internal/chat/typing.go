@@ -83,7 +83,7 @@ func (g *typingGate) forget(userID, roomID int) {
 // SetTyping tells the room's other members that the viewer is typing, or
 // stopped. A renewal more often than once a second is not relayed.
 func (s *Service) SetTyping(ctx context.Context, v viewer.Viewer, roomID int, typing bool) (bool, error) {
-	if _, err := currentMember(ctx, s.db, roomID, v.UserID); err != nil {
+	if _, err := postingMember(ctx, s.db, roomID, v.UserID); err != nil { // nobody types past a block
 		return false, err
 	}
 	if !s.typing.allow(v.UserID, roomID, typing, time.Now()) {

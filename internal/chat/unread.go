@@ -132,12 +132,17 @@ WHERE m.room_id = ? AND m.user_id = ? AND m.left_at IS NULL
 // room's row (MariaDB) or the database (SQLite) until commit, so
 // concurrent senders get strictly increasing, unique seqs, and checks the
 // membership under that lock, so a leave that committed before is seen:
-// ErrRoomNotFound when sender is not a member (any more). MariaDB: one
-// statement, the seq coming back as LAST_INSERT_ID; SQLite: two.
-func (s *Service) takeSeq(ctx context.Context, tx *ent.Tx, roomID, sender int, now time.Time) (position, error) {
+// ErrRoomNotFound when sender is not a member (any more). It also returns
+// the room's name and owner as of the seq, read under that lock: the room
+// the message is published with is the room as it is at this point of its
+// history (a rename that committed before is seen). MariaDB: one
+// statement, the seq coming back as LAST_INSERT_ID, and the read-back of
+// the revision; SQLite: two.
+func (s *Service) takeSeq(ctx context.Context, tx *ent.Tx, roomID, sender int, now time.Time) (position, roomHead, error) {
+	var head roomHead
 	d, err := s.sqlDialect(ctx)
 	if err != nil {
-		return position{}, err
+		return position{}, head, err
 	}
 	if d == dialect.MySQL {
 		// The room's row is read (and locked) first: rooms is the first
@@ -148,41 +153,70 @@ SET r.last_seq = LAST_INSERT_ID(r.last_seq + 1), r.revision = r.revision + 1, r.
   r.message_count = r.message_count + 1, m.sent_count = m.sent_count + 1
 WHERE r.id = ? AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.pair_key = r.direct_key)`, sender, now, roomID)
 		if err != nil {
-			return position{}, fmt.Errorf("next seq of room %d: %w", roomID, err)
+			return position{}, head, fmt.Errorf("next seq of room %d: %w", roomID, err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return position{}, orErr(err, refusedPoster(ctx, tx, roomID, sender))
+			return position{}, head, orErr(err, refusedPoster(ctx, tx, roomID, sender))
 		}
 		seq, err := res.LastInsertId()
 		if err != nil {
-			return position{}, fmt.Errorf("next seq of room %d: %w", roomID, err)
+			return position{}, head, fmt.Errorf("next seq of room %d: %w", roomID, err)
 		}
 		// LAST_INSERT_ID carries one number: the revision is read back
 		// (the row is ours until commit).
-		var rev int64
-		if err := queryOne(ctx, tx, `SELECT revision FROM rooms WHERE id = ?`, []any{&rev}, roomID); err != nil {
-			return position{}, fmt.Errorf("revision of room %d: %w", roomID, err)
+		var (
+			rev   int64
+			name  stdsql.NullString
+			owner stdsql.NullInt64
+		)
+		err = queryOne(ctx, tx, `SELECT revision, name, owner_id FROM rooms WHERE id = ?`, []any{&rev, &name, &owner}, roomID)
+		if err != nil {
+			return position{}, head, fmt.Errorf("revision of room %d: %w", roomID, err)
 		}
-		return position{seq: seq, rev: rev}, nil
+		return position{seq: seq, rev: rev}, headOf(name, owner), nil
 	}
-	var pos position
+	var (
+		pos   position
+		name  stdsql.NullString
+		owner stdsql.NullInt64
+	)
 	err = queryOne(ctx, tx, `UPDATE rooms
 SET last_seq = last_seq + 1, revision = revision + 1, updated_at = ?, message_count = message_count + 1
 WHERE id = ? AND EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = ? AND m.user_id = ? AND m.left_at IS NULL)
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.pair_key = rooms.direct_key)
-RETURNING last_seq, revision`, []any{&pos.seq, &pos.rev}, now, roomID, roomID, sender)
+RETURNING last_seq, revision, name, owner_id`, []any{&pos.seq, &pos.rev, &name, &owner}, now, roomID, roomID, sender)
 	if err == stdsql.ErrNoRows {
-		return position{}, refusedPoster(ctx, tx, roomID, sender)
+		return position{}, head, refusedPoster(ctx, tx, roomID, sender)
 	}
 	if err != nil {
-		return position{}, fmt.Errorf("next seq of room %d: %w", roomID, err)
+		return position{}, head, fmt.Errorf("next seq of room %d: %w", roomID, err)
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE memberships SET sent_count = sent_count + 1
 WHERE room_id = ? AND user_id = ? AND left_at IS NULL`, roomID, sender)
 	if err != nil {
-		return position{}, fmt.Errorf("count message of user %d in room %d: %w", sender, roomID, err)
+		return position{}, head, fmt.Errorf("count message of user %d in room %d: %w", sender, roomID, err)
 	}
-	return pos, nil
+	return pos, headOf(name, owner), nil
+}
+
+// roomHead is what of a room a rename or an owner's change moves: takeSeq
+// reads it with the seq, so that a message is published with the room as
+// of that seq.
+type roomHead struct {
+	name    *string
+	ownerID *int
+}
+
+func headOf(name stdsql.NullString, owner stdsql.NullInt64) roomHead {
+	var h roomHead
+	if name.Valid {
+		h.name = &name.String
+	}
+	if owner.Valid {
+		id := int(owner.Int64)
+		h.ownerID = &id
+	}
+	return h
 }
 
 type queryer interface {
@@ -255,10 +289,12 @@ WHERE room_id = ? AND (user_id = ? OR last_read_seq >= ? OR joined_seq >= ?)`,
 // markRead moves membership memID's read marker to seq (never back) and
 // counts the others' messages it passes as read, in one statement: the
 // count and the marker move together, also when two devices mark at once.
-func (s *Service) markRead(ctx context.Context, memID, roomID, userID int, seq int64) (moved bool, err error) {
+// tx holds the room's lock (lockRoom) already: the room, then the
+// membership, then the messages counted, in every writer's order.
+func (s *Service) markRead(ctx context.Context, tx *ent.Tx, memID, roomID, userID int, seq int64) (moved bool, err error) {
 	// MariaDB assigns from left to right, each assignment seeing the
 	// ones before: read_count first, from the old marker.
-	res, err := s.db.ExecContext(ctx, `UPDATE memberships SET
+	res, err := tx.ExecContext(ctx, `UPDATE memberships SET
   read_count = read_count + (SELECT COUNT(*) FROM messages msg
     WHERE msg.room_id = ? AND `+countingMessage+` AND msg.sender_id <> ?
       AND msg.seq > memberships.last_read_seq AND msg.seq > memberships.joined_seq AND msg.seq <= ?),

@@ -486,3 +486,82 @@ func TestBlockRacingRequestAndSend(t *testing.T) {
 		}
 	})
 }
+
+// While a block stands, neither member of the direct room changes what the
+// other sees there: editing, reacting (adding or taking one back) and
+// typing are refused with the FORBIDDEN of sending, both ways. Each may
+// still delete their own messages (taking back what one said), and group
+// rooms are untouched.
+func TestBlockClosesDirectRoomToChanges(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		a, b, c := e.signUp(t, "차단자"), e.signUp(t, "피차단자"), e.signUp(t, "제삼자")
+		ca, cb := e.client(a), e.client(b)
+		direct := cb.createRoom(t, nil, a.ID)
+		mb := cb.send(t, direct.ID, "안녕")
+		ma := ca.send(t, direct.ID, "반가워")
+		ca.do(t, addReactionOp, map[string]any{"m": mb.ID, "e": "👍"}).Decode(t, &struct{}{})
+		group := ca.createRoom(t, wsPtr("모임"), b.ID, c.ID)
+		gb := cb.send(t, group.ID, "그룹 메시지")
+
+		ca.block(t, blockOp, b.ID)
+		youBlocked := "you blocked this user: unblock them to reach them"
+		for _, x := range []struct {
+			what string
+			c    *client
+			op   string
+			vars map[string]any
+			msg  string
+		}{
+			{"b edits", cb, editOp, map[string]any{"m": mb.ID, "b": "A가 읽을 새 글"}, cannotMessage},
+			{"b reacts", cb, addReactionOp, map[string]any{"m": ma.ID, "e": "🖕"}, cannotMessage},
+			{"b takes a reaction back", cb, removeReactionOp, map[string]any{"m": mb.ID, "e": "👍"}, cannotMessage},
+			{"b types", cb, typingOp, map[string]any{"r": direct.ID, "t": true}, cannotMessage},
+			{"a edits", ca, editOp, map[string]any{"m": ma.ID, "b": "마지막 말"}, youBlocked},
+			{"a reacts", ca, addReactionOp, map[string]any{"m": mb.ID, "e": "❤️"}, youBlocked},
+			{"a takes a reaction back", ca, removeReactionOp, map[string]any{"m": mb.ID, "e": "👍"}, youBlocked},
+			{"a types", ca, typingOp, map[string]any{"r": direct.ID, "t": true}, youBlocked},
+		} {
+			wantRefused(t, x.what, x.c.do(t, x.op, x.vars), "FORBIDDEN", x.msg)
+		}
+		// Nothing changed: the bodies, and a's reaction only.
+		var page struct {
+			Room struct {
+				Messages struct {
+					Edges []struct {
+						Node struct {
+							Body      string
+							Reactions []struct{ Emoji string }
+						}
+					}
+				}
+			}
+		}
+		ca.do(t, `query($r: ID!) { room(id: $r) { messages(last: 10) { edges { node { body reactions { emoji } } } } } }`,
+			map[string]any{"r": direct.ID}).Decode(t, &page)
+		got := ""
+		for _, ed := range page.Room.Messages.Edges {
+			got += ed.Node.Body + fmt.Sprint(ed.Node.Reactions) + ";"
+		}
+		if want := "안녕[{👍}];반가워[];"; got != want {
+			t.Fatalf("the direct room after refused changes: %s, want %s", got, want)
+		}
+
+		// Group rooms work as before for both.
+		var edited struct{ EditMessage struct{ Body string } }
+		cb.do(t, editOp, map[string]any{"m": gb.ID, "b": "고친 그룹 메시지"}).Decode(t, &edited)
+		ca.do(t, addReactionOp, map[string]any{"m": gb.ID, "e": "👍"}).Decode(t, &struct{}{})
+		cb.do(t, typingOp, map[string]any{"r": group.ID, "t": true}).Decode(t, &struct{}{})
+
+		// Each takes back what they said.
+		for _, x := range []struct {
+			c  *client
+			id string
+		}{{cb, mb.ID}, {ca, ma.ID}} {
+			var del struct{ DeleteMessage struct{ DeletedAt *string } }
+			x.c.do(t, deleteOp, map[string]any{"m": x.id}).Decode(t, &del)
+			if del.DeleteMessage.DeletedAt == nil {
+				t.Fatalf("deleting one's own message past the block: %+v", del)
+			}
+		}
+	})
+}
