@@ -171,6 +171,9 @@ func (s *Service) EditMessage(ctx context.Context, v viewer.Viewer, messageID in
 		if m.Body == body {
 			return m.Unwrap(), nil
 		}
+		if err := reindex(ctx, tx, m, body, false); err != nil {
+			return nil, err
+		}
 		upd := tx.Message.UpdateOne(m).SetBody(body).SetEditedAt(s.now())
 		return s.stampChange(ctx, tx, em, m.RoomID, upd, ChangeEdited, v.UserID)
 	})
@@ -203,6 +206,9 @@ func (s *Service) DeleteMessage(ctx context.Context, v viewer.Viewer, messageID 
 		// It stops counting as unread (the room's lock is held), and what
 		// hangs off it goes in this transaction too.
 		if err := uncount(ctx, tx, m); err != nil {
+			return nil, err
+		}
+		if err := reindex(ctx, tx, m, "", true); err != nil { // out of the search index
 			return nil, err
 		}
 		upd := tx.Message.UpdateOne(m).SetBody("").SetDeletedAt(s.now()).ClearAttachmentID()
