@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/ent/attachment"
 	"github.com/chatty/chatty/ent/message"
@@ -140,7 +142,11 @@ func (s *Service) searchIDs(ctx context.Context, q *SearchQuery, before, limit i
 		batch = max(batch, limit+limit/4)
 	}
 	for limit < 0 || len(out) < limit {
-		query, args := q.candidates(before, batch)
+		d, err := s.sqlDialect(ctx)
+		if err != nil {
+			return nil, err
+		}
+		query, args := q.candidates(d, before, batch)
 		rows, err := s.db.QueryContext(ctx, query, args...)
 		if err != nil {
 			return nil, fmt.Errorf("search messages: %w", err)
@@ -177,9 +183,18 @@ func (s *Service) searchIDs(ctx context.Context, q *SearchQuery, before, limit i
 // memberships(user_id, left_at)); per room, each gram is one range of
 // message_grams' key (room_id, gram, message_id); a message is read by its
 // id only once all its grams matched.
-func (q *SearchQuery) candidates(before, limit int) (string, []any) {
+//
+// On MariaDB the join order is fixed (STRAIGHT_JOIN): left to choose, the
+// optimizer walks messages newest first by primary key to save the sort,
+// probing the index for each, which reads every message of the database
+// when the query is rare.
+func (q *SearchQuery) candidates(d string, before, limit int) (string, []any) {
 	var b strings.Builder
-	b.WriteString("SELECT g0.message_id, m.body, COALESCE(a.filename, '')\nFROM memberships mb\n")
+	b.WriteString("SELECT ")
+	if d == dialect.MySQL {
+		b.WriteString("STRAIGHT_JOIN ")
+	}
+	b.WriteString("g0.message_id, m.body, COALESCE(a.filename, '')\nFROM memberships mb\n")
 	for i, g := range q.grams {
 		gi := "g" + strconv.Itoa(i)
 		if i == 0 {
