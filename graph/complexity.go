@@ -45,6 +45,9 @@ func complexity() ComplexityRoot {
 	c.Query.Friends = func(child int, first *int, _ *ent.Cursor) int { return 1 + child*cost(first, nil) }
 	c.Query.FriendRequests = func(child int, first *int, _ *ent.Cursor) int { return 1 + child*cost(first, nil) }
 	c.Query.Rooms = func(child int, first *int, _ *ent.Cursor) int { return 1 + child*cost(first, nil) }
+	c.Query.SearchMessages = func(child int, _ string, _ *int, first *int, _ *ent.Cursor) int {
+		return 1 + child*cost(first, nil)
+	}
 	c.Query.BlockedUsers = func(child int, first *int, _ *ent.Cursor) int { return 1 + child*cost(first, nil) }
 	c.Room.Messages = func(child int, first *int, _ *ent.Cursor, last *int, _ *ent.Cursor) int {
 		return 1 + child*cost(first, last)

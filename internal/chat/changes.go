@@ -190,6 +190,9 @@ func (s *Service) EditMessage(ctx context.Context, v viewer.Viewer, messageID in
 		if m.Body == body {
 			return m.Unwrap(), nil
 		}
+		if err := reindex(ctx, tx, m, body, false); err != nil {
+			return nil, err
+		}
 		upd := tx.Message.UpdateOne(m).SetBody(body).SetEditedAt(s.now())
 		return s.stampChange(ctx, tx, em, m.RoomID, upd, ChangeEdited, v.UserID)
 	})
@@ -239,6 +242,9 @@ func (s *Service) DeleteMessage(ctx context.Context, v viewer.Viewer, messageID 
 		}
 		if _, err := tx.Reaction.Delete().Where(reaction.MessageID(m.ID)).Exec(ctx); err != nil {
 			return nil, fmt.Errorf("clear reactions of message %d: %w", m.ID, err)
+		}
+		if err := reindex(ctx, tx, m, "", true); err != nil { // out of the search index
+			return nil, err
 		}
 		upd := tx.Message.UpdateOne(m).SetBody("").SetDeletedAt(s.now()).ClearAttachmentID()
 		out, err := s.stampChange(ctx, tx, em, m.RoomID, upd, ChangeDeleted, v.UserID)

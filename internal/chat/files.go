@@ -185,7 +185,7 @@ func (s *Service) SendFile(ctx context.Context, v viewer.Viewer, in SendFileInpu
 		if err != nil {
 			return err
 		}
-		m, err := s.store(ctx, tx, em, in.RoomID, pos, draft{kind: kind, body: caption, sender: &v.UserID, clientID: clientID, attachmentID: &att.ID, replyTo: in.ReplyToID})
+		m, err := s.store(ctx, tx, em, in.RoomID, pos, draft{kind: kind, body: caption, sender: &v.UserID, clientID: clientID, attachmentID: &att.ID, filename: att.Filename, replyTo: in.ReplyToID})
 		if ent.IsConstraintError(err) && clientID != nil {
 			return errRetry
 		}

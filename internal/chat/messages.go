@@ -21,8 +21,9 @@ type draft struct {
 	sender       *int
 	clientID     *string
 	attachmentID *int
-	replyTo      *int  // the message of the room this one answers
-	left         []int // users whose membership ends with this message
+	replyTo      *int   // the message of the room this one answers
+	left         []int  // users whose membership ends with this message
+	filename     string // the attachment's file name, for the search index
 }
 
 // post stores a SYSTEM message in room roomID at the room's next seq (it
@@ -86,6 +87,9 @@ func (s *Service) storeFrom(ctx context.Context, tx *ent.Tx, em *emitter, roomID
 		Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store message in room %d: %w", roomID, err)
+	}
+	if err := index(ctx, tx, m, d.filename); err != nil { // the search index: one statement
+		return nil, err
 	}
 	em.emit(Event{Kind: EventMessageCreated, RoomID: roomID, ActorID: deref(d.sender), Message: m, Sender: sender, Room: r, Left: d.left})
 	return m, nil

@@ -210,6 +210,9 @@ func (d *DB) Migrate(ctx context.Context) error {
 	if err := d.backfill(ctx); err != nil {
 		return err
 	}
+	if err := d.buildSearchIndex(ctx); err != nil {
+		return err
+	}
 	return d.fillUnreadCounters(ctx)
 }
 
