@@ -5,7 +5,9 @@
 // seq, as a message added and changed before B subscribed comes once, as
 // EDITED or DELETED). A sends, replies, edits, deletes, reacts (and B
 // reacts too), types and marks the room read; B's cache must equal the
-// server's state as B reads it (reactions with B's viewerReacted). Then
+// server's state as B reads it (reactions with B's viewerReacted), and A's
+// app (following roomEvents too) sees B's reactions, typing and read mark
+// and equals the server as A reads it. Then
 // B's socket drops, A changes more (edits of messages B has, a deletion, a
 // new message edited twice, reactions taken back and added), and B resumes with `after:` the cursor of the
 // last MessageEvent it applied: the cache ends equal to the server again.
@@ -219,6 +221,10 @@ async function run() {
   const b = appClient(B.token);
   const { data } = await b.apollo.query({ query: ROOM, variables: { id: room.id } });
   const live = follow(b, room.id, data.room.eventsCursor);
+  // A's app too: each sees the other's changes live.
+  const aApp = appClient(A.token);
+  const aData = (await aApp.apollo.query({ query: ROOM, variables: { id: room.id } })).data;
+  const aLive = follow(aApp, room.id, aData.room.eventsCursor);
   step(`2. B read ${data.room.messages.edges.length} message(s) and eventsCursor, follows roomEvents`);
 
   // 3. Live: send, reply, edit, delete, react, type, mark read.
@@ -238,6 +244,11 @@ async function run() {
   await mutate(a, TYPING, { r: room.id, t: false });
   await until(() => live.seen.typing.length >= 2, 'B to see typing stop');
   if (show(live.seen.typing) !== show([true, false])) fail(`typing: ${show(live.seen.typing)}`);
+  await mutate(bPlain, TYPING, { r: room.id, t: true });
+  await until(() => aLive.seen.typing.length >= 1, 'A to see B typing');
+  await mutate(bPlain, MARK_READ, { r: room.id });
+  await until(() => aLive.seen.reads.some((r) => r.user === B.id && r.lastRead === reply.id), `A to see B's read mark on ${reply.id}: ${show(aLive.seen.reads)}`);
+  await sameAsServer(aApp, a, room.id, "3. live, A's app");
   await mutate(a, MARK_READ, { r: room.id });
   await until(() => live.seen.reads.some((r) => r.user === A.id && r.lastRead === reply.id), `B to see A's read mark on ${reply.id}: ${show(live.seen.reads)}`);
   await sameAsServer(b, bPlain, room.id, '3. live');
@@ -251,7 +262,7 @@ async function run() {
     { emoji: '👍', count: 2, viewerReacted: true, users: [A.id, B.id] },
     { emoji: '❤️', count: 1, viewerReacted: true, users: [B.id] },
   ])) fail(`the reactions in B's cache: ${show(thumbs)}`);
-  step(`3. live: B's cache equals the server (${cached.length} messages, one edited, one tombstone, a reply, reactions), typing ${show(live.seen.typing)}, A's read mark seen`);
+  step(`3. live: B's cache equals the server (${cached.length} messages, one edited, one tombstone, a reply, reactions), typing ${show(live.seen.typing)}, A's read mark seen; A's app equals the server as A reads it, with B's reactions, typing and read mark`);
 
   // 4. B drops; A changes things; B resumes after its last cursor.
   live.sub.unsubscribe();
