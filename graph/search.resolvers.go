@@ -19,6 +19,9 @@ func (r *queryResolver) SearchMessages(ctx context.Context, query string, roomID
 	if err != nil {
 		return nil, err
 	}
+	if err := r.Auth.AllowMessageSearch(v); err != nil {
+		return nil, err
+	}
 	q, err := r.Chat.NewSearch(ctx, v, query, roomID)
 	if err != nil {
 		return nil, err

@@ -46,6 +46,9 @@ type Options struct {
 	SignInPerAccountClient, SignInPerAccount, SignInPerClient Limit
 	// SearchPerUser limits searchUsers per viewer (30, then one every 2 s).
 	SearchPerUser Limit
+	// MessageSearchPerUser limits searchMessages per viewer (30, then one
+	// a second): each search reads the index and checks its candidates.
+	MessageSearchPerUser Limit
 	// HashConcurrency bounds the password hashes (argon2id, Password.Memory
 	// each) that run at once (2×GOMAXPROCS); a request waits at most
 	// HashWait (2 s) for a turn, then is answered RATE_LIMITED.
@@ -88,8 +91,10 @@ type Service struct {
 	byAccount    *keyedLimiter
 	byClient     *keyedLimiter
 	searches     *keyedLimiter
-	hashes       *hashGate
-	log          *slog.Logger
+	// messageSearches: MessageSearchPerUser, counted by AllowMessageSearch.
+	messageSearches *keyedLimiter
+	hashes          *hashGate
+	log             *slog.Logger
 	// dummyHash is checked against when no account matches, so that a
 	// wrong email takes as long as a wrong password.
 	dummyHash string
@@ -116,6 +121,7 @@ func NewService(db *ent.Client, o Options) (*Service, error) {
 	defaultLimit(&o.SignInPerAccount, Limit{Burst: 100, Every: time.Minute})
 	defaultLimit(&o.SignInPerClient, Limit{Burst: 30, Every: 2 * time.Second})
 	defaultLimit(&o.SearchPerUser, Limit{Burst: 30, Every: 2 * time.Second})
+	defaultLimit(&o.MessageSearchPerUser, Limit{Burst: 30, Every: time.Second})
 	if o.HashConcurrency <= 0 {
 		o.HashConcurrency = 2 * runtime.GOMAXPROCS(0)
 	}
@@ -137,6 +143,7 @@ func NewService(db *ent.Client, o Options) (*Service, error) {
 		byAccount:       newKeyedLimiter(o.SignInPerAccount),
 		byClient:        newKeyedLimiter(o.SignInPerClient),
 		searches:        newKeyedLimiter(o.SearchPerUser),
+		messageSearches: newKeyedLimiter(o.MessageSearchPerUser),
 		hashes:          newHashGate(o.HashConcurrency, o.HashWait, o.OnPasswordHash),
 		log:             o.Logger,
 		dummyHash:       hashPassword("not a password of anyone", o.Password),

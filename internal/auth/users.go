@@ -15,6 +15,16 @@ import (
 
 const maxSearchLen = 100
 
+// AllowMessageSearch counts one searchMessages of the viewer against their
+// limit (MessageSearchPerUser): RATE_LIMITED with a retry hint beyond it.
+// Each page counts; the limit is per instance, as the sign-in limits are.
+func (s *Service) AllowMessageSearch(v viewer.Viewer) error {
+	if ok, wait := s.messageSearches.allow(strconv.Itoa(v.UserID), s.now()); !ok {
+		return apperr.Retry(wait, "too many searches; try again in %d seconds", seconds(wait))
+	}
+	return nil
+}
+
 // SearchUsers returns the query of live users other than the viewer whose
 // nickname contains text, or whose email is exactly text, ignoring case and
 // surrounding space. A part of an email finds nobody, so hidden emails

@@ -326,3 +326,25 @@ func TestSearchIndexBuiltOnUpgrade(t *testing.T) {
 		expectFound(t, cb, "회의록", "", "캡션", "옛날 회의록")
 	})
 }
+
+// Each search reads the index and checks its candidates: a viewer may run
+// 30 at once, then one a second (RATE_LIMITED with a retry hint), and
+// someone else's searches are not held back.
+func TestSearchMessagesIsRateLimited(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		a, b := e.signUp(t, "eager"), e.signUp(t, "patient")
+		ca := e.client(a)
+		r := ca.createRoom(t, nil, b.ID)
+		ca.send(t, r.ID, "회의는 내일")
+		for i := 0; i < 30; i++ {
+			if resp := ca.do(t, searchMessagesOp, map[string]any{"q": "회의"}); resp.Code() != "" {
+				t.Fatalf("search %d: %s", i+1, resp.Raw)
+			}
+		}
+		resp := ca.do(t, searchMessagesOp, map[string]any{"q": "회의"})
+		if resp.Code() != "RATE_LIMITED" || resp.retryAfter() < 1 || resp.retryAfter() > 1 {
+			t.Fatalf("31st search: %s, want RATE_LIMITED with retryAfter 1", resp.Raw)
+		}
+		expectFound(t, e.client(b), "회의", "", "회의는 내일")
+	})
+}
