@@ -51,7 +51,9 @@ type position struct{ seq, rev int64 }
 // takeRevision takes the room's next revision (and, when newMessage, its
 // next seq) in one UPDATE, which locks the room row (MariaDB) or the
 // database (SQLite) until commit: revisions are unique, dense and in
-// commit order. It is the one place revisions are taken.
+// commit order. It takes them for edits, deletions, reactions and SYSTEM
+// messages; a user's message takes its seq and revision in takeSeq
+// (unread.go), together with the unread counters.
 func takeRevision(ctx context.Context, tx *ent.Tx, roomID int, newMessage bool, now time.Time) (position, error) {
 	u := tx.Room.Update().Where(room.ID(roomID)).AddRevision(1)
 	if newMessage {

@@ -138,9 +138,10 @@ func (s *Service) publishMessage(ctx context.Context, e Event) error {
 		return err
 	}
 	recipients := slices.Sorted(maps.Keys(totals))
+	wr, wa := toWireRoom(r), toWireUser(sender) // the same for every recipient
 	for _, uid := range recipients {
 		err := s.emitTo(ctx, userTopic(uid), userEvent{
-			Kind: NotifyNewMessage, Room: toWireRoom(r), Message: wm, Actor: toWireUser(sender),
+			Kind: NotifyNewMessage, Room: wr, Message: wm, Actor: wa,
 			TotalUnread: totals[uid], CreatedAt: m.CreatedAt,
 		})
 		if err != nil {
@@ -171,9 +172,10 @@ func (s *Service) notify(ctx context.Context, users []int, kind NotificationKind
 	if err != nil {
 		return err
 	}
+	wr, wa, at := toWireRoom(r), toWireUser(actor), s.now() // the same for every recipient
 	for _, uid := range users {
 		err := s.emitTo(ctx, userTopic(uid), userEvent{
-			Kind: kind, Room: toWireRoom(r), Actor: toWireUser(actor), TotalUnread: totals[uid], CreatedAt: s.now(),
+			Kind: kind, Room: wr, Actor: wa, TotalUnread: totals[uid], CreatedAt: at,
 		})
 		if err != nil {
 			return err

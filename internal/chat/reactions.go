@@ -96,7 +96,7 @@ func (s *Service) AddReaction(ctx context.Context, v viewer.Viewer, messageID in
 		return nil, err
 	}
 	err = s.inRoomTx(ctx, m.RoomID, func(tx *ent.Tx, em *emitter) error {
-		if _, err := lockRoom(ctx, tx, m.RoomID); err != nil {
+		if err := touchRoom(ctx, tx, m.RoomID); err != nil { // the room's lock; its row is not needed
 			return err
 		}
 		// Under the room's lock: the viewer is still a member, and the
@@ -145,7 +145,7 @@ func (s *Service) RemoveReaction(ctx context.Context, v viewer.Viewer, messageID
 		return nil, err
 	}
 	err = s.inRoomTx(ctx, m.RoomID, func(tx *ent.Tx, em *emitter) error {
-		if _, err := lockRoom(ctx, tx, m.RoomID); err != nil {
+		if err := touchRoom(ctx, tx, m.RoomID); err != nil { // the room's lock; its row is not needed
 			return err
 		}
 		m, err := reactable(ctx, tx.Client(), v, messageID)

@@ -141,11 +141,11 @@ func (s *Service) searchIDs(ctx context.Context, q *SearchQuery, before, limit i
 	if limit > 0 {
 		batch = max(batch, limit+limit/4)
 	}
+	d, err := s.sqlDialect(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for limit < 0 || len(out) < limit {
-		d, err := s.sqlDialect(ctx)
-		if err != nil {
-			return nil, err
-		}
 		query, args := q.candidates(d, before, batch)
 		rows, err := s.db.QueryContext(ctx, query, args...)
 		if err != nil {
