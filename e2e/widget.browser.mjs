@@ -42,7 +42,7 @@ const send = (who, room, body) =>
 const control = async (base, path, body) => {
   const r = await fetch(`${base}/control/${path}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
   if (!r.ok) throw new Error(`control ${path}: ${r.status}`);
-  return r.headers.get('content-type')?.includes('json') || path === 'calls' ? r.json() : null;
+  return body === undefined ? r.json() : null;
 };
 
 let browser;
@@ -138,23 +138,29 @@ try {
   await expectBadge('No unread messages', null);
   step('B marked the room read through the API: the badge cleared');
 
-  // The server drops every socket (a deploy); a message arrives while
-  // the widget is away. It reconnects with a fresh getToken and shows
-  // the right total.
+  // The server drops every socket (a deploy). The site's token endpoint
+  // is held, so the widget is stuck reconnecting while a message arrives
+  // that no subscription hears; once released, the widget connects with
+  // the fresh token and reads the total again.
   await send(a, room, 'one before the restart');
   await expectBadge('1 unread message', '1');
   const before = (await control(host, 'calls')).length;
+  await control(host, 'hold', {});
   await control(host, 'close', {});
-  await send(a, room, 'one during the restart');
-  await expectBadge('2 unread messages', '2');
-  for (let i = 0; (await control(host, 'calls')).length <= before; i++) {
-    if (i > 100) throw new Error('the widget did not reconnect (getToken not called again)');
+  await expectBadge('1 unread message (Reconnecting)', '1');
+  for (let i = 0; (await control(host, 'waiting')) === 0; i++) {
+    if (i > 100) throw new Error('the widget did not try to reconnect (getToken not called again)');
     await page.waitForTimeout(100);
   }
+  await send(a, room, 'one while away');
+  await page.waitForTimeout(300);
+  await expectBadge('1 unread message (Reconnecting)', '1');
+  await control(host, 'release', {});
+  await expectBadge('2 unread messages', '2');
   await send(a, room, 'one after the restart');
   await expectBadge('3 unread messages', '3');
   await toasts.getByText('one after the restart').waitFor();
-  step(`server closed the sockets: the widget reconnected by itself (getToken called ${(await control(host, 'calls')).length - before} more time(s)) and counts 2, then 3`);
+  step(`server closed the sockets: "Reconnecting" while away, then reconnected by itself (getToken called ${(await control(host, 'calls')).length - before} more time(s)); counts 2 (read again), then 3`);
 
   // unmount(): the widget and its socket are gone.
   await page.evaluate(() => window.widget.unmount());

@@ -33,6 +33,8 @@ type widgetHost struct {
 	calls     []string // each /token call's retry flag, in order
 	closeAll  func()
 	chattyURL string
+	held      chan struct{} // while non-nil, /token answers only once it is closed
+	waiting   int           // /token calls being held
 }
 
 func newWidgetHost(t *testing.T) *widgetHost {
@@ -80,6 +82,16 @@ func newWidgetHost(t *testing.T) *widgetHost {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.calls = append(h.calls, r.URL.Query().Get("retry"))
+		if held := h.held; held != nil {
+			h.waiting++
+			h.mu.Unlock()
+			select {
+			case <-held:
+			case <-r.Context().Done():
+			}
+			h.mu.Lock()
+			h.waiting--
+		}
 		tok := h.token
 		if h.bad > 0 {
 			h.bad--
@@ -100,6 +112,28 @@ func newWidgetHost(t *testing.T) *widgetHost {
 		h.mu.Lock()
 		h.token, h.bad = in.Token, in.Bad
 		h.mu.Unlock()
+	})
+	// hold: /token answers wait (the widget is stuck reconnecting);
+	// release: they go out.
+	mux.HandleFunc("POST /control/hold", func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.held == nil {
+			h.held = make(chan struct{})
+		}
+	})
+	mux.HandleFunc("POST /control/release", func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.held != nil {
+			close(h.held)
+			h.held = nil
+		}
+	})
+	mux.HandleFunc("GET /control/waiting", func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		_ = json.NewEncoder(w).Encode(h.waiting)
 	})
 	mux.HandleFunc("GET /control/calls", func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
