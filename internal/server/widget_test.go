@@ -57,3 +57,40 @@ func TestWidgetScriptServed(t *testing.T) {
 		t.Errorf("HEAD: %d with %d bytes", res.StatusCode, len(body))
 	}
 }
+
+// totalUnread is a badge's first value: the viewer's unread messages over
+// all rooms, the number notifications then carry.
+func TestTotalUnread(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		a, b := e.signUp(t, "에이스"), e.signUp(t, "비비")
+		ca, cb := e.client(a), e.client(b)
+		total := func(c *client) int {
+			t.Helper()
+			var d struct{ TotalUnread int }
+			c.do(t, `{ totalUnread }`, nil).Decode(t, &d)
+			return d.TotalUnread
+		}
+		if n := total(cb); n != 0 {
+			t.Fatalf("a new account has %d unread", n)
+		}
+		direct := ca.createRoom(t, nil, b.ID)
+		group := ca.createRoom(t, wsPtr("group"), b.ID)
+		ca.send(t, direct.ID, "one")
+		ca.send(t, direct.ID, "two")
+		ca.send(t, group.ID, "three")
+		cb.send(t, group.ID, "mine") // one's own messages are never unread
+		if n := total(cb); n != 3 {
+			t.Fatalf("B: %d unread, want 3", n)
+		}
+		if n := total(ca); n != 1 {
+			t.Fatalf("A: %d unread, want 1 (B's message)", n)
+		}
+		cb.do(t, markReadOp, map[string]any{"r": direct.ID}).Decode(t, &struct{}{})
+		if n := total(cb); n != 1 {
+			t.Fatalf("B after reading the direct room: %d unread, want 1", n)
+		}
+		if r := e.anon().do(t, `{ totalUnread }`, nil); r.Code() != "UNAUTHENTICATED" {
+			t.Fatalf("anonymous: %s", r.Raw)
+		}
+	})
+}
