@@ -84,12 +84,7 @@ func (p livePublisher) publish(ctx context.Context, e Event) error {
 	case EventMemberLeft:
 		return s.publishRoom(ctx, e.RoomID, "left", e.ActorID)
 	case EventReadMoved:
-		if err := s.publishRead(ctx, e); err != nil {
-			return err
-		}
-		// The reader's own badges (other tabs, devices, widgets) learn
-		// the new total: the read is theirs, so they are the actor.
-		return s.notify(ctx, []int{e.ActorID}, NotifyRoomRead, e.ActorID, e.RoomID)
+		return s.publishRead(ctx, e)
 	case EventMemberJoined, EventRoomChanged, EventRoomRenamed:
 		return s.publishRoom(ctx, e.RoomID, "room", 0)
 	case EventRoomAdded:
