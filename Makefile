@@ -40,7 +40,7 @@ test-e2e-deps: ## install the npm clients of the end-to-end tests (when Node is 
 # no React. The built dist/widget.js is committed and embedded (served at
 # /widget.js), so building chatty needs no Node; changing src/ needs this.
 web-widget: ## build the notification widget (web/widget/dist/widget.js; needs Node): npm ci, type check, esbuild, size budget
-	cd web/widget && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build && node build.mjs --size
+	cd web/widget && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 web-widget-check: web-widget ## fail when a fresh widget build differs from the committed dist/widget.js (CI)
 	@if [ -n "$$(git status --porcelain -- web/widget/dist)" ]; then \
