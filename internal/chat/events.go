@@ -101,6 +101,12 @@ func (em *emitter) emit(e Event) {
 	em.events = append(em.events, e)
 }
 
+// emitDetached is emit for an event whose message ent did not load (it has
+// no transaction to be detached from).
+func (em *emitter) emitDetached(e Event) {
+	em.events = append(em.events, e)
+}
+
 // inTx runs fn in a transaction and, once it has committed, publishes
 // the events fn emitted, in order. Nothing is published when fn fails or
 // the commit does.
