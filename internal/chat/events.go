@@ -116,6 +116,11 @@ func (s *Service) inTx(ctx context.Context, fn func(tx *ent.Tx, em *emitter) err
 		return err
 	}
 	for _, e := range em.events {
+		switch e.Kind {
+		case EventMessageCreated, EventMessageChanged, EventReadMoved:
+		default: // members may have changed
+			s.senders.forgetRoom(e.RoomID)
+		}
 		s.pub.Publish(ctx, e)
 	}
 	return nil

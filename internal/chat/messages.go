@@ -158,6 +158,14 @@ func (s *Service) SendMessage(ctx context.Context, v viewer.Viewer, in SendMessa
 // idempotency key used before is looked up only when the INSERT hits the
 // unique key.
 func (s *Service) send(ctx context.Context, v viewer.Viewer, roomID int, d draft) (*ent.Message, error) {
+	if !s.senders.known(roomID, v.UserID, s.now()) {
+		// A plain read first, unless they sent here lately: who is not a
+		// member (or is blocked) never waits for, nor holds, the room's
+		// lock.
+		if _, err := postingMember(ctx, s.db, roomID, v.UserID); err != nil {
+			return nil, err
+		}
+	}
 	if d.replyTo != nil {
 		if err := checkReplyTo(ctx, s.db, roomID, v.UserID, *d.replyTo); err != nil {
 			if errors.Is(err, errBadReplyTo) {
@@ -171,6 +179,9 @@ func (s *Service) send(ctx context.Context, v viewer.Viewer, roomID int, d draft
 	}
 	p := &pendingSend{ctx: ctx, roomID: roomID, userID: v.UserID, d: d, done: make(chan struct{})}
 	m, err := s.sendInTurn(p)
+	if err == nil {
+		s.senders.remember(roomID, v.UserID, s.now())
+	}
 	var taken *clientIDTaken
 	if errors.As(err, &taken) {
 		first, ferr := s.byClientID(ctx, s.db, roomID, v.UserID, *d.clientID)
