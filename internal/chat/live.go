@@ -395,12 +395,10 @@ func (p *Stream[T]) Ready() bool { return p.fill(false) }
 
 // SetWake makes the stream call f, from any goroutine, whenever Ready may
 // have become true: a broker event arrived, a timer fired, the stream
-// ended. f must be quick (it may run under the broker's lock). Call it
-// before the first Ready.
-func (p *Stream[T]) SetWake(f func()) {
-	p.src.setWake(f)
-	context.AfterFunc(p.ctx, f)
-}
+// ended (the end of ctx closes the broker subscription, which calls f).
+// f must be quick (it may run under the broker's lock). Call it before
+// the first Ready.
+func (p *Stream[T]) SetWake(f func()) { p.src.setWake(f) }
 
 // fill steps the source until a value is queued or the stream ends; when
 // not block, it stops as soon as a step would wait (false).

@@ -48,6 +48,7 @@ func TestWebSocketIdleSocketsHoldOneGoroutineEach(t *testing.T) {
 			r, after := cb.wsOpenRoom(t, "idle sockets", a.ID)
 			goroutinesOnMetrics(t, e) // the keep-alive connection /metrics is read over
 			base := goroutinesOnMetrics(t, e)
+			pool := e.DB.SQL.Stats().OpenConnections
 
 			const n = 20
 			clients := make([]*wsClient, n)
@@ -57,19 +58,18 @@ func TestWebSocketIdleSocketsHoldOneGoroutineEach(t *testing.T) {
 				c.subscribe("n", wsNotificationsOp, nil)
 				clients[i] = c
 			}
-			// Every subscription is live: each gets the next message and
-			// its notification, then waits again.
+			// Every messageAdded is live: each gets the next message, then
+			// waits again. (Notifications have no replay: one subscribed
+			// after the send would miss it, so they are not waited for.)
 			m := cb.send(t, r.ID, "are you there?")
 			for _, c := range clients {
 				if got := c.message("m"); got.ID != m.ID {
 					t.Fatalf("got %+v, want %s", got, m.ID)
 				}
-				if f := c.mustNextFor("n"); f.Type != c.dataType() {
-					t.Fatalf("notification: %v", f)
-				}
 			}
-			// This test's clients hold one reader goroutine each.
-			const margin = 2
+			// This test's clients hold one reader goroutine each; the MySQL
+			// driver one per database connection the pool opened meanwhile.
+			margin := 2 + max(0, e.DB.SQL.Stats().OpenConnections-pool)
 			want := base + n + n*1 + margin
 			deadline := time.Now().Add(5 * time.Second)
 			got := goroutinesOnMetrics(t, e)
@@ -77,7 +77,7 @@ func TestWebSocketIdleSocketsHoldOneGoroutineEach(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 				got = goroutinesOnMetrics(t, e)
 			}
-			perSocket := float64(got-base-n) / n
+			perSocket := float64(got-base-n-(margin-2)) / n
 			t.Logf("%d sockets with 2 subscriptions each: %.2f server goroutines per socket", n, perSocket)
 			if got > want {
 				t.Fatalf("%d goroutines with %d idle subscribed sockets, %d before: %.2f per socket, want at most 1\n%s", got, n, base, perSocket, wsGoroutineDump())

@@ -121,7 +121,6 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		ws:       ws,
 		opts:     t.opts,
 		exec:     exec,
-		headers:  r.Header,
 		protocol: ws.Subprotocol(),
 		ctx:      ctx,
 		cancel:   cancel,
@@ -159,7 +158,6 @@ type wsConn struct {
 	ws       *websocket.Conn
 	opts     wsOptions
 	exec     graphql.GraphExecutor
-	headers  http.Header
 	protocol string
 	registry *wsRegistry
 	// ctx is the connection's context; once connection_init is accepted,
@@ -294,7 +292,26 @@ func (c *wsConn) initialise(payload json.RawMessage) bool {
 			return false
 		}
 	}
-	ctx, ack, err := c.t.initFunc(c.ctx, p)
+	// InitFunc (token check, session watch) runs in a goroutine of its
+	// own: what its stack grows to goes with it, and the reader's, which
+	// the socket keeps, stays small.
+	var (
+		ctx context.Context
+		ack *transport.InitPayload
+		err error
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if r := recover(); r != nil {
+				c.t.log.ErrorContext(c.ctx, "panic in connection_init", "panic", r)
+				ctx, err = withCloseReason(c.ctx, websocket.CloseInternalServerErr, "internal server error"), errors.New("internal server error")
+			}
+		}()
+		ctx, ack, err = c.t.initFunc(c.ctx, p)
+	}()
+	<-done
 	if err != nil {
 		c.connectionError(err.Error())
 		code, reason := closeReasonOf(ctx)
@@ -304,6 +321,7 @@ func (c *wsConn) initialise(payload json.RawMessage) bool {
 	c.ctx = ctx
 	c.mu.Lock()
 	c.acked = true
+	c.initTimer.Stop()
 	c.mu.Unlock()
 	var ackPayload []byte
 	if ack != nil {
@@ -431,8 +449,9 @@ func (op *wsOp) run(payload json.RawMessage, start time.Time) {
 		op.end()
 		return
 	}
+	// No params.Headers: nothing in chatty reads an operation's headers,
+	// and an idle socket need not keep its upgrade request's.
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	params.Headers = c.headers
 	rc, errs := c.exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
