@@ -187,21 +187,14 @@ func (s *Server) graphQL() http.Handler {
 	}
 	srv := handler.New(graph.NewSchema(resolver))
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.Websocket{
-		Implementation: newGorillaWS(wsOptions{
-			PingInterval:   s.cfg.Limits.WSPingInterval,
-			WriteTimeout:   s.cfg.Limits.WSWriteTimeout,
-			InitTimeout:    s.cfg.Limits.WSInitTimeout,
-			MaxSubsPerConn: s.cfg.Limits.WSMaxSubscriptions,
-			ReadLimit:      s.cfg.Limits.WSReadLimit,
-		}, s.origins, s.sockets),
-		InitFunc:              s.wsInit,
-		KeepAlivePingInterval: s.cfg.Limits.WSPingInterval, // "ka" for legacy graphql-ws clients
-		PayloadReadLimit:      &s.cfg.Limits.WSReadLimit,
-		ErrorFunc: func(ctx context.Context, err error) {
-			s.log.DebugContext(ctx, "websocket", "err", err)
-		},
-	})
+	// WebSockets: chatty's own transport (websocket.go), light per idle socket.
+	srv.AddTransport(newWSTransport(wsOptions{
+		PingInterval:   s.cfg.Limits.WSPingInterval,
+		WriteTimeout:   s.cfg.Limits.WSWriteTimeout,
+		InitTimeout:    s.cfg.Limits.WSInitTimeout,
+		MaxSubsPerConn: s.cfg.Limits.WSMaxSubscriptions,
+		ReadLimit:      s.cfg.Limits.WSReadLimit,
+	}, s.origins, s.sockets, s.log, s.wsInit))
 	srv.AddTransport(graphQLOverHTTP{}) // GET and POST, see graphqlhttp.go
 	// GraphQL multipart requests (uploads), see multipart.go.
 	srv.AddTransport(uploads{
