@@ -66,6 +66,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("CHATTY_UPLOAD_DIR: %w", err)
 	}
+	var shared *pubsub.Redis
 	chatOpts := []chat.Option{
 		chat.WithUploads(upload.NewService(disk, upload.Limits{DecodeMemory: cfg.ImageMemory})),
 		chat.WithUploadQuota(cfg.UploadQuota),
@@ -77,6 +78,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			return fmt.Errorf("CHATTY_REDIS_URL: %w", err)
 		}
 		defer broker.Close() // after the server, before the database
+		shared = broker
 		chatOpts = append(chatOpts, chat.WithBroker(broker), chat.WithPresence(broker.Presence()))
 		log.Info("live events go through Redis", "redis", cfg.RedisURLRedacted(), "redis_prefix", cfg.RedisPrefix)
 	}
@@ -107,6 +109,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		MetricsApart:    cfg.MetricsAddr != "",
 		TrustedProxies:  cfg.TrustedProxies,
 		DBTimeout:       cfg.DBTimeout,
+		Redis:           shared,
 	})
 
 	// Bind first: an address in use is reported before anything says "listening".

@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatty/chatty/internal/auth"
 	"github.com/chatty/chatty/internal/chat"
 	"github.com/chatty/chatty/internal/database"
 	"github.com/chatty/chatty/internal/database/dbtest"
 	"github.com/chatty/chatty/internal/pubsub"
+	"github.com/chatty/chatty/internal/server"
 )
 
 // redisURL returns CHATTY_TEST_REDIS_URL, skipping the test without it
@@ -56,7 +58,10 @@ func redisInstance(t *testing.T, db *database.DB, url, prefix string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return newEnvOn(t, db, envOption{chat: []chat.Option{chat.WithBroker(b), chat.WithPresence(b.Presence())}})
+	return newEnvOn(t, db, envOption{
+		chat:   []chat.Option{chat.WithBroker(b), chat.WithPresence(b.Presence())},
+		server: func(c *server.Config, _ *auth.Options) { c.Redis = b },
+	})
 }
 
 // Two instances sharing a database and a Redis act as one: a subscriber on

@@ -25,6 +25,7 @@ import (
 	"github.com/chatty/chatty/internal/auth"
 	"github.com/chatty/chatty/internal/chat"
 	"github.com/chatty/chatty/internal/database"
+	"github.com/chatty/chatty/internal/pubsub"
 	"github.com/chatty/chatty/internal/upload"
 )
 
@@ -84,6 +85,9 @@ type Config struct {
 	DBTimeout time.Duration
 	// Timeouts of the http.Server that HTTPServer builds.
 	Timeouts Timeouts
+	// Redis, when the deployment has one, holds what the instances share
+	// besides live events: persisted queries.
+	Redis *pubsub.Redis
 }
 
 // Server is chatty's HTTP side.
@@ -213,6 +217,9 @@ func (s *Server) graphQL() http.Handler {
 	})
 	srv.AddTransport(unsupportedRequest{}) // last: 415/405 for what no transport above serves
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	// Apollo's PersistedQueryLink: see apq.go. A mutator, so it runs before
+	// the limits below look at the query it fills in.
+	srv.Use(extension.AutomaticPersistedQuery{Cache: newPersistedQueries(s.cfg.Redis, s.log)})
 	srv.SetParserTokenLimit(s.cfg.Limits.MaxTokens)
 	// Too many fragments are refused before parsing (validation grows with
 	// their square); the shape check is the first operation-context
