@@ -10,7 +10,7 @@ export CGO_ENABLED := 1
 TESTFLAGS += -race
 endif
 
-.PHONY: help generate build run test test-e2e-deps lint bench bench-full
+.PHONY: help generate schema build run demo test test-e2e-deps lint bench bench-full
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -18,6 +18,11 @@ help: ## list the targets
 generate: ## regenerate ent (ent/) and gqlgen (graph/) code from the schemas
 	cd ent && $(GO) generate .
 	$(GO) tool gqlgen generate
+	$(MAKE) --no-print-directory schema
+
+schema: ## write the schema as SDL to web/schema.graphql (what GET /graphql/schema.graphql serves; the web app's codegen reads it)
+	@mkdir -p web
+	$(GO) run ./cmd/chatty schema > web/schema.graphql.tmp && mv web/schema.graphql.tmp web/schema.graphql
 
 build: ## build bin/chatty
 	$(GO) build -o bin/chatty ./cmd/chatty

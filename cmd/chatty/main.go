@@ -25,6 +25,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "schema" { // make schema: the SDL served at /graphql/schema.graphql
+		fmt.Print(server.SchemaSDL())
+		return
+	}
 	cfg, err := config.Load(os.Args[1:], os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return

@@ -143,6 +143,7 @@ func New(cfg Config) *Server {
 	mux := http.NewServeMux()
 	gql := s.graphQL()
 	mux.Handle("/graphql", s.instrument("graphql", s.cors(s.limitBody(s.dbDeadline(cfg.Auth.Middleware(s.webSockets(gql)))))))
+	mux.Handle("GET /graphql/schema.graphql", s.instrument("schema", s.cors(s.serveSchema())))
 	mux.Handle("GET /files/{id}/{name}", s.instrument("files", s.serveFile(false)))
 	mux.Handle("GET /thumbnails/{id}", s.instrument("files", s.serveFile(true)))
 	mux.Handle("GET /avatars/{id}", s.instrument("files", http.HandlerFunc(s.serveAvatar)))
