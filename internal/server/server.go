@@ -144,9 +144,17 @@ func New(cfg Config) *Server {
 	gql := s.graphQL()
 	mux.Handle("/graphql", s.instrument("graphql", s.cors(s.limitBody(s.dbDeadline(cfg.Auth.Middleware(s.webSockets(gql)))))))
 	mux.Handle("GET /graphql/schema.graphql", s.instrument("schema", s.cors(s.serveSchema())))
-	mux.Handle("GET /files/{id}/{name}", s.instrument("files", s.serveFile(false)))
-	mux.Handle("GET /thumbnails/{id}", s.instrument("files", s.serveFile(true)))
-	mux.Handle("GET /avatars/{id}", s.instrument("files", http.HandlerFunc(s.serveAvatar)))
+	// Files, thumbnails and avatars may be fetched by allowed origins
+	// (fileCORS answers their preflights too).
+	for pattern, h := range map[string]http.Handler{
+		"/files/{id}/{name}": s.serveFile(false),
+		"/thumbnails/{id}":   s.serveFile(true),
+		"/avatars/{id}":      http.HandlerFunc(s.serveAvatar),
+	} {
+		h = s.instrument("files", s.fileCORS(h))
+		mux.Handle("GET "+pattern, h)
+		mux.Handle("OPTIONS "+pattern, h)
+	}
 	mux.Handle("GET /healthz", s.instrument("healthz", http.HandlerFunc(s.healthz)))
 	mux.Handle("GET /readyz", s.instrument("readyz", http.HandlerFunc(s.readyz)))
 	if !cfg.MetricsApart {
