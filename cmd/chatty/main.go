@@ -19,6 +19,7 @@ import (
 	"github.com/chatty/chatty/internal/chat"
 	"github.com/chatty/chatty/internal/config"
 	"github.com/chatty/chatty/internal/database"
+	"github.com/chatty/chatty/internal/demo"
 	"github.com/chatty/chatty/internal/pubsub"
 	"github.com/chatty/chatty/internal/server"
 	"github.com/chatty/chatty/internal/upload"
@@ -100,6 +101,11 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.Demo {
+		if _, err := demo.Seed(ctx, db.Client, authSvc, chatSvc, log); err != nil {
+			return err
+		}
 	}
 	srv := server.New(server.Config{
 		Logger:          log,
