@@ -21,6 +21,7 @@ import (
 	"github.com/chatty/chatty/internal/database"
 	"github.com/chatty/chatty/internal/demo"
 	"github.com/chatty/chatty/internal/pubsub"
+	"github.com/chatty/chatty/internal/ratelimit"
 	"github.com/chatty/chatty/internal/server"
 	"github.com/chatty/chatty/internal/upload"
 )
@@ -72,6 +73,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return fmt.Errorf("CHATTY_UPLOAD_DIR: %w", err)
 	}
 	var shared *pubsub.Redis
+	var limits *ratelimit.Redis // nil: limits count per instance
 	chatOpts := []chat.Option{
 		chat.WithUploads(upload.NewService(disk, upload.Limits{DecodeMemory: cfg.ImageMemory})),
 		chat.WithUploadQuota(cfg.UploadQuota),
@@ -84,6 +86,9 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 		defer broker.Close() // after the server, before the database
 		shared = broker
+		limits = ratelimit.NewRedis(broker.Client(), broker.Key("limit:"), log)
+		defer limits.Close()
+		chatOpts = append(chatOpts, chat.WithSharedLimits(limits))
 		chatOpts = append(chatOpts, chat.WithBroker(broker), chat.WithPresence(broker.Presence()))
 		log.Info("live events go through Redis", "redis", cfg.RedisURLRedacted(), "redis_prefix", cfg.RedisPrefix)
 	}
@@ -98,6 +103,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		SessionsEnded:   chatSvc.SessionsEnded,
 		AccountDeleted:  chatSvc.AccountDeleted,
 		HashConcurrency: cfg.PasswordHashConcurrency,
+		Shared:          limits,
 	})
 	if err != nil {
 		return err
