@@ -9,9 +9,12 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/redis/go-redis/v9"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/pubsub"
 )
 
@@ -36,6 +39,28 @@ const (
 	// down) the query counts as not found and the client sends it in full.
 	apqRedisTimeout = 300 * time.Millisecond
 )
+
+// persistedQueryExtension is gqlgen's APQ extension whose refusals carry
+// a code: a hash that does not match its query, a malformed or unknown
+// version of the extension are BAD_USER_INPUT (gqlgen gives them none);
+// PersistedQueryNotFound keeps PERSISTED_QUERY_NOT_FOUND, which Apollo's
+// link looks for.
+type persistedQueryExtension struct {
+	extension.AutomaticPersistedQuery
+}
+
+// MutateOperationParameters implements graphql.OperationParameterMutator.
+func (p persistedQueryExtension) MutateOperationParameters(ctx context.Context, raw *graphql.RawParams) *gqlerror.Error {
+	err := p.AutomaticPersistedQuery.MutateOperationParameters(ctx, raw)
+	if err != nil && err.Extensions["code"] == nil {
+		if err.Extensions == nil {
+			err.Extensions = map[string]any{}
+		}
+		err.Extensions["code"] = string(apperr.BadInput)
+		err.Extensions["field"] = "extensions"
+	}
+	return err
+}
 
 // persistedQueries is the query store of APQ: an LRU per instance, in
 // front of Redis when the deployment has one, so a query registered

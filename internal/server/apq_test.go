@@ -70,7 +70,7 @@ func TestPersistedQueries(t *testing.T) {
 
 		// A query whose hash does not match is refused and not kept.
 		other := `query Other { viewer { id } }`
-		if r := apqRequest(t, e, http.MethodPost, a.AccessToken, other, hash); len(r.Errors) == 0 || r.Data != nil {
+		if r := apqRequest(t, e, http.MethodPost, a.AccessToken, other, hash); r.Code() != "BAD_USER_INPUT" || r.Data != nil {
 			t.Fatalf("query with a hash not its own: %s", r.Raw)
 		}
 		wantNotFound(t, "after a mismatched registration", apqRequest(t, e, http.MethodPost, a.AccessToken, "", hash))
