@@ -56,7 +56,7 @@ func (k *keyedLimiter) allow(ctx context.Context, key string, now time.Time) (ok
 		if err == nil {
 			return ok, wait
 		}
-		k.log.WarnContext(ctx, "rate limit not counted in Redis: counting on this instance", "limit", k.name, "err", err)
+		k.log.DebugContext(ctx, "rate limit not counted in Redis: counting on this instance", "limit", k.name, "err", err)
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -130,7 +130,7 @@ func (r *recentSet) add(ctx context.Context, key string, now time.Time) {
 		if err == nil {
 			return
 		}
-		r.log.WarnContext(ctx, "known sign-in address not kept in Redis: keeping it on this instance", "err", err)
+		r.log.DebugContext(ctx, "known sign-in address not kept in Redis: keeping it on this instance", "err", err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -157,7 +157,7 @@ func (r *recentSet) has(ctx context.Context, key string, now time.Time) bool {
 		if err == nil {
 			return ok
 		}
-		r.log.WarnContext(ctx, "known sign-in addresses not read from Redis: asking this instance", "err", err)
+		r.log.DebugContext(ctx, "known sign-in addresses not read from Redis: asking this instance", "err", err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

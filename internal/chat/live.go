@@ -210,7 +210,7 @@ func (a *activeSubs) acquire(userID int) bool {
 	if a.shared != nil {
 		ok, err := a.shared.Hold(context.Background(), ratelimit.UserKey(subsLimit, userID), n+1, maxSubsPerUser)
 		if err != nil {
-			a.log.Warn("subscription cap not counted in Redis: counting on this instance", "user_id", userID, "err", err)
+			a.log.Debug("subscription cap not counted in Redis: counting on this instance", "user_id", userID, "err", err)
 		} else if !ok {
 			return false
 		}
@@ -227,7 +227,7 @@ func (a *activeSubs) release(userID int) {
 	}
 	if a.shared != nil {
 		if _, err := a.shared.Hold(context.Background(), ratelimit.UserKey(subsLimit, userID), a.n[userID], 0); err != nil {
-			a.log.Warn("subscription cap: release not counted in Redis (it lapses)", "user_id", userID, "err", err)
+			a.log.Debug("subscription cap: release not counted in Redis (it lapses)", "user_id", userID, "err", err)
 		}
 	}
 }

@@ -57,7 +57,7 @@ func (g *typingGate) allowShared(ctx context.Context, userID, roomID int, typing
 	}
 	allowed, err := g.shared.Relay(ctx, typingKey(userID, roomID), typing, typingRenewal, TypingTimeout)
 	if err != nil {
-		g.log.WarnContext(ctx, "typing limit not counted in Redis: counting on this instance", "err", err)
+		g.log.DebugContext(ctx, "typing limit not counted in Redis: counting on this instance", "err", err)
 		return false, false
 	}
 	return allowed, true
@@ -101,7 +101,7 @@ func (g *typingGate) allow(userID, roomID int, typing bool, now time.Time) bool 
 func (g *typingGate) forget(ctx context.Context, userID, roomID int) {
 	if g.shared != nil {
 		if err := g.shared.Forget(ctx, typingKey(userID, roomID)); err != nil {
-			g.log.WarnContext(ctx, "typing limit: forgetting in Redis failed (it lapses)", "err", err)
+			g.log.DebugContext(ctx, "typing limit: forgetting in Redis failed (it lapses)", "err", err)
 		}
 	}
 	g.mu.Lock()

@@ -13,9 +13,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,12 +31,23 @@ const Timeout = 300 * time.Millisecond
 // after it. Live instances refresh theirs every LeaseTTL/3.
 const LeaseTTL = time.Minute
 
+// Backoff is how long checks skip Redis after it failed one.
+const Backoff = time.Second
+
+// ErrSkipped is returned while Redis is skipped after a failure.
+var ErrSkipped = errors.New("ratelimit: Redis failed a moment ago: skipped")
+
 // Redis counts limits in a Redis shared by the instances.
 type Redis struct {
 	client   *redis.Client
 	ns       string // in front of every key
 	instance string // this instance, in held counts
 	log      *slog.Logger
+
+	// downUntil (unix ns): after a failure, checks skip Redis for
+	// Backoff, so an outage costs one Timeout a Backoff, not one a check
+	// (subscriptions are counted under a lock).
+	downUntil atomic.Int64
 
 	mu      sync.Mutex
 	holders map[string]func() map[string]int // Hold's counts to refresh, by key prefix
@@ -68,11 +81,39 @@ func (r *Redis) Close() {
 	r.wg.Wait()
 }
 
-func (r *Redis) ctx(parent context.Context) (context.Context, context.CancelFunc) {
-	if parent == nil {
-		parent = context.Background()
+// run runs script on keys with args, unless Redis failed within Backoff.
+func (r *Redis) run(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
+	if time.Now().UnixNano() < r.downUntil.Load() {
+		cmd := redis.NewCmd(ctx)
+		cmd.SetErr(ErrSkipped)
+		return cmd
 	}
-	return context.WithTimeout(context.WithoutCancel(parent), Timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Timeout)
+	defer cancel()
+	cmd := script.Run(ctx, r.client, keys, args...)
+	r.note(cmd.Err())
+	return cmd
+}
+
+// note starts a Backoff after a failure of Redis (not a missing key),
+// and logs it (once a Backoff at most: the callers log at debug level).
+func (r *Redis) note(err error) {
+	if err != nil && !errors.Is(err, redis.Nil) {
+		r.downUntil.Store(time.Now().Add(Backoff).UnixNano())
+		r.log.Warn("limits: Redis failed a check: counting on this instance for a while", "backoff", Backoff, "err", err)
+	}
+}
+
+// call runs f with a Timeout, unless Redis failed within Backoff.
+func (r *Redis) call(ctx context.Context, f func(ctx context.Context) error) error {
+	if time.Now().UnixNano() < r.downUntil.Load() {
+		return ErrSkipped
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Timeout)
+	defer cancel()
+	err := f(ctx)
+	r.note(err)
+	return err
 }
 
 // gcra is a token bucket (the generic cell rate algorithm): KEYS[1] holds
@@ -98,9 +139,7 @@ return {1, 0}
 // (as golang.org/x/time/rate's limiter with that burst). When none is left
 // it takes nothing and says how long until the next.
 func (r *Redis) Allow(ctx context.Context, key string, burst int, every time.Duration) (bool, time.Duration, error) {
-	ctx, cancel := r.ctx(ctx)
-	defer cancel()
-	res, err := gcra.Run(ctx, r.client, []string{r.ns + "rate:" + key}, burst, every.Microseconds()).Int64Slice()
+	res, err := r.run(ctx, gcra, []string{r.ns + "rate:" + key}, burst, every.Microseconds()).Int64Slice()
 	if err != nil {
 		return false, 0, err
 	}
@@ -109,16 +148,16 @@ func (r *Redis) Allow(ctx context.Context, key string, burst int, every time.Dur
 
 // Remember notes key for keep (an address an account signed in from).
 func (r *Redis) Remember(ctx context.Context, key string, keep time.Duration) error {
-	ctx, cancel := r.ctx(ctx)
-	defer cancel()
-	return r.client.Set(ctx, r.ns+"seen:"+key, 1, keep).Err()
+	return r.call(ctx, func(ctx context.Context) error { return r.client.Set(ctx, r.ns+"seen:"+key, 1, keep).Err() })
 }
 
 // Remembered reports whether key was remembered and has not lapsed.
 func (r *Redis) Remembered(ctx context.Context, key string) (bool, error) {
-	ctx, cancel := r.ctx(ctx)
-	defer cancel()
-	n, err := r.client.Exists(ctx, r.ns+"seen:"+key).Result()
+	var n int64
+	err := r.call(ctx, func(ctx context.Context) (err error) {
+		n, err = r.client.Exists(ctx, r.ns+"seen:"+key).Result()
+		return err
+	})
 	return n > 0, err
 }
 
@@ -143,21 +182,17 @@ return 1
 // change always, the same "on" again once renewal has passed since it was
 // last passed on, the same "off" never. keep bounds how long it is known.
 func (r *Redis) Relay(ctx context.Context, key string, on bool, renewal, keep time.Duration) (bool, error) {
-	ctx, cancel := r.ctx(ctx)
-	defer cancel()
 	state := "0"
 	if on {
 		state = "1"
 	}
-	n, err := relay.Run(ctx, r.client, []string{r.ns + "relay:" + key}, state, renewal.Microseconds(), keep.Milliseconds()).Int()
+	n, err := r.run(ctx, relay, []string{r.ns + "relay:" + key}, state, renewal.Microseconds(), keep.Milliseconds()).Int()
 	return n == 1, err
 }
 
 // Forget drops what Relay knows of key: its next state is passed on.
 func (r *Redis) Forget(ctx context.Context, key string) error {
-	ctx, cancel := r.ctx(ctx)
-	defer cancel()
-	return r.client.Del(ctx, r.ns+"relay:"+key).Err()
+	return r.call(ctx, func(ctx context.Context) error { return r.client.Del(ctx, r.ns+"relay:"+key).Err() })
 }
 
 // hold sets this instance's count in KEYS[1] (a hash: instance → "count:
@@ -198,9 +233,7 @@ return 1
 // would then pass cap: false, and nothing changes. The count lasts
 // LeaseTTL unless refreshed (see Holding).
 func (r *Redis) Hold(ctx context.Context, key string, n, cap int) (bool, error) {
-	ctx, cancel := r.ctx(ctx)
-	defer cancel()
-	ok, err := hold.Run(ctx, r.client, []string{r.ns + "hold:" + key}, r.instance, n, cap, LeaseTTL.Milliseconds()).Int()
+	ok, err := r.run(ctx, hold, []string{r.ns + "hold:" + key}, r.instance, n, cap, LeaseTTL.Milliseconds()).Int()
 	return ok == 1, err
 }
 
@@ -229,10 +262,11 @@ func (r *Redis) refresh() {
 			holders[p] = f
 		}
 		r.mu.Unlock()
+	round:
 		for prefix, counts := range holders {
 			for key, n := range counts() {
 				if _, err := r.Hold(context.Background(), prefix+key, n, 0); err != nil {
-					r.log.Warn("limits: refreshing a held count in Redis failed", "key", prefix+key, "err", err)
+					break round // logged by note; the next round tries again
 				}
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
 	"testing"
 	"time"
@@ -113,5 +114,24 @@ func TestHoldCountsEveryInstance(t *testing.T) {
 	}
 	if ok, _ := two.Hold(ctx, "subs:1", 5, 5); !ok {
 		t.Fatal("5 on two after one released refused")
+	}
+}
+
+// Redis down: a check fails (the caller counts in memory), and the checks
+// right after skip Redis instead of each waiting for it.
+func TestUnreachableRedisIsSkipped(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	t.Cleanup(func() { client.Close() })
+	r := ratelimit.NewRedis(client, "chatty-test:", nil)
+	t.Cleanup(r.Close)
+	ctx := context.Background()
+	if _, _, err := r.Allow(ctx, "k", 1, time.Second); err == nil || errors.Is(err, ratelimit.ErrSkipped) {
+		t.Fatalf("first check against a closed port: %v, want a connection error", err)
+	}
+	if _, err := r.Hold(ctx, "k", 1, 5); !errors.Is(err, ratelimit.ErrSkipped) {
+		t.Fatalf("check right after a failure: %v, want ErrSkipped", err)
+	}
+	if _, err := r.Remembered(ctx, "k"); !errors.Is(err, ratelimit.ErrSkipped) {
+		t.Fatalf("check right after a failure: %v, want ErrSkipped", err)
 	}
 }
