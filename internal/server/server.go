@@ -160,6 +160,7 @@ func New(cfg Config) *Server {
 	if !cfg.MetricsApart {
 		mux.Handle("GET /metrics", s.metrics.handler())
 	}
+	mux.Handle("GET /widget.js", s.instrument("widget", widgetHandler))
 	mux.Handle("GET /playground", http.RedirectHandler("/", http.StatusMovedPermanently))
 	mux.Handle("/", s.instrument("graphiql", graphiQL("/graphql")))
 	s.handler = s.withClient(s.recover(mux))
