@@ -10,7 +10,7 @@ export CGO_ENABLED := 1
 TESTFLAGS += -race
 endif
 
-.PHONY: help generate build run test test-e2e-deps lint bench bench-full web-widget web-widget-check
+.PHONY: help generate schema build run demo test test-e2e-deps lint bench bench-full web-widget web-widget-check
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -18,12 +18,20 @@ help: ## list the targets
 generate: ## regenerate ent (ent/) and gqlgen (graph/) code from the schemas
 	cd ent && $(GO) generate .
 	$(GO) tool gqlgen generate
+	$(MAKE) --no-print-directory schema
+
+schema: ## write the schema as SDL to web/schema.graphql (what GET /graphql/schema.graphql serves; the web app's codegen reads it)
+	@mkdir -p web
+	$(GO) run ./cmd/chatty schema > web/schema.graphql.tmp && mv web/schema.graphql.tmp web/schema.graphql
 
 build: ## build bin/chatty
 	$(GO) build -o bin/chatty ./cmd/chatty
 
 run: ## serve on 127.0.0.1:8080 (CHATTY_ADDR to change): SQLite in ./data, files in ./uploads, GraphiQL at http://localhost:8080/
 	CHATTY_ADDR="$${CHATTY_ADDR:-127.0.0.1:8080}" $(GO) run ./cmd/chatty
+
+demo: ## like make run, and an empty database gets two demo accounts and a conversation (README, Demo)
+	CHATTY_DEMO=1 CHATTY_ADDR="$${CHATTY_ADDR:-127.0.0.1:8080}" $(GO) run ./cmd/chatty
 
 test: test-e2e-deps ## run every test (MariaDB too with CHATTY_TEST_MYSQL_DSN, Redis with CHATTY_TEST_REDIS_URL; RACE=1: -race)
 	@echo "variants: $$(TESTFLAGS='$(TESTFLAGS)' ./.ci/variants)"

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/chatty/chatty/ent/room"
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/pubsub"
+	"github.com/chatty/chatty/internal/ratelimit"
 	"github.com/chatty/chatty/internal/viewer"
 )
 
@@ -78,7 +81,7 @@ func (p livePublisher) publish(ctx context.Context, e Event) error {
 	s := p.s
 	switch e.Kind {
 	case EventMessageCreated:
-		s.typing.forget(e.ActorID, e.RoomID) // the streams took the sender as no longer typing
+		s.typing.forget(ctx, e.ActorID, e.RoomID) // the streams took the sender as no longer typing
 		return s.publishMessage(ctx, e)
 	case EventMessageChanged:
 		return s.publishChange(ctx, e)
@@ -185,17 +188,33 @@ func (s *Service) notify(ctx context.Context, users []int, kind NotificationKind
 	return nil
 }
 
-// activeSubs counts each user's live subscriptions on this instance.
+// activeSubs counts each user's live subscriptions on this instance and,
+// with shared, in Redis, so that the cap holds across instances.
 type activeSubs struct {
 	mu sync.Mutex
 	n  map[int]int
+	// shared holds each user's count of this instance in Redis, where
+	// acquire checks the sum over instances (nil: this instance only).
+	shared *ratelimit.Redis
+	log    *slog.Logger
 }
+
+const subsLimit = "subs"
 
 func (a *activeSubs) acquire(userID int) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.n[userID] >= maxSubsPerUser {
+	n := a.n[userID]
+	if n >= maxSubsPerUser {
 		return false
+	}
+	if a.shared != nil {
+		ok, err := a.shared.Hold(context.Background(), ratelimit.UserKey(subsLimit, userID), n+1, maxSubsPerUser)
+		if err != nil {
+			a.log.Debug("subscription cap not counted in Redis: counting on this instance", "user_id", userID, "err", err)
+		} else if !ok {
+			return false
+		}
 	}
 	a.n[userID]++
 	return true
@@ -207,6 +226,23 @@ func (a *activeSubs) release(userID int) {
 	if a.n[userID]--; a.n[userID] <= 0 {
 		delete(a.n, userID)
 	}
+	if a.shared != nil {
+		if _, err := a.shared.Hold(context.Background(), ratelimit.UserKey(subsLimit, userID), a.n[userID], 0); err != nil {
+			a.log.Debug("subscription cap: release not counted in Redis (it lapses)", "user_id", userID, "err", err)
+		}
+	}
+}
+
+// counts are the users' counts of this instance, by their key under
+// subsLimit + ":", for the shared counter's refresh.
+func (a *activeSubs) counts() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]int, len(a.n))
+	for id, n := range a.n {
+		out[strconv.Itoa(id)] = n
+	}
+	return out
 }
 
 // MessageAdded streams the messages of a room the viewer is in, in seq

@@ -25,6 +25,7 @@ import (
 	"github.com/chatty/chatty/internal/auth"
 	"github.com/chatty/chatty/internal/chat"
 	"github.com/chatty/chatty/internal/database"
+	"github.com/chatty/chatty/internal/pubsub"
 	"github.com/chatty/chatty/internal/upload"
 )
 
@@ -84,6 +85,9 @@ type Config struct {
 	DBTimeout time.Duration
 	// Timeouts of the http.Server that HTTPServer builds.
 	Timeouts Timeouts
+	// Redis, when the deployment has one, holds what the instances share
+	// besides live events: persisted queries.
+	Redis *pubsub.Redis
 }
 
 // Server is chatty's HTTP side.
@@ -139,9 +143,18 @@ func New(cfg Config) *Server {
 	mux := http.NewServeMux()
 	gql := s.graphQL()
 	mux.Handle("/graphql", s.instrument("graphql", s.cors(s.limitBody(s.dbDeadline(cfg.Auth.Middleware(s.webSockets(gql)))))))
-	mux.Handle("GET /files/{id}/{name}", s.instrument("files", s.serveFile(false)))
-	mux.Handle("GET /thumbnails/{id}", s.instrument("files", s.serveFile(true)))
-	mux.Handle("GET /avatars/{id}", s.instrument("files", http.HandlerFunc(s.serveAvatar)))
+	mux.Handle("GET /graphql/schema.graphql", s.instrument("schema", s.cors(s.serveSchema())))
+	// Files, thumbnails and avatars may be fetched by allowed origins
+	// (fileCORS answers their preflights too).
+	for pattern, h := range map[string]http.Handler{
+		"/files/{id}/{name}": s.serveFile(false),
+		"/thumbnails/{id}":   s.serveFile(true),
+		"/avatars/{id}":      http.HandlerFunc(s.serveAvatar),
+	} {
+		h = s.instrument("files", s.fileCORS(h))
+		mux.Handle("GET "+pattern, h)
+		mux.Handle("OPTIONS "+pattern, h)
+	}
 	mux.Handle("GET /healthz", s.instrument("healthz", http.HandlerFunc(s.healthz)))
 	mux.Handle("GET /readyz", s.instrument("readyz", http.HandlerFunc(s.readyz)))
 	if !cfg.MetricsApart {
@@ -207,6 +220,9 @@ func (s *Server) graphQL() http.Handler {
 	})
 	srv.AddTransport(unsupportedRequest{}) // last: 415/405 for what no transport above serves
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	// Apollo's PersistedQueryLink: see apq.go. A mutator, so it runs before
+	// the limits below look at the query it fills in.
+	srv.Use(persistedQueryExtension{extension.AutomaticPersistedQuery{Cache: newPersistedQueries(s.cfg.Redis, s.log)}})
 	srv.SetParserTokenLimit(s.cfg.Limits.MaxTokens)
 	// Too many fragments are refused before parsing (validation grows with
 	// their square); the shape check is the first operation-context
