@@ -10,19 +10,26 @@ export CGO_ENABLED := 1
 TESTFLAGS += -race
 endif
 
-.PHONY: help generate build run test test-e2e-deps lint bench bench-full
+.PHONY: help generate web build run test test-e2e-deps lint bench bench-full
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-generate: ## regenerate ent (ent/) and gqlgen (graph/) code from the schemas
+generate: ## regenerate ent (ent/) and gqlgen (graph/) code from the schemas, then the web app (web/src/gql, web/dist) when npm is present
 	cd ent && $(GO) generate .
 	$(GO) tool gqlgen generate
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory web; \
+	else echo "npm not found: web/src/gql and web/dist not regenerated (make web needs Node)"; fi
+
+# The app's typed documents come from graph/*.graphqls; dist/ is embedded
+# in the binary (package web), so `make run` needs no Node.
+web: ## build the web app (needs Node): npm ci, GraphQL codegen into web/src/gql, Vite into web/dist
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent codegen && npm run --silent build
 
 build: ## build bin/chatty
 	$(GO) build -o bin/chatty ./cmd/chatty
 
-run: ## serve on 127.0.0.1:8080 (CHATTY_ADDR to change): SQLite in ./data, files in ./uploads, GraphiQL at http://localhost:8080/
+run: ## serve on 127.0.0.1:8080 (CHATTY_ADDR to change): SQLite in ./data, files in ./uploads, GraphiQL at http://localhost:8080/, the app at /app/
 	CHATTY_ADDR="$${CHATTY_ADDR:-127.0.0.1:8080}" $(GO) run ./cmd/chatty
 
 test: test-e2e-deps ## run every test (MariaDB too with CHATTY_TEST_MYSQL_DSN, Redis with CHATTY_TEST_REDIS_URL; RACE=1: -race)
