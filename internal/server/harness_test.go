@@ -46,7 +46,11 @@ type env struct {
 
 // envOption changes how newEnv builds its server.
 type envOption struct {
-	server func(*server.Config, *auth.Options)
+	// selfURL: the server's public URL is its own address (not
+	// http://chatty.test), for clients that follow the URLs it hands out
+	// (a browser loading attachments).
+	selfURL bool
+	server  func(*server.Config, *auth.Options)
 	db     database.Option
 	chat   []chat.Option
 }
@@ -98,8 +102,15 @@ func newEnvOn(t testing.TB, db *database.DB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	sc.Auth = authSvc
+	ts := httptest.NewUnstartedServer(nil)
+	for _, o := range opts {
+		if o.selfURL {
+			sc.PublicURL = "http://" + ts.Listener.Addr().String()
+		}
+	}
 	srv := server.New(sc)
-	ts := httptest.NewServer(srv.Handler())
+	ts.Config.Handler = srv.Handler()
+	ts.Start()
 	t.Cleanup(ts.Close)
 	return &env{URL: ts.URL, DB: db, Auth: authSvc, Server: srv}
 }

@@ -36,7 +36,7 @@ func TestNodeClients(t *testing.T) {
 	for _, script := range scripts {
 		t.Run(filepath.Base(script), func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, "sqlite")
+			e := newEnv(t, "sqlite", envOption{selfURL: true}) // a browser loads the files it is given
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "node", script, e.URL)

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { memo, useState } from "react";
 import { useMutation } from "@apollo/client/react";
 import { graphql } from "../gql";
 import type { MessageItemFragment } from "../gql/graphql";
@@ -51,7 +51,8 @@ function formatSize(n: number) {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-export function MessageItem({
+/** One message; memoized, as a live room re-renders its list on every message. */
+export const MessageItem = memo(function MessageItem({
   message,
   mine,
   pending,
@@ -198,4 +199,4 @@ export function MessageItem({
       </div>
     </li>
   );
-}
+});

@@ -362,7 +362,7 @@ function ChatRoom({ roomId }: { roomId: string }) {
           {room.members.map((m) => m.nickname).join(", ")}
         </p>
       )}
-      <div className="messages" ref={listRef} onScroll={onScroll} tabIndex={0} aria-label={t.message}>
+      <div className="messages" ref={listRef} onScroll={onScroll} tabIndex={0} aria-label={t.history} role="log">
         {loadingOlder && <p className="hint">{t.loadingOlder}</p>}
         {!room.messages.pageInfo.hasPreviousPage && <p className="hint">{t.beginning}</p>}
         <ol>
@@ -400,8 +400,8 @@ function ChatRoom({ roomId }: { roomId: string }) {
           send();
         }}
       >
-        <label className="attach" aria-label={t.attach} title={t.attach}>
-          📎
+        <label className="attach" title={t.attach}>
+          <span aria-hidden="true">📎</span>
           <input
             ref={fileRef}
             type="file"

@@ -124,7 +124,7 @@ export function Friends() {
       </form>
       <ErrorText error={actionError || search.error || (!data && error)} />
       {debounced && (
-        <ul className="people" aria-label={t.search}>
+        <ul className="people" aria-label={t.results}>
           {search.data && results.length === 0 && <li className="empty">{t.noResults}</li>}
           {results.map(row)}
         </ul>
@@ -132,12 +132,12 @@ export function Friends() {
       {requests.length > 0 && (
         <>
           <h2>{t.requestsIn}</h2>
-          <ul className="people">{requests.map(row)}</ul>
+          <ul className="people" aria-label={t.requestsIn}>{requests.map(row)}</ul>
         </>
       )}
       <h2>{t.friends}</h2>
       {data && friends.length === 0 && <p className="empty">{t.noFriends}</p>}
-      <ul className="people">{friends.map(row)}</ul>
+      <ul className="people" aria-label={t.friends}>{friends.map(row)}</ul>
     </section>
   );
 }
