@@ -10,7 +10,7 @@ export CGO_ENABLED := 1
 TESTFLAGS += -race
 endif
 
-.PHONY: help generate web build run test test-e2e-deps lint bench bench-full
+.PHONY: help generate web screenshots build run test test-e2e-deps lint bench bench-full
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,6 +25,9 @@ generate: ## regenerate ent (ent/) and gqlgen (graph/) code from the schemas, th
 # in the binary (package web), so `make run` needs no Node.
 web: ## build the web app (needs Node): npm ci, GraphQL codegen into web/src/gql, Vite into web/dist
 	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent codegen && npm run --silent build
+
+screenshots: test-e2e-deps ## run the web app's browser test (needs Chromium) and save a screenshot of each screen in web/screenshots/
+	CHATTY_SCREENSHOTS=$(CURDIR)/web/screenshots $(GO) test -count=1 -v ./internal/server -run 'TestNodeClients/webapp' | grep -E '^\s+- |PASS|FAIL|ok'
 
 build: ## build bin/chatty
 	$(GO) build -o bin/chatty ./cmd/chatty

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -128,6 +129,10 @@ func (f webAppFile) serve(w http.ResponseWriter, r *http.Request) {
 		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
 			body, etag = f.gzipped, strings.TrimSuffix(f.etag, `"`)+`-gz"`
 			hdr.Set("Content-Encoding", "gzip")
+			// ServeContent leaves Content-Length out of encoded answers;
+			// the whole gzipped file is always sent (no ranges of it).
+			r.Header.Del("Range")
+			hdr.Set("Content-Length", strconv.Itoa(len(body)))
 		}
 	}
 	hdr.Set("ETag", etag)
