@@ -381,6 +381,20 @@ try {
   await b.getByRole('heading', { name: '프로필' }).waitFor();
   step('A saved a bio; B switched to Korean');
 
+  // ---- an access token that has expired: the app refreshes the session by itself
+  const before = JSON.parse(await b.evaluate(() => localStorage.getItem('chatty.session')));
+  await b.evaluate(() => {
+    const s = JSON.parse(localStorage.getItem('chatty.session'));
+    s.accessTokenExpiresAt = new Date(Date.now() - 1000).toISOString();
+    localStorage.setItem('chatty.session', JSON.stringify(s));
+  });
+  await b.reload();
+  await b.getByLabel('소개').waitFor();
+  const after = JSON.parse(await b.evaluate(() => localStorage.getItem('chatty.session')));
+  check(after && after.refreshToken !== before.refreshToken && Date.parse(after.accessTokenExpiresAt) > Date.now(),
+    'an expired access token was not refreshed');
+  step('B\'s expired access token was refreshed through refreshSession');
+
   // ---- first render of the rooms list (measured, not asserted)
   await b.getByRole('link', { name: '채팅' }).first().click();
   await b.getByRole('heading', { name: '채팅' }).waitFor();

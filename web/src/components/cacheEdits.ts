@@ -45,6 +45,11 @@ const RoomLastMessage = graphql(`
 
 /** Appends a message to its room's loaded history (once), and makes it the room's last. */
 export function appendMessage(cache: ApolloCache, roomId: string, message: MessageItemFragment) {
+  // One broadcast to the watching queries for the three writes.
+  cache.batch({ update: (c) => appendMessageIn(c, roomId, message) });
+}
+
+function appendMessageIn(cache: ApolloCache, roomId: string, message: MessageItemFragment) {
   const ref = cache.writeFragment({ fragment: MessageItemFragmentDoc, fragmentName: "MessageItem", data: message });
   if (!ref) return;
   const roomRef = cache.identify({ __typename: "Room", id: roomId });
