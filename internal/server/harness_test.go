@@ -51,8 +51,8 @@ type envOption struct {
 	// (a browser loading attachments).
 	selfURL bool
 	server  func(*server.Config, *auth.Options)
-	db     database.Option
-	chat   []chat.Option
+	db      database.Option
+	chat    []chat.Option
 }
 
 func newEnv(t testing.TB, backend string, opts ...envOption) *env {
