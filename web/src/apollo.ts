@@ -16,6 +16,8 @@ export type Session = {
   accessToken: string;
   /** ISO time the access token stops working. */
   accessTokenExpiresAt: string;
+  /** When the access token was received (ms since the epoch): its lifetime is the difference. */
+  obtainedAt: number;
   refreshToken: string;
   userId: string;
 };
@@ -33,6 +35,8 @@ function load(): Session | null {
   }
 }
 
+const notify = () => listeners.forEach((fn) => fn());
+
 export const session = {
   get: () => current,
   subscribe(fn: () => void) {
@@ -45,6 +49,7 @@ export const session = {
     current = p && {
       accessToken: p.accessToken,
       accessTokenExpiresAt: p.accessTokenExpiresAt,
+      obtainedAt: Date.now(),
       refreshToken: p.refreshToken,
       userId: p.user.id,
     };
@@ -55,20 +60,21 @@ export const session = {
       wsClient.terminate();
       void client.clearStore();
     }
-    listeners.forEach((fn) => fn());
+    notify();
   },
 };
 
-// Another tab signed in or out: follow it.
+// Another tab signed in or out, or refreshed the session: follow it.
 window.addEventListener("storage", (e) => {
   if (e.key !== storageKey) return;
   const next = load();
-  if (next?.userId !== current?.userId) {
-    current = next;
+  const otherUser = next?.userId !== current?.userId;
+  current = next;
+  if (otherUser) {
     wsClient.terminate();
     void client.clearStore();
-  } else current = next;
-  listeners.forEach((fn) => fn());
+  }
+  notify();
 });
 
 const refreshMutation = `mutation Refresh($t: String!) { refreshSession(refreshToken: $t) {
@@ -77,39 +83,57 @@ const refreshMutation = `mutation Refresh($t: String!) { refreshSession(refreshT
 let refreshing: Promise<string | null> | null = null;
 
 /**
- * Trades the refresh token for a new pair, once at a time however many
- * requests ask. A refused refresh (the session ended) signs out; a network
- * failure keeps the session for the next try.
+ * Trades the refresh token for a new pair. A refresh token is good once
+ * (presenting it again ends the session), so one refresh runs at a time:
+ * in this tab (however many requests ask) and across the tabs of this
+ * browser (a Web Lock), and a tab that finds another already did it takes
+ * the new pair from localStorage. A refused refresh (the session ended)
+ * signs out; a network failure keeps the session for the next try.
  */
 function refresh(): Promise<string | null> {
-  const s = current;
-  if (!s) return Promise.resolve(null);
-  refreshing ??= (async () => {
-    try {
-      const res = await fetch(graphqlURL, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ query: refreshMutation, variables: { t: s.refreshToken } }),
-      });
-      const body = await res.json();
-      if (body.data?.refreshSession) {
-        session.set(body.data.refreshSession);
-        return current?.accessToken ?? null;
-      }
-      if (current?.refreshToken === s.refreshToken) session.set(null);
-      return null;
-    } finally {
-      refreshing = null;
+  const stale = current;
+  if (!stale) return Promise.resolve(null);
+  const run = async (): Promise<string | null> => {
+    const latest = load();
+    if (!latest || latest.userId !== stale.userId) {
+      current = latest;
+      notify();
+      return latest?.accessToken ?? null;
     }
-  })();
+    if (latest.refreshToken !== stale.refreshToken) {
+      current = latest; // another tab refreshed meanwhile
+      notify();
+      return latest.accessToken;
+    }
+    const res = await fetch(graphqlURL, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ query: refreshMutation, variables: { t: latest.refreshToken }, operationName: "Refresh" }),
+    });
+    const body = await res.json();
+    if (body.data?.refreshSession) {
+      session.set(body.data.refreshSession);
+      return current?.accessToken ?? null;
+    }
+    session.set(null);
+    return null;
+  };
+  refreshing ??= (navigator.locks ? navigator.locks.request("chatty.refresh", run) : run()).finally(() => {
+    refreshing = null;
+  });
   return refreshing;
 }
 
-/** An access token good for at least 15 more seconds, refreshed if need be. */
+/**
+ * An access token with some life left, refreshed if need be: ahead of its
+ * expiry by a quarter of its lifetime, at most 15 seconds.
+ */
 async function accessToken(): Promise<string | null> {
   const s = current;
   if (!s) return null;
-  if (Date.parse(s.accessTokenExpiresAt) - Date.now() > 15_000) return s.accessToken;
+  const exp = Date.parse(s.accessTokenExpiresAt);
+  const margin = Math.max(1_000, Math.min(15_000, (exp - (s.obtainedAt || Date.now())) / 4));
+  if (exp - Date.now() > margin) return s.accessToken;
   return refresh();
 }
 
