@@ -312,6 +312,30 @@ try {
   await historyA.getByText('Hi! Nice to meet you').waitFor();
   step('B\'s message appeared in A\'s window, live');
 
+  // ---- reply, reaction, edit, delete: each seen live by the other
+  const hiAtA = historyA.getByRole('listitem').filter({ hasText: 'Hi! Nice to meet you' });
+  await hiAtA.getByRole('button', { name: '답장' }).click();
+  await composerA.fill('반가워요');
+  await composerA.press('Enter');
+  const replyAtB = historyB.getByRole('listitem').filter({ hasText: '반가워요' });
+  await replyAtB.getByRole('blockquote').filter({ hasText: 'Hi! Nice to meet you' }).waitFor();
+  await replyAtB.getByRole('button', { name: 'React 👍' }).click();
+  await historyA.getByRole('listitem').filter({ hasText: '반가워요' }).getByRole('button', { name: '👍 1' }).waitFor();
+  step('A replied to B (B sees the quote); B reacted 👍 (A sees it)');
+  const helloAtA = historyA.getByRole('listitem').filter({ hasText: '처음 인사드려요' });
+  await helloAtA.getByRole('button', { name: '수정' }).click();
+  // (while it is edited, the message shows the form instead of its text)
+  await historyA.getByLabel('수정').fill('안녕하세요! 반갑습니다 👋');
+  await historyA.getByRole('button', { name: '저장' }).click();
+  await historyB.getByRole('listitem').filter({ hasText: '안녕하세요! 반갑습니다 👋' }).getByText('edited').waitFor();
+  await composerA.fill('잘못 보냈어요');
+  await composerA.press('Enter');
+  await historyB.getByText('잘못 보냈어요').waitFor();
+  await historyA.getByRole('listitem').filter({ hasText: '잘못 보냈어요' }).getByRole('button', { name: '삭제' }).click();
+  await historyB.getByText('This message was deleted.').waitFor();
+  check(!(await historyB.getByText('잘못 보냈어요').count()), 'the deleted message is still shown to B');
+  step('A edited and deleted messages; B saw both live');
+
   // ---- an image: thumbnail in the other window, full image in the viewer
   await a.getByLabel('파일이나 사진 첨부').setInputFiles({ name: 'sunset.png', mimeType: 'image/png', buffer: png(640, 480) });
   const thumb = historyB.getByRole('img', { name: 'sunset.png' });
