@@ -10,7 +10,7 @@ export CGO_ENABLED := 1
 TESTFLAGS += -race
 endif
 
-.PHONY: help generate web screenshots build run test test-e2e-deps lint bench bench-full
+.PHONY: help generate web screenshots build run test test-e2e-deps lint bench bench-full web-widget web-widget-check
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,6 +45,17 @@ test-e2e-deps: ## install the npm clients of the end-to-end tests (when Node is 
 	@if command -v npm >/dev/null 2>&1; then \
 		cd e2e && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }; \
 	else echo "npm not found: the end-to-end tests with Node clients will be skipped"; fi
+
+# The notification widget (web/widget/): its own npm packages and lockfile,
+# no React. The built dist/widget.js is committed and embedded (served at
+# /widget.js), so building chatty needs no Node; changing src/ needs this.
+web-widget: ## build the notification widget (web/widget/dist/widget.js; needs Node): npm ci, type check, esbuild, size budget
+	cd web/widget && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+
+web-widget-check: web-widget ## fail when a fresh widget build differs from the committed dist/widget.js (CI)
+	@if [ -n "$$(git status --porcelain -- web/widget/dist)" ]; then \
+		echo "web/widget/dist/widget.js differs from a fresh build; run make web-widget and commit it:" >&2; \
+		git status --porcelain -- web/widget/dist >&2; exit 1; fi
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

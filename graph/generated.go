@@ -165,6 +165,7 @@ type ComplexityRoot struct {
 		Rooms          func(childComplexity int, first *int, after *entgql.Cursor[int]) int
 		SearchMessages func(childComplexity int, query string, roomID *int, first *int, after *entgql.Cursor[int]) int
 		SearchUsers    func(childComplexity int, query string, first *int, after *entgql.Cursor[int]) int
+		TotalUnread    func(childComplexity int) int
 		Viewer         func(childComplexity int) int
 	}
 
@@ -310,6 +311,7 @@ type QueryResolver interface {
 	Rooms(ctx context.Context, first *int, after *entgql.Cursor[int]) (*ent.RoomConnection, error)
 	Room(ctx context.Context, id int) (*ent.Room, error)
 	SearchMessages(ctx context.Context, query string, roomID *int, first *int, after *entgql.Cursor[int]) (*ent.MessageConnection, error)
+	TotalUnread(ctx context.Context) (int, error)
 }
 type RoomResolver interface {
 	Name(ctx context.Context, obj *ent.Room) (string, error)
@@ -1035,6 +1037,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.SearchUsers(childComplexity, args["query"].(string), args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
+	case "Query.totalUnread":
+		if e.ComplexityRoot.Query.TotalUnread == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.TotalUnread(childComplexity), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -1455,7 +1463,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "ent.graphql" "account.graphqls" "blocks.graphqls" "chat.graphqls" "conversations.graphqls" "files.graphqls" "owners.graphqls" "reactions.graphqls" "realtime.graphqls" "receipts.graphqls" "replies.graphqls" "scalars.graphqls" "search.graphqls"
+//go:embed "ent.graphql" "account.graphqls" "blocks.graphqls" "chat.graphqls" "conversations.graphqls" "files.graphqls" "owners.graphqls" "reactions.graphqls" "realtime.graphqls" "receipts.graphqls" "replies.graphqls" "scalars.graphqls" "search.graphqls" "unread.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1480,6 +1488,7 @@ var sources = []*ast.Source{
 	{Name: "replies.graphqls", Input: sourceData("replies.graphqls"), BuiltIn: false},
 	{Name: "scalars.graphqls", Input: sourceData("scalars.graphqls"), BuiltIn: false},
 	{Name: "search.graphqls", Input: sourceData("search.graphqls"), BuiltIn: false},
+	{Name: "unread.graphqls", Input: sourceData("unread.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -5488,6 +5497,29 @@ func (ec *executionContext) fieldContext_Query_searchMessages(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_totalUnread(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_totalUnread(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().TotalUnread(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_totalUnread(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "Int")
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9285,6 +9317,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_searchMessages(ctx, field)
+				})
+		case "totalUnread":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_totalUnread(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {

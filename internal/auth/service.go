@@ -94,6 +94,7 @@ type Service struct {
 	// messageSearches: MessageSearchPerUser, counted by AllowMessageSearch.
 	messageSearches *keyedLimiter
 	hashes          *hashGate
+	sessions        sessionCache
 	log             *slog.Logger
 	// dummyHash is checked against when no account matches, so that a
 	// wrong email takes as long as a wrong password.
@@ -177,26 +178,47 @@ func signedIn(ctx context.Context, p *Payload) *Payload {
 
 // Authenticate turns a bearer access token into a viewer: the signature,
 // algorithm, issuer and expiry are checked, then that the session is still
-// open and the account not deleted. It also returns when the token expires.
+// open and the account not deleted (read again at most every
+// SessionCheckTTL: see sessionCache). It also returns when the token
+// expires.
 func (s *Service) Authenticate(ctx context.Context, token string) (viewer.Viewer, time.Time, error) {
+	return s.authenticate(ctx, token, true)
+}
+
+// Recheck is Authenticate reading the session from the database: for
+// when sessions of the viewer have just ended, possibly through another
+// instance.
+func (s *Service) Recheck(ctx context.Context, token string) (viewer.Viewer, time.Time, error) {
+	return s.authenticate(ctx, token, false)
+}
+
+func (s *Service) authenticate(ctx context.Context, token string, cached bool) (viewer.Viewer, time.Time, error) {
 	v, exp, err := s.tokens.verify(token)
 	if err != nil {
 		return viewer.Viewer{}, time.Time{}, err
 	}
-	ok, err := s.db.Session.Query().
+	now := s.now()
+	ok, epoch := s.sessions.lookup(v.SessionID, v.UserID, now)
+	if ok && cached {
+		return v, exp, nil
+	}
+	sess, err := s.db.Session.Query().
 		Where(
 			session.ID(v.SessionID),
 			session.RevokedAtIsNil(),
-			session.ExpiresAtGT(s.now()),
+			session.ExpiresAtGT(now),
 			session.HasUserWith(user.ID(v.UserID), user.DeletedAtIsNil()),
 		).
-		Exist(ctx)
+		Select(session.FieldExpiresAt).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		s.sessions.forget(v.SessionID) // it may have ended through another instance
+		return viewer.Viewer{}, time.Time{}, ErrSessionEnded
+	}
 	if err != nil {
 		return viewer.Viewer{}, time.Time{}, fmt.Errorf("check session %d: %w", v.SessionID, err)
 	}
-	if !ok {
-		return viewer.Viewer{}, time.Time{}, ErrSessionEnded
-	}
+	s.sessions.store(v.SessionID, v.UserID, now, sess.ExpiresAt, epoch)
 	return v, exp, nil
 }
 
@@ -339,6 +361,7 @@ func (s *Service) SignOut(ctx context.Context, token string) (bool, error) {
 }
 
 func (s *Service) sessionsEnded(ctx context.Context, userID int) {
+	s.sessions.forgetUser(userID)
 	if s.opts.SessionsEnded != nil {
 		s.opts.SessionsEnded(ctx, userID)
 	}

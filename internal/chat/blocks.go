@@ -99,6 +99,7 @@ func (s *Service) blockUser(ctx context.Context, v viewer.Viewer, other int) (*e
 	}
 	if len(roomIDs) > 0 {
 		err = s.inRoomTx(ctx, roomIDs[0], fn)
+		s.senders.forgetRoom(roomIDs[0])
 	} else {
 		err = s.inTx(ctx, fn)
 	}

@@ -101,6 +101,12 @@ func (em *emitter) emit(e Event) {
 	em.events = append(em.events, e)
 }
 
+// emitDetached is emit for an event whose message ent did not load (it has
+// no transaction to be detached from).
+func (em *emitter) emitDetached(e Event) {
+	em.events = append(em.events, e)
+}
+
 // inTx runs fn in a transaction and, once it has committed, publishes
 // the events fn emitted, in order. Nothing is published when fn fails or
 // the commit does.
@@ -110,6 +116,11 @@ func (s *Service) inTx(ctx context.Context, fn func(tx *ent.Tx, em *emitter) err
 		return err
 	}
 	for _, e := range em.events {
+		switch e.Kind {
+		case EventMessageCreated, EventMessageChanged, EventReadMoved:
+		default: // members may have changed
+			s.senders.forgetRoom(e.RoomID)
+		}
 		s.pub.Publish(ctx, e)
 	}
 	return nil

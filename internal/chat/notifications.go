@@ -20,6 +20,9 @@ const (
 	NotifyRoomAdded      NotificationKind = "ROOM_ADDED"
 	// NotifyRoomRemoved: an OWNER removed the viewer from Room.
 	NotifyRoomRemoved NotificationKind = "ROOM_REMOVED"
+	// NotifyRoomRead: the viewer's read marker moved forward in Room (on
+	// any of their devices), so a badge elsewhere shows the new total.
+	NotifyRoomRead NotificationKind = "ROOM_READ"
 )
 
 // MarshalGQL writes the kind as a GraphQL enum value.
@@ -29,7 +32,7 @@ func (k NotificationKind) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, str
 func (k *NotificationKind) UnmarshalGQL(v any) error {
 	s, _ := v.(string)
 	switch NotificationKind(s) {
-	case NotifyNewMessage, NotifyFriendRequest, NotifyFriendAccepted, NotifyRoomAdded, NotifyRoomRemoved:
+	case NotifyNewMessage, NotifyFriendRequest, NotifyFriendAccepted, NotifyRoomAdded, NotifyRoomRemoved, NotifyRoomRead:
 		*k = NotificationKind(s)
 		return nil
 	}

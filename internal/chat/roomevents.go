@@ -157,5 +157,21 @@ func (s *Service) publishRead(ctx context.Context, e Event) error {
 		}
 	}
 	at := e.At
-	return s.emitTo(ctx, roomTopic(e.RoomID), roomEvent{Type: "read", UserID: u.ID, User: toWireUser(u), Message: wm, ReadAt: &at})
+	if err := s.emitTo(ctx, roomTopic(e.RoomID), roomEvent{Type: "read", UserID: u.ID, User: toWireUser(u), Message: wm, ReadAt: &at}); err != nil {
+		return err
+	}
+	// The reader's own badges (other tabs, devices, the widget) learn the
+	// new total: ROOM_READ, the reader as actor. Two reads: the room and
+	// the total.
+	r, err := s.db.Room.Get(ctx, e.RoomID)
+	if err != nil {
+		return fmt.Errorf("load room %d: %w", e.RoomID, err)
+	}
+	totals, err := s.unreadTotals(ctx, []int{u.ID})
+	if err != nil {
+		return err
+	}
+	return s.emitTo(ctx, userTopic(u.ID), userEvent{
+		Kind: NotifyRoomRead, Room: toWireRoom(r), Actor: toWireUser(u), TotalUnread: totals[u.ID], CreatedAt: at,
+	})
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"entgo.io/ent/dialect/sql/sqlgraph"
+
 	"github.com/chatty/chatty/ent"
 )
 
@@ -27,8 +29,6 @@ type pendingSend struct {
 	roomID int
 	userID int
 	d      draft
-	sender *ent.User
-	room   *ent.Room // a copy of the caller's own
 
 	done chan struct{} // closed once msg or err is set
 	msg  *ent.Message
@@ -118,26 +118,31 @@ func (s *Service) storeBatch(ctx context.Context, batch []*pendingSend) {
 	}
 }
 
-// storeSend takes p's seq and stores its message in tx. A conflict on
-// its clientId is errRetry wrapping the constraint error.
+// storeSend takes p's seq and stores its message in tx: the seq (with the
+// membership and blocks checked under the room's lock, and the unread
+// counters), then the message, which returns the room and the sender as
+// they are now (see insertSent), and its grams for the search index. A
+// conflict on its clientId is clientIDTaken wrapping the constraint error.
 func (s *Service) storeSend(ctx context.Context, tx *ent.Tx, em *emitter, p *pendingSend) (*ent.Message, error) {
 	now := s.now()
-	pos, head, err := s.takeSeq(ctx, tx, p.roomID, p.userID, now)
-	if err != nil {
+	if err := s.claimSeq(ctx, tx, p.roomID, p.userID, now); err != nil {
 		return nil, err
 	}
-	// The room as takeSeq left it: p.room was read before the turn, and a
-	// rename (or an owner's change) may have committed since.
-	r := *p.room
-	r.LastSeq, r.Revision, r.UpdatedAt = pos.seq, pos.rev, now
-	r.Name, r.OwnerID = head.name, head.ownerID
-	m, err := s.storeFrom(ctx, tx, em, p.roomID, pos, p.d, p.sender, &r)
-	if ent.IsConstraintError(err) && p.d.clientID != nil {
-		// Most likely the clientId was used before (or concurrently):
-		// this seq and these counts roll back.
-		return nil, &clientIDTaken{err}
+	m, sender, r, err := s.insertSent(ctx, tx, p.roomID, p.d, now)
+	if err != nil {
+		if p.d.clientID != nil && sqlgraph.IsUniqueConstraintError(err) {
+			// Most likely the clientId was used before (or concurrently):
+			// this seq and these counts roll back.
+			return nil, &clientIDTaken{err}
+		}
+		return nil, err
 	}
-	return m, err
+	if err := index(ctx, tx, m, p.d.filename); err != nil { // the search index: one statement
+		return nil, err
+	}
+	// m was not made by ent (no client of its own): emitted as it is.
+	em.emitDetached(Event{Kind: EventMessageCreated, RoomID: p.roomID, ActorID: p.userID, Message: m, Sender: sender, Room: r, Left: p.d.left})
+	return m, nil
 }
 
 // clientIDTaken: the INSERT hit the unique key of (room, sender, clientId).

@@ -34,6 +34,7 @@ type Service struct {
 	subs     activeSubs
 	sessions sessionWatch
 	turns    roomTurns
+	senders  knownSenders // who may skip the membership read before a send
 	typing   typingGate
 	// typingTimeout: TypingTimeout unless set.
 	typingTimeout time.Duration

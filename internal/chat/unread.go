@@ -70,61 +70,171 @@ func (s *Service) sqlDialect(ctx context.Context) (string, error) {
 	return s.dialect, nil
 }
 
-// sendingMember reads, in one query, user userID and room roomID while the
-// user is a member of it (ErrRoomNotFound otherwise): who sends, and the
-// room their message is published with.
-func (s *Service) sendingMember(ctx context.Context, roomID, userID int) (*ent.User, *ent.Room, error) {
-	var (
-		u                    ent.User
-		r                    ent.Room
-		bio, name, directKey stdsql.NullString
-		avatar, owner        stdsql.NullInt64
-		lastSeen, deleted    stdsql.NullTime
-		kind                 string
-	)
-	err := queryOne(ctx, s.db, `SELECT u.nickname, u.bio, u.avatar_id, u.last_seen_at, u.created_at, u.deleted_at,
-  r.kind, r.name, r.direct_key, r.owner_id, r.last_seq, r.created_at, r.updated_at
-FROM memberships m JOIN users u ON u.id = m.user_id JOIN rooms r ON r.id = m.room_id
-WHERE m.room_id = ? AND m.user_id = ? AND m.left_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.pair_key = r.direct_key)`,
-		[]any{&u.Nickname, &bio, &avatar, &lastSeen, &u.CreatedAt, &deleted, &kind, &name, &directKey, &owner, &r.LastSeq, &r.CreatedAt, &r.UpdatedAt},
-		roomID, userID)
-	if errors.Is(err, stdsql.ErrNoRows) {
-		// Refused: not a member, or a block in a direct room (the rare
-		// path says which).
-		if _, err := postingMember(ctx, s.db, roomID, userID); err != nil {
-			return nil, nil, err
+// claimSeq takes room roomID's next seq for a message of sender, as
+// takeSeq does (the room's lock, the membership and blocks checked under
+// it, the unread counters bumped), without reading anything back: the
+// INSERT that follows (insertSent) takes the seq and revision from the
+// room's row. MariaDB: one statement; SQLite: two.
+func (s *Service) claimSeq(ctx context.Context, tx *ent.Tx, roomID, sender int, now time.Time) error {
+	d, err := s.sqlDialect(ctx)
+	if err != nil {
+		return err
+	}
+	if d == dialect.MySQL {
+		// The room's row is read (and locked) first: rooms is the first
+		// const table of the join, as every other writer locks it first.
+		res, err := tx.ExecContext(ctx, `UPDATE rooms r JOIN memberships m
+  ON m.room_id = r.id AND m.user_id = ? AND m.left_at IS NULL
+SET r.last_seq = r.last_seq + 1, r.revision = r.revision + 1, r.updated_at = ?,
+  r.message_count = r.message_count + 1, m.sent_count = m.sent_count + 1
+WHERE r.id = ? AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.pair_key = r.direct_key)`, sender, now, roomID)
+		if err != nil {
+			return fmt.Errorf("next seq of room %d: %w", roomID, err)
 		}
-		return nil, nil, ErrRoomNotFound // left or unblocked meanwhile: let the sender retry
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return orErr(err, refusedPoster(ctx, tx, roomID, sender))
+		}
+		return nil
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE rooms
+SET last_seq = last_seq + 1, revision = revision + 1, updated_at = ?, message_count = message_count + 1
+WHERE id = ? AND EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = ? AND m.user_id = ? AND m.left_at IS NULL)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.pair_key = rooms.direct_key)`, now, roomID, roomID, sender)
+	if err != nil {
+		return fmt.Errorf("next seq of room %d: %w", roomID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return orErr(err, refusedPoster(ctx, tx, roomID, sender))
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE memberships SET sent_count = sent_count + 1
+WHERE room_id = ? AND user_id = ? AND left_at IS NULL`, roomID, sender)
+	if err != nil {
+		return fmt.Errorf("count message of user %d in room %d: %w", sender, roomID, err)
+	}
+	return nil
+}
+
+// insertSentSQL stores a user's message at the seq and revision claimSeq
+// left in the room's row, and returns, besides the message's id, seq and
+// revision, the room (as of this seq: a rename that committed before is
+// seen) and the sender, which the published event carries: all in one
+// statement (MariaDB 10.5+ and SQLite 3.35+ return rows from INSERT, and
+// allow scalar subqueries in RETURNING).
+const insertSentSQL = `INSERT INTO messages
+  (room_id, sender_id, kind, body, seq, revision, last_change, client_id, attachment_id, reply_to_id, created_at)
+SELECT r.id, ?, ?, ?, r.last_seq, r.revision, 'ADDED', ?, ?, ?, ? FROM rooms r WHERE r.id = ?
+RETURNING id, seq, revision,
+  (SELECT kind FROM rooms WHERE id = ?), (SELECT name FROM rooms WHERE id = ?),
+  (SELECT direct_key FROM rooms WHERE id = ?), (SELECT owner_id FROM rooms WHERE id = ?),
+  (SELECT created_at FROM rooms WHERE id = ?),
+  (SELECT nickname FROM users WHERE id = ?), (SELECT bio FROM users WHERE id = ?),
+  (SELECT avatar_id FROM users WHERE id = ?), (SELECT last_seen_at FROM users WHERE id = ?),
+  (SELECT created_at FROM users WHERE id = ?), (SELECT deleted_at FROM users WHERE id = ?)`
+
+// insertSent stores d, a user's message, in room roomID after claimSeq;
+// see insertSentSQL.
+func (s *Service) insertSent(ctx context.Context, tx *ent.Tx, roomID int, d draft, now time.Time) (*ent.Message, *ent.User, *ent.Room, error) {
+	var (
+		m                        = &ent.Message{RoomID: roomID, SenderID: d.sender, AttachmentID: d.attachmentID, Kind: d.kind, Body: d.body, ClientID: d.clientID, ReplyToID: d.replyTo, CreatedAt: now, LastChange: message.LastChangeADDED}
+		r                        = &ent.Room{ID: roomID, UpdatedAt: now}
+		u                        = &ent.User{ID: deref(d.sender)}
+		rev                      int64
+		kind                     string
+		name, directKey, bio     stdsql.NullString
+		owner, avatar            stdsql.NullInt64
+		roomCreated, userCreated anyTime
+		lastSeen, deleted        anyTime
+		nickname                 stdsql.NullString
+	)
+	args := []any{d.sender, string(d.kind), d.body, d.clientID, d.attachmentID, d.replyTo, now, roomID}
+	for range 5 {
+		args = append(args, roomID)
+	}
+	for range 6 {
+		args = append(args, u.ID)
+	}
+	err := queryOne(ctx, tx, insertSentSQL,
+		[]any{&m.ID, &m.Seq, &rev, &kind, &name, &directKey, &owner, &roomCreated, &nickname, &bio, &avatar, &lastSeen, &userCreated, &deleted},
+		args...)
+	if errors.Is(err, stdsql.ErrNoRows) {
+		err = ErrRoomNotFound // claimSeq found the room: not reached
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("membership of user %d in room %d: %w", userID, roomID, err)
+		return nil, nil, nil, fmt.Errorf("store message in room %d: %w", roomID, err)
 	}
-	u.ID, r.ID, r.Kind = userID, roomID, room.Kind(kind)
-	if bio.Valid {
-		u.Bio = &bio.String
+	m.Revision = &rev
+	r.Kind, r.LastSeq, r.Revision, r.CreatedAt = room.Kind(kind), m.Seq, rev, roomCreated.t
+	r.Name, r.DirectKey, r.OwnerID = nullString(name), nullString(directKey), nullInt(owner)
+	u.Nickname, u.Bio, u.AvatarID, u.CreatedAt = nickname.String, nullString(bio), nullInt(avatar), userCreated.t
+	u.LastSeenAt, u.DeletedAt = lastSeen.ptr(), deleted.ptr()
+	return m, u, r, nil
+}
+
+func nullString(s stdsql.NullString) *string {
+	if !s.Valid {
+		return nil
 	}
-	if avatar.Valid {
-		id := int(avatar.Int64)
-		u.AvatarID = &id
+	return &s.String
+}
+
+func nullInt(n stdsql.NullInt64) *int {
+	if !n.Valid {
+		return nil
 	}
-	if lastSeen.Valid {
-		u.LastSeenAt = &lastSeen.Time
+	i := int(n.Int64)
+	return &i
+}
+
+// anyTime scans a time that the driver may hand over as text: SQLite's
+// driver parses a column's time only when it knows the column's declared
+// type, which an expression such as a subquery has none of.
+type anyTime struct {
+	t     time.Time
+	valid bool
+}
+
+func (a *anyTime) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*a = anyTime{}
+		return nil
+	case time.Time:
+		*a = anyTime{v.UTC(), true}
+		return nil
+	case []byte:
+		return a.parse(string(v))
+	case string:
+		return a.parse(v)
 	}
-	if deleted.Valid {
-		u.DeletedAt = &deleted.Time
+	return fmt.Errorf("scan time: unexpected %T", v)
+}
+
+// timeLayouts are the text forms of times that SQLite's driver writes.
+var timeLayouts = []string{
+	"2006-01-02 15:04:05.999999999-07:00",
+	"2006-01-02T15:04:05.999999999-07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+	time.RFC3339Nano,
+}
+
+func (a *anyTime) parse(s string) error {
+	s = strings.TrimSuffix(s, "Z")
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			*a = anyTime{t.UTC(), true}
+			return nil
+		}
 	}
-	if name.Valid {
-		r.Name = &name.String
+	return fmt.Errorf("scan time: unexpected %q", s)
+}
+
+func (a anyTime) ptr() *time.Time {
+	if !a.valid {
+		return nil
 	}
-	if directKey.Valid {
-		r.DirectKey = &directKey.String
-	}
-	if owner.Valid {
-		id := int(owner.Int64)
-		r.OwnerID = &id
-	}
-	return &u, &r, nil
+	t := a.t
+	return &t
 }
 
 // takeSeq takes room roomID's next seq for a message of sender (a current

@@ -405,9 +405,15 @@ func ParseDatabaseURL(s string) (Database, error) {
 }
 
 // withMySQLDefaults sets what chatty relies on: times as time.Time in UTC
-// and utf8mb4 so Korean and emoji round-trip.
+// and utf8mb4 so Korean and emoji round-trip. And the driver's
+// interpolateParams: a statement with arguments is one round trip (the
+// arguments escaped by the driver, which refuses the multi-byte charsets
+// where that is unsafe; utf8mb4 is not one of them), not three packets
+// and two round trips (prepare, execute, close) on a server-side prepared
+// statement used once.
 func withMySQLDefaults(cfg *mysql.Config) string {
 	cfg.ParseTime = true
+	cfg.InterpolateParams = true
 	cfg.Loc = time.UTC
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}

@@ -294,12 +294,16 @@ func TestRefreshRotatesAndDetectsReuse(t *testing.T) {
 func TestSignOut(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		a := e.signUp(t, "leaver")
+		var v viewerData
+		e.client(a).do(t, viewerQuery, nil).Decode(t, &v) // its session is now remembered open
+		if v.Viewer == nil {
+			t.Fatal("the access token does not work before signOut")
+		}
 		var out struct{ SignOut bool }
 		e.anon().do(t, `mutation($t: String!) { signOut(refreshToken: $t) }`, map[string]any{"t": a.RefreshToken}).Decode(t, &out)
 		if !out.SignOut {
 			t.Fatal("signOut = false for an open session")
 		}
-		var v viewerData
 		e.client(a).do(t, viewerQuery, nil).Decode(t, &v)
 		if v.Viewer != nil {
 			t.Fatal("the access token works after signOut")
@@ -310,6 +314,36 @@ func TestSignOut(t *testing.T) {
 		e.anon().do(t, `mutation($t: String!) { signOut(refreshToken: $t) }`, map[string]any{"t": a.RefreshToken}).Decode(t, &out)
 		if out.SignOut {
 			t.Fatal("signing out twice reports an open session the second time")
+		}
+	})
+}
+
+// An access token whose session ended stops working at once, also just
+// after it was used (the server remembers open sessions for a second): a
+// password change ends the other sessions, deleting the account all.
+func TestEndedSessionsAreRefusedAtOnce(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		a := e.signUp(t, "changer")
+		var second signInData
+		e.anon().do(t, signInMutation, map[string]any{"e": a.Email, "p": a.Password}).Decode(t, &second)
+		works := func(token string) bool {
+			var v viewerData
+			e.as(token).do(t, viewerQuery, nil).Decode(t, &v)
+			return v.Viewer != nil
+		}
+		if !works(a.AccessToken) || !works(second.SignIn.AccessToken) {
+			t.Fatal("a fresh session does not work")
+		}
+		e.client(a).do(t, updateProfile, map[string]any{"in": map[string]any{"password": "brand new password", "currentPassword": a.Password}})
+		if works(second.SignIn.AccessToken) {
+			t.Fatal("the other session's access token works after a password change")
+		}
+		if !works(a.AccessToken) {
+			t.Fatal("the session that changed the password was ended")
+		}
+		e.client(a).do(t, `mutation($p: String) { deleteAccount(password: $p) }`, map[string]any{"p": "brand new password"})
+		if works(a.AccessToken) {
+			t.Fatal("the access token works after deleteAccount")
 		}
 	})
 }

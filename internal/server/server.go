@@ -148,6 +148,7 @@ func New(cfg Config) *Server {
 	if !cfg.MetricsApart {
 		mux.Handle("GET /metrics", s.metrics.handler())
 	}
+	mux.Handle("GET /widget.js", s.instrument("widget", widgetHandler))
 	mux.Handle("GET /playground", http.RedirectHandler("/", http.StatusMovedPermanently))
 	mux.Handle("GET /app", http.RedirectHandler(webAppPrefix, http.StatusMovedPermanently))
 	mux.Handle(webAppPrefix, s.instrument("app", webApp(web.Dist(), cfg.PublicURL)))

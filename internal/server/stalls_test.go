@@ -273,3 +273,23 @@ func TestOpeningADirectChatDoesNotWaitForItsLock(t *testing.T) {
 		})
 	}
 }
+
+// A member who sent lately needs no membership read before the room's
+// lock; once they leave, a send of theirs is refused at once again,
+// without waiting for the lock.
+func TestLeftMemberSendDoesNotWaitForLockedRoom(t *testing.T) {
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			l := newLockedRoomEnv(t, backend)
+			cb := l.client(l.b)
+			cb.send(t, l.locked.ID, "bob was here")
+			cb.do(t, `mutation($r: ID!) { leaveRoom(roomId: $r) }`, map[string]any{"r": l.locked.ID})
+			l.holdLock(t)
+			resp := cb.do(t, sendOp, map[string]any{"r": l.locked.ID, "b": "still here?"})
+			if resp.Code() != "NOT_FOUND" {
+				t.Fatalf("sendMessage by a member who left, to a locked room: %s, want NOT_FOUND", resp.Raw)
+			}
+		})
+	}
+}

@@ -362,7 +362,15 @@ func wsNotificationsLive(t *testing.T, e *env, ws *wsClient, u account, id strin
 		}
 		var mr struct{ MarkRoomRead struct{ UnreadCount int } }
 		e.client(u).do(t, markReadOp, map[string]any{"r": pr.ID}).Decode(t, &mr)
-		return prober
+		// That read comes back as ROOM_READ (u's badges clear); the
+		// prober's messages still in flight come before it.
+		for {
+			n := wsNextNotification(t, ws, id, prober)
+			if n.Kind == "ROOM_READ" && n.Room != nil && n.Room.ID == pr.ID {
+				return prober
+			}
+			t.Fatalf("while waiting for the prober's room to be read: %+v", n)
+		}
 	}
 	t.Fatalf("notifications not live after %v", wsWait)
 	return prober
@@ -432,8 +440,11 @@ func TestWebSocketNotifications(t *testing.T) {
 			t.Fatalf("after u's own message the next wsNotification is %+v, want y's %q", n.Message, "three")
 		}
 
-		// Reading lowers the total the next notification carries.
+		// Reading tells u's badges the new total at once (ROOM_READ, u
+		// the actor), and lowers the total the next notification carries.
 		cu.do(t, markReadOp, map[string]any{"r": direct.ID}).Decode(t, &struct{}{})
+		want(next(), "ROOM_READ", u, direct.ID, 1)
+		cu.do(t, markReadOp, map[string]any{"r": direct.ID}).Decode(t, &struct{}{}) // nothing moved: no notification
 		cx.send(t, direct.ID, "four")
 		want(next(), "NEW_MESSAGE", x, direct.ID, 2)
 

@@ -60,7 +60,7 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 		err := s.cfg.Chat.WatchSessions(watch, v, func() {
 			check, cancel := context.WithTimeout(watch, s.cfg.DBTimeout)
 			defer cancel()
-			_, _, err := s.cfg.Auth.Authenticate(check, token)
+			_, _, err := s.cfg.Auth.Recheck(check, token)
 			switch {
 			case err == nil || watch.Err() != nil:
 			case apperr.KindOf(err) != "": // the session ended, or the account

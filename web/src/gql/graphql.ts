@@ -45,6 +45,8 @@ export type NotificationKind =
   | 'NEW_MESSAGE'
   /** Someone created a room with the viewer in it, or added the viewer to a room. */
   | 'ROOM_ADDED'
+  /** The viewer read a room, on this device or another (room is set; actor is the viewer): totalUnread is the new total, so a badge clears. */
+  | 'ROOM_READ'
   /** An OWNER removed the viewer from a room (room is set). */
   | 'ROOM_REMOVED';
 
