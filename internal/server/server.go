@@ -27,6 +27,7 @@ import (
 	"github.com/chatty/chatty/internal/database"
 	"github.com/chatty/chatty/internal/pubsub"
 	"github.com/chatty/chatty/internal/upload"
+	"github.com/chatty/chatty/web"
 )
 
 // Limits on what one request may ask.
@@ -162,6 +163,8 @@ func New(cfg Config) *Server {
 	}
 	mux.Handle("GET /widget.js", s.instrument("widget", widgetHandler))
 	mux.Handle("GET /playground", http.RedirectHandler("/", http.StatusMovedPermanently))
+	mux.Handle("GET /app", http.RedirectHandler(webAppPrefix, http.StatusMovedPermanently))
+	mux.Handle(webAppPrefix, s.instrument("app", webApp(web.Dist(), cfg.PublicURL)))
 	mux.Handle("/", s.instrument("graphiql", graphiQL("/graphql")))
 	s.handler = s.withClient(s.recover(mux))
 	return s
