@@ -28,14 +28,6 @@ var pending = map[string]string{
 	// #10 search and blocking
 	// #11 web app: sign-in options
 	"Query.authProviders": "#11 web app",
-	// #12 scale-out: notification history
-	"Mutation.markNotificationsRead": "#12 notification history",
-	"Notification.cursor":            "#12 notification history",
-	"Notification.id":                "#12 notification history",
-	"Notification.readAt":            "#12 notification history",
-	"NotificationConnection":         "#12 notification history",
-	"NotificationEdge":               "#12 notification history",
-	"Query.notificationHistory":      "#12 notification history",
 }
 
 // TestSchemaContainsContract checks that the served schema contains every

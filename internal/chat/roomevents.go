@@ -172,6 +172,7 @@ func (s *Service) publishRead(ctx context.Context, e Event) error {
 		return err
 	}
 	return s.emitTo(ctx, userTopic(u.ID), userEvent{
-		Kind: NotifyRoomRead, Room: toWireRoom(r), Actor: toWireUser(u), TotalUnread: totals[u.ID], CreatedAt: at,
+		ID: e.notes[u.ID], Kind: NotifyRoomRead, Room: toWireRoom(r), Actor: toWireUser(u), TotalUnread: totals[u.ID],
+		CreatedAt: at, ReadAt: &at, // stored read: the reader's own doing
 	})
 }
