@@ -41,6 +41,7 @@ type env struct {
 	URL    string
 	DB     *database.DB
 	Auth   *auth.Service
+	Chat   *chat.Service
 	Server *server.Server
 }
 
@@ -101,7 +102,7 @@ func newEnvOn(t testing.TB, db *database.DB, opts ...envOption) *env {
 	srv := server.New(sc)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &env{URL: ts.URL, DB: db, Auth: authSvc, Server: srv}
+	return &env{URL: ts.URL, DB: db, Auth: authSvc, Chat: sc.Chat, Server: srv}
 }
 
 // gqlError is one entry of a response's errors.
