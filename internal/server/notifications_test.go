@@ -467,3 +467,61 @@ func TestNotificationsPruned(t *testing.T) {
 		}
 	})
 }
+
+// B's instance loses Redis while notifications for B are committed, on
+// that instance and the other one: once Redis is back, B's subscription
+// catches up from the database and delivers each of them once, in order,
+// then goes on live.
+func TestNotificationsThroughRedisOutage(t *testing.T) {
+	redis := redisURL(t)
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			one, two, proxy := cutOffPair(t, backend, redis)
+			a, b := one.signUp(t, "sender"), one.signUp(t, "reader")
+			r := two.client(a).createRoom(t, nil, b.ID)
+			ws := one.wsConnect(t, protoTransportWS, b)
+			ws.subscribe("n", notificationsAfterOp, map[string]any{"after": nil})
+			for live := false; !live; { // live once a probe comes
+				two.client(a).send(t, r.ID, "probe")
+				n, err := nextStored(t, ws, "n", 300*time.Millisecond)
+				if err != nil && !errors.Is(err, errWSNoFrame) {
+					t.Fatal(err)
+				}
+				live = err == nil && n.Kind == "NEW_MESSAGE"
+			}
+			for { // probes in flight
+				if _, err := nextStored(t, ws, "n", 300*time.Millisecond); err != nil {
+					break
+				}
+			}
+
+			proxy.cut()
+			var want []string
+			for i := range 4 {
+				e := []*env{two, one}[i%2] // one's own publishes fail too
+				e.client(a).send(t, r.ID, fmt.Sprint("during ", i))
+				want = append(want, fmt.Sprint("NEW_MESSAGE:during ", i))
+			}
+			time.Sleep(300 * time.Millisecond) // one tries to subscribe again and fails
+			proxy.restore()
+
+			var got []string
+			for len(got) < len(want) {
+				n, err := nextStored(t, ws, "n", outageWait)
+				if err != nil {
+					t.Fatalf("after %v: %v", got, err)
+				}
+				got = append(got, describe(n))
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("after the outage %v, want %v", got, want)
+			}
+			two.client(a).send(t, r.ID, "after")
+			if n, err := nextStored(t, ws, "n", outageWait); err != nil || describe(n) != "NEW_MESSAGE:after" {
+				t.Fatalf("live again: %v %v", n, err)
+			}
+			ws.quiet("n", 300*time.Millisecond)
+		})
+	}
+}
