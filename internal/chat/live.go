@@ -126,11 +126,11 @@ func (s *Service) publishMessage(ctx context.Context, e Event) error {
 		return err
 	}
 	wm.Reactions = []wireReaction{} // a new message has none yet
-	if err := s.emitTo(ctx, roomTopic(m.RoomID), roomEvent{Type: "message", Message: wm, Left: e.Left}); err != nil {
-		return err
-	}
+	// A failed room publish does not stop the notifications: they are
+	// held and published again (emitNote).
+	failed := s.emitTo(ctx, roomTopic(m.RoomID), roomEvent{Type: "message", Message: wm, Left: e.Left})
 	if m.Kind == message.KindSYSTEM {
-		return nil // nobody is notified of joins and leaves
+		return failed // nobody is notified of joins and leaves
 	}
 	// Whom it notified, their notifications and totals, in one query.
 	recipients, err := s.recipientNotes(ctx, m.ID)
@@ -139,15 +139,15 @@ func (s *Service) publishMessage(ctx context.Context, e Event) error {
 	}
 	wr, wa := toWireRoom(r), toWireUser(sender) // the same for every recipient
 	for _, rn := range recipients {
-		err := s.emitTo(ctx, userTopic(rn.userID), userEvent{
+		err := s.emitNote(ctx, rn.userID, userEvent{
 			ID: rn.id, Kind: NotifyNewMessage, Room: wr, Message: wm, Actor: wa,
 			TotalUnread: rn.total, CreatedAt: m.CreatedAt,
 		})
 		if err != nil {
-			return err
+			failed = err // the others still get theirs (or are held too)
 		}
 	}
-	return nil
+	return failed
 }
 
 // notify publishes the notifications of kind stored with e (those who
@@ -172,15 +172,16 @@ func (s *Service) notify(ctx context.Context, e Event, kind NotificationKind) er
 		return err
 	}
 	wr, wa := toWireRoom(r), toWireUser(actor) // the same for every recipient
+	var failed error
 	for _, uid := range users {
-		err := s.emitTo(ctx, userTopic(uid), userEvent{
+		err := s.emitNote(ctx, uid, userEvent{
 			ID: e.notes[uid], Kind: kind, Room: wr, Actor: wa, TotalUnread: totals[uid], CreatedAt: e.notedAt,
 		})
 		if err != nil {
-			return err
+			failed = err
 		}
 	}
-	return nil
+	return failed
 }
 
 // activeSubs counts each user's live subscriptions on this instance.
@@ -850,6 +851,8 @@ type notifStream struct {
 
 	last     int          // the highest id delivered (or the resume point)
 	replayed map[int]bool // ids delivered from the database that may still come live
+	recent   [32]int      // the ids delivered live last (a ring, next is its next slot)
+	next     int
 	filling  bool         // a replay from the database is under way, one page per step
 
 	mu     sync.Mutex // guards sub against close from another goroutine
@@ -938,6 +941,11 @@ func (n *notifStream) step() error {
 			delete(n.replayed, nt.ID) // it comes live once
 			return nil
 		}
+		if slices.Contains(n.recent[:], nt.ID) {
+			return nil // published again after a broker error, though it had gone through
+		}
+		n.recent[n.next] = nt.ID
+		n.next = (n.next + 1) % len(n.recent)
 		n.last = max(n.last, nt.ID)
 		n.send(nt)
 		return nil

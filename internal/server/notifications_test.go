@@ -525,3 +525,59 @@ func TestNotificationsThroughRedisOutage(t *testing.T) {
 		})
 	}
 }
+
+// The sender's instance loses Redis while B's stays connected: what was
+// committed meanwhile reaches B, once each, when Redis is back (the
+// publishing instance holds the notifications it could not publish).
+func TestNotificationsPublishedAfterRedisOutage(t *testing.T) {
+	redis := redisURL(t)
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			one, two, proxy := cutOffPair(t, backend, redis)
+			a, b := one.signUp(t, "sender"), one.signUp(t, "reader")
+			r := one.client(a).createRoom(t, nil, b.ID)
+			ws := two.wsConnect(t, protoTransportWS, b)
+			ws.subscribe("n", notificationsAfterOp, map[string]any{"after": nil})
+			for live := false; !live; { // live once a probe sent through one comes
+				one.client(a).send(t, r.ID, "probe")
+				n, err := nextStored(t, ws, "n", 300*time.Millisecond)
+				if err != nil && !errors.Is(err, errWSNoFrame) {
+					t.Fatal(err)
+				}
+				live = err == nil && n.Kind == "NEW_MESSAGE"
+			}
+			for { // probes in flight
+				if _, err := nextStored(t, ws, "n", 300*time.Millisecond); err != nil {
+					break
+				}
+			}
+
+			proxy.cut()
+			var want []string
+			for i := range 3 {
+				one.client(a).send(t, r.ID, fmt.Sprint("during ", i))
+				want = append(want, fmt.Sprint("NEW_MESSAGE:during ", i))
+			}
+			proxy.restore()
+			one.client(a).send(t, r.ID, "after")
+			want = append(want, "NEW_MESSAGE:after")
+
+			var got []string
+			for len(got) < len(want) {
+				n, err := nextStored(t, ws, "n", outageWait)
+				if err != nil {
+					t.Fatalf("after %v: %v", got, err)
+				}
+				got = append(got, describe(n))
+			}
+			// "after" may overtake the held ones; each arrives once.
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("b got %v, want %v", got, want)
+			}
+			ws.quiet("n", 500*time.Millisecond)
+		})
+	}
+}
