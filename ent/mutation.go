@@ -5560,24 +5560,24 @@ func (m *MessageMutation) ResetEdge(name string) error {
 // NotificationMutation represents an operation that mutates the Notification nodes in the graph.
 type NotificationMutation struct {
 	config
-	op             Op
-	typ            string
-	id             *int
-	kind           *string
-	created_at     *time.Time
-	read_at        *time.Time
-	clearedFields  map[string]struct{}
-	user           *int
-	cleareduser    bool
-	room           *int
-	clearedroom    bool
-	message        *int
-	clearedmessage bool
-	actor          *int
-	clearedactor   bool
-	done           bool
-	oldValue       func(context.Context) (*Notification, error)
-	predicates     []predicate.Notification
+	op            Op
+	typ           string
+	id            *int
+	user_id       *int
+	adduser_id    *int
+	kind          *string
+	room_id       *int
+	addroom_id    *int
+	message_id    *int
+	addmessage_id *int
+	actor_id      *int
+	addactor_id   *int
+	created_at    *time.Time
+	read_at       *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*Notification, error)
+	predicates    []predicate.Notification
 }
 
 var _ ent.Mutation = (*NotificationMutation)(nil)
@@ -5680,12 +5680,13 @@ func (m *NotificationMutation) IDs(ctx context.Context) ([]int, error) {
 
 // SetUserID sets the "user_id" field.
 func (m *NotificationMutation) SetUserID(i int) {
-	m.user = &i
+	m.user_id = &i
+	m.adduser_id = nil
 }
 
 // UserID returns the value of the "user_id" field in the mutation.
 func (m *NotificationMutation) UserID() (r int, exists bool) {
-	v := m.user
+	v := m.user_id
 	if v == nil {
 		return
 	}
@@ -5709,9 +5710,28 @@ func (m *NotificationMutation) OldUserID(ctx context.Context) (v int, err error)
 	return oldValue.UserID, nil
 }
 
+// AddUserID adds i to the "user_id" field.
+func (m *NotificationMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *NotificationMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
 // ResetUserID resets all changes to the "user_id" field.
 func (m *NotificationMutation) ResetUserID() {
-	m.user = nil
+	m.user_id = nil
+	m.adduser_id = nil
 }
 
 // SetKind sets the "kind" field.
@@ -5752,12 +5772,13 @@ func (m *NotificationMutation) ResetKind() {
 
 // SetRoomID sets the "room_id" field.
 func (m *NotificationMutation) SetRoomID(i int) {
-	m.room = &i
+	m.room_id = &i
+	m.addroom_id = nil
 }
 
 // RoomID returns the value of the "room_id" field in the mutation.
 func (m *NotificationMutation) RoomID() (r int, exists bool) {
-	v := m.room
+	v := m.room_id
 	if v == nil {
 		return
 	}
@@ -5781,9 +5802,28 @@ func (m *NotificationMutation) OldRoomID(ctx context.Context) (v *int, err error
 	return oldValue.RoomID, nil
 }
 
+// AddRoomID adds i to the "room_id" field.
+func (m *NotificationMutation) AddRoomID(i int) {
+	if m.addroom_id != nil {
+		*m.addroom_id += i
+	} else {
+		m.addroom_id = &i
+	}
+}
+
+// AddedRoomID returns the value that was added to the "room_id" field in this mutation.
+func (m *NotificationMutation) AddedRoomID() (r int, exists bool) {
+	v := m.addroom_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
 // ClearRoomID clears the value of the "room_id" field.
 func (m *NotificationMutation) ClearRoomID() {
-	m.room = nil
+	m.room_id = nil
+	m.addroom_id = nil
 	m.clearedFields[notification.FieldRoomID] = struct{}{}
 }
 
@@ -5795,18 +5835,20 @@ func (m *NotificationMutation) RoomIDCleared() bool {
 
 // ResetRoomID resets all changes to the "room_id" field.
 func (m *NotificationMutation) ResetRoomID() {
-	m.room = nil
+	m.room_id = nil
+	m.addroom_id = nil
 	delete(m.clearedFields, notification.FieldRoomID)
 }
 
 // SetMessageID sets the "message_id" field.
 func (m *NotificationMutation) SetMessageID(i int) {
-	m.message = &i
+	m.message_id = &i
+	m.addmessage_id = nil
 }
 
 // MessageID returns the value of the "message_id" field in the mutation.
 func (m *NotificationMutation) MessageID() (r int, exists bool) {
-	v := m.message
+	v := m.message_id
 	if v == nil {
 		return
 	}
@@ -5830,9 +5872,28 @@ func (m *NotificationMutation) OldMessageID(ctx context.Context) (v *int, err er
 	return oldValue.MessageID, nil
 }
 
+// AddMessageID adds i to the "message_id" field.
+func (m *NotificationMutation) AddMessageID(i int) {
+	if m.addmessage_id != nil {
+		*m.addmessage_id += i
+	} else {
+		m.addmessage_id = &i
+	}
+}
+
+// AddedMessageID returns the value that was added to the "message_id" field in this mutation.
+func (m *NotificationMutation) AddedMessageID() (r int, exists bool) {
+	v := m.addmessage_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
 // ClearMessageID clears the value of the "message_id" field.
 func (m *NotificationMutation) ClearMessageID() {
-	m.message = nil
+	m.message_id = nil
+	m.addmessage_id = nil
 	m.clearedFields[notification.FieldMessageID] = struct{}{}
 }
 
@@ -5844,18 +5905,20 @@ func (m *NotificationMutation) MessageIDCleared() bool {
 
 // ResetMessageID resets all changes to the "message_id" field.
 func (m *NotificationMutation) ResetMessageID() {
-	m.message = nil
+	m.message_id = nil
+	m.addmessage_id = nil
 	delete(m.clearedFields, notification.FieldMessageID)
 }
 
 // SetActorID sets the "actor_id" field.
 func (m *NotificationMutation) SetActorID(i int) {
-	m.actor = &i
+	m.actor_id = &i
+	m.addactor_id = nil
 }
 
 // ActorID returns the value of the "actor_id" field in the mutation.
 func (m *NotificationMutation) ActorID() (r int, exists bool) {
-	v := m.actor
+	v := m.actor_id
 	if v == nil {
 		return
 	}
@@ -5879,9 +5942,28 @@ func (m *NotificationMutation) OldActorID(ctx context.Context) (v *int, err erro
 	return oldValue.ActorID, nil
 }
 
+// AddActorID adds i to the "actor_id" field.
+func (m *NotificationMutation) AddActorID(i int) {
+	if m.addactor_id != nil {
+		*m.addactor_id += i
+	} else {
+		m.addactor_id = &i
+	}
+}
+
+// AddedActorID returns the value that was added to the "actor_id" field in this mutation.
+func (m *NotificationMutation) AddedActorID() (r int, exists bool) {
+	v := m.addactor_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
 // ClearActorID clears the value of the "actor_id" field.
 func (m *NotificationMutation) ClearActorID() {
-	m.actor = nil
+	m.actor_id = nil
+	m.addactor_id = nil
 	m.clearedFields[notification.FieldActorID] = struct{}{}
 }
 
@@ -5893,7 +5975,8 @@ func (m *NotificationMutation) ActorIDCleared() bool {
 
 // ResetActorID resets all changes to the "actor_id" field.
 func (m *NotificationMutation) ResetActorID() {
-	m.actor = nil
+	m.actor_id = nil
+	m.addactor_id = nil
 	delete(m.clearedFields, notification.FieldActorID)
 }
 
@@ -5982,114 +6065,6 @@ func (m *NotificationMutation) ResetReadAt() {
 	delete(m.clearedFields, notification.FieldReadAt)
 }
 
-// ClearUser clears the "user" edge to the User entity.
-func (m *NotificationMutation) ClearUser() {
-	m.cleareduser = true
-	m.clearedFields[notification.FieldUserID] = struct{}{}
-}
-
-// UserCleared reports if the "user" edge to the User entity was cleared.
-func (m *NotificationMutation) UserCleared() bool {
-	return m.cleareduser
-}
-
-// UserIDs returns the "user" edge IDs in the mutation.
-// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
-// UserID instead. It exists only for internal usage by the builders.
-func (m *NotificationMutation) UserIDs() (ids []int) {
-	if id := m.user; id != nil {
-		ids = append(ids, *id)
-	}
-	return
-}
-
-// ResetUser resets all changes to the "user" edge.
-func (m *NotificationMutation) ResetUser() {
-	m.user = nil
-	m.cleareduser = false
-}
-
-// ClearRoom clears the "room" edge to the Room entity.
-func (m *NotificationMutation) ClearRoom() {
-	m.clearedroom = true
-	m.clearedFields[notification.FieldRoomID] = struct{}{}
-}
-
-// RoomCleared reports if the "room" edge to the Room entity was cleared.
-func (m *NotificationMutation) RoomCleared() bool {
-	return m.RoomIDCleared() || m.clearedroom
-}
-
-// RoomIDs returns the "room" edge IDs in the mutation.
-// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
-// RoomID instead. It exists only for internal usage by the builders.
-func (m *NotificationMutation) RoomIDs() (ids []int) {
-	if id := m.room; id != nil {
-		ids = append(ids, *id)
-	}
-	return
-}
-
-// ResetRoom resets all changes to the "room" edge.
-func (m *NotificationMutation) ResetRoom() {
-	m.room = nil
-	m.clearedroom = false
-}
-
-// ClearMessage clears the "message" edge to the Message entity.
-func (m *NotificationMutation) ClearMessage() {
-	m.clearedmessage = true
-	m.clearedFields[notification.FieldMessageID] = struct{}{}
-}
-
-// MessageCleared reports if the "message" edge to the Message entity was cleared.
-func (m *NotificationMutation) MessageCleared() bool {
-	return m.MessageIDCleared() || m.clearedmessage
-}
-
-// MessageIDs returns the "message" edge IDs in the mutation.
-// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
-// MessageID instead. It exists only for internal usage by the builders.
-func (m *NotificationMutation) MessageIDs() (ids []int) {
-	if id := m.message; id != nil {
-		ids = append(ids, *id)
-	}
-	return
-}
-
-// ResetMessage resets all changes to the "message" edge.
-func (m *NotificationMutation) ResetMessage() {
-	m.message = nil
-	m.clearedmessage = false
-}
-
-// ClearActor clears the "actor" edge to the User entity.
-func (m *NotificationMutation) ClearActor() {
-	m.clearedactor = true
-	m.clearedFields[notification.FieldActorID] = struct{}{}
-}
-
-// ActorCleared reports if the "actor" edge to the User entity was cleared.
-func (m *NotificationMutation) ActorCleared() bool {
-	return m.ActorIDCleared() || m.clearedactor
-}
-
-// ActorIDs returns the "actor" edge IDs in the mutation.
-// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
-// ActorID instead. It exists only for internal usage by the builders.
-func (m *NotificationMutation) ActorIDs() (ids []int) {
-	if id := m.actor; id != nil {
-		ids = append(ids, *id)
-	}
-	return
-}
-
-// ResetActor resets all changes to the "actor" edge.
-func (m *NotificationMutation) ResetActor() {
-	m.actor = nil
-	m.clearedactor = false
-}
-
 // Where appends a list predicates to the NotificationMutation builder.
 func (m *NotificationMutation) Where(ps ...predicate.Notification) {
 	m.predicates = append(m.predicates, ps...)
@@ -6125,19 +6100,19 @@ func (m *NotificationMutation) Type() string {
 // AddedFields().
 func (m *NotificationMutation) Fields() []string {
 	fields := make([]string, 0, 7)
-	if m.user != nil {
+	if m.user_id != nil {
 		fields = append(fields, notification.FieldUserID)
 	}
 	if m.kind != nil {
 		fields = append(fields, notification.FieldKind)
 	}
-	if m.room != nil {
+	if m.room_id != nil {
 		fields = append(fields, notification.FieldRoomID)
 	}
-	if m.message != nil {
+	if m.message_id != nil {
 		fields = append(fields, notification.FieldMessageID)
 	}
-	if m.actor != nil {
+	if m.actor_id != nil {
 		fields = append(fields, notification.FieldActorID)
 	}
 	if m.created_at != nil {
@@ -6257,6 +6232,18 @@ func (m *NotificationMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *NotificationMutation) AddedFields() []string {
 	var fields []string
+	if m.adduser_id != nil {
+		fields = append(fields, notification.FieldUserID)
+	}
+	if m.addroom_id != nil {
+		fields = append(fields, notification.FieldRoomID)
+	}
+	if m.addmessage_id != nil {
+		fields = append(fields, notification.FieldMessageID)
+	}
+	if m.addactor_id != nil {
+		fields = append(fields, notification.FieldActorID)
+	}
 	return fields
 }
 
@@ -6265,6 +6252,14 @@ func (m *NotificationMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *NotificationMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case notification.FieldUserID:
+		return m.AddedUserID()
+	case notification.FieldRoomID:
+		return m.AddedRoomID()
+	case notification.FieldMessageID:
+		return m.AddedMessageID()
+	case notification.FieldActorID:
+		return m.AddedActorID()
 	}
 	return nil, false
 }
@@ -6274,6 +6269,34 @@ func (m *NotificationMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *NotificationMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case notification.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	case notification.FieldRoomID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRoomID(v)
+		return nil
+	case notification.FieldMessageID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMessageID(v)
+		return nil
+	case notification.FieldActorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddActorID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Notification numeric field %s", name)
 }
@@ -6355,49 +6378,19 @@ func (m *NotificationMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *NotificationMutation) AddedEdges() []string {
-	edges := make([]string, 0, 4)
-	if m.user != nil {
-		edges = append(edges, notification.EdgeUser)
-	}
-	if m.room != nil {
-		edges = append(edges, notification.EdgeRoom)
-	}
-	if m.message != nil {
-		edges = append(edges, notification.EdgeMessage)
-	}
-	if m.actor != nil {
-		edges = append(edges, notification.EdgeActor)
-	}
+	edges := make([]string, 0, 0)
 	return edges
 }
 
 // AddedIDs returns all IDs (to other nodes) that were added for the given edge
 // name in this mutation.
 func (m *NotificationMutation) AddedIDs(name string) []ent.Value {
-	switch name {
-	case notification.EdgeUser:
-		if id := m.user; id != nil {
-			return []ent.Value{*id}
-		}
-	case notification.EdgeRoom:
-		if id := m.room; id != nil {
-			return []ent.Value{*id}
-		}
-	case notification.EdgeMessage:
-		if id := m.message; id != nil {
-			return []ent.Value{*id}
-		}
-	case notification.EdgeActor:
-		if id := m.actor; id != nil {
-			return []ent.Value{*id}
-		}
-	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *NotificationMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 0)
 	return edges
 }
 
@@ -6409,75 +6402,25 @@ func (m *NotificationMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *NotificationMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 4)
-	if m.cleareduser {
-		edges = append(edges, notification.EdgeUser)
-	}
-	if m.clearedroom {
-		edges = append(edges, notification.EdgeRoom)
-	}
-	if m.clearedmessage {
-		edges = append(edges, notification.EdgeMessage)
-	}
-	if m.clearedactor {
-		edges = append(edges, notification.EdgeActor)
-	}
+	edges := make([]string, 0, 0)
 	return edges
 }
 
 // EdgeCleared returns a boolean which indicates if the edge with the given name
 // was cleared in this mutation.
 func (m *NotificationMutation) EdgeCleared(name string) bool {
-	switch name {
-	case notification.EdgeUser:
-		return m.cleareduser
-	case notification.EdgeRoom:
-		return m.clearedroom
-	case notification.EdgeMessage:
-		return m.clearedmessage
-	case notification.EdgeActor:
-		return m.clearedactor
-	}
 	return false
 }
 
 // ClearEdge clears the value of the edge with the given name. It returns an error
 // if that edge is not defined in the schema.
 func (m *NotificationMutation) ClearEdge(name string) error {
-	switch name {
-	case notification.EdgeUser:
-		m.ClearUser()
-		return nil
-	case notification.EdgeRoom:
-		m.ClearRoom()
-		return nil
-	case notification.EdgeMessage:
-		m.ClearMessage()
-		return nil
-	case notification.EdgeActor:
-		m.ClearActor()
-		return nil
-	}
 	return fmt.Errorf("unknown Notification unique edge %s", name)
 }
 
 // ResetEdge resets all changes to the edge with the given name in this mutation.
 // It returns an error if the edge is not defined in the schema.
 func (m *NotificationMutation) ResetEdge(name string) error {
-	switch name {
-	case notification.EdgeUser:
-		m.ResetUser()
-		return nil
-	case notification.EdgeRoom:
-		m.ResetRoom()
-		return nil
-	case notification.EdgeMessage:
-		m.ResetMessage()
-		return nil
-	case notification.EdgeActor:
-		m.ResetActor()
-		return nil
-	}
 	return fmt.Errorf("unknown Notification edge %s", name)
 }
 

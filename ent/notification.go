@@ -9,10 +9,7 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
-	"github.com/chatty/chatty/ent/message"
 	"github.com/chatty/chatty/ent/notification"
-	"github.com/chatty/chatty/ent/room"
-	"github.com/chatty/chatty/ent/user"
 )
 
 // Notification is the model entity for the Notification schema.
@@ -33,72 +30,8 @@ type Notification struct {
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// ReadAt holds the value of the "read_at" field.
-	ReadAt *time.Time `json:"read_at,omitempty"`
-	// Edges holds the relations/edges for other nodes in the graph.
-	// The values are being populated by the NotificationQuery when eager-loading is set.
-	Edges        NotificationEdges `json:"edges"`
+	ReadAt       *time.Time `json:"read_at,omitempty"`
 	selectValues sql.SelectValues
-}
-
-// NotificationEdges holds the relations/edges for other nodes in the graph.
-type NotificationEdges struct {
-	// User holds the value of the user edge.
-	User *User `json:"user,omitempty"`
-	// Room holds the value of the room edge.
-	Room *Room `json:"room,omitempty"`
-	// Message holds the value of the message edge.
-	Message *Message `json:"message,omitempty"`
-	// Actor holds the value of the actor edge.
-	Actor *User `json:"actor,omitempty"`
-	// loadedTypes holds the information for reporting if a
-	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [4]bool
-	// totalCount holds the count of the edges above.
-	totalCount [4]map[string]int
-}
-
-// UserOrErr returns the User value or an error if the edge
-// was not loaded in eager-loading, or loaded but was not found.
-func (e NotificationEdges) UserOrErr() (*User, error) {
-	if e.User != nil {
-		return e.User, nil
-	} else if e.loadedTypes[0] {
-		return nil, &NotFoundError{label: user.Label}
-	}
-	return nil, &NotLoadedError{edge: "user"}
-}
-
-// RoomOrErr returns the Room value or an error if the edge
-// was not loaded in eager-loading, or loaded but was not found.
-func (e NotificationEdges) RoomOrErr() (*Room, error) {
-	if e.Room != nil {
-		return e.Room, nil
-	} else if e.loadedTypes[1] {
-		return nil, &NotFoundError{label: room.Label}
-	}
-	return nil, &NotLoadedError{edge: "room"}
-}
-
-// MessageOrErr returns the Message value or an error if the edge
-// was not loaded in eager-loading, or loaded but was not found.
-func (e NotificationEdges) MessageOrErr() (*Message, error) {
-	if e.Message != nil {
-		return e.Message, nil
-	} else if e.loadedTypes[2] {
-		return nil, &NotFoundError{label: message.Label}
-	}
-	return nil, &NotLoadedError{edge: "message"}
-}
-
-// ActorOrErr returns the Actor value or an error if the edge
-// was not loaded in eager-loading, or loaded but was not found.
-func (e NotificationEdges) ActorOrErr() (*User, error) {
-	if e.Actor != nil {
-		return e.Actor, nil
-	} else if e.loadedTypes[3] {
-		return nil, &NotFoundError{label: user.Label}
-	}
-	return nil, &NotLoadedError{edge: "actor"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -190,26 +123,6 @@ func (_m *Notification) assignValues(columns []string, values []any) error {
 // This includes values selected through modifiers, order, etc.
 func (_m *Notification) Value(name string) (ent.Value, error) {
 	return _m.selectValues.Get(name)
-}
-
-// QueryUser queries the "user" edge of the Notification entity.
-func (_m *Notification) QueryUser() *UserQuery {
-	return NewNotificationClient(_m.config).QueryUser(_m)
-}
-
-// QueryRoom queries the "room" edge of the Notification entity.
-func (_m *Notification) QueryRoom() *RoomQuery {
-	return NewNotificationClient(_m.config).QueryRoom(_m)
-}
-
-// QueryMessage queries the "message" edge of the Notification entity.
-func (_m *Notification) QueryMessage() *MessageQuery {
-	return NewNotificationClient(_m.config).QueryMessage(_m)
-}
-
-// QueryActor queries the "actor" edge of the Notification entity.
-func (_m *Notification) QueryActor() *UserQuery {
-	return NewNotificationClient(_m.config).QueryActor(_m)
 }
 
 // Update returns a builder for updating this Notification.

@@ -10,10 +10,7 @@ import (
 
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/chatty/chatty/ent/message"
 	"github.com/chatty/chatty/ent/notification"
-	"github.com/chatty/chatty/ent/room"
-	"github.com/chatty/chatty/ent/user"
 )
 
 // NotificationCreate is the builder for creating a Notification entity.
@@ -105,26 +102,6 @@ func (_c *NotificationCreate) SetNillableReadAt(v *time.Time) *NotificationCreat
 	return _c
 }
 
-// SetUser sets the "user" edge to the User entity.
-func (_c *NotificationCreate) SetUser(v *User) *NotificationCreate {
-	return _c.SetUserID(v.ID)
-}
-
-// SetRoom sets the "room" edge to the Room entity.
-func (_c *NotificationCreate) SetRoom(v *Room) *NotificationCreate {
-	return _c.SetRoomID(v.ID)
-}
-
-// SetMessage sets the "message" edge to the Message entity.
-func (_c *NotificationCreate) SetMessage(v *Message) *NotificationCreate {
-	return _c.SetMessageID(v.ID)
-}
-
-// SetActor sets the "actor" edge to the User entity.
-func (_c *NotificationCreate) SetActor(v *User) *NotificationCreate {
-	return _c.SetActorID(v.ID)
-}
-
 // Mutation returns the NotificationMutation object of the builder.
 func (_c *NotificationCreate) Mutation() *NotificationMutation {
 	return _c.mutation
@@ -182,9 +159,6 @@ func (_c *NotificationCreate) check() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Notification.created_at"`)}
 	}
-	if len(_c.mutation.UserIDs()) == 0 {
-		return &ValidationError{Name: "user", err: errors.New(`ent: missing required edge "Notification.user"`)}
-	}
 	return nil
 }
 
@@ -211,9 +185,25 @@ func (_c *NotificationCreate) createSpec() (*Notification, *sqlgraph.CreateSpec)
 		_node = &Notification{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(notification.Table, sqlgraph.NewFieldSpec(notification.FieldID, field.TypeInt))
 	)
+	if value, ok := _c.mutation.UserID(); ok {
+		_spec.SetField(notification.FieldUserID, field.TypeInt, value)
+		_node.UserID = value
+	}
 	if value, ok := _c.mutation.Kind(); ok {
 		_spec.SetField(notification.FieldKind, field.TypeString, value)
 		_node.Kind = value
+	}
+	if value, ok := _c.mutation.RoomID(); ok {
+		_spec.SetField(notification.FieldRoomID, field.TypeInt, value)
+		_node.RoomID = &value
+	}
+	if value, ok := _c.mutation.MessageID(); ok {
+		_spec.SetField(notification.FieldMessageID, field.TypeInt, value)
+		_node.MessageID = &value
+	}
+	if value, ok := _c.mutation.ActorID(); ok {
+		_spec.SetField(notification.FieldActorID, field.TypeInt, value)
+		_node.ActorID = &value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(notification.FieldCreatedAt, field.TypeTime, value)
@@ -222,74 +212,6 @@ func (_c *NotificationCreate) createSpec() (*Notification, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.ReadAt(); ok {
 		_spec.SetField(notification.FieldReadAt, field.TypeTime, value)
 		_node.ReadAt = &value
-	}
-	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.M2O,
-			Inverse: false,
-			Table:   notification.UserTable,
-			Columns: []string{notification.UserColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeInt),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_node.UserID = nodes[0]
-		_spec.Edges = append(_spec.Edges, edge)
-	}
-	if nodes := _c.mutation.RoomIDs(); len(nodes) > 0 {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.M2O,
-			Inverse: false,
-			Table:   notification.RoomTable,
-			Columns: []string{notification.RoomColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(room.FieldID, field.TypeInt),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_node.RoomID = &nodes[0]
-		_spec.Edges = append(_spec.Edges, edge)
-	}
-	if nodes := _c.mutation.MessageIDs(); len(nodes) > 0 {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.M2O,
-			Inverse: false,
-			Table:   notification.MessageTable,
-			Columns: []string{notification.MessageColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeInt),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_node.MessageID = &nodes[0]
-		_spec.Edges = append(_spec.Edges, edge)
-	}
-	if nodes := _c.mutation.ActorIDs(); len(nodes) > 0 {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.M2O,
-			Inverse: false,
-			Table:   notification.ActorTable,
-			Columns: []string{notification.ActorColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeInt),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_node.ActorID = &nodes[0]
-		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
 }

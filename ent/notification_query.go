@@ -12,26 +12,19 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/chatty/chatty/ent/message"
 	"github.com/chatty/chatty/ent/notification"
 	"github.com/chatty/chatty/ent/predicate"
-	"github.com/chatty/chatty/ent/room"
-	"github.com/chatty/chatty/ent/user"
 )
 
 // NotificationQuery is the builder for querying Notification entities.
 type NotificationQuery struct {
 	config
-	ctx         *QueryContext
-	order       []notification.OrderOption
-	inters      []Interceptor
-	predicates  []predicate.Notification
-	withUser    *UserQuery
-	withRoom    *RoomQuery
-	withMessage *MessageQuery
-	withActor   *UserQuery
-	loadTotal   []func(context.Context, []*Notification) error
-	modifiers   []func(*sql.Selector)
+	ctx        *QueryContext
+	order      []notification.OrderOption
+	inters     []Interceptor
+	predicates []predicate.Notification
+	loadTotal  []func(context.Context, []*Notification) error
+	modifiers  []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -66,94 +59,6 @@ func (_q *NotificationQuery) Unique(unique bool) *NotificationQuery {
 func (_q *NotificationQuery) Order(o ...notification.OrderOption) *NotificationQuery {
 	_q.order = append(_q.order, o...)
 	return _q
-}
-
-// QueryUser chains the current query on the "user" edge.
-func (_q *NotificationQuery) QueryUser() *UserQuery {
-	query := (&UserClient{config: _q.config}).Query()
-	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
-		if err := _q.prepareQuery(ctx); err != nil {
-			return nil, err
-		}
-		selector := _q.sqlQuery(ctx)
-		if err := selector.Err(); err != nil {
-			return nil, err
-		}
-		step := sqlgraph.NewStep(
-			sqlgraph.From(notification.Table, notification.FieldID, selector),
-			sqlgraph.To(user.Table, user.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, notification.UserTable, notification.UserColumn),
-		)
-		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
-		return fromU, nil
-	}
-	return query
-}
-
-// QueryRoom chains the current query on the "room" edge.
-func (_q *NotificationQuery) QueryRoom() *RoomQuery {
-	query := (&RoomClient{config: _q.config}).Query()
-	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
-		if err := _q.prepareQuery(ctx); err != nil {
-			return nil, err
-		}
-		selector := _q.sqlQuery(ctx)
-		if err := selector.Err(); err != nil {
-			return nil, err
-		}
-		step := sqlgraph.NewStep(
-			sqlgraph.From(notification.Table, notification.FieldID, selector),
-			sqlgraph.To(room.Table, room.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, notification.RoomTable, notification.RoomColumn),
-		)
-		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
-		return fromU, nil
-	}
-	return query
-}
-
-// QueryMessage chains the current query on the "message" edge.
-func (_q *NotificationQuery) QueryMessage() *MessageQuery {
-	query := (&MessageClient{config: _q.config}).Query()
-	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
-		if err := _q.prepareQuery(ctx); err != nil {
-			return nil, err
-		}
-		selector := _q.sqlQuery(ctx)
-		if err := selector.Err(); err != nil {
-			return nil, err
-		}
-		step := sqlgraph.NewStep(
-			sqlgraph.From(notification.Table, notification.FieldID, selector),
-			sqlgraph.To(message.Table, message.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, notification.MessageTable, notification.MessageColumn),
-		)
-		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
-		return fromU, nil
-	}
-	return query
-}
-
-// QueryActor chains the current query on the "actor" edge.
-func (_q *NotificationQuery) QueryActor() *UserQuery {
-	query := (&UserClient{config: _q.config}).Query()
-	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
-		if err := _q.prepareQuery(ctx); err != nil {
-			return nil, err
-		}
-		selector := _q.sqlQuery(ctx)
-		if err := selector.Err(); err != nil {
-			return nil, err
-		}
-		step := sqlgraph.NewStep(
-			sqlgraph.From(notification.Table, notification.FieldID, selector),
-			sqlgraph.To(user.Table, user.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, notification.ActorTable, notification.ActorColumn),
-		)
-		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
-		return fromU, nil
-	}
-	return query
 }
 
 // First returns the first Notification entity from the query.
@@ -343,64 +248,16 @@ func (_q *NotificationQuery) Clone() *NotificationQuery {
 		return nil
 	}
 	return &NotificationQuery{
-		config:      _q.config,
-		ctx:         _q.ctx.Clone(),
-		order:       append([]notification.OrderOption{}, _q.order...),
-		inters:      append([]Interceptor{}, _q.inters...),
-		predicates:  append([]predicate.Notification{}, _q.predicates...),
-		withUser:    _q.withUser.Clone(),
-		withRoom:    _q.withRoom.Clone(),
-		withMessage: _q.withMessage.Clone(),
-		withActor:   _q.withActor.Clone(),
+		config:     _q.config,
+		ctx:        _q.ctx.Clone(),
+		order:      append([]notification.OrderOption{}, _q.order...),
+		inters:     append([]Interceptor{}, _q.inters...),
+		predicates: append([]predicate.Notification{}, _q.predicates...),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
 		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
-}
-
-// WithUser tells the query-builder to eager-load the nodes that are connected to
-// the "user" edge. The optional arguments are used to configure the query builder of the edge.
-func (_q *NotificationQuery) WithUser(opts ...func(*UserQuery)) *NotificationQuery {
-	query := (&UserClient{config: _q.config}).Query()
-	for _, opt := range opts {
-		opt(query)
-	}
-	_q.withUser = query
-	return _q
-}
-
-// WithRoom tells the query-builder to eager-load the nodes that are connected to
-// the "room" edge. The optional arguments are used to configure the query builder of the edge.
-func (_q *NotificationQuery) WithRoom(opts ...func(*RoomQuery)) *NotificationQuery {
-	query := (&RoomClient{config: _q.config}).Query()
-	for _, opt := range opts {
-		opt(query)
-	}
-	_q.withRoom = query
-	return _q
-}
-
-// WithMessage tells the query-builder to eager-load the nodes that are connected to
-// the "message" edge. The optional arguments are used to configure the query builder of the edge.
-func (_q *NotificationQuery) WithMessage(opts ...func(*MessageQuery)) *NotificationQuery {
-	query := (&MessageClient{config: _q.config}).Query()
-	for _, opt := range opts {
-		opt(query)
-	}
-	_q.withMessage = query
-	return _q
-}
-
-// WithActor tells the query-builder to eager-load the nodes that are connected to
-// the "actor" edge. The optional arguments are used to configure the query builder of the edge.
-func (_q *NotificationQuery) WithActor(opts ...func(*UserQuery)) *NotificationQuery {
-	query := (&UserClient{config: _q.config}).Query()
-	for _, opt := range opts {
-		opt(query)
-	}
-	_q.withActor = query
-	return _q
 }
 
 // GroupBy is used to group vertices by one or more fields/columns.
@@ -479,14 +336,8 @@ func (_q *NotificationQuery) prepareQuery(ctx context.Context) error {
 
 func (_q *NotificationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Notification, error) {
 	var (
-		nodes       = []*Notification{}
-		_spec       = _q.querySpec()
-		loadedTypes = [4]bool{
-			_q.withUser != nil,
-			_q.withRoom != nil,
-			_q.withMessage != nil,
-			_q.withActor != nil,
-		}
+		nodes = []*Notification{}
+		_spec = _q.querySpec()
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
 		return (*Notification).scanValues(nil, columns)
@@ -494,7 +345,6 @@ func (_q *NotificationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	_spec.Assign = func(columns []string, values []any) error {
 		node := &Notification{config: _q.config}
 		nodes = append(nodes, node)
-		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
 	if len(_q.modifiers) > 0 {
@@ -509,162 +359,12 @@ func (_q *NotificationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	if len(nodes) == 0 {
 		return nodes, nil
 	}
-	if query := _q.withUser; query != nil {
-		if err := _q.loadUser(ctx, query, nodes, nil,
-			func(n *Notification, e *User) { n.Edges.User = e }); err != nil {
-			return nil, err
-		}
-	}
-	if query := _q.withRoom; query != nil {
-		if err := _q.loadRoom(ctx, query, nodes, nil,
-			func(n *Notification, e *Room) { n.Edges.Room = e }); err != nil {
-			return nil, err
-		}
-	}
-	if query := _q.withMessage; query != nil {
-		if err := _q.loadMessage(ctx, query, nodes, nil,
-			func(n *Notification, e *Message) { n.Edges.Message = e }); err != nil {
-			return nil, err
-		}
-	}
-	if query := _q.withActor; query != nil {
-		if err := _q.loadActor(ctx, query, nodes, nil,
-			func(n *Notification, e *User) { n.Edges.Actor = e }); err != nil {
-			return nil, err
-		}
-	}
 	for i := range _q.loadTotal {
 		if err := _q.loadTotal[i](ctx, nodes); err != nil {
 			return nil, err
 		}
 	}
 	return nodes, nil
-}
-
-func (_q *NotificationQuery) loadUser(ctx context.Context, query *UserQuery, nodes []*Notification, init func(*Notification), assign func(*Notification, *User)) error {
-	ids := make([]int, 0, len(nodes))
-	nodeids := make(map[int][]*Notification)
-	for i := range nodes {
-		fk := nodes[i].UserID
-		if _, ok := nodeids[fk]; !ok {
-			ids = append(ids, fk)
-		}
-		nodeids[fk] = append(nodeids[fk], nodes[i])
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	query.Where(user.IDIn(ids...))
-	neighbors, err := query.All(ctx)
-	if err != nil {
-		return err
-	}
-	for _, n := range neighbors {
-		nodes, ok := nodeids[n.ID]
-		if !ok {
-			return fmt.Errorf(`unexpected foreign-key "user_id" returned %v`, n.ID)
-		}
-		for i := range nodes {
-			assign(nodes[i], n)
-		}
-	}
-	return nil
-}
-func (_q *NotificationQuery) loadRoom(ctx context.Context, query *RoomQuery, nodes []*Notification, init func(*Notification), assign func(*Notification, *Room)) error {
-	ids := make([]int, 0, len(nodes))
-	nodeids := make(map[int][]*Notification)
-	for i := range nodes {
-		if nodes[i].RoomID == nil {
-			continue
-		}
-		fk := *nodes[i].RoomID
-		if _, ok := nodeids[fk]; !ok {
-			ids = append(ids, fk)
-		}
-		nodeids[fk] = append(nodeids[fk], nodes[i])
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	query.Where(room.IDIn(ids...))
-	neighbors, err := query.All(ctx)
-	if err != nil {
-		return err
-	}
-	for _, n := range neighbors {
-		nodes, ok := nodeids[n.ID]
-		if !ok {
-			return fmt.Errorf(`unexpected foreign-key "room_id" returned %v`, n.ID)
-		}
-		for i := range nodes {
-			assign(nodes[i], n)
-		}
-	}
-	return nil
-}
-func (_q *NotificationQuery) loadMessage(ctx context.Context, query *MessageQuery, nodes []*Notification, init func(*Notification), assign func(*Notification, *Message)) error {
-	ids := make([]int, 0, len(nodes))
-	nodeids := make(map[int][]*Notification)
-	for i := range nodes {
-		if nodes[i].MessageID == nil {
-			continue
-		}
-		fk := *nodes[i].MessageID
-		if _, ok := nodeids[fk]; !ok {
-			ids = append(ids, fk)
-		}
-		nodeids[fk] = append(nodeids[fk], nodes[i])
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	query.Where(message.IDIn(ids...))
-	neighbors, err := query.All(ctx)
-	if err != nil {
-		return err
-	}
-	for _, n := range neighbors {
-		nodes, ok := nodeids[n.ID]
-		if !ok {
-			return fmt.Errorf(`unexpected foreign-key "message_id" returned %v`, n.ID)
-		}
-		for i := range nodes {
-			assign(nodes[i], n)
-		}
-	}
-	return nil
-}
-func (_q *NotificationQuery) loadActor(ctx context.Context, query *UserQuery, nodes []*Notification, init func(*Notification), assign func(*Notification, *User)) error {
-	ids := make([]int, 0, len(nodes))
-	nodeids := make(map[int][]*Notification)
-	for i := range nodes {
-		if nodes[i].ActorID == nil {
-			continue
-		}
-		fk := *nodes[i].ActorID
-		if _, ok := nodeids[fk]; !ok {
-			ids = append(ids, fk)
-		}
-		nodeids[fk] = append(nodeids[fk], nodes[i])
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	query.Where(user.IDIn(ids...))
-	neighbors, err := query.All(ctx)
-	if err != nil {
-		return err
-	}
-	for _, n := range neighbors {
-		nodes, ok := nodeids[n.ID]
-		if !ok {
-			return fmt.Errorf(`unexpected foreign-key "actor_id" returned %v`, n.ID)
-		}
-		for i := range nodes {
-			assign(nodes[i], n)
-		}
-	}
-	return nil
 }
 
 func (_q *NotificationQuery) sqlCount(ctx context.Context) (int, error) {
@@ -694,18 +394,6 @@ func (_q *NotificationQuery) querySpec() *sqlgraph.QuerySpec {
 			if fields[i] != notification.FieldID {
 				_spec.Node.Columns = append(_spec.Node.Columns, fields[i])
 			}
-		}
-		if _q.withUser != nil {
-			_spec.Node.AddColumnOnce(notification.FieldUserID)
-		}
-		if _q.withRoom != nil {
-			_spec.Node.AddColumnOnce(notification.FieldRoomID)
-		}
-		if _q.withMessage != nil {
-			_spec.Node.AddColumnOnce(notification.FieldMessageID)
-		}
-		if _q.withActor != nil {
-			_spec.Node.AddColumnOnce(notification.FieldActorID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

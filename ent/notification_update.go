@@ -81,14 +81,6 @@ func (_u *NotificationUpdate) ExecX(ctx context.Context) {
 	}
 }
 
-// check runs all checks and user-defined validators on the builder.
-func (_u *NotificationUpdate) check() error {
-	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
-		return errors.New(`ent: clearing a required unique edge "Notification.user"`)
-	}
-	return nil
-}
-
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
 func (_u *NotificationUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *NotificationUpdate {
 	_u.modifiers = append(_u.modifiers, modifiers...)
@@ -96,9 +88,6 @@ func (_u *NotificationUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *N
 }
 
 func (_u *NotificationUpdate) sqlSave(ctx context.Context) (_node int, err error) {
-	if err := _u.check(); err != nil {
-		return _node, err
-	}
 	_spec := sqlgraph.NewUpdateSpec(notification.Table, notification.Columns, sqlgraph.NewFieldSpec(notification.FieldID, field.TypeInt))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
@@ -106,6 +95,15 @@ func (_u *NotificationUpdate) sqlSave(ctx context.Context) (_node int, err error
 				ps[i](selector)
 			}
 		}
+	}
+	if _u.mutation.RoomIDCleared() {
+		_spec.ClearField(notification.FieldRoomID, field.TypeInt)
+	}
+	if _u.mutation.MessageIDCleared() {
+		_spec.ClearField(notification.FieldMessageID, field.TypeInt)
+	}
+	if _u.mutation.ActorIDCleared() {
+		_spec.ClearField(notification.FieldActorID, field.TypeInt)
 	}
 	if value, ok := _u.mutation.ReadAt(); ok {
 		_spec.SetField(notification.FieldReadAt, field.TypeTime, value)
@@ -200,14 +198,6 @@ func (_u *NotificationUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
-// check runs all checks and user-defined validators on the builder.
-func (_u *NotificationUpdateOne) check() error {
-	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
-		return errors.New(`ent: clearing a required unique edge "Notification.user"`)
-	}
-	return nil
-}
-
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
 func (_u *NotificationUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *NotificationUpdateOne {
 	_u.modifiers = append(_u.modifiers, modifiers...)
@@ -215,9 +205,6 @@ func (_u *NotificationUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder))
 }
 
 func (_u *NotificationUpdateOne) sqlSave(ctx context.Context) (_node *Notification, err error) {
-	if err := _u.check(); err != nil {
-		return _node, err
-	}
 	_spec := sqlgraph.NewUpdateSpec(notification.Table, notification.Columns, sqlgraph.NewFieldSpec(notification.FieldID, field.TypeInt))
 	id, ok := _u.mutation.ID()
 	if !ok {
@@ -242,6 +229,15 @@ func (_u *NotificationUpdateOne) sqlSave(ctx context.Context) (_node *Notificati
 				ps[i](selector)
 			}
 		}
+	}
+	if _u.mutation.RoomIDCleared() {
+		_spec.ClearField(notification.FieldRoomID, field.TypeInt)
+	}
+	if _u.mutation.MessageIDCleared() {
+		_spec.ClearField(notification.FieldMessageID, field.TypeInt)
+	}
+	if _u.mutation.ActorIDCleared() {
+		_spec.ClearField(notification.FieldActorID, field.TypeInt)
 	}
 	if value, ok := _u.mutation.ReadAt(); ok {
 		_spec.SetField(notification.FieldReadAt, field.TypeTime, value)

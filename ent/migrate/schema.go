@@ -275,65 +275,39 @@ var (
 	// NotificationsColumns holds the columns for the "notifications" table.
 	NotificationsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "kind", Type: field.TypeString, Size: 32},
-		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
-		{Name: "read_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "user_id", Type: field.TypeInt},
+		{Name: "kind", Type: field.TypeString, Size: 32},
 		{Name: "room_id", Type: field.TypeInt, Nullable: true},
 		{Name: "message_id", Type: field.TypeInt, Nullable: true},
 		{Name: "actor_id", Type: field.TypeInt, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "read_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 	}
 	// NotificationsTable holds the schema information for the "notifications" table.
 	NotificationsTable = &schema.Table{
 		Name:       "notifications",
 		Columns:    NotificationsColumns,
 		PrimaryKey: []*schema.Column{NotificationsColumns[0]},
-		ForeignKeys: []*schema.ForeignKey{
-			{
-				Symbol:     "notifications_users_user",
-				Columns:    []*schema.Column{NotificationsColumns[4]},
-				RefColumns: []*schema.Column{UsersColumns[0]},
-				OnDelete:   schema.NoAction,
-			},
-			{
-				Symbol:     "notifications_rooms_room",
-				Columns:    []*schema.Column{NotificationsColumns[5]},
-				RefColumns: []*schema.Column{RoomsColumns[0]},
-				OnDelete:   schema.SetNull,
-			},
-			{
-				Symbol:     "notifications_messages_message",
-				Columns:    []*schema.Column{NotificationsColumns[6]},
-				RefColumns: []*schema.Column{MessagesColumns[0]},
-				OnDelete:   schema.SetNull,
-			},
-			{
-				Symbol:     "notifications_users_actor",
-				Columns:    []*schema.Column{NotificationsColumns[7]},
-				RefColumns: []*schema.Column{UsersColumns[0]},
-				OnDelete:   schema.SetNull,
-			},
-		},
 		Indexes: []*schema.Index{
 			{
 				Name:    "notification_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{NotificationsColumns[4]},
+				Columns: []*schema.Column{NotificationsColumns[1]},
 			},
 			{
 				Name:    "notification_user_id_read_at",
 				Unique:  false,
-				Columns: []*schema.Column{NotificationsColumns[4], NotificationsColumns[3]},
+				Columns: []*schema.Column{NotificationsColumns[1], NotificationsColumns[7]},
 			},
 			{
 				Name:    "notification_message_id",
 				Unique:  false,
-				Columns: []*schema.Column{NotificationsColumns[6]},
+				Columns: []*schema.Column{NotificationsColumns[4]},
 			},
 			{
 				Name:    "notification_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{NotificationsColumns[2]},
+				Columns: []*schema.Column{NotificationsColumns[6]},
 			},
 		},
 	}
@@ -573,10 +547,6 @@ func init() {
 	MessagesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),
 	}
-	NotificationsTable.ForeignKeys[0].RefTable = UsersTable
-	NotificationsTable.ForeignKeys[1].RefTable = RoomsTable
-	NotificationsTable.ForeignKeys[2].RefTable = MessagesTable
-	NotificationsTable.ForeignKeys[3].RefTable = UsersTable
 	NotificationsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(51539607552),
 	}

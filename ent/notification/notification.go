@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
-	"entgo.io/ent/dialect/sql/sqlgraph"
 )
 
 const (
@@ -28,44 +27,8 @@ const (
 	FieldCreatedAt = "created_at"
 	// FieldReadAt holds the string denoting the read_at field in the database.
 	FieldReadAt = "read_at"
-	// EdgeUser holds the string denoting the user edge name in mutations.
-	EdgeUser = "user"
-	// EdgeRoom holds the string denoting the room edge name in mutations.
-	EdgeRoom = "room"
-	// EdgeMessage holds the string denoting the message edge name in mutations.
-	EdgeMessage = "message"
-	// EdgeActor holds the string denoting the actor edge name in mutations.
-	EdgeActor = "actor"
 	// Table holds the table name of the notification in the database.
 	Table = "notifications"
-	// UserTable is the table that holds the user relation/edge.
-	UserTable = "notifications"
-	// UserInverseTable is the table name for the User entity.
-	// It exists in this package in order to avoid circular dependency with the "user" package.
-	UserInverseTable = "users"
-	// UserColumn is the table column denoting the user relation/edge.
-	UserColumn = "user_id"
-	// RoomTable is the table that holds the room relation/edge.
-	RoomTable = "notifications"
-	// RoomInverseTable is the table name for the Room entity.
-	// It exists in this package in order to avoid circular dependency with the "room" package.
-	RoomInverseTable = "rooms"
-	// RoomColumn is the table column denoting the room relation/edge.
-	RoomColumn = "room_id"
-	// MessageTable is the table that holds the message relation/edge.
-	MessageTable = "notifications"
-	// MessageInverseTable is the table name for the Message entity.
-	// It exists in this package in order to avoid circular dependency with the "message" package.
-	MessageInverseTable = "messages"
-	// MessageColumn is the table column denoting the message relation/edge.
-	MessageColumn = "message_id"
-	// ActorTable is the table that holds the actor relation/edge.
-	ActorTable = "notifications"
-	// ActorInverseTable is the table name for the User entity.
-	// It exists in this package in order to avoid circular dependency with the "user" package.
-	ActorInverseTable = "users"
-	// ActorColumn is the table column denoting the actor relation/edge.
-	ActorColumn = "actor_id"
 )
 
 // Columns holds all SQL columns for notification fields.
@@ -138,60 +101,4 @@ func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByReadAt orders the results by the read_at field.
 func ByReadAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldReadAt, opts...).ToFunc()
-}
-
-// ByUserField orders the results by user field.
-func ByUserField(field string, opts ...sql.OrderTermOption) OrderOption {
-	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborTerms(s, newUserStep(), sql.OrderByField(field, opts...))
-	}
-}
-
-// ByRoomField orders the results by room field.
-func ByRoomField(field string, opts ...sql.OrderTermOption) OrderOption {
-	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborTerms(s, newRoomStep(), sql.OrderByField(field, opts...))
-	}
-}
-
-// ByMessageField orders the results by message field.
-func ByMessageField(field string, opts ...sql.OrderTermOption) OrderOption {
-	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborTerms(s, newMessageStep(), sql.OrderByField(field, opts...))
-	}
-}
-
-// ByActorField orders the results by actor field.
-func ByActorField(field string, opts ...sql.OrderTermOption) OrderOption {
-	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborTerms(s, newActorStep(), sql.OrderByField(field, opts...))
-	}
-}
-func newUserStep() *sqlgraph.Step {
-	return sqlgraph.NewStep(
-		sqlgraph.From(Table, FieldID),
-		sqlgraph.To(UserInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.M2O, false, UserTable, UserColumn),
-	)
-}
-func newRoomStep() *sqlgraph.Step {
-	return sqlgraph.NewStep(
-		sqlgraph.From(Table, FieldID),
-		sqlgraph.To(RoomInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.M2O, false, RoomTable, RoomColumn),
-	)
-}
-func newMessageStep() *sqlgraph.Step {
-	return sqlgraph.NewStep(
-		sqlgraph.From(Table, FieldID),
-		sqlgraph.To(MessageInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.M2O, false, MessageTable, MessageColumn),
-	)
-}
-func newActorStep() *sqlgraph.Step {
-	return sqlgraph.NewStep(
-		sqlgraph.From(Table, FieldID),
-		sqlgraph.To(ActorInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.M2O, false, ActorTable, ActorColumn),
-	)
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
-	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/chatty/chatty/ent/predicate"
 )
 
@@ -110,6 +109,26 @@ func UserIDNotIn(vs ...int) predicate.Notification {
 	return predicate.Notification(sql.FieldNotIn(FieldUserID, vs...))
 }
 
+// UserIDGT applies the GT predicate on the "user_id" field.
+func UserIDGT(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldGT(FieldUserID, v))
+}
+
+// UserIDGTE applies the GTE predicate on the "user_id" field.
+func UserIDGTE(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldGTE(FieldUserID, v))
+}
+
+// UserIDLT applies the LT predicate on the "user_id" field.
+func UserIDLT(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldLT(FieldUserID, v))
+}
+
+// UserIDLTE applies the LTE predicate on the "user_id" field.
+func UserIDLTE(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldLTE(FieldUserID, v))
+}
+
 // KindEQ applies the EQ predicate on the "kind" field.
 func KindEQ(v string) predicate.Notification {
 	return predicate.Notification(sql.FieldEQ(FieldKind, v))
@@ -195,6 +214,26 @@ func RoomIDNotIn(vs ...int) predicate.Notification {
 	return predicate.Notification(sql.FieldNotIn(FieldRoomID, vs...))
 }
 
+// RoomIDGT applies the GT predicate on the "room_id" field.
+func RoomIDGT(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldGT(FieldRoomID, v))
+}
+
+// RoomIDGTE applies the GTE predicate on the "room_id" field.
+func RoomIDGTE(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldGTE(FieldRoomID, v))
+}
+
+// RoomIDLT applies the LT predicate on the "room_id" field.
+func RoomIDLT(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldLT(FieldRoomID, v))
+}
+
+// RoomIDLTE applies the LTE predicate on the "room_id" field.
+func RoomIDLTE(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldLTE(FieldRoomID, v))
+}
+
 // RoomIDIsNil applies the IsNil predicate on the "room_id" field.
 func RoomIDIsNil() predicate.Notification {
 	return predicate.Notification(sql.FieldIsNull(FieldRoomID))
@@ -225,6 +264,26 @@ func MessageIDNotIn(vs ...int) predicate.Notification {
 	return predicate.Notification(sql.FieldNotIn(FieldMessageID, vs...))
 }
 
+// MessageIDGT applies the GT predicate on the "message_id" field.
+func MessageIDGT(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldGT(FieldMessageID, v))
+}
+
+// MessageIDGTE applies the GTE predicate on the "message_id" field.
+func MessageIDGTE(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldGTE(FieldMessageID, v))
+}
+
+// MessageIDLT applies the LT predicate on the "message_id" field.
+func MessageIDLT(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldLT(FieldMessageID, v))
+}
+
+// MessageIDLTE applies the LTE predicate on the "message_id" field.
+func MessageIDLTE(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldLTE(FieldMessageID, v))
+}
+
 // MessageIDIsNil applies the IsNil predicate on the "message_id" field.
 func MessageIDIsNil() predicate.Notification {
 	return predicate.Notification(sql.FieldIsNull(FieldMessageID))
@@ -253,6 +312,26 @@ func ActorIDIn(vs ...int) predicate.Notification {
 // ActorIDNotIn applies the NotIn predicate on the "actor_id" field.
 func ActorIDNotIn(vs ...int) predicate.Notification {
 	return predicate.Notification(sql.FieldNotIn(FieldActorID, vs...))
+}
+
+// ActorIDGT applies the GT predicate on the "actor_id" field.
+func ActorIDGT(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldGT(FieldActorID, v))
+}
+
+// ActorIDGTE applies the GTE predicate on the "actor_id" field.
+func ActorIDGTE(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldGTE(FieldActorID, v))
+}
+
+// ActorIDLT applies the LT predicate on the "actor_id" field.
+func ActorIDLT(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldLT(FieldActorID, v))
+}
+
+// ActorIDLTE applies the LTE predicate on the "actor_id" field.
+func ActorIDLTE(v int) predicate.Notification {
+	return predicate.Notification(sql.FieldLTE(FieldActorID, v))
 }
 
 // ActorIDIsNil applies the IsNil predicate on the "actor_id" field.
@@ -353,98 +432,6 @@ func ReadAtIsNil() predicate.Notification {
 // ReadAtNotNil applies the NotNil predicate on the "read_at" field.
 func ReadAtNotNil() predicate.Notification {
 	return predicate.Notification(sql.FieldNotNull(FieldReadAt))
-}
-
-// HasUser applies the HasEdge predicate on the "user" edge.
-func HasUser() predicate.Notification {
-	return predicate.Notification(func(s *sql.Selector) {
-		step := sqlgraph.NewStep(
-			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, UserTable, UserColumn),
-		)
-		sqlgraph.HasNeighbors(s, step)
-	})
-}
-
-// HasUserWith applies the HasEdge predicate on the "user" edge with a given conditions (other predicates).
-func HasUserWith(preds ...predicate.User) predicate.Notification {
-	return predicate.Notification(func(s *sql.Selector) {
-		step := newUserStep()
-		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
-			for _, p := range preds {
-				p(s)
-			}
-		})
-	})
-}
-
-// HasRoom applies the HasEdge predicate on the "room" edge.
-func HasRoom() predicate.Notification {
-	return predicate.Notification(func(s *sql.Selector) {
-		step := sqlgraph.NewStep(
-			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, RoomTable, RoomColumn),
-		)
-		sqlgraph.HasNeighbors(s, step)
-	})
-}
-
-// HasRoomWith applies the HasEdge predicate on the "room" edge with a given conditions (other predicates).
-func HasRoomWith(preds ...predicate.Room) predicate.Notification {
-	return predicate.Notification(func(s *sql.Selector) {
-		step := newRoomStep()
-		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
-			for _, p := range preds {
-				p(s)
-			}
-		})
-	})
-}
-
-// HasMessage applies the HasEdge predicate on the "message" edge.
-func HasMessage() predicate.Notification {
-	return predicate.Notification(func(s *sql.Selector) {
-		step := sqlgraph.NewStep(
-			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, MessageTable, MessageColumn),
-		)
-		sqlgraph.HasNeighbors(s, step)
-	})
-}
-
-// HasMessageWith applies the HasEdge predicate on the "message" edge with a given conditions (other predicates).
-func HasMessageWith(preds ...predicate.Message) predicate.Notification {
-	return predicate.Notification(func(s *sql.Selector) {
-		step := newMessageStep()
-		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
-			for _, p := range preds {
-				p(s)
-			}
-		})
-	})
-}
-
-// HasActor applies the HasEdge predicate on the "actor" edge.
-func HasActor() predicate.Notification {
-	return predicate.Notification(func(s *sql.Selector) {
-		step := sqlgraph.NewStep(
-			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, ActorTable, ActorColumn),
-		)
-		sqlgraph.HasNeighbors(s, step)
-	})
-}
-
-// HasActorWith applies the HasEdge predicate on the "actor" edge with a given conditions (other predicates).
-func HasActorWith(preds ...predicate.User) predicate.Notification {
-	return predicate.Notification(func(s *sql.Selector) {
-		step := newActorStep()
-		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
-			for _, p := range preds {
-				p(s)
-			}
-		})
-	})
 }
 
 // And groups predicates with the AND operator between them.

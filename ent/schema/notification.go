@@ -6,7 +6,6 @@ import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
-	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 )
@@ -17,18 +16,27 @@ import (
 // retention period. GraphQL shows it as internal/chat.Notification, the
 // same type the live stream delivers (with totalUnread, which is not
 // stored), so the entity itself is not exposed.
+//
+// No edges, so no foreign keys: on MariaDB a foreign key check takes a
+// shared lock on the parent row, and a notification is inserted in the
+// transaction of what caused it. The ROOM_READ of markRoomRead would then
+// wait for the room row a send holds while that send's notifications
+// (read from the members) wait for the reader's membership row: a
+// deadlock. Rooms, messages and users are never deleted (users and
+// messages are soft-deleted), so the ids stay good; pruning removes rows.
 type Notification struct{ ent.Schema }
 
 // Fields of Notification.
 func (Notification) Fields() []ent.Field {
 	return []ent.Field{
-		// The recipient.
+		// The recipient (users.id).
 		field.Int("user_id").Immutable(),
 		// NEW_MESSAGE, FRIEND_REQUEST, … (internal/chat.NotificationKind).
 		field.String("kind").MaxLen(32).NotEmpty().Immutable(),
+		// rooms.id and messages.id, when it is about one.
 		field.Int("room_id").Optional().Nillable().Immutable(),
 		field.Int("message_id").Optional().Nillable().Immutable(),
-		// Who caused it.
+		// Who caused it (users.id).
 		field.Int("actor_id").Optional().Nillable().Immutable(),
 		field.Time("created_at").
 			SchemaType(timeType).
@@ -36,16 +44,6 @@ func (Notification) Fields() []ent.Field {
 			Immutable(),
 		// Set by markNotificationsRead (ROOM_READ is stored read).
 		optionalTime("read_at"),
-	}
-}
-
-// Edges of Notification.
-func (Notification) Edges() []ent.Edge {
-	return []ent.Edge{
-		edge.To("user", User.Type).Field("user_id").Unique().Required().Immutable(),
-		edge.To("room", Room.Type).Field("room_id").Unique().Immutable(),
-		edge.To("message", Message.Type).Field("message_id").Unique().Immutable(),
-		edge.To("actor", User.Type).Field("actor_id").Unique().Immutable(),
 	}
 }
 

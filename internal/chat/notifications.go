@@ -11,6 +11,8 @@ import (
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/ent/message"
 	"github.com/chatty/chatty/ent/notification"
+	"github.com/chatty/chatty/ent/room"
+	"github.com/chatty/chatty/ent/user"
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/viewer"
 )
@@ -232,7 +234,7 @@ func (s *Service) NotificationHistory(ctx context.Context, v viewer.Viewer, befo
 	page := &NotificationPage{Notifications: []*Notification{}}
 	var err error
 	if first > 0 {
-		ns, err := withNotificationEdges(q.Clone()).Order(ent.Desc(notification.FieldID)).Limit(first + 1).All(ctx)
+		ns, err := q.Clone().Order(ent.Desc(notification.FieldID)).Limit(first + 1).All(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("notification history of user %d: %w", v.UserID, err)
 		}
@@ -329,20 +331,38 @@ func (s *Service) PruneNotificationsEvery(ctx context.Context, retention, interv
 	}
 }
 
-// withNotificationEdges loads what a notification shows: its room, its
-// message (as a subscriber shows it) and its actor.
-func withNotificationEdges(q *ent.NotificationQuery) *ent.NotificationQuery {
-	return q.WithRoom().WithActor().WithMessage(func(mq *ent.MessageQuery) {
-		mq.WithSender().WithAttachment().WithRoom().WithReplyTo(withQuoted)
-	})
-}
-
-// toNotifications makes stored notifications (with their edges loaded)
-// what the viewer is shown, with the viewer's current unread total.
+// toNotifications makes stored notifications what the viewer is shown:
+// their rooms, messages (as a subscriber shows them) and actors read in
+// one query each, and the viewer's current unread total.
 func (s *Service) toNotifications(ctx context.Context, userID int, ns []*ent.Notification) ([]*Notification, error) {
 	out := make([]*Notification, len(ns))
 	if len(ns) == 0 {
 		return out, nil
+	}
+	var roomIDs, msgIDs, userIDs []int
+	for _, n := range ns {
+		if n.RoomID != nil {
+			roomIDs = append(roomIDs, *n.RoomID)
+		}
+		if n.MessageID != nil {
+			msgIDs = append(msgIDs, *n.MessageID)
+		}
+		if n.ActorID != nil {
+			userIDs = append(userIDs, *n.ActorID)
+		}
+	}
+	rooms, err := byID(ctx, s.db.Room.Query().Where(room.IDIn(roomIDs...)), roomIDs, func(r *ent.Room) int { return r.ID })
+	if err != nil {
+		return nil, fmt.Errorf("load rooms of notifications: %w", err)
+	}
+	msgs, err := byID(ctx, s.db.Message.Query().Where(message.IDIn(msgIDs...)).
+		WithSender().WithAttachment().WithRoom().WithReplyTo(withQuoted), msgIDs, func(m *ent.Message) int { return m.ID })
+	if err != nil {
+		return nil, fmt.Errorf("load messages of notifications: %w", err)
+	}
+	users, err := byID(ctx, s.db.User.Query().Where(user.IDIn(userIDs...)), userIDs, func(u *ent.User) int { return u.ID })
+	if err != nil {
+		return nil, fmt.Errorf("load actors of notifications: %w", err)
 	}
 	totals, err := s.unreadTotals(ctx, []int{userID})
 	if err != nil {
@@ -350,9 +370,28 @@ func (s *Service) toNotifications(ctx context.Context, userID int, ns []*ent.Not
 	}
 	for i, n := range ns {
 		out[i] = &Notification{
-			ID: n.ID, Kind: NotificationKind(n.Kind), Room: n.Edges.Room, Message: n.Edges.Message, Actor: n.Edges.Actor,
-			TotalUnread: totals[userID], CreatedAt: n.CreatedAt, ReadAt: n.ReadAt,
+			ID: n.ID, Kind: NotificationKind(n.Kind), Room: rooms[deref(n.RoomID)], Message: msgs[deref(n.MessageID)],
+			Actor: users[deref(n.ActorID)], TotalUnread: totals[userID], CreatedAt: n.CreatedAt, ReadAt: n.ReadAt,
 		}
+	}
+	return out, nil
+}
+
+// byID runs q (a query of ids) unless ids is empty and maps its results
+// by id.
+func byID[T any, Q interface {
+	All(context.Context) ([]T, error)
+}](ctx context.Context, q Q, ids []int, id func(T) int) (map[int]T, error) {
+	out := map[int]T{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	all, err := q.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range all {
+		out[id(x)] = x
 	}
 	return out, nil
 }
@@ -374,8 +413,8 @@ func (s *Service) latestNotification(ctx context.Context, userID int) (int, erro
 // notificationsAfter reads a page of the user's notifications after id
 // after, oldest first.
 func (s *Service) notificationsAfter(ctx context.Context, userID, after int) ([]*Notification, error) {
-	ns, err := withNotificationEdges(s.db.Notification.Query().
-		Where(notification.UserID(userID), notification.IDGT(after))).
+	ns, err := s.db.Notification.Query().
+		Where(notification.UserID(userID), notification.IDGT(after)).
 		Order(ent.Asc(notification.FieldID)).Limit(replayPage).All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("replay notifications of user %d: %w", userID, err)
