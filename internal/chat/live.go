@@ -853,7 +853,7 @@ type notifStream struct {
 	replayed map[int]bool // ids delivered from the database that may still come live
 	recent   [32]int      // the ids delivered live last (a ring, next is its next slot)
 	next     int
-	filling  bool         // a replay from the database is under way, one page per step
+	filling  bool // a replay from the database is under way, one page per step
 
 	mu     sync.Mutex // guards sub against close from another goroutine
 	sub    *pubsub.Subscription
