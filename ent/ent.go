@@ -18,6 +18,7 @@ import (
 	"github.com/chatty/chatty/ent/identity"
 	"github.com/chatty/chatty/ent/membership"
 	"github.com/chatty/chatty/ent/message"
+	"github.com/chatty/chatty/ent/notification"
 	"github.com/chatty/chatty/ent/oauthstate"
 	"github.com/chatty/chatty/ent/reaction"
 	"github.com/chatty/chatty/ent/refreshtoken"
@@ -90,6 +91,7 @@ func checkColumn(t, c string) error {
 			identity.Table:     identity.ValidColumn,
 			membership.Table:   membership.ValidColumn,
 			message.Table:      message.ValidColumn,
+			notification.Table: notification.ValidColumn,
 			oauthstate.Table:   oauthstate.ValidColumn,
 			reaction.Table:     reaction.ValidColumn,
 			refreshtoken.Table: refreshtoken.ValidColumn,

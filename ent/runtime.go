@@ -11,6 +11,7 @@ import (
 	"github.com/chatty/chatty/ent/identity"
 	"github.com/chatty/chatty/ent/membership"
 	"github.com/chatty/chatty/ent/message"
+	"github.com/chatty/chatty/ent/notification"
 	"github.com/chatty/chatty/ent/oauthstate"
 	"github.com/chatty/chatty/ent/reaction"
 	"github.com/chatty/chatty/ent/refreshtoken"
@@ -179,6 +180,30 @@ func init() {
 	messageDescClientID := messageFields[6].Descriptor()
 	// message.ClientIDValidator is a validator for the "client_id" field. It is called by the builders before save.
 	message.ClientIDValidator = messageDescClientID.Validators[0].(func(string) error)
+	notificationFields := schema.Notification{}.Fields()
+	_ = notificationFields
+	// notificationDescKind is the schema descriptor for kind field.
+	notificationDescKind := notificationFields[1].Descriptor()
+	// notification.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	notification.KindValidator = func() func(string) error {
+		validators := notificationDescKind.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(kind string) error {
+			for _, fn := range fns {
+				if err := fn(kind); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// notificationDescCreatedAt is the schema descriptor for created_at field.
+	notificationDescCreatedAt := notificationFields[5].Descriptor()
+	// notification.DefaultCreatedAt holds the default value on creation for the created_at field.
+	notification.DefaultCreatedAt = notificationDescCreatedAt.Default.(func() time.Time)
 	oauthstateMixin := schema.OAuthState{}.Mixin()
 	oauthstateMixinFields0 := oauthstateMixin[0].Fields()
 	_ = oauthstateMixinFields0

@@ -26,6 +26,8 @@ type Tx struct {
 	Membership *MembershipClient
 	// Message is the client for interacting with the Message builders.
 	Message *MessageClient
+	// Notification is the client for interacting with the Notification builders.
+	Notification *NotificationClient
 	// OAuthState is the client for interacting with the OAuthState builders.
 	OAuthState *OAuthStateClient
 	// Reaction is the client for interacting with the Reaction builders.
@@ -175,6 +177,7 @@ func (tx *Tx) init() {
 	tx.Identity = NewIdentityClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
+	tx.Notification = NewNotificationClient(tx.config)
 	tx.OAuthState = NewOAuthStateClient(tx.config)
 	tx.Reaction = NewReactionClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)

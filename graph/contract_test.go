@@ -26,14 +26,6 @@ var contractPaths = []string{"../../shared/api/contract.graphql", "../../shared/
 var pending = map[string]string{
 	// #9 conversations
 	// #10 search and blocking
-	// #12 scale-out: notification history
-	"Mutation.markNotificationsRead": "#12 notification history",
-	"Notification.cursor":            "#12 notification history",
-	"Notification.id":                "#12 notification history",
-	"Notification.readAt":            "#12 notification history",
-	"NotificationConnection":         "#12 notification history",
-	"NotificationEdge":               "#12 notification history",
-	"Query.notificationHistory":      "#12 notification history",
 }
 
 // TestSchemaContainsContract checks that the served schema contains every

@@ -56,8 +56,9 @@ var sharedFields = map[string]map[string]bool{
 	"User":       set("id", "createdAt", "nickname", "bio", "lastSeenAt", "avatarURL", "online"),
 	"Room":       set("id", "createdAt", "updatedAt", "kind", "name", "members", "eventsCursor"), // name: see viewerDependent
 	"Attachment": set("id", "createdAt", "filename", "contentType", "size", "width", "height", "url", "thumbnailURL"),
-	// A notification goes to one user only (its topic is the user's).
-	"Notification": set("kind", "room", "message", "actor", "totalUnread", "createdAt"),
+	// A notification goes to one user only (its topic is the user's), so
+	// its id, cursor and readAt are the same for all who get it.
+	"Notification": set("id", "cursor", "readAt", "kind", "room", "message", "actor", "totalUnread", "createdAt"),
 	// roomEvents: a stored change and a room change read the same for
 	// every member who gets them.
 	"MessageEvent":     set("kind", "message", "cursor"),

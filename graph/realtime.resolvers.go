@@ -32,12 +32,16 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, roomID int, aft
 }
 
 // Notifications is the resolver for the notifications field.
-func (r *subscriptionResolver) Notifications(ctx context.Context) (<-chan *chat.Notification, error) {
+func (r *subscriptionResolver) Notifications(ctx context.Context, after *entgql.Cursor[int]) (<-chan *chat.Notification, error) {
 	v, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
-	st, err := r.Chat.NotificationStream(ctx, v)
+	afterID, err := notificationID(after)
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.Chat.NotificationStream(ctx, v, afterID)
 	if err != nil {
 		return nil, err
 	}

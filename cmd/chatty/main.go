@@ -94,6 +94,8 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 
 	chatSvc := chat.NewService(db.Client, log, chatOpts...)
+	// Stored notifications older than the retention go, hourly.
+	go chatSvc.PruneNotificationsEvery(ctx, cfg.NotificationRetention, time.Hour)
 	authSvc, err := auth.NewService(db.Client, auth.Options{
 		Secret:          []byte(cfg.JWTSecret),
 		Issuer:          cfg.PublicURL,

@@ -2,4 +2,4 @@
 
 package internal
 
-const IncrementStarts = "{\"attachments\":0,\"blocks\":42949672960,\"friendships\":4294967296,\"identities\":8589934592,\"memberships\":12884901888,\"messages\":17179869184,\"oauth_states\":38654705664,\"reactions\":47244640256,\"refresh_tokens\":21474836480,\"rooms\":25769803776,\"sessions\":30064771072,\"users\":34359738368}"
+const IncrementStarts = "{\"attachments\":0,\"blocks\":42949672960,\"friendships\":4294967296,\"identities\":8589934592,\"memberships\":12884901888,\"messages\":17179869184,\"notifications\":51539607552,\"oauth_states\":38654705664,\"reactions\":47244640256,\"refresh_tokens\":21474836480,\"rooms\":25769803776,\"sessions\":30064771072,\"users\":34359738368}"

@@ -24,6 +24,9 @@ type Membership func(*sql.Selector)
 // Message is the predicate function for message builders.
 type Message func(*sql.Selector)
 
+// Notification is the predicate function for notification builders.
+type Notification func(*sql.Selector)
+
 // OAuthState is the predicate function for oauthstate builders.
 type OAuthState func(*sql.Selector)
 

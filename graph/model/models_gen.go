@@ -3,13 +3,29 @@
 package model
 
 import (
+	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/chatty/chatty/internal/chat"
 )
 
 type CreateRoomInput struct {
 	// The other members (the viewer is added). One member and no name: a DIRECT room, returned as it is if it exists already.
 	MemberIds []int   `json:"memberIds"`
 	Name      *string `json:"name,omitempty"`
+}
+
+type NotificationConnection struct {
+	Edges    []*NotificationEdge   `json:"edges,omitempty"`
+	PageInfo *entgql.PageInfo[int] `json:"pageInfo"`
+	// The viewer's stored notifications (ROOM_READ not counted).
+	TotalCount int `json:"totalCount"`
+	// Notifications not yet marked read.
+	UnreadCount int `json:"unreadCount"`
+}
+
+type NotificationEdge struct {
+	Node   *chat.Notification `json:"node,omitempty"`
+	Cursor entgql.Cursor[int] `json:"cursor"`
 }
 
 type OAuthStart struct {

@@ -248,11 +248,11 @@ func reachable(ctx context.Context, c *ent.Client, v viewer.Viewer, id int, notF
 
 // withoutBlockers returns users without those who blocked actor, in one
 // query.
-func (s *Service) withoutBlockers(ctx context.Context, users []int, actor int) ([]int, error) {
+func withoutBlockers(ctx context.Context, c *ent.Client, users []int, actor int) ([]int, error) {
 	if len(users) == 0 || actor == 0 {
 		return users, nil
 	}
-	blockers, err := s.db.Block.Query().
+	blockers, err := c.Block.Query().
 		Where(block.BlockedID(actor), block.BlockerIDIn(users...)).
 		Select(block.FieldBlockerID).
 		Ints(ctx)

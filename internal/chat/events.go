@@ -65,6 +65,11 @@ type Event struct {
 	Left []int
 	// At is when it happened (EventReadMoved).
 	At time.Time
+	// notes: the id of the notification stored for each user the event
+	// notifies (see storeNotifications), stored at notedAt; for a new
+	// message, publishing reads them (recipientNotes).
+	notes   map[int]int
+	notedAt time.Time
 	// reactions: Message's reactions as of the change (EventMessageChanged,
 	// read in its transaction; nil: unknown, read when publishing).
 	reactions []reactionRow
@@ -107,12 +112,19 @@ func (em *emitter) emitDetached(e Event) {
 	em.events = append(em.events, e)
 }
 
-// inTx runs fn in a transaction and, once it has committed, publishes
-// the events fn emitted, in order. Nothing is published when fn fails or
-// the commit does.
+// inTx runs fn in a transaction, stores the notifications of the events
+// fn emitted in it (the outbox, see storeNotifications) and, once it has
+// committed, publishes the events, in order. Nothing is published when fn
+// fails or the commit does.
 func (s *Service) inTx(ctx context.Context, fn func(tx *ent.Tx, em *emitter) error) error {
 	var em emitter
-	if err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error { return fn(tx, &em) }); err != nil {
+	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+		if err := fn(tx, &em); err != nil {
+			return err
+		}
+		return s.storeNotifications(ctx, tx, &em)
+	})
+	if err != nil {
 		return err
 	}
 	for _, e := range em.events {

@@ -92,7 +92,7 @@ func (p livePublisher) publish(ctx context.Context, e Event) error {
 	case EventMemberJoined, EventRoomChanged, EventRoomRenamed:
 		return s.publishRoom(ctx, e.RoomID, "room", 0)
 	case EventRoomAdded:
-		return s.notify(ctx, e.UserIDs, NotifyRoomAdded, e.ActorID, e.RoomID)
+		return s.notify(ctx, e, NotifyRoomAdded)
 	case EventMemberRemoved:
 		// Their streams of the room end (as on a leave), the others'
 		// roomEvents get a RoomChangedEvent, and their rooms list hears of
@@ -102,11 +102,11 @@ func (p livePublisher) publish(ctx context.Context, e Event) error {
 				return err
 			}
 		}
-		return s.notify(ctx, e.UserIDs, NotifyRoomRemoved, e.ActorID, e.RoomID)
+		return s.notify(ctx, e, NotifyRoomRemoved)
 	case EventFriendRequest:
-		return s.notify(ctx, e.UserIDs, NotifyFriendRequest, e.ActorID, 0)
+		return s.notify(ctx, e, NotifyFriendRequest)
 	case EventFriendAccepted:
-		return s.notify(ctx, e.UserIDs, NotifyFriendAccepted, e.ActorID, 0)
+		return s.notify(ctx, e, NotifyFriendAccepted)
 	}
 	return nil
 }
@@ -119,10 +119,10 @@ func (s *Service) emitTo(ctx context.Context, topic string, v any) error {
 	return s.broker.Publish(ctx, topic, b)
 }
 
-// publishMessage sends a stored message to its room's topic and a
-// NEW_MESSAGE notification to each other member who has not blocked the
-// sender: a fixed number of queries per message, whatever the number of
-// subscribers.
+// publishMessage sends a stored message to its room's topic and its
+// NEW_MESSAGE notifications (stored with it, see storeNotifications) to
+// their recipients: a fixed number of queries per message, whatever the
+// number of subscribers.
 func (s *Service) publishMessage(ctx context.Context, e Event) error {
 	m := e.Message
 	wm, sender, r, err := s.wireOf(ctx, m, e.Sender, e.Room)
@@ -130,62 +130,62 @@ func (s *Service) publishMessage(ctx context.Context, e Event) error {
 		return err
 	}
 	wm.Reactions = []wireReaction{} // a new message has none yet
-	if err := s.emitTo(ctx, roomTopic(m.RoomID), roomEvent{Type: "message", Message: wm, Left: e.Left}); err != nil {
-		return err
-	}
+	// A failed room publish does not stop the notifications: they are
+	// held and published again (emitNote).
+	failed := s.emitTo(ctx, roomTopic(m.RoomID), roomEvent{Type: "message", Message: wm, Left: e.Left})
 	if m.Kind == message.KindSYSTEM {
-		return nil // nobody is notified of joins and leaves
+		return failed // nobody is notified of joins and leaves
 	}
-	// Whom to tell and their totals, in one query.
-	totals, err := s.recipientTotals(ctx, m.RoomID, deref(m.SenderID))
+	// Whom it notified, their notifications and totals, in one query.
+	recipients, err := s.recipientNotes(ctx, m.ID)
 	if err != nil {
 		return err
 	}
-	recipients := slices.Sorted(maps.Keys(totals))
 	wr, wa := toWireRoom(r), toWireUser(sender) // the same for every recipient
-	for _, uid := range recipients {
-		err := s.emitTo(ctx, userTopic(uid), userEvent{
-			Kind: NotifyNewMessage, Room: wr, Message: wm, Actor: wa,
-			TotalUnread: totals[uid], CreatedAt: m.CreatedAt,
+	for _, rn := range recipients {
+		err := s.emitNote(ctx, rn.userID, userEvent{
+			ID: rn.id, Kind: NotifyNewMessage, Room: wr, Message: wm, Actor: wa,
+			TotalUnread: rn.total, CreatedAt: m.CreatedAt,
 		})
 		if err != nil {
-			return err
+			failed = err // the others still get theirs (or are held too)
 		}
 	}
-	return nil
+	return failed
 }
 
-// notify sends one notification to each of users, but those who blocked
-// the actor.
-func (s *Service) notify(ctx context.Context, users []int, kind NotificationKind, actorID, roomID int) error {
-	users, err := s.withoutBlockers(ctx, users, actorID)
-	if err != nil || len(users) == 0 {
-		return err
+// notify publishes the notifications of kind stored with e (those who
+// blocked the actor have none).
+func (s *Service) notify(ctx context.Context, e Event, kind NotificationKind) error {
+	if len(e.notes) == 0 {
+		return nil
 	}
-	actor, err := s.db.User.Get(ctx, actorID)
+	users := slices.Sorted(maps.Keys(e.notes))
+	actor, err := s.db.User.Get(ctx, e.ActorID)
 	if err != nil {
-		return fmt.Errorf("load actor %d: %w", actorID, err)
+		return fmt.Errorf("load actor %d: %w", e.ActorID, err)
 	}
 	var r *ent.Room
-	if roomID != 0 {
-		if r, err = s.db.Room.Get(ctx, roomID); err != nil {
-			return fmt.Errorf("load room %d: %w", roomID, err)
+	if e.RoomID != 0 {
+		if r, err = s.db.Room.Get(ctx, e.RoomID); err != nil {
+			return fmt.Errorf("load room %d: %w", e.RoomID, err)
 		}
 	}
 	totals, err := s.unreadTotals(ctx, users)
 	if err != nil {
 		return err
 	}
-	wr, wa, at := toWireRoom(r), toWireUser(actor), s.now() // the same for every recipient
+	wr, wa := toWireRoom(r), toWireUser(actor) // the same for every recipient
+	var failed error
 	for _, uid := range users {
-		err := s.emitTo(ctx, userTopic(uid), userEvent{
-			Kind: kind, Room: wr, Actor: wa, TotalUnread: totals[uid], CreatedAt: at,
+		err := s.emitNote(ctx, uid, userEvent{
+			ID: e.notes[uid], Kind: kind, Room: wr, Actor: wa, TotalUnread: totals[uid], CreatedAt: e.notedAt,
 		})
 		if err != nil {
-			return err
+			failed = err
 		}
 	}
-	return nil
+	return failed
 }
 
 // activeSubs counts each user's live subscriptions on this instance and,
@@ -506,7 +506,8 @@ func decodeNotification(b []byte) (*Notification, error) {
 	if err := json.Unmarshal(b, &e); err != nil {
 		return nil, err
 	}
-	return &Notification{Kind: e.Kind, Room: e.Room.ent(), Message: e.Message.ent(), Actor: e.Actor.ent(), TotalUnread: e.TotalUnread, CreatedAt: e.CreatedAt}, nil
+	return &Notification{ID: e.ID, Kind: e.Kind, Room: e.Room.ent(), Message: e.Message.ent(), Actor: e.Actor.ent(),
+		TotalUnread: e.TotalUnread, CreatedAt: e.CreatedAt, ReadAt: e.ReadAt}, nil
 }
 
 // order is how a stream numbers what it delivers.
@@ -925,11 +926,10 @@ func (s *Service) resubscribe(ctx context.Context, topic string, buffer int) (*p
 	}
 }
 
-// Notifications streams the viewer's notifications until ctx ends. (A
-// broker outage loses the notifications published during it; counts are
-// right again with the next one.)
-func (s *Service) Notifications(ctx context.Context, v viewer.Viewer) (<-chan *Notification, error) {
-	p, err := s.NotificationStream(ctx, v)
+// Notifications streams the viewer's notifications until ctx ends; see
+// NotificationStream.
+func (s *Service) Notifications(ctx context.Context, v viewer.Viewer, afterID *int) (<-chan *Notification, error) {
+	p, err := s.NotificationStream(ctx, v, afterID)
 	if err != nil {
 		return nil, err
 	}
@@ -937,27 +937,55 @@ func (s *Service) Notifications(ctx context.Context, v viewer.Viewer) (<-chan *N
 }
 
 // NotificationStream is Notifications as a Stream its reader pulls: no
-// goroutine of its own.
-func (s *Service) NotificationStream(ctx context.Context, v viewer.Viewer) (*Stream[*Notification], error) {
+// goroutine of its own. With afterID (a notification's id), it first
+// replays the viewer's stored notifications after it from the database,
+// then goes on live: no gap, no repeat. After a broker outage it catches
+// up the same way from the last one it delivered, so what was published
+// while the broker was unreachable still arrives.
+func (s *Service) NotificationStream(ctx context.Context, v viewer.Viewer, afterID *int) (*Stream[*Notification], error) {
 	if !s.subs.acquire(v.UserID) {
 		return nil, ErrTooManySubscriptions
 	}
+	// Live first, then look at the database: whatever commits from here
+	// on arrives through the subscription.
 	sub, err := s.broker.Subscribe(ctx, userTopic(v.UserID), s.queue)
 	if err != nil {
 		s.subs.release(v.UserID)
 		return nil, fmt.Errorf("subscribe to notifications: %w", err)
 	}
+	n := &notifStream{s: s, ctx: ctx, v: v, sub: sub}
+	if afterID != nil {
+		n.last, n.filling = *afterID, true
+	} else if n.last, err = s.latestNotification(ctx, v.UserID); err != nil {
+		sub.Close()
+		s.subs.release(v.UserID)
+		return nil, err
+	}
 	p := &Stream[*Notification]{ctx: ctx}
-	p.start(&notifStream{s: s, ctx: ctx, v: v, sub: sub, send: p.push})
+	n.send = p.push
+	p.start(n)
 	return p, nil
 }
 
 // notifStream is the source of a user's notifications.
+//
+// Ids are given out in insert order but transactions commit in their own
+// order, so a notification may arrive live after one with a higher id.
+// The stream therefore never drops a live notification for its id being
+// low: it drops only those it delivered already (replayed ones, in
+// replayed), and replays from the database only what is after the
+// highest id it delivered (last).
 type notifStream struct {
 	s    *Service
 	ctx  context.Context
 	v    viewer.Viewer
 	send func(*Notification)
+
+	last     int          // the highest id delivered (or the resume point)
+	replayed map[int]bool // ids delivered from the database that may still come live
+	recent   [32]int      // the ids delivered live last (a ring, next is its next slot)
+	next     int
+	filling  bool // a replay from the database is under way, one page per step
 
 	mu     sync.Mutex // guards sub against close from another goroutine
 	sub    *pubsub.Subscription
@@ -991,7 +1019,31 @@ func (n *notifStream) setWake(f func()) {
 	sub.Notify(f)
 }
 
+// fillPage delivers the next page of stored notifications after last.
+func (n *notifStream) fillPage() error {
+	page, err := n.s.notificationsAfter(n.ctx, n.v.UserID, n.last)
+	if err != nil {
+		return err
+	}
+	if n.replayed == nil {
+		n.replayed = map[int]bool{}
+	}
+	for _, nt := range page {
+		n.replayed[nt.ID] = true
+		n.last = max(n.last, nt.ID)
+		n.send(nt)
+	}
+	n.filling = len(page) == replayPage
+	return nil
+}
+
+// step does the stream's next piece of work: a page of a replay under way,
+// or else the next live notification or the end of ctx. Unless block, it
+// returns errWouldBlock at once when there is nothing to do.
 func (n *notifStream) step(block bool) error {
+	if n.filling {
+		return n.fillPage()
+	}
 	var (
 		b  *pubsub.Payload
 		ok bool
@@ -1019,6 +1071,9 @@ func (n *notifStream) step(block bool) error {
 			case errors.Is(err, pubsub.ErrSlowConsumer):
 				return errSlow
 			case errors.Is(err, pubsub.ErrDisconnected):
+				// The broker lost what was published meanwhile: subscribe
+				// again, then catch up from the database (the fill goes on
+				// in this same Ready).
 				sub, err := n.s.resubscribe(n.ctx, userTopic(n.v.UserID), n.s.queue)
 				if err != nil {
 					return err
@@ -1036,6 +1091,7 @@ func (n *notifStream) step(block bool) error {
 				if w := n.wake.Load(); w != nil {
 					sub.Notify(*w)
 				}
+				n.filling = true
 				return nil
 			default:
 				return err
@@ -1046,6 +1102,16 @@ func (n *notifStream) step(block bool) error {
 			n.s.log.ErrorContext(n.ctx, "decode notification", "err", err)
 			return nil
 		}
+		if n.replayed[nt.ID] {
+			delete(n.replayed, nt.ID) // it comes live once
+			return nil
+		}
+		if slices.Contains(n.recent[:], nt.ID) {
+			return nil // published again after a broker error, though it had gone through
+		}
+		n.recent[n.next] = nt.ID
+		n.next = (n.next + 1) % len(n.recent)
+		n.last = max(n.last, nt.ID)
 		n.send(nt)
 		return nil
 	}

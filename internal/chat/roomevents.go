@@ -157,9 +157,9 @@ func (s *Service) publishRead(ctx context.Context, e Event) error {
 		}
 	}
 	at := e.At
-	if err := s.emitTo(ctx, roomTopic(e.RoomID), roomEvent{Type: "read", UserID: u.ID, User: toWireUser(u), Message: wm, ReadAt: &at}); err != nil {
-		return err
-	}
+	// A failed room publish does not stop the reader's ROOM_READ: that
+	// one is held and published again (emitNote).
+	failed := s.emitTo(ctx, roomTopic(e.RoomID), roomEvent{Type: "read", UserID: u.ID, User: toWireUser(u), Message: wm, ReadAt: &at})
 	// The reader's own badges (other tabs, devices, the widget) learn the
 	// new total: ROOM_READ, the reader as actor. Two reads: the room and
 	// the total.
@@ -171,7 +171,11 @@ func (s *Service) publishRead(ctx context.Context, e Event) error {
 	if err != nil {
 		return err
 	}
-	return s.emitTo(ctx, userTopic(u.ID), userEvent{
-		Kind: NotifyRoomRead, Room: toWireRoom(r), Actor: toWireUser(u), TotalUnread: totals[u.ID], CreatedAt: at,
-	})
+	if err := s.emitNote(ctx, u.ID, userEvent{
+		ID: e.notes[u.ID], Kind: NotifyRoomRead, Room: toWireRoom(r), Actor: toWireUser(u), TotalUnread: totals[u.ID],
+		CreatedAt: at, ReadAt: &at, // stored read: the reader's own doing
+	}); err != nil {
+		return err
+	}
+	return failed
 }

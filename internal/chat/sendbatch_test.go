@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/ent/message"
+	"github.com/chatty/chatty/ent/notification"
 	"github.com/chatty/chatty/internal/database"
 	"github.com/chatty/chatty/internal/database/dbtest"
 	"github.com/chatty/chatty/internal/viewer"
@@ -27,11 +28,14 @@ func TestConcurrentSendsShareATransaction(t *testing.T) {
 	for _, backend := range dbtest.Backends() {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
-			var txs atomic.Int64
+			var txs, noteInserts atomic.Int64
 			db := dbtest.Open(t, backend, database.WithDriver(func(d dialect.Driver) dialect.Driver {
 				return dialect.DebugWithContext(d, func(_ context.Context, v ...any) {
 					if len(v) == 1 && strings.HasSuffix(fmt.Sprint(v[0]), ": started") {
 						txs.Add(1)
+					}
+					if len(v) == 1 && strings.Contains(fmt.Sprint(v[0]), "INSERT INTO notifications") {
+						noteInserts.Add(1)
 					}
 				})
 			}))
@@ -118,10 +122,14 @@ func TestConcurrentSendsShareATransaction(t *testing.T) {
 				return out
 			}
 
-			before := txs.Load()
+			before, notesBefore := txs.Load(), noteInserts.Load()
 			queued(10, false)
 			if n := txs.Load() - before; n != 1 {
 				t.Errorf("10 queued sends took %d transactions, want 1", n)
+			}
+			// Their 20 notifications (two recipients each): one statement.
+			if n := noteInserts.Load() - notesBefore; n != 1 {
+				t.Errorf("10 queued sends stored their notifications in %d statements, want 1", n)
 			}
 			queued(5, true)
 
@@ -142,6 +150,27 @@ func TestConcurrentSendsShareATransaction(t *testing.T) {
 			slices.Sort(published)
 			if len(published) != 16 || len(slices.Compact(published)) != 16 {
 				t.Fatalf("published %d messages (%v), want 16, each once", len(published), published)
+			}
+			// Each message notified the two others, once.
+			for _, m := range seqs {
+				notified, err := db.Client.Notification.Query().Where(notification.MessageID(m.ID)).All(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var who []int
+				for _, n := range notified {
+					who = append(who, n.UserID)
+				}
+				slices.Sort(who)
+				var want []int
+				for _, u := range users {
+					if u.UserID != *m.SenderID {
+						want = append(want, u.UserID)
+					}
+				}
+				if !slices.Equal(who, want) {
+					t.Fatalf("message %q (from %d) notified %v, want %v", m.Body, *m.SenderID, who, want)
+				}
 			}
 			got, err := s.UnreadCounts(ctx, users[1], []int{r.ID})
 			if err != nil {

@@ -37,6 +37,8 @@ type Service struct {
 	turns    roomTurns
 	senders  knownSenders // who may skip the membership read before a send
 	typing   typingGate
+	// republish holds notifications to publish again after a broker outage.
+	republish republish
 	// typingTimeout: TypingTimeout unless set.
 	typingTimeout time.Duration
 	queue         int

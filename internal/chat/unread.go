@@ -464,24 +464,6 @@ WHERE m.user_id IN (`+placeholders(len(users))+`) AND m.left_at IS NULL GROUP BY
 	return out, nil
 }
 
-// recipientTotals returns the current members of room roomID but sender,
-// each with their unread total over all their rooms: whom a new message
-// notifies, and what it tells them, in one query.
-func (s *Service) recipientTotals(ctx context.Context, roomID, sender int) (map[int]int, error) {
-	out := map[int]int{}
-	err := s.scanPairs(ctx, out, `SELECT o.user_id, SUM`+unreadExpr+`
-FROM memberships o
-JOIN memberships m ON m.user_id = o.user_id AND m.left_at IS NULL
-JOIN rooms r ON r.id = m.room_id
-WHERE o.room_id = ? AND o.left_at IS NULL AND o.user_id <> ?
-  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = o.user_id AND b.blocked_id = ?)
-GROUP BY o.user_id`, roomID, sender, sender)
-	if err != nil {
-		return nil, fmt.Errorf("recipients of room %d: %w", roomID, err)
-	}
-	return out, nil
-}
-
 // scanPairs reads (id, count) rows into out; a count is never below 0.
 func (s *Service) scanPairs(ctx context.Context, out map[int]int, query string, args ...any) error {
 	rows, err := s.db.QueryContext(ctx, query, args...)

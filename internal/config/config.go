@@ -59,6 +59,9 @@ type Config struct {
 	ImageMemory int64
 	// Demo fills an empty database with demo accounts and a conversation.
 	Demo bool
+	// NotificationRetention is how long stored notifications are kept
+	// (30 days): older ones are pruned.
+	NotificationRetention time.Duration
 
 	// Database is DatabaseURL, parsed.
 	Database Database
@@ -94,7 +97,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	var c Config
 	var demo string
 	var origins, level, introspection, quota, imageMemory, proxies, hashes string
-	var dbTimeout, lockTimeout, maxOpen, maxIdle string
+	var dbTimeout, lockTimeout, maxOpen, maxIdle, retention string
 	var googleID, googleSecret, naverID, naverSecret, kakaoID, kakaoSecret string
 	settings := []setting{
 		{"CHATTY_ADDR", "addr", ":8080", "address to listen on", &c.Addr},
@@ -114,6 +117,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		{"CHATTY_INTROSPECTION", "introspection", "true", "answer __schema/__type queries (GraphiQL needs them); false in production", &introspection},
 		{"CHATTY_UPLOAD_QUOTA", "upload-quota", "1GiB", "bytes of files one user may keep stored (e.g. 500MiB, 2GiB)", &quota},
 		{"CHATTY_IMAGE_MEMORY", "image-memory", "512MiB", "memory image decodes may take at once; one image at most half (e.g. 256MiB)", &imageMemory},
+		{"CHATTY_NOTIFICATION_RETENTION", "notification-retention", "30d", "how long stored notifications are kept before pruning (e.g. 30d, 72h; at least 1h)", &retention},
 		{"CHATTY_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs or CIDRs of proxies whose X-Forwarded-For is believed", &proxies},
 		{"CHATTY_PASSWORD_HASH_CONCURRENCY", "password-hash-concurrency", "", "password hashes run at once, 19 MiB each (empty: 2 x GOMAXPROCS)", &hashes},
 		{"CHATTY_DEMO", "demo", "false", "fill an empty database with two demo accounts and a conversation (README, Demo)", &demo},
@@ -187,7 +191,33 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	if err := c.databaseLimits(dbTimeout, lockTimeout, maxOpen, maxIdle); err != nil {
 		return nil, err
 	}
+	if c.NotificationRetention, err = ParseRetention(retention); err != nil {
+		return nil, fmt.Errorf("config: CHATTY_NOTIFICATION_RETENTION: want a duration of at least 1h such as 30d or 72h, got %q", retention)
+	}
 	return &c, nil
+}
+
+// ParseRetention reads a retention period: a whole number of days ("30d")
+// or a Go duration ("72h"), at least an hour.
+func ParseRetention(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100*365 {
+			return 0, fmt.Errorf("bad number of days %q", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, err
+		}
+	}
+	if d < time.Hour {
+		return 0, fmt.Errorf("retention %s is under an hour", d)
+	}
+	return d, nil
 }
 
 // ParseBytes reads a size: a number of bytes, optionally followed by KiB,

@@ -19,6 +19,9 @@ func TestDefaults(t *testing.T) {
 		c.UploadDir != "uploads" || c.PublicURL != "http://localhost:8080" || c.RedisURL != "" {
 		t.Fatalf("defaults = %+v", c)
 	}
+	if c.NotificationRetention != 30*24*time.Hour {
+		t.Fatalf("notification retention %v, want 30 days", c.NotificationRetention)
+	}
 	if c.UploadQuota != 1<<30 || c.ImageMemory != 512<<20 {
 		t.Fatalf("upload quota %d, image memory %d", c.UploadQuota, c.ImageMemory)
 	}
@@ -99,6 +102,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"CHATTY_DB_LOCK_TIMEOUT":           {"CHATTY_DB_LOCK_TIMEOUT": "500ms"},
 		"CHATTY_DB_MAX_OPEN_CONNS":         {"CHATTY_DB_MAX_OPEN_CONNS": "0"},
 		"CHATTY_DB_MAX_IDLE_CONNS":         {"CHATTY_DB_MAX_OPEN_CONNS": "4", "CHATTY_DB_MAX_IDLE_CONNS": "8"},
+		"CHATTY_NOTIFICATION_RETENTION":    {"CHATTY_NOTIFICATION_RETENTION": "30 days"},
 	}
 	for variable, e := range cases {
 		_, err := Load(nil, env(e))
@@ -217,5 +221,19 @@ func TestDatabaseLimits(t *testing.T) {
 	}
 	if c.DBTimeout != 1500*time.Millisecond || c.Database.LockTimeout != 3*time.Second || c.Database.MaxOpenConns != 16 || c.Database.MaxIdleConns != 4 {
 		t.Fatalf("database limits: timeout %v, lock timeout %v, pool %d/%d", c.DBTimeout, c.Database.LockTimeout, c.Database.MaxOpenConns, c.Database.MaxIdleConns)
+	}
+}
+
+func TestNotificationRetention(t *testing.T) {
+	for in, want := range map[string]time.Duration{"30d": 30 * 24 * time.Hour, "7d": 7 * 24 * time.Hour, "72h": 72 * time.Hour, "90m": 90 * time.Minute} {
+		c, err := Load(nil, env(map[string]string{"CHATTY_NOTIFICATION_RETENTION": in}))
+		if err != nil || c.NotificationRetention != want {
+			t.Errorf("CHATTY_NOTIFICATION_RETENTION=%s: %v, %v; want %v", in, c, err, want)
+		}
+	}
+	for _, bad := range []string{"0d", "59m", "-1d", "1w", "d"} {
+		if _, err := ParseRetention(bad); err == nil {
+			t.Errorf("retention %q accepted", bad)
+		}
 	}
 }
