@@ -128,3 +128,34 @@ func TestTwoInstancesOverRedis(t *testing.T) {
 		})
 	}
 }
+
+// A session ended through another instance does not get a WebSocket on an
+// instance that still remembers it open (auth's session cache, for a
+// second: here its clock stands still): connection_init reads the session
+// from the database once the socket watches for ended sessions, so a
+// sign-out is either seen by that read or heard by the watch.
+func TestWebSocketInitAfterSignOutElsewhere(t *testing.T) {
+	now := time.Now().UTC()
+	stopped := envOption{server: func(_ *server.Config, ao *auth.Options) { ao.Now = func() time.Time { return now } }}
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			db := dbtest.Open(t, backend)
+			one, two := newEnvOn(t, db, stopped), newEnvOn(t, db)
+			a := one.signUp(t, "leaver")
+			var v struct{ Viewer *struct{ ID string } }
+			one.client(a).do(t, `{ viewer { id } }`, nil).Decode(t, &v) // one now remembers the session open
+			if v.Viewer == nil || v.Viewer.ID != a.ID {
+				t.Fatalf("viewer before signOut: %+v", v.Viewer)
+			}
+			var out struct{ SignOut bool }
+			two.anon().do(t, `mutation($t: String!) { signOut(refreshToken: $t) }`, map[string]any{"t": a.RefreshToken}).Decode(t, &out)
+			if !out.SignOut {
+				t.Fatal("signOut = false for an open session")
+			}
+			c := wsDial(t, one, protoTransportWS)
+			c.write(map[string]any{"type": "connection_init", "payload": wsBearer(a.AccessToken)})
+			c.expectClose(4403, wsWait)
+		})
+	}
+}

@@ -258,7 +258,10 @@ func (c *wsConn) handle(data []byte) bool {
 		return false
 	case acked && (f.Type == "subscribe" || f.Type == "start"):
 		return c.start(f.ID, f.Payload)
-	case acked && (f.Type == "complete" || f.Type == "stop"):
+	case (acked || transportWS) && (f.Type == "complete" || f.Type == "stop"):
+		// graphql-transport-ws: a complete is for an operation the server
+		// may have finished already (or, before the ack, never started);
+		// one it does not know is ignored, as graphql-ws's server does.
 		c.stop(f.ID)
 		return true
 	}

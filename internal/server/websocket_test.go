@@ -979,3 +979,21 @@ func TestWebSocketInitWithoutDatabaseIsTryAgain(t *testing.T) {
 	c.write(map[string]any{"type": "connection_init", "payload": wsBearer(a.AccessToken)})
 	c.expectClose(1013, wsWait)
 }
+
+// PROTOCOL.md closes only a subscribe before connection_ack (4401); a
+// complete then is for an operation the server does not know, which
+// graphql-ws's own server ignores. The connection stays usable.
+func TestWebSocketCompleteBeforeAck(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	a := e.signUp(t, "early")
+	c := wsDial(t, e, protoTransportWS)
+	c.write(map[string]any{"type": "complete", "id": "never-started"})
+	c.init(wsBearer(a.AccessToken))
+	c.subscribe("v", `{ viewer { id } }`, nil)
+	var v struct{ Viewer struct{ ID string } }
+	c.data("v", &v)
+	c.completed("v")
+	if v.Viewer.ID != a.ID {
+		t.Fatalf("viewer %q, want %q", v.Viewer.ID, a.ID)
+	}
+}

@@ -73,6 +73,17 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 			stop()
 			return refused(ctx, err), nil, err
 		}
+		// Authenticate may have trusted this instance's memory of the
+		// session (auth.SessionCheckTTL), which a sign-out through another
+		// instance does not reach, and the watch hears only what ends from
+		// now on: read the session now that the socket watches.
+		rctx, cancel := context.WithTimeout(ctx, s.cfg.DBTimeout)
+		_, _, err = s.cfg.Auth.Recheck(rctx, token)
+		cancel()
+		if err != nil {
+			stop()
+			return refused(ctx, err), nil, err
+		}
 		c.whenClosed(s.cfg.Chat.Connected(ctx, v))
 		ctx = chat.WithOverflow(ctx, func() {
 			c.closeWith(closeTryAgainLater, "too slow: reconnect and resume with after")
