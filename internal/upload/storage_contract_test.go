@@ -153,4 +153,3 @@ func storageContract(t *testing.T, s upload.Storage, keys func(testing.TB) []str
 }
 
 func sum(b []byte) []byte { h := sha256.Sum256(b); return h[:] }
-
