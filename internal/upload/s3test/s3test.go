@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -100,4 +101,13 @@ func (b *Bucket) keys(t testing.TB) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// URL is the CHATTY_STORAGE_URL of the bucket.
+func (b *Bucket) URL() string {
+	scheme := "http"
+	if b.Config.Secure {
+		scheme = "https"
+	}
+	return "s3://" + b.Config.Bucket + "?" + url.Values{"endpoint": {scheme + "://" + b.Config.Endpoint}, "region": {b.Config.Region}}.Encode()
 }
