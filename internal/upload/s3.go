@@ -145,10 +145,10 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader) error {
 	}
 	_, err = s.client.PutObject(ctx, s.bucket, name, ctxReader{ctx, r}, -1, minio.PutObjectOptions{
 		PartSize: s3PartSize,
-		// Each part carries a CRC32C checksum the store verifies; the
-		// payload itself is not hashed into the signature (as over HTTPS by
-		// default): a second pass of SHA-256 over every byte buys nothing
-		// a TLS endpoint does not already give.
+		// Each part carries a Content-MD5 the store verifies (every
+		// S3-compatible server does); the payload is not also hashed into
+		// the signature, as minio-go does by default over HTTPS.
+		SendContentMd5:       true,
 		DisableContentSha256: true,
 		ContentType:          "application/octet-stream", // the type served is the sniffed one, from the database
 	})
