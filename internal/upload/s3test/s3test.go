@@ -20,7 +20,7 @@ import (
 )
 
 // Env is the variable naming the test server:
-// s3://?endpoint=http://127.0.0.1:8333&region=us-east-1 (the bucket, if
+// s3://?endpoint=http://127.0.0.1:14568&region=us-east-1 (the bucket, if
 // any, is ignored: every test gets its own).
 const Env = "CHATTY_TEST_S3_URL"
 
@@ -40,7 +40,7 @@ func New(t testing.TB) *Bucket {
 		if os.Getenv("CHATTY_CI") == "1" {
 			t.Fatal("CHATTY_CI=1 but " + Env + " is unset")
 		}
-		t.Skip(Env + " unset (e.g. s3://?endpoint=http://127.0.0.1:8333&region=us-east-1, with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); CI runs this with CHATTY_CI=1")
+		t.Skip(Env + " unset (e.g. s3://?endpoint=http://127.0.0.1:14568&region=us-east-1, with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); CI runs this with CHATTY_CI=1")
 	}
 	if strings.HasPrefix(raw, "s3://?") {
 		raw = "s3://placeholder?" + strings.TrimPrefix(raw, "s3://?")
