@@ -175,10 +175,16 @@ func (s *S3) Open(ctx context.Context, key string) (File, error) {
 		return nil, fmt.Errorf("open %s: %w", key, err)
 	}
 	// The reads outlive the caller's deadline for finding the file (a large
-	// download takes longer); Close ends them.
+	// download takes longer than a database deadline), not its
+	// cancellation (a client gone); Close ends them.
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			cancel()
+		}
+	})
 	return &s3File{core: &minio.Core{Client: s.client}, bucket: s.bucket, name: name, etag: info.ETag,
-		size: info.Size, mod: info.LastModified, ctx: rctx, cancel: cancel}, nil
+		size: info.Size, mod: info.LastModified, ctx: rctx, cancel: func() { stop(); cancel() }}, nil
 }
 
 // Delete implements Storage; S3 answers a missing key with success.
