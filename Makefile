@@ -10,20 +10,39 @@ export CGO_ENABLED := 1
 TESTFLAGS += -race
 endif
 
-.PHONY: help generate build run test test-e2e-deps lint bench bench-full web-widget web-widget-check
+.PHONY: help generate schema web screenshots build run demo test test-e2e-deps lint bench bench-full web-widget web-widget-check
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-generate: ## regenerate ent (ent/) and gqlgen (graph/) code from the schemas
+generate: ## regenerate ent (ent/) and gqlgen (graph/) code from the schemas, then the web app (web/src/gql, web/dist) when npm is present
 	cd ent && $(GO) generate .
 	$(GO) tool gqlgen generate
+	$(MAKE) --no-print-directory schema
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory web; \
+	else echo "npm not found: web/src/gql and web/dist not regenerated (make web needs Node)"; fi
+
+schema: ## write the schema as SDL to web/schema.graphql (what GET /graphql/schema.graphql serves; for codegen)
+	@mkdir -p web
+	$(GO) run ./cmd/chatty schema > web/schema.graphql.tmp && mv web/schema.graphql.tmp web/schema.graphql
+
+# The app's typed documents come from web/schema.graphql; dist/ is embedded
+# in the binary (package web), so `make run` needs no Node.
+web: ## build the web app and the widget (needs Node): npm ci, GraphQL codegen into web/src/gql, Vite into web/dist; then make web-widget
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent codegen && npm run --silent build
+	$(MAKE) --no-print-directory web-widget
+
+screenshots: test-e2e-deps ## run the web app's browser test (needs Chromium) and save a screenshot of each screen in web/screenshots/
+	CHATTY_SCREENSHOTS=$(CURDIR)/web/screenshots $(GO) test -count=1 -v ./internal/server -run 'TestNodeClients/webapp' | grep -E '^\s+- |PASS|FAIL|ok'
 
 build: ## build bin/chatty
 	$(GO) build -o bin/chatty ./cmd/chatty
 
-run: ## serve on 127.0.0.1:8080 (CHATTY_ADDR to change): SQLite in ./data, files in ./uploads, GraphiQL at http://localhost:8080/
+run: ## serve on 127.0.0.1:8080 (CHATTY_ADDR to change): SQLite in ./data, files in ./uploads, GraphiQL at http://localhost:8080/, the app at /app/
 	CHATTY_ADDR="$${CHATTY_ADDR:-127.0.0.1:8080}" $(GO) run ./cmd/chatty
+
+demo: ## like make run, and an empty database gets two demo accounts and a conversation (README, Demo)
+	CHATTY_DEMO=1 CHATTY_ADDR="$${CHATTY_ADDR:-127.0.0.1:8080}" $(GO) run ./cmd/chatty
 
 test: test-e2e-deps ## run every test (MariaDB too with CHATTY_TEST_MYSQL_DSN, Redis with CHATTY_TEST_REDIS_URL, S3 with CHATTY_TEST_S3_URL; RACE=1: -race)
 	@echo "variants: $$(TESTFLAGS='$(TESTFLAGS)' ./.ci/variants)"

@@ -99,6 +99,11 @@ func (r *queryResolver) SearchUsers(ctx context.Context, query string, first *in
 	return pageUsers(ctx, q, first, after)
 }
 
+// AuthProviders is the resolver for the authProviders field.
+func (r *queryResolver) AuthProviders(ctx context.Context) ([]identity.Provider, error) {
+	return r.Auth.Providers(), nil
+}
+
 // AvatarURL is the resolver for the avatarURL field.
 func (r *userResolver) AvatarURL(ctx context.Context, obj *ent.User) (*string, error) {
 	if obj.AvatarID == nil {

@@ -156,6 +156,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		AuthProviders  func(childComplexity int) int
 		BlockedUsers   func(childComplexity int, first *int, after *entgql.Cursor[int]) int
 		FriendRequests func(childComplexity int, first *int, after *entgql.Cursor[int]) int
 		Friends        func(childComplexity int, first *int, after *entgql.Cursor[int]) int
@@ -305,6 +306,7 @@ type QueryResolver interface {
 	Nodes(ctx context.Context, ids []int) ([]ent.Noder, error)
 	Viewer(ctx context.Context) (*ent.User, error)
 	SearchUsers(ctx context.Context, query string, first *int, after *entgql.Cursor[int]) (*ent.UserConnection, error)
+	AuthProviders(ctx context.Context) ([]identity.Provider, error)
 	BlockedUsers(ctx context.Context, first *int, after *entgql.Cursor[int]) (*ent.UserConnection, error)
 	Friends(ctx context.Context, first *int, after *entgql.Cursor[int]) (*ent.UserConnection, error)
 	FriendRequests(ctx context.Context, first *int, after *entgql.Cursor[int]) (*ent.UserConnection, error)
@@ -937,6 +939,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Query.authProviders":
+		if e.ComplexityRoot.Query.AuthProviders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AuthProviders(childComplexity), true
 	case "Query.blockedUsers":
 		if e.ComplexityRoot.Query.BlockedUsers == nil {
 			break
@@ -5233,6 +5241,29 @@ func (ec *executionContext) fieldContext_Query_searchUsers(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_authProviders(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_authProviders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AuthProviders(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []identity.Provider) graphql.Marshaler {
+			return ec.marshalNAuthProvider2ᚕgithubᚗcomᚋchattyᚋchattyᚋentᚋidentityᚐProviderᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_authProviders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "AuthProvider")
+}
+
 func (ec *executionContext) _Query_blockedUsers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9282,6 +9313,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_searchUsers(ctx, field)
 				})
+		case "authProviders":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_authProviders(ctx, field)
+				})
 		case "blockedUsers":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -10293,6 +10330,36 @@ func (ec *executionContext) unmarshalNAuthProvider2githubᚗcomᚋchattyᚋchatt
 
 func (ec *executionContext) marshalNAuthProvider2githubᚗcomᚋchattyᚋchattyᚋentᚋidentityᚐProvider(ctx context.Context, sel ast.SelectionSet, v identity.Provider) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNAuthProvider2ᚕgithubᚗcomᚋchattyᚋchattyᚋentᚋidentityᚐProviderᚄ(ctx context.Context, v any) ([]identity.Provider, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]identity.Provider, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAuthProvider2githubᚗcomᚋchattyᚋchattyᚋentᚋidentityᚐProvider(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNAuthProvider2ᚕgithubᚗcomᚋchattyᚋchattyᚋentᚋidentityᚐProviderᚄ(ctx context.Context, sel ast.SelectionSet, v []identity.Provider) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuthProvider2githubᚗcomᚋchattyᚋchattyᚋentᚋidentityᚐProvider(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {

@@ -157,8 +157,41 @@ func liveStream[T any](ctx context.Context, in *chat.Stream[*T]) <-chan *T {
 	}
 	exec := make(chan *T, 1)
 	op.feed = &pullFeed[T]{in: in, exec: exec}
+	if p, ok := ctx.Value(pullKey{}).(*Pull); ok && p.Wake != nil {
+		in.SetWake(p.Wake)
+		p.ready = in.Ready
+	}
 	return exec
 }
+
+// Pull lets a transport run a subscription without a goroutine that waits
+// for its events. The transport puts one in the operation's context
+// (WithPull) with Wake set; a subscription whose stream can say when it
+// has something (messageAdded, notifications) takes it: Pullable then
+// reports true, the stream calls Wake (from any goroutine, quickly: it
+// may run under the broker's lock) whenever Ready may have become true,
+// and the operation's ResponseHandler, called only when Ready is true,
+// does not wait. The transport calls Ready and the ResponseHandler from
+// one goroutine at a time.
+type Pull struct {
+	Wake  func()
+	ready func() bool
+}
+
+type pullKey struct{}
+
+// WithPull returns ctx carrying p for the subscription about to be
+// dispatched.
+func WithPull(ctx context.Context, p *Pull) context.Context {
+	return context.WithValue(ctx, pullKey{}, p)
+}
+
+// Pullable reports whether the subscription took p (after its dispatch).
+func (p *Pull) Pullable() bool { return p.ready != nil }
+
+// Ready does the stream's work that needs no waiting and reports whether
+// the next response is there (or the end).
+func (p *Pull) Ready() bool { return p.ready() }
 
 // liveRoomEvents is liveStream for roomEvents, whose stream still comes as
 // a channel (see roomEventState for what its events share).

@@ -19,7 +19,7 @@ func (r *queryResolver) SearchMessages(ctx context.Context, query string, roomID
 	if err != nil {
 		return nil, err
 	}
-	if err := r.Auth.AllowMessageSearch(v); err != nil {
+	if err := r.Auth.AllowMessageSearch(ctx, v); err != nil {
 		return nil, err
 	}
 	q, err := r.Chat.NewSearch(ctx, v, query, roomID)

@@ -19,12 +19,18 @@ import (
 	"github.com/chatty/chatty/internal/chat"
 	"github.com/chatty/chatty/internal/config"
 	"github.com/chatty/chatty/internal/database"
+	"github.com/chatty/chatty/internal/demo"
 	"github.com/chatty/chatty/internal/pubsub"
+	"github.com/chatty/chatty/internal/ratelimit"
 	"github.com/chatty/chatty/internal/server"
 	"github.com/chatty/chatty/internal/upload"
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "schema" { // make schema: the SDL served at /graphql/schema.graphql
+		fmt.Print(server.SchemaSDL())
+		return
+	}
 	cfg, err := config.Load(os.Args[1:], os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -66,6 +72,8 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	var shared *pubsub.Redis
+	var limits *ratelimit.Redis // nil: limits count per instance
 	chatOpts := []chat.Option{
 		chat.WithUploads(upload.NewService(store, upload.Limits{DecodeMemory: cfg.ImageMemory})),
 		chat.WithUploadQuota(cfg.UploadQuota),
@@ -77,6 +85,10 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			return fmt.Errorf("CHATTY_REDIS_URL: %w", err)
 		}
 		defer broker.Close() // after the server, before the database
+		shared = broker
+		limits = ratelimit.NewRedis(broker.Client(), broker.Key("limit:"), log)
+		defer limits.Close()
+		chatOpts = append(chatOpts, chat.WithSharedLimits(limits))
 		chatOpts = append(chatOpts, chat.WithBroker(broker), chat.WithPresence(broker.Presence()))
 		log.Info("live events go through Redis", "redis", cfg.RedisURLRedacted(), "redis_prefix", cfg.RedisPrefix)
 	}
@@ -91,9 +103,15 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		SessionsEnded:   chatSvc.SessionsEnded,
 		AccountDeleted:  chatSvc.AccountDeleted,
 		HashConcurrency: cfg.PasswordHashConcurrency,
+		Shared:          limits,
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.Demo {
+		if _, err := demo.Seed(ctx, db.Client, authSvc, chatSvc, log); err != nil {
+			return err
+		}
 	}
 	srv := server.New(server.Config{
 		Logger:          log,
@@ -107,6 +125,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		MetricsApart:    cfg.MetricsAddr != "",
 		TrustedProxies:  cfg.TrustedProxies,
 		DBTimeout:       cfg.DBTimeout,
+		Redis:           shared,
 	})
 
 	// Bind first: an address in use is reported before anything says "listening".

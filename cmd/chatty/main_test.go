@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatty/chatty/internal/config"
+	"github.com/chatty/chatty/internal/demo"
 	"github.com/chatty/chatty/internal/upload/s3test"
 )
 
@@ -182,5 +184,36 @@ func TestStorageURL(t *testing.T) {
 	}
 	if err := <-done; err == nil || !strings.Contains(err.Error(), "CHATTY_STORAGE_URL") || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("run on a missing bucket: %v", err)
+	}
+}
+
+// CHATTY_DEMO=1 (-demo) fills the fresh database before serving: the
+// documented account signs in with the documented password.
+func TestDemoSwitch(t *testing.T) {
+	cancel, lines, done := start(t, "-addr", "127.0.0.1:0", "-demo", "1")
+	waitFor(t, lines, done, "demo: added two accounts, a friendship and a conversation")
+	l := waitFor(t, lines, done, "chatty listening")
+	addr, _ := l["addr"].(string)
+	body, _ := json.Marshal(map[string]any{
+		"query":     `mutation($e: String!, $p: String!) { signIn(input: {email: $e, password: $p}) { user { nickname } } }`,
+		"variables": map[string]any{"e": demo.Accounts[1].Email, "p": demo.Password},
+	})
+	resp, err := http.Post("http://"+addr+"/graphql", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Data struct {
+			SignIn struct{ User struct{ Nickname string } }
+		}
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if out.Data.SignIn.User.Nickname != demo.Accounts[1].Nickname {
+		t.Fatalf("demo sign-in answered %+v", out)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run after shutdown: %v", err)
 	}
 }

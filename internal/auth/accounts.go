@@ -80,7 +80,7 @@ func (s *Service) SignIn(ctx context.Context, emailIn, password string) (*Payloa
 	now := s.now()
 	ip := limitKey(viewer.ClientFromContext(ctx).IP)
 	if ip != "" {
-		if ok, wait := s.byClient.allow(ip, now); !ok {
+		if ok, wait := s.byClient.allow(ctx, ip, now); !ok {
 			return nil, errSignInLimited(wait)
 		}
 	}
@@ -91,14 +91,14 @@ func (s *Service) SignIn(ctx context.Context, emailIn, password string) (*Payloa
 	// The pair first: a refused attempt does not draw on the account's
 	// ceiling, which is shared with the owner's other addresses.
 	pair := email + "\x00" + ip
-	if ok, wait := s.byAccountClient.allow(pair, now); !ok {
+	if ok, wait := s.byAccountClient.allow(ctx, pair, now); !ok {
 		return nil, errSignInLimited(wait)
 	}
 	// An address the account signed in from lately skips the account's
 	// ceiling: guesses from many other addresses can exhaust that, and
 	// would otherwise keep the owner out everywhere.
-	if !s.knownClients.has(pair, now) {
-		if ok, wait := s.byAccount.allow(email, now); !ok {
+	if !s.knownClients.has(ctx, pair, now) {
+		if ok, wait := s.byAccount.allow(ctx, email, now); !ok {
 			return nil, errSignInLimited(wait)
 		}
 	}
@@ -130,7 +130,7 @@ func (s *Service) SignIn(ctx context.Context, emailIn, password string) (*Payloa
 	if err != nil {
 		return nil, err
 	}
-	s.knownClients.add(pair, now)
+	s.knownClients.add(ctx, pair, now)
 	return signedIn(ctx, out), nil
 }
 

@@ -140,6 +140,18 @@ func (p Provider) config(redirectURI string) *oauth2.Config {
 	}
 }
 
+// Providers returns the names of the providers users may sign in with on
+// this server, in the order the API declares them (GOOGLE, NAVER, KAKAO).
+func (s *Service) Providers() []identity.Provider {
+	out := []identity.Provider{}
+	for _, name := range []identity.Provider{identity.ProviderGOOGLE, identity.ProviderNAVER, identity.ProviderKAKAO} {
+		if _, err := s.provider(name); err == nil {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // provider returns the configured provider called name.
 func (s *Service) provider(name identity.Provider) (Provider, error) {
 	for _, p := range s.opts.Providers {

@@ -1,11 +1,15 @@
 package auth
 
 import (
+	"context"
+	"log/slog"
 	"net/netip"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/chatty/chatty/internal/ratelimit"
 )
 
 // keyedLimiter is a token bucket per key (an account, a client address),
@@ -13,6 +17,11 @@ import (
 type keyedLimiter struct {
 	every time.Duration
 	burst int
+	// shared counts in Redis, across instances, under name; the buckets
+	// below only when it is nil or Redis fails.
+	shared *ratelimit.Redis
+	name   string
+	log    *slog.Logger
 
 	mu        sync.Mutex
 	buckets   map[string]*bucket
@@ -33,9 +42,22 @@ func newKeyedLimiter(l Limit) *keyedLimiter {
 	return &keyedLimiter{every: l.Every, burst: l.Burst, buckets: map[string]*bucket{}}
 }
 
+// sharedBy makes k count in Redis under name (nil: in memory).
+func (k *keyedLimiter) sharedBy(r *ratelimit.Redis, name string, log *slog.Logger) *keyedLimiter {
+	k.shared, k.name, k.log = r, name, log
+	return k
+}
+
 // allow takes one token from key's bucket. When it is empty nothing is
 // taken and wait says when the next token comes.
-func (k *keyedLimiter) allow(key string, now time.Time) (ok bool, wait time.Duration) {
+func (k *keyedLimiter) allow(ctx context.Context, key string, now time.Time) (ok bool, wait time.Duration) {
+	if k.shared != nil {
+		ok, wait, err := k.shared.Allow(ctx, k.name+":"+key, k.burst, k.every)
+		if err == nil {
+			return ok, wait
+		}
+		k.log.DebugContext(ctx, "rate limit not counted in Redis: counting on this instance", "limit", k.name, "err", err)
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	idle := k.every * time.Duration(k.burst) // a bucket idle this long is full: forget it
@@ -94,16 +116,22 @@ const knownClientFor = 30 * 24 * time.Hour
 // recentSet remembers keys for a while, at most maxLimiterKeys of them.
 type recentSet struct {
 	keep time.Duration
-	mu   sync.Mutex
-	seen map[string]time.Time
-}
-
-func newRecentSet(keep time.Duration) *recentSet {
-	return &recentSet{keep: keep, seen: map[string]time.Time{}}
+	// shared remembers in Redis, across instances (nil: in memory).
+	shared *ratelimit.Redis
+	log    *slog.Logger
+	mu     sync.Mutex
+	seen   map[string]time.Time
 }
 
 // add remembers key as of now.
-func (r *recentSet) add(key string, now time.Time) {
+func (r *recentSet) add(ctx context.Context, key string, now time.Time) {
+	if r.shared != nil {
+		err := r.shared.Remember(ctx, "known:"+key, r.keep)
+		if err == nil {
+			return
+		}
+		r.log.DebugContext(ctx, "known sign-in address not kept in Redis: keeping it on this instance", "err", err)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.seen[key]; !ok && len(r.seen) >= maxLimiterKeys {
@@ -123,7 +151,14 @@ func (r *recentSet) add(key string, now time.Time) {
 }
 
 // has reports whether key was added within keep.
-func (r *recentSet) has(key string, now time.Time) bool {
+func (r *recentSet) has(ctx context.Context, key string, now time.Time) bool {
+	if r.shared != nil {
+		ok, err := r.shared.Remembered(ctx, "known:"+key)
+		if err == nil {
+			return ok
+		}
+		r.log.DebugContext(ctx, "known sign-in addresses not read from Redis: asking this instance", "err", err)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	at, ok := r.seen[key]

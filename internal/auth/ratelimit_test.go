@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ func TestKeyedLimiterMemoryIsBounded(t *testing.T) {
 	k := newKeyedLimiter(Limit{Every: time.Minute, Burst: 2})
 	now := time.Now()
 	for i := range maxLimiterKeys + 1000 {
-		if ok, _ := k.allow(fmt.Sprintf("flood-%d", i), now); !ok {
+		if ok, _ := k.allow(context.Background(), fmt.Sprintf("flood-%d", i), now); !ok {
 			t.Fatalf("a fresh key was refused")
 		}
 	}
@@ -21,11 +22,11 @@ func TestKeyedLimiterMemoryIsBounded(t *testing.T) {
 		t.Fatalf("%d keys remembered, want at most %d", n, maxLimiterKeys)
 	}
 	for range 2 {
-		if ok, _ := k.allow("owner", now); !ok {
+		if ok, _ := k.allow(context.Background(), "owner", now); !ok {
 			t.Fatal("a key within its burst was refused")
 		}
 	}
-	if ok, wait := k.allow("owner", now); ok || wait <= 0 {
+	if ok, wait := k.allow(context.Background(), "owner", now); ok || wait <= 0 {
 		t.Fatalf("a third attempt within the minute: ok %v, wait %v", ok, wait)
 	}
 }

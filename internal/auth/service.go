@@ -22,6 +22,7 @@ import (
 	"github.com/chatty/chatty/ent/session"
 	"github.com/chatty/chatty/ent/user"
 	"github.com/chatty/chatty/internal/database"
+	"github.com/chatty/chatty/internal/ratelimit"
 	"github.com/chatty/chatty/internal/viewer"
 )
 
@@ -71,6 +72,9 @@ type Options struct {
 	// AccountDeleted hears, after commit, that an account was deleted:
 	// its avatar's row and file go.
 	AccountDeleted func(ctx context.Context, userID int)
+	// Shared, when the deployment has Redis, counts the sign-in and search
+	// limits there, so they hold across instances (nil: per instance).
+	Shared *ratelimit.Redis
 }
 
 // Limit is a burst of attempts refilled one per Every.
@@ -139,12 +143,12 @@ func NewService(db *ent.Client, o Options) (*Service, error) {
 		db:              db,
 		tokens:          newTokenIssuer(o.Secret, o.Issuer, o.AccessTTL),
 		opts:            o,
-		byAccountClient: newKeyedLimiter(o.SignInPerAccountClient),
-		knownClients:    newRecentSet(knownClientFor),
-		byAccount:       newKeyedLimiter(o.SignInPerAccount),
-		byClient:        newKeyedLimiter(o.SignInPerClient),
-		searches:        newKeyedLimiter(o.SearchPerUser),
-		messageSearches: newKeyedLimiter(o.MessageSearchPerUser),
+		byAccountClient: newKeyedLimiter(o.SignInPerAccountClient).sharedBy(o.Shared, "signin-pair", o.Logger),
+		knownClients:    &recentSet{keep: knownClientFor, seen: map[string]time.Time{}, shared: o.Shared, log: o.Logger},
+		byAccount:       newKeyedLimiter(o.SignInPerAccount).sharedBy(o.Shared, "signin-account", o.Logger),
+		byClient:        newKeyedLimiter(o.SignInPerClient).sharedBy(o.Shared, "signin-client", o.Logger),
+		searches:        newKeyedLimiter(o.SearchPerUser).sharedBy(o.Shared, "search-users", o.Logger),
+		messageSearches: newKeyedLimiter(o.MessageSearchPerUser).sharedBy(o.Shared, "search-messages", o.Logger),
 		hashes:          newHashGate(o.HashConcurrency, o.HashWait, o.OnPasswordHash),
 		log:             o.Logger,
 		dummyHash:       hashPassword("not a password of anyone", o.Password),

@@ -17,9 +17,9 @@ const maxSearchLen = 100
 
 // AllowMessageSearch counts one searchMessages of the viewer against their
 // limit (MessageSearchPerUser): RATE_LIMITED with a retry hint beyond it.
-// Each page counts; the limit is per instance, as the sign-in limits are.
-func (s *Service) AllowMessageSearch(v viewer.Viewer) error {
-	if ok, wait := s.messageSearches.allow(strconv.Itoa(v.UserID), s.now()); !ok {
+// Each page counts; with Options.Shared the limit holds across instances.
+func (s *Service) AllowMessageSearch(ctx context.Context, v viewer.Viewer) error {
+	if ok, wait := s.messageSearches.allow(ctx, strconv.Itoa(v.UserID), s.now()); !ok {
 		return apperr.Retry(wait, "too many searches; try again in %d seconds", seconds(wait))
 	}
 	return nil
@@ -30,7 +30,7 @@ func (s *Service) AllowMessageSearch(v viewer.Viewer) error {
 // surrounding space. A part of an email finds nobody, so hidden emails
 // cannot be recovered a letter at a time; searches are limited per viewer
 // (RATE_LIMITED with a retry hint). The caller pages the query.
-func (s *Service) SearchUsers(_ context.Context, v viewer.Viewer, text string) (*ent.UserQuery, error) {
+func (s *Service) SearchUsers(ctx context.Context, v viewer.Viewer, text string) (*ent.UserQuery, error) {
 	q := strings.TrimSpace(text)
 	if q == "" {
 		return nil, apperr.Input("query", "the search query must not be empty")
@@ -38,7 +38,7 @@ func (s *Service) SearchUsers(_ context.Context, v viewer.Viewer, text string) (
 	if utf8.RuneCountInString(q) > maxSearchLen {
 		return nil, apperr.Input("query", "the search query must be at most %d characters", maxSearchLen)
 	}
-	if ok, wait := s.searches.allow(strconv.Itoa(v.UserID), s.now()); !ok {
+	if ok, wait := s.searches.allow(ctx, strconv.Itoa(v.UserID), s.now()); !ok {
 		return nil, apperr.Retry(wait, "too many searches; try again in %d seconds", seconds(wait))
 	}
 	// ContainsFold escapes LIKE's wildcards (%, _ and \): they match literally.

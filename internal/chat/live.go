@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatty/chatty/ent"
@@ -15,6 +18,7 @@ import (
 	"github.com/chatty/chatty/ent/room"
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/pubsub"
+	"github.com/chatty/chatty/internal/ratelimit"
 	"github.com/chatty/chatty/internal/viewer"
 )
 
@@ -77,7 +81,7 @@ func (p livePublisher) publish(ctx context.Context, e Event) error {
 	s := p.s
 	switch e.Kind {
 	case EventMessageCreated:
-		s.typing.forget(e.ActorID, e.RoomID) // the streams took the sender as no longer typing
+		s.typing.forget(ctx, e.ActorID, e.RoomID) // the streams took the sender as no longer typing
 		return s.publishMessage(ctx, e)
 	case EventMessageChanged:
 		return s.publishChange(ctx, e)
@@ -184,17 +188,33 @@ func (s *Service) notify(ctx context.Context, users []int, kind NotificationKind
 	return nil
 }
 
-// activeSubs counts each user's live subscriptions on this instance.
+// activeSubs counts each user's live subscriptions on this instance and,
+// with shared, in Redis, so that the cap holds across instances.
 type activeSubs struct {
 	mu sync.Mutex
 	n  map[int]int
+	// shared holds each user's count of this instance in Redis, where
+	// acquire checks the sum over instances (nil: this instance only).
+	shared *ratelimit.Redis
+	log    *slog.Logger
 }
+
+const subsLimit = "subs"
 
 func (a *activeSubs) acquire(userID int) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.n[userID] >= maxSubsPerUser {
+	n := a.n[userID]
+	if n >= maxSubsPerUser {
 		return false
+	}
+	if a.shared != nil {
+		ok, err := a.shared.Hold(context.Background(), ratelimit.UserKey(subsLimit, userID), n+1, maxSubsPerUser)
+		if err != nil {
+			a.log.Debug("subscription cap not counted in Redis: counting on this instance", "user_id", userID, "err", err)
+		} else if !ok {
+			return false
+		}
 	}
 	a.n[userID]++
 	return true
@@ -206,6 +226,23 @@ func (a *activeSubs) release(userID int) {
 	if a.n[userID]--; a.n[userID] <= 0 {
 		delete(a.n, userID)
 	}
+	if a.shared != nil {
+		if _, err := a.shared.Hold(context.Background(), ratelimit.UserKey(subsLimit, userID), a.n[userID], 0); err != nil {
+			a.log.Debug("subscription cap: release not counted in Redis (it lapses)", "user_id", userID, "err", err)
+		}
+	}
+}
+
+// counts are the users' counts of this instance, by their key under
+// subsLimit + ":", for the shared counter's refresh.
+func (a *activeSubs) counts() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]int, len(a.n))
+	for id, n := range a.n {
+		out[strconv.Itoa(id)] = n
+	}
+	return out
 }
 
 // MessageAdded streams the messages of a room the viewer is in, in seq
@@ -317,6 +354,9 @@ func (st *stream) ended(err error) {
 	}
 }
 
+// errWouldBlock: a step that may not block had nothing to do.
+var errWouldBlock = errors.New("stream: would block")
+
 // errClosed ends a stream whose subscription was closed by its owner.
 var errClosed = errors.New("stream closed")
 
@@ -325,7 +365,10 @@ var errClosed = errors.New("stream closed")
 // an error ends the stream. close closes the broker subscription (from
 // any goroutine, also while step runs); ended reports why it ended.
 type source interface {
-	step() error
+	step(block bool) error
+	// setWake makes the source call f (from any goroutine) whenever a
+	// step may have something to do.
+	setWake(f func())
 	close()
 	ended(err error)
 	userID() int
@@ -367,27 +410,54 @@ func (p *Stream[T]) finish(err error) {
 }
 
 // Next returns the next value, waiting for it; false once the stream has
-// ended (or ctx has). One goroutine at a time.
+// ended (or ctx has). One goroutine at a time (Ready included).
 func (p *Stream[T]) Next() (T, bool) {
 	var zero T
-	for p.head == len(p.queue) {
-		if p.err != nil {
-			return zero, false
-		}
-		p.queue, p.head = p.queue[:0], 0
-		if cap(p.queue) > 16 {
-			p.queue = nil // what a replay page left
-		}
-		if err := p.src.step(); err != nil {
-			p.err = err
-			p.stop()
-			p.finish(err)
-		}
+	p.fill(true)
+	if p.head == len(p.queue) {
+		return zero, false
 	}
 	v := p.queue[p.head]
 	p.queue[p.head] = zero
 	p.head++
 	return v, true
+}
+
+// Ready does the stream's work that is ready to be done without waiting
+// and reports whether Next would now return at once (a value, or the
+// end). With SetWake, a reader can call Next only when Ready says so and
+// hold no goroutine while the stream waits.
+func (p *Stream[T]) Ready() bool { return p.fill(false) }
+
+// SetWake makes the stream call f, from any goroutine, whenever Ready may
+// have become true: a broker event arrived, a timer fired, the stream
+// ended (the end of ctx closes the broker subscription, which calls f).
+// f must be quick (it may run under the broker's lock). Call it before
+// the first Ready.
+func (p *Stream[T]) SetWake(f func()) { p.src.setWake(f) }
+
+// fill steps the source until a value is queued or the stream ends; when
+// not block, it stops as soon as a step would wait (false).
+func (p *Stream[T]) fill(block bool) bool {
+	for p.head == len(p.queue) {
+		if p.err != nil {
+			return true
+		}
+		p.queue, p.head = p.queue[:0], 0
+		if cap(p.queue) > 16 {
+			p.queue = nil // what a replay page left
+		}
+		err := p.src.step(block)
+		if err == errWouldBlock {
+			return false
+		}
+		if err != nil {
+			p.err = err
+			p.stop()
+			p.finish(err)
+		}
+	}
+	return true
 }
 
 // C returns the stream as a channel, fed by a goroutine of its own, closed
@@ -508,8 +578,10 @@ type stream struct {
 	// (0: all), one page per step.
 	filling   bool
 	fillUntil int64
-	gap       *time.Timer
-	gapC      <-chan time.Time
+	gap       *time.Timer // an AfterFunc timer that signals gapCh
+	gapCh     chan struct{}
+	gapC      <-chan struct{} // gapCh while the gap timer is armed, else nil
+	wake      atomic.Pointer[func()]
 }
 
 func (st *stream) userID() int       { return st.v.UserID }
@@ -537,7 +609,19 @@ func (st *stream) setSub(sub *pubsub.Subscription) error {
 		sub.Close()
 		return errClosed
 	}
+	if w := st.wake.Load(); w != nil {
+		sub.Notify(*w)
+	}
 	return nil
+}
+
+// setWake implements source.
+func (st *stream) setWake(f func()) {
+	st.wake.Store(&f)
+	st.mu.Lock()
+	sub := st.sub
+	st.mu.Unlock()
+	sub.Notify(f)
 }
 
 // run runs the stream until it ends (runStream's goroutine).
@@ -547,7 +631,7 @@ func (st *stream) run() error {
 		st.stopTimers()
 	}()
 	for {
-		if err := st.step(); err != nil {
+		if err := st.step(true); err != nil {
 			return err
 		}
 	}
@@ -561,8 +645,9 @@ func (st *stream) stopTimers() {
 }
 
 // step does the stream's next piece of work: a page of a database read
-// under way, or else the next live event, timer or the end of ctx.
-func (st *stream) step() error {
+// under way, or else the next live event, timer or the end of ctx. Unless
+// block, it returns errWouldBlock at once when there is nothing to do.
+func (st *stream) step(block bool) error {
 	if st.filling {
 		done, err := st.fillPage(st.fillUntil)
 		if err != nil {
@@ -571,63 +656,110 @@ func (st *stream) step() error {
 		st.filling = !done
 		return nil
 	}
-	select {
-	case <-st.ctx.Done():
-		return st.ctx.Err()
-	case <-st.typing.expired():
-		return st.typing.expire(st)
-	case <-st.gapC:
-		st.gapC = nil
-		if len(st.pending) == 0 {
-			return nil // the gap filled itself meanwhile
+	var (
+		b  *pubsub.Payload
+		ok bool
+	)
+	if block {
+		select {
+		case <-st.ctx.Done():
+			return st.ctx.Err()
+		case <-st.typing.expired():
+			return st.typing.expire(st)
+		case <-st.gapC:
+			return st.gapDue()
+		case b, ok = <-st.sub.C():
 		}
-		st.filling, st.fillUntil = true, st.lowestPending()
-		return nil
-	case b, ok := <-st.sub.C():
-		if !ok {
-			switch err := st.sub.Err(); {
-			case err == nil:
-				return errClosed
-			case errors.Is(err, pubsub.ErrSlowConsumer):
-				return errSlow
-			case errors.Is(err, pubsub.ErrDisconnected):
-				// The broker lost what was published meanwhile: subscribe
-				// again, then catch up from the database.
-				sub, err := st.s.resubscribe(st.ctx, roomTopic(st.roomID), st.s.queue)
-				if err != nil {
-					return err
-				}
-				if err := st.setSub(sub); err != nil {
-					return err
-				}
-				st.filling, st.fillUntil = true, 0
-				return nil
-			default:
+	} else {
+		select {
+		case <-st.ctx.Done():
+			return st.ctx.Err()
+		case <-st.typing.expired():
+			return st.typing.expire(st)
+		case <-st.gapC:
+			return st.gapDue()
+		case b, ok = <-st.sub.C():
+		default:
+			return errWouldBlock
+		}
+	}
+	if !ok {
+		switch err := st.sub.Err(); {
+		case err == nil:
+			return errClosed
+		case errors.Is(err, pubsub.ErrSlowConsumer):
+			return errSlow
+		case errors.Is(err, pubsub.ErrDisconnected):
+			// The broker lost what was published meanwhile: subscribe
+			// again, then catch up from the database.
+			sub, err := st.s.resubscribe(st.ctx, roomTopic(st.roomID), st.s.queue)
+			if err != nil {
 				return err
 			}
-		}
-		e, err := pubsub.Decode(b, decodeRoomEvent)
-		if err != nil {
-			return err
-		}
-		if err := st.handle(e); err != nil {
-			return err
-		}
-		switch {
-		case len(st.pending) > 0 && st.gapC == nil:
-			if st.gap == nil {
-				st.gap = time.NewTimer(gapWait)
-			} else {
-				st.gap.Reset(gapWait)
+			if err := st.setSub(sub); err != nil {
+				return err
 			}
-			st.gapC = st.gap.C
-		case len(st.pending) == 0 && st.gapC != nil:
-			// The missing message came: no database read for this gap.
-			st.gap.Stop()
-			st.gapC = nil
+			st.filling, st.fillUntil = true, 0
+			return nil
+		default:
+			return err
 		}
+	}
+	e, err := pubsub.Decode(b, decodeRoomEvent)
+	if err != nil {
+		return err
+	}
+	if err := st.handle(e); err != nil {
+		return err
+	}
+	switch {
+	case len(st.pending) > 0 && st.gapC == nil:
+		st.armGap()
+	case len(st.pending) == 0 && st.gapC != nil:
+		// The missing message came: no database read for this gap.
+		st.gap.Stop()
+		st.gapC = nil
+	}
+	return nil
+}
+
+// armGap starts the wait for a missing seq: gapC receives after gapWait
+// (and the wake hook, if any, is called).
+func (st *stream) armGap() {
+	if st.gapCh == nil {
+		st.gapCh = make(chan struct{}, 1)
+	}
+	select {
+	case <-st.gapCh: // a stale signal of a timer stopped too late
+	default:
+	}
+	if st.gap == nil {
+		st.gap = time.AfterFunc(gapWait, st.gapFired)
+	} else {
+		st.gap.Reset(gapWait)
+	}
+	st.gapC = st.gapCh
+}
+
+func (st *stream) gapFired() {
+	select {
+	case st.gapCh <- struct{}{}:
+	default:
+	}
+	if w := st.wake.Load(); w != nil {
+		(*w)()
+	}
+}
+
+// gapDue starts reading a missing seq from the database, unless the gap
+// filled itself meanwhile.
+func (st *stream) gapDue() error {
+	st.gapC = nil
+	if len(st.pending) == 0 {
 		return nil
 	}
+	st.filling, st.fillUntil = true, st.lowestPending()
+	return nil
 }
 
 // handle takes one live event of the room.
@@ -830,6 +962,7 @@ type notifStream struct {
 	mu     sync.Mutex // guards sub against close from another goroutine
 	sub    *pubsub.Subscription
 	closed bool
+	wake   atomic.Pointer[func()]
 }
 
 func (n *notifStream) userID() int       { return n.v.UserID }
@@ -849,11 +982,36 @@ func (n *notifStream) ended(err error) {
 	}
 }
 
-func (n *notifStream) step() error {
-	select {
-	case <-n.ctx.Done():
-		return n.ctx.Err()
-	case b, ok := <-n.sub.C():
+// setWake implements source.
+func (n *notifStream) setWake(f func()) {
+	n.wake.Store(&f)
+	n.mu.Lock()
+	sub := n.sub
+	n.mu.Unlock()
+	sub.Notify(f)
+}
+
+func (n *notifStream) step(block bool) error {
+	var (
+		b  *pubsub.Payload
+		ok bool
+	)
+	if block {
+		select {
+		case <-n.ctx.Done():
+			return n.ctx.Err()
+		case b, ok = <-n.sub.C():
+		}
+	} else {
+		select {
+		case <-n.ctx.Done():
+			return n.ctx.Err()
+		case b, ok = <-n.sub.C():
+		default:
+			return errWouldBlock
+		}
+	}
+	{
 		if !ok {
 			switch err := n.sub.Err(); {
 			case err == nil:
@@ -874,6 +1032,9 @@ func (n *notifStream) step() error {
 				if closed {
 					sub.Close()
 					return errClosed
+				}
+				if w := n.wake.Load(); w != nil {
+					sub.Notify(*w)
 				}
 				return nil
 			default:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/internal/pubsub"
+	"github.com/chatty/chatty/internal/ratelimit"
 	"github.com/chatty/chatty/internal/upload"
 )
 
@@ -53,6 +54,16 @@ type Option func(*Service)
 // WithPublisher hands committed events to p as well as to the broker.
 func WithPublisher(p Publisher) Option { return func(s *Service) { s.extra = append(s.extra, p) } }
 
+// WithSharedLimits counts the per-user subscription cap and the typing
+// relay limit in Redis, across the instances of a deployment (default: on
+// this instance).
+func WithSharedLimits(r *ratelimit.Redis) Option {
+	return func(s *Service) {
+		s.subs.shared, s.typing.shared = r, r
+		r.Holding(subsLimit+":", s.subs.counts)
+	}
+}
+
 // WithBroker carries live events between instances through b (default:
 // an in-memory broker, for a single instance).
 func WithBroker(b pubsub.Broker) Option { return func(s *Service) { s.broker = b } }
@@ -77,6 +88,7 @@ func NewService(db *ent.Client, log *slog.Logger, opts ...Option) *Service {
 		log = slog.Default()
 	}
 	s := &Service{db: db, log: log, now: func() time.Time { return time.Now().UTC() }, subs: activeSubs{n: map[int]int{}}, queue: defaultQueue}
+	s.subs.log, s.typing.log = log, log
 	for _, o := range opts {
 		o(s)
 	}

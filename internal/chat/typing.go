@@ -3,10 +3,13 @@ package chat
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/chatty/chatty/ent"
+	"github.com/chatty/chatty/internal/ratelimit"
 	"github.com/chatty/chatty/internal/viewer"
 )
 
@@ -37,10 +40,31 @@ func (s *Service) typingFor() time.Duration {
 }
 
 // typingGate rate-limits the typing events of each user in each room on
-// this instance.
+// this instance, or across instances with shared.
 type typingGate struct {
 	mu   sync.Mutex
 	last map[[2]int]typingState
+	// shared decides in Redis (nil: here); on a Redis error, here.
+	shared *ratelimit.Redis
+	log    *slog.Logger
+}
+
+// allowShared is allow across instances when the gate has Redis; ok is
+// false when it has none or Redis failed (then allow decides).
+func (g *typingGate) allowShared(ctx context.Context, userID, roomID int, typing bool) (allowed, ok bool) {
+	if g.shared == nil {
+		return false, false
+	}
+	allowed, err := g.shared.Relay(ctx, typingKey(userID, roomID), typing, typingRenewal, TypingTimeout)
+	if err != nil {
+		g.log.DebugContext(ctx, "typing limit not counted in Redis: counting on this instance", "err", err)
+		return false, false
+	}
+	return allowed, true
+}
+
+func typingKey(userID, roomID int) string {
+	return "typing:" + strconv.Itoa(userID) + ":" + strconv.Itoa(roomID)
 }
 
 type typingState struct {
@@ -74,7 +98,12 @@ func (g *typingGate) allow(userID, roomID int, typing bool, now time.Time) bool 
 
 // forget drops what the gate knows of userID in roomID: their next typing
 // is relayed (after a message, streams take them as no longer typing).
-func (g *typingGate) forget(userID, roomID int) {
+func (g *typingGate) forget(ctx context.Context, userID, roomID int) {
+	if g.shared != nil {
+		if err := g.shared.Forget(ctx, typingKey(userID, roomID)); err != nil {
+			g.log.DebugContext(ctx, "typing limit: forgetting in Redis failed (it lapses)", "err", err)
+		}
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.last, [2]int{userID, roomID})
@@ -86,7 +115,11 @@ func (s *Service) SetTyping(ctx context.Context, v viewer.Viewer, roomID int, ty
 	if _, err := postingMember(ctx, s.db, roomID, v.UserID); err != nil { // nobody types past a block
 		return false, err
 	}
-	if !s.typing.allow(v.UserID, roomID, typing, time.Now()) {
+	allowed, decided := s.typing.allowShared(ctx, v.UserID, roomID, typing)
+	if !decided {
+		allowed = s.typing.allow(v.UserID, roomID, typing, time.Now())
+	}
+	if !allowed {
 		return true, nil
 	}
 	u, err := s.db.User.Get(ctx, v.UserID)

@@ -62,6 +62,8 @@ type Config struct {
 	UploadQuota int64
 	// ImageMemory bounds the memory image decodes running at once may take.
 	ImageMemory int64
+	// Demo fills an empty database with demo accounts and a conversation.
+	Demo bool
 
 	// Database is DatabaseURL, parsed.
 	Database Database
@@ -95,6 +97,7 @@ type setting struct {
 // name) and validates it. Errors name the variable at fault in one line.
 func Load(args []string, getenv func(string) string) (*Config, error) {
 	var c Config
+	var demo string
 	var origins, level, introspection, quota, imageMemory, proxies, hashes string
 	var dbTimeout, lockTimeout, maxOpen, maxIdle string
 	var googleID, googleSecret, naverID, naverSecret, kakaoID, kakaoSecret string
@@ -119,6 +122,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		{"CHATTY_IMAGE_MEMORY", "image-memory", "512MiB", "memory image decodes may take at once; one image at most half (e.g. 256MiB)", &imageMemory},
 		{"CHATTY_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs or CIDRs of proxies whose X-Forwarded-For is believed", &proxies},
 		{"CHATTY_PASSWORD_HASH_CONCURRENCY", "password-hash-concurrency", "", "password hashes run at once, 19 MiB each (empty: 2 x GOMAXPROCS)", &hashes},
+		{"CHATTY_DEMO", "demo", "false", "fill an empty database with two demo accounts and a conversation (README, Demo)", &demo},
 		{"CHATTY_GOOGLE_CLIENT_ID", "google-client-id", "", "OAuth client id at Google (enables GOOGLE sign-in)", &googleID},
 		{"CHATTY_GOOGLE_CLIENT_SECRET", "google-client-secret", "", "OAuth client secret at Google", &googleSecret},
 		{"CHATTY_NAVER_CLIENT_ID", "naver-client-id", "", "OAuth client id at Naver (enables NAVER sign-in)", &naverID},
@@ -163,6 +167,9 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	}
 	if c.Introspection, err = strconv.ParseBool(introspection); err != nil {
 		return nil, fmt.Errorf("config: CHATTY_INTROSPECTION: want true or false, got %q", introspection)
+	}
+	if c.Demo, err = strconv.ParseBool(demo); err != nil {
+		return nil, fmt.Errorf("config: CHATTY_DEMO: want 1 or 0 (true or false), got %q", demo)
 	}
 	if c.UploadQuota, err = ParseBytes(quota); err != nil || c.UploadQuota <= 0 {
 		return nil, fmt.Errorf("config: CHATTY_UPLOAD_QUOTA: want a size such as 1GiB or 500MiB, got %q", quota)

@@ -79,8 +79,24 @@ type Subscription struct {
 	onEnd func() // called once when the subscription ends, unless the whole hub ended
 
 	// Guarded by hub.mu.
-	ended bool
-	err   error
+	ended  bool
+	err    error
+	notify func()
+}
+
+// Notify makes the subscription call f after each payload it receives and
+// once when it ends (also if it has ended already), so that its reader
+// need not wait on C in a goroutine of its own. f runs in the publisher's
+// goroutine with the broker's lock held: it must be quick and must not
+// call back into the broker.
+func (s *Subscription) Notify(f func()) {
+	s.hub.mu.Lock()
+	s.notify = f
+	ended := s.ended
+	s.hub.mu.Unlock()
+	if ended && f != nil {
+		f()
+	}
 }
 
 // C returns the channel the payloads arrive on, in publish order. It is
@@ -155,6 +171,9 @@ func (h *hub) publish(topic string, payload []byte) error {
 	for s := range h.topics[topic] {
 		select {
 		case s.c <- p:
+			if s.notify != nil {
+				s.notify()
+			}
 		default:
 			h.endLocked(s, ErrSlowConsumer)
 			dropped = append(dropped, s)
@@ -186,6 +205,9 @@ func (h *hub) end(s *Subscription, err error) {
 func (h *hub) endLocked(s *Subscription, err error) {
 	s.ended, s.err = true, err
 	close(s.c)
+	if s.notify != nil {
+		s.notify()
+	}
 	subs := h.topics[s.topic]
 	delete(subs, s)
 	if len(subs) == 0 {
@@ -207,6 +229,9 @@ func (h *hub) endAllLocked(err error) int {
 		for s := range subs {
 			s.ended, s.err = true, err
 			close(s.c)
+			if s.notify != nil {
+				s.notify()
+			}
 			n++
 		}
 	}

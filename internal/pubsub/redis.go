@@ -155,6 +155,14 @@ func NewRedis(ctx context.Context, rawURL string, opts ...RedisOption) (*Redis, 
 	return r, nil
 }
 
+// Client is the broker's Redis client, for other state the instances of
+// a deployment share (persisted queries, rate limits): one connection
+// pool per instance. Keys go under Key.
+func (r *Redis) Client() *redis.Client { return r.client }
+
+// Key returns name in the broker's namespace (prefix + ":" + name).
+func (r *Redis) Key(name string) string { return r.ns + name }
+
 // redact returns rawURL without its password, or a placeholder when it
 // does not parse.
 func redact(rawURL string) string {

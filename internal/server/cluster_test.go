@@ -11,10 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatty/chatty/internal/auth"
 	"github.com/chatty/chatty/internal/chat"
 	"github.com/chatty/chatty/internal/database"
 	"github.com/chatty/chatty/internal/database/dbtest"
 	"github.com/chatty/chatty/internal/pubsub"
+	"github.com/chatty/chatty/internal/ratelimit"
+	"github.com/chatty/chatty/internal/server"
 )
 
 // redisURL returns CHATTY_TEST_REDIS_URL, skipping the test without it
@@ -49,14 +52,19 @@ func testRedisPrefix(t *testing.T) string {
 
 // redisInstance starts a chatty over db whose broker and presence go
 // through the Redis at url, in the namespace prefix.
-func redisInstance(t *testing.T, db *database.DB, url, prefix string) *env {
+func redisInstance(t *testing.T, db *database.DB, url, prefix string, opts ...envOption) *env {
 	t.Helper()
 	b, err := pubsub.NewRedis(context.Background(), url, pubsub.WithPrefix(prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return newEnvOn(t, db, envOption{chat: []chat.Option{chat.WithBroker(b), chat.WithPresence(b.Presence())}})
+	limits := ratelimit.NewRedis(b.Client(), b.Key("limit:"), nil)
+	t.Cleanup(limits.Close)
+	return newEnvOn(t, db, append([]envOption{{
+		chat:   []chat.Option{chat.WithBroker(b), chat.WithPresence(b.Presence()), chat.WithSharedLimits(limits)},
+		server: func(c *server.Config, ao *auth.Options) { c.Redis, ao.Shared = b, limits },
+	}}, opts...)...)
 }
 
 // Two instances sharing a database and a Redis act as one: a subscriber on

@@ -98,3 +98,42 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, d *chat.Download, 
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(allowed))
 	http.ServeContent(w, r, "", d.File.ModTime(), d.File)
 }
+
+// fileCORS lets a browser app on an allowed origin (CHATTY_ALLOWED_ORIGINS,
+// the public URL's) fetch() files, thumbnails and avatars: the answer
+// names the origin, and a script may read Content-Disposition (the file's
+// name). The links are signed and carry no credentials, so no cookies are
+// allowed. A preflight (a fetch with headers beyond the simple ones, such
+// as Range) is answered here; other origins get no CORS headers at all
+// (a preflight from one is 403), so their scripts can't read the bytes.
+func (s *Server) fileCORS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Add("Vary", "Origin") // the answer differs by origin: caches must keep them apart
+		origin := r.Header.Get("Origin")
+		allowed := origin != "" && s.origins.allows(origin, r)
+		if allowed {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Expose-Headers", "Content-Disposition, Content-Length, Content-Range, Accept-Ranges, ETag, Last-Modified")
+		}
+		if r.Method != http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h.Set("Allow", "GET, HEAD, OPTIONS")
+		method := r.Header.Get("Access-Control-Request-Method")
+		switch {
+		case method == "": // not a preflight
+			w.WriteHeader(http.StatusNoContent)
+		case !allowed || (method != http.MethodGet && method != http.MethodHead):
+			h.Del("Access-Control-Allow-Origin")
+			h.Del("Access-Control-Expose-Headers")
+			http.Error(w, "this origin may not read files here", http.StatusForbidden)
+		default:
+			h.Set("Access-Control-Allow-Methods", "GET, HEAD")
+			h.Set("Access-Control-Allow-Headers", "Range, If-Range, If-None-Match, If-Modified-Since")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+}

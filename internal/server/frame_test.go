@@ -4,71 +4,74 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// A frame of gqlgen's shape, put together by encodeFrame, is byte for
-// byte what json.Marshal makes of it; other values go through json.Marshal.
-func TestEncodeFrameAsJSONMarshal(t *testing.T) {
-	type kind string
-	type frame struct {
+// The frames the WebSocket transport puts together read, to a JSON
+// reader, as json.Marshal's of the same message.
+func TestFramesReadAsJSONMarshal(t *testing.T) {
+	type message struct {
 		Payload json.RawMessage `json:"payload,omitempty"`
-		ID      string          `json:"id,omitempty"`
-		Type    kind            `json:"type"`
-		noOp    bool
-	}
-	type other struct {
-		Payload json.RawMessage `json:"data"`
 		ID      string          `json:"id,omitempty"`
 		Type    string          `json:"type"`
 	}
-	payload, _ := json.Marshal(map[string]any{"data": map[string]any{"body": "<b>&\u2028 \"quoted\" é 😀"}})
-	for _, v := range []any{
-		&frame{Payload: payload, ID: "op-1", Type: "next"},
-		&frame{Payload: payload, ID: "with \"quotes\" <and> \u2028", Type: "next"},
-		&frame{Type: "connection_ack"},
-		&frame{Payload: json.RawMessage{}, ID: "", Type: "pong"},
-		&frame{ID: "1", Type: "complete"},
-		// gqlgen's pong echoes the client's ping payload as it came.
-		&frame{Payload: json.RawMessage(`{ "a" : "<b>& " }`), Type: "pong"},
-		&other{Payload: payload, ID: "1", Type: "next"},
-		map[string]any{"type": "error", "id": "1", "payload": []any{map[string]any{"message": "x"}}},
+	data, _ := json.Marshal(map[string]any{"messageAdded": map[string]any{"body": "<b>&\u2028 \"quoted\" é 😀"}})
+	yes := true
+	for _, resp := range []*graphql.Response{
+		{Data: data},
+		{},
+		{Data: data, Errors: gqlerror.List{{Message: "half <wrong>", Extensions: map[string]any{"code": "X"}}}},
+		{Data: data, HasNext: &yes},
+		{Errors: gqlerror.List{{Message: "all wrong"}}},
 	} {
-		want, err := json.Marshal(v)
+		payload, err := encodeResponse(resp)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := encodeFrame(v)
-		if err != nil || string(got) != string(want) {
-			t.Errorf("encodeFrame(%#v) = %s, %v; json.Marshal: %s", v, got, err, want)
+		want, _ := json.Marshal(resp)
+		sameJSON(t, payload, want)
+		for _, id := range []string{"op-1", "with \"quotes\" <and> \u2028", ""} {
+			want, _ := json.Marshal(message{Payload: want, ID: id, Type: "next"})
+			sameJSON(t, appendFrame(nil, "next", id, payload), want)
 		}
 	}
-	if !isGQLFrame(reflect.TypeFor[frame]()) || isGQLFrame(reflect.TypeFor[other]()) {
-		t.Fatal("shape check wrong")
+	want, _ := json.Marshal(message{Type: "connection_ack"})
+	sameJSON(t, appendFrame(nil, "connection_ack", "", nil), want)
+}
+
+func sameJSON(t *testing.T, got, want []byte) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("%s is not JSON: %v", got, err)
+	}
+	_ = json.Unmarshal(want, &w)
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("got %s, want %s", got, want)
 	}
 }
 
-// BenchmarkEncodeFrame: one subscriber's next frame, by encodeFrame and
-// by json.Marshal (what WriteJSON did before).
-func BenchmarkEncodeFrame(b *testing.B) {
-	type kind string
-	type frame struct {
-		Payload json.RawMessage `json:"payload,omitempty"`
-		ID      string          `json:"id,omitempty"`
-		Type    kind            `json:"type"`
-		noOp    bool
-	}
-	payload, _ := json.Marshal(map[string]any{"data": map[string]any{"messageAdded": map[string]any{
-		"id": "17179869186", "seq": 1234, "body": "a message of a few words, as people send them", "createdAt": "2026-11-30T09:31:30.123456Z",
-		"sender": map[string]any{"id": "4294967297", "nickname": "someone"}, "room": map[string]any{"id": "8589934593", "name": "the room"}}}})
-	f := &frame{Payload: payload, ID: "1", Type: "next"}
-	b.Run("encodeFrame", func(b *testing.B) {
+// BenchmarkNextFrame: one subscriber's next frame, put together by the
+// transport and by json.Marshal as gqlgen's transport did.
+func BenchmarkNextFrame(b *testing.B) {
+	data, _ := json.Marshal(map[string]any{"messageAdded": map[string]any{"id": "12884901889", "seq": 42, "body": "hello there, how are you?"}})
+	resp := &graphql.Response{Data: data}
+	b.Run("transport", func(b *testing.B) {
 		for b.Loop() {
-			_, _ = encodeFrame(f)
+			p, _ := encodeResponse(resp)
+			_ = appendFrame(make([]byte, 0, len(p)+40), "next", "1", p)
 		}
 	})
 	b.Run("json.Marshal", func(b *testing.B) {
 		for b.Loop() {
-			_, _ = json.Marshal(f)
+			p, _ := json.Marshal(resp)
+			_, _ = json.Marshal(struct {
+				Payload json.RawMessage `json:"payload,omitempty"`
+				ID      string          `json:"id,omitempty"`
+				Type    string          `json:"type"`
+			}{p, "1", "next"})
 		}
 	})
 }

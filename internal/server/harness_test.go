@@ -41,14 +41,19 @@ type env struct {
 	URL    string
 	DB     *database.DB
 	Auth   *auth.Service
+	Chat   *chat.Service
 	Server *server.Server
 }
 
 // envOption changes how newEnv builds its server.
 type envOption struct {
-	server func(*server.Config, *auth.Options)
-	db     database.Option
-	chat   []chat.Option
+	// selfURL: the server's public URL is its own address (not
+	// http://chatty.test), for clients that follow the URLs it hands out
+	// (a browser loading attachments).
+	selfURL bool
+	server  func(*server.Config, *auth.Options)
+	db      database.Option
+	chat    []chat.Option
 }
 
 func newEnv(t testing.TB, backend string, opts ...envOption) *env {
@@ -98,10 +103,17 @@ func newEnvOn(t testing.TB, db *database.DB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	sc.Auth = authSvc
+	ts := httptest.NewUnstartedServer(nil)
+	for _, o := range opts {
+		if o.selfURL {
+			sc.PublicURL = "http://" + ts.Listener.Addr().String()
+		}
+	}
 	srv := server.New(sc)
-	ts := httptest.NewServer(srv.Handler())
+	ts.Config.Handler = srv.Handler()
+	ts.Start()
 	t.Cleanup(ts.Close)
-	return &env{URL: ts.URL, DB: db, Auth: authSvc, Server: srv}
+	return &env{URL: ts.URL, DB: db, Auth: authSvc, Chat: sc.Chat, Server: srv}
 }
 
 // gqlError is one entry of a response's errors.

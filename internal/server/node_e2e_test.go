@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/chatty/chatty/internal/auth"
+	"github.com/chatty/chatty/internal/server"
 )
 
 // TestNodeClients runs every e2e/*.test.mjs script against a real chatty
@@ -18,6 +21,15 @@ import (
 // Node and the e2e packages (npm ci in e2e/) are needed; without them the
 // test is skipped, unless CHATTY_CI=1 (set by .ci/run) makes their absence a
 // failure.
+// scriptEnv gives a script's chatty options beyond the defaults.
+var scriptEnv = map[string][]envOption{
+	// Access tokens live 30 s: during the browser test the app refreshes
+	// its session many times, and the server closes its WebSocket with
+	// 4403 several times, so the reconnect with a fresh token that resumes
+	// roomEvents with after is exercised while people chat.
+	"webapp.test.mjs": {{server: func(_ *server.Config, ao *auth.Options) { ao.AccessTTL = 30 * time.Second }}},
+}
+
 func TestNodeClients(t *testing.T) {
 	root, _ := filepath.Abs("../../e2e")
 	scripts, _ := filepath.Glob(filepath.Join(root, "*.test.mjs"))
@@ -36,7 +48,8 @@ func TestNodeClients(t *testing.T) {
 	for _, script := range scripts {
 		t.Run(filepath.Base(script), func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, "sqlite")
+			opts := append([]envOption{{selfURL: true}}, scriptEnv[filepath.Base(script)]...) // a browser loads the files it is given
+			e := newEnv(t, "sqlite", opts...)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "node", script, e.URL)

@@ -284,3 +284,34 @@ func TestOAuthNaverProfile(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthProviders: a sign-in screen asks which social providers to show;
+// the answer is the providers with credentials, in the API's order, to
+// anyone (no token needed).
+func TestAuthProviders(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		const op = `{ authProviders }`
+		var none struct{ AuthProviders []string }
+		e.anon().do(t, op, nil).Decode(t, &none)
+		if none.AuthProviders == nil || len(none.AuthProviders) != 0 {
+			t.Fatalf("no provider configured: authProviders = %#v, want []", none.AuthProviders)
+		}
+
+		some := newEnvOn(t, e.DB, envOption{server: func(c *server.Config, ao *auth.Options) {
+			ao.Providers = []auth.Provider{auth.Kakao("k", ""), auth.Google("g", "gs")}
+		}})
+		var got struct{ AuthProviders []string }
+		some.anon().do(t, op, nil).Decode(t, &got)
+		if strings.Join(got.AuthProviders, ",") != "GOOGLE,KAKAO" {
+			t.Fatalf("Kakao and Google configured: authProviders = %v, want [GOOGLE KAKAO]", got.AuthProviders)
+		}
+		// What it lists, startOAuth accepts; what it leaves out is refused.
+		if r := some.anon().do(t, startOAuthOp, map[string]any{"p": "NAVER", "r": "http://chatty.test/cb"}); r.Code() != "BAD_USER_INPUT" {
+			t.Fatalf("startOAuth(NAVER) unconfigured: %s", r.Raw)
+		}
+		var start struct {
+			StartOAuth struct{ AuthorizationURL string }
+		}
+		some.anon().do(t, startOAuthOp, map[string]any{"p": "KAKAO", "r": "http://chatty.test/cb"}).Decode(t, &start)
+	})
+}

@@ -25,7 +25,9 @@ import (
 	"github.com/chatty/chatty/internal/auth"
 	"github.com/chatty/chatty/internal/chat"
 	"github.com/chatty/chatty/internal/database"
+	"github.com/chatty/chatty/internal/pubsub"
 	"github.com/chatty/chatty/internal/upload"
+	"github.com/chatty/chatty/web"
 )
 
 // Limits on what one request may ask.
@@ -84,6 +86,9 @@ type Config struct {
 	DBTimeout time.Duration
 	// Timeouts of the http.Server that HTTPServer builds.
 	Timeouts Timeouts
+	// Redis, when the deployment has one, holds what the instances share
+	// besides live events: persisted queries.
+	Redis *pubsub.Redis
 }
 
 // Server is chatty's HTTP side.
@@ -139,9 +144,18 @@ func New(cfg Config) *Server {
 	mux := http.NewServeMux()
 	gql := s.graphQL()
 	mux.Handle("/graphql", s.instrument("graphql", s.cors(s.limitBody(s.dbDeadline(cfg.Auth.Middleware(s.webSockets(gql)))))))
-	mux.Handle("GET /files/{id}/{name}", s.instrument("files", s.serveFile(false)))
-	mux.Handle("GET /thumbnails/{id}", s.instrument("files", s.serveFile(true)))
-	mux.Handle("GET /avatars/{id}", s.instrument("files", http.HandlerFunc(s.serveAvatar)))
+	mux.Handle("GET /graphql/schema.graphql", s.instrument("schema", s.cors(s.serveSchema())))
+	// Files, thumbnails and avatars may be fetched by allowed origins
+	// (fileCORS answers their preflights too).
+	for pattern, h := range map[string]http.Handler{
+		"/files/{id}/{name}": s.serveFile(false),
+		"/thumbnails/{id}":   s.serveFile(true),
+		"/avatars/{id}":      http.HandlerFunc(s.serveAvatar),
+	} {
+		h = s.instrument("files", s.fileCORS(h))
+		mux.Handle("GET "+pattern, h)
+		mux.Handle("OPTIONS "+pattern, h)
+	}
 	mux.Handle("GET /healthz", s.instrument("healthz", http.HandlerFunc(s.healthz)))
 	mux.Handle("GET /readyz", s.instrument("readyz", http.HandlerFunc(s.readyz)))
 	if !cfg.MetricsApart {
@@ -149,6 +163,8 @@ func New(cfg Config) *Server {
 	}
 	mux.Handle("GET /widget.js", s.instrument("widget", widgetHandler))
 	mux.Handle("GET /playground", http.RedirectHandler("/", http.StatusMovedPermanently))
+	mux.Handle("GET /app", http.RedirectHandler(webAppPrefix, http.StatusMovedPermanently))
+	mux.Handle(webAppPrefix, s.instrument("app", webApp(web.Dist(), cfg.PublicURL)))
 	mux.Handle("/", s.instrument("graphiql", graphiQL("/graphql")))
 	s.handler = s.withClient(s.recover(mux))
 	return s
@@ -187,21 +203,14 @@ func (s *Server) graphQL() http.Handler {
 	}
 	srv := handler.New(graph.NewSchema(resolver))
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.Websocket{
-		Implementation: newGorillaWS(wsOptions{
-			PingInterval:   s.cfg.Limits.WSPingInterval,
-			WriteTimeout:   s.cfg.Limits.WSWriteTimeout,
-			InitTimeout:    s.cfg.Limits.WSInitTimeout,
-			MaxSubsPerConn: s.cfg.Limits.WSMaxSubscriptions,
-			ReadLimit:      s.cfg.Limits.WSReadLimit,
-		}, s.origins, s.sockets),
-		InitFunc:              s.wsInit,
-		KeepAlivePingInterval: s.cfg.Limits.WSPingInterval, // "ka" for legacy graphql-ws clients
-		PayloadReadLimit:      &s.cfg.Limits.WSReadLimit,
-		ErrorFunc: func(ctx context.Context, err error) {
-			s.log.DebugContext(ctx, "websocket", "err", err)
-		},
-	})
+	// WebSockets: chatty's own transport (websocket.go), light per idle socket.
+	srv.AddTransport(newWSTransport(wsOptions{
+		PingInterval:   s.cfg.Limits.WSPingInterval,
+		WriteTimeout:   s.cfg.Limits.WSWriteTimeout,
+		InitTimeout:    s.cfg.Limits.WSInitTimeout,
+		MaxSubsPerConn: s.cfg.Limits.WSMaxSubscriptions,
+		ReadLimit:      s.cfg.Limits.WSReadLimit,
+	}, s.origins, s.sockets, s.log, s.wsInit))
 	srv.AddTransport(graphQLOverHTTP{}) // GET and POST, see graphqlhttp.go
 	// GraphQL multipart requests (uploads), see multipart.go.
 	srv.AddTransport(uploads{
@@ -214,6 +223,9 @@ func (s *Server) graphQL() http.Handler {
 	})
 	srv.AddTransport(unsupportedRequest{}) // last: 415/405 for what no transport above serves
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	// Apollo's PersistedQueryLink: see apq.go. A mutator, so it runs before
+	// the limits below look at the query it fills in.
+	srv.Use(persistedQueryExtension{extension.AutomaticPersistedQuery{Cache: newPersistedQueries(s.cfg.Redis, s.log)}})
 	srv.SetParserTokenLimit(s.cfg.Limits.MaxTokens)
 	// Too many fragments are refused before parsing (validation grows with
 	// their square); the shape check is the first operation-context

@@ -5,15 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
+	"log/slog"
 	"net/http"
-	"reflect"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/gorilla/websocket"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/chatty/chatty/graph"
 )
 
 // Close codes of the graphql-transport-ws protocol
@@ -43,64 +48,96 @@ type wsOptions struct {
 	ReadLimit      int64
 }
 
-// gorillaWS is gqlgen's transport.WebsocketImplementation on
-// gorilla/websocket (gqlgen dropped its own gorilla support). Besides
-// framing it closes the gaps between gqlgen's graphql-transport-ws handling
-// and the protocol: 4400 for a message that is not one, 4401 for subscribe
-// before ack, 4408 for a missing connection_init, 4409 for a duplicate
-// operation id, 4429 for a second connection_init.
-type gorillaWS struct {
+// wsReadBufferSize is what a connection reads through: client messages
+// are small (connection_init, subscribe), and an idle socket holds it.
+const wsReadBufferSize = 512
+
+// wsTransport is chatty's GraphQL WebSocket transport: graphql-transport-ws
+// (https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md) and the
+// legacy graphql-ws (also when the client names no subprotocol), framed
+// by gorilla/websocket, operations run by gqlgen's executor. It takes the
+// place of gqlgen's transport.Websocket to hold little per idle socket:
+//
+//   - the HTTP handler returns after the upgrade (net/http's buffers and
+//     its goroutine's stack go with it); one goroutine per socket reads,
+//     started fresh, through a small read buffer; writes take a buffer from
+//     a pool; pings, the init timeout and token expiry are timers;
+//   - a subscription whose stream can say when it has an event
+//     (messageAdded, notifications: graph.Pull) holds no goroutine while it
+//     waits: the stream wakes it, and a goroutine that lives while there is
+//     something to send executes and writes (one at a time per
+//     subscription, so its events go out in order). Other operations
+//     (roomEvents, a query or mutation sent over the socket) run in a
+//     goroutine of their own, as under gqlgen.
+//
+// Besides the protocol's rules it closes with 4400 a message that is not
+// one, 4401 a subscribe before connection_ack, 4408 a missing
+// connection_init, 4409 a duplicate operation id, 4429 a second
+// connection_init, and refuses (RATE_LIMITED) an operation over the
+// per-connection cap.
+type wsTransport struct {
 	opts     wsOptions
 	upgrader websocket.Upgrader
 	conns    *wsRegistry
+	initFunc func(context.Context, transport.InitPayload) (context.Context, *transport.InitPayload, error)
+	log      *slog.Logger
 }
 
-func newGorillaWS(o wsOptions, origins *originPolicy, conns *wsRegistry) *gorillaWS {
-	return &gorillaWS{
-		opts:  o,
-		conns: conns,
+var _ graphql.Transport = (*wsTransport)(nil)
+
+func newWSTransport(o wsOptions, origins *originPolicy, conns *wsRegistry, log *slog.Logger,
+	init func(context.Context, transport.InitPayload) (context.Context, *transport.InitPayload, error)) *wsTransport {
+	return &wsTransport{
+		opts:     o,
+		conns:    conns,
+		initFunc: init,
+		log:      log,
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
-			// No read buffer of its own: gorilla reads through net/http's
-			// (4 KiB), which the connection holds anyway while gqlgen's
-			// loop runs in the handler.
-			ReadBufferSize:  0,
-			WriteBufferSize: 4096,
-			WriteBufferPool: &sync.Pool{}, // idle connections hold no write buffer
-			CheckOrigin:     func(r *http.Request) bool { return origins.allows(r.Header.Get("Origin"), r) },
+			ReadBufferSize:   wsReadBufferSize,
+			WriteBufferSize:  4096,
+			WriteBufferPool:  &sync.Pool{}, // idle connections hold no write buffer
+			Subprotocols:     []string{subprotocolLegacyWS, subprotocolTransportWS},
+			CheckOrigin:      func(r *http.Request) bool { return origins.allows(r.Header.Get("Origin"), r) },
 		},
 	}
 }
 
-// Accept implements transport.WebsocketImplementation.
-func (g *gorillaWS) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	up := g.upgrader
-	up.Subprotocols = o.Subprotocols
-	ws, err := up.Upgrade(w, r, o.ResponseHeader)
+// Supports implements graphql.Transport.
+func (t *wsTransport) Supports(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }
+
+// Do implements graphql.Transport: it upgrades the request and returns,
+// leaving the socket to a reader goroutine of its own.
+func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ws, err := t.upgrader.Upgrade(w, r, nil)
 	if err != nil {
-		return nil, err // gorilla has answered the request (403 for a foreign origin)
+		return // gorilla has answered the request (403 for a foreign origin)
 	}
+	// The request's context ends with this handler; its values (the
+	// client's address, the slot) stay with the connection.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	c := &wsConn{
+		t:        t,
 		ws:       ws,
-		opts:     g.opts,
+		opts:     t.opts,
+		exec:     exec,
 		protocol: ws.Subprotocol(),
-		ops:      map[string]string{},
-		owners:   map[string]string{},
-		done:     make(chan struct{}),
-		registry: g.conns,
+		ctx:      ctx,
+		cancel:   cancel,
+		ops:      map[string]*wsOp{},
+		registry: t.conns,
 	}
 	if slot, ok := r.Context().Value(wsSlotKey{}).(*wsSlot); ok {
 		slot.conn = c
 	}
-	ws.SetReadLimit(g.opts.ReadLimit)
-	_ = ws.SetReadDeadline(time.Now().Add(2 * g.opts.PingInterval))
+	ws.SetReadLimit(t.opts.ReadLimit)
+	_ = ws.SetReadDeadline(time.Now().Add(2 * t.opts.PingInterval))
 	ws.SetPongHandler(func(string) error {
-		return ws.SetReadDeadline(time.Now().Add(2 * g.opts.PingInterval))
+		return ws.SetReadDeadline(time.Now().Add(2 * t.opts.PingInterval))
 	})
-	c.mu.Lock() // ping reads pingTimer under mu
-	c.pingTimer = time.AfterFunc(g.opts.PingInterval, c.ping)
-	c.mu.Unlock()
-	c.initTimer = time.AfterFunc(g.opts.InitTimeout, func() {
+	c.mu.Lock() // ping and Close read the timers under mu
+	c.pingTimer = time.AfterFunc(t.opts.PingInterval, c.ping)
+	c.initTimer = time.AfterFunc(t.opts.InitTimeout, func() {
 		c.mu.Lock()
 		seen := c.initSeen
 		c.mu.Unlock()
@@ -108,198 +145,476 @@ func (g *gorillaWS) Accept(w http.ResponseWriter, r *http.Request, o transport.W
 			c.closeWith(closeInitTimeout, "Connection initialisation timeout")
 		}
 	})
-	g.conns.add(c)
-	return c, nil
+	c.mu.Unlock()
+	t.conns.add(c)
+	go c.read()
 }
 
-// wsConn is one WebSocket connection. gqlgen reads from one goroutine and
-// serialises its writes; chatty's own writes (errors it answers itself,
-// pings, closes) take writeMu or use gorilla's concurrency-safe WriteControl.
+// wsConn is one WebSocket connection. Its reader goroutine handles what
+// the client sends; frames go out under writeMu (close frames and pings
+// through gorilla's concurrency-safe WriteControl).
 type wsConn struct {
+	t        *wsTransport
 	ws       *websocket.Conn
 	opts     wsOptions
+	exec     graphql.GraphExecutor
 	protocol string
 	registry *wsRegistry
+	// ctx is the connection's context; once connection_init is accepted,
+	// the one InitFunc returned (with the viewer). Only the reader
+	// goroutine sets it. cancel ends it and every operation's.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	writeMu sync.Mutex
 
-	mu       sync.Mutex
-	initSeen bool
-	acked    bool
-	// Operation ids: gqlgen sees a fresh internal id for every subscribe
-	// ("<client id>#<n>"), so a client reusing an id can never reach an
-	// operation gqlgen is still ending (gqlgen forgets an operation by id
-	// after it has written its complete, racing a new one of the same id).
-	ops       map[string]string // client id → internal id, while the client has it open
-	owners    map[string]string // internal id → client id; "" once the client completed it
-	opCount   int
+	mu        sync.Mutex
+	initSeen  bool
+	acked     bool
+	ops       map[string]*wsOp // by the client's id, while the client has it open
 	onClose   []func()
 	closed    bool
 	initTimer *time.Timer
 	pingTimer *time.Timer // a timer, not a goroutine per idle socket
-	done      chan struct{}
 }
 
-var errClosedByServer = errors.New("websocket closed by the server")
-
-// frame is the part of a protocol message chatty looks at.
-type frame struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-}
-
-// NextReader implements transport.WebsocketConn: it hands gqlgen the next
-// message after checking it against the protocol.
-func (c *wsConn) NextReader() (int, io.Reader, error) {
-	for {
-		mt, data, err := c.ws.ReadMessage()
-		if err != nil {
-			if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
-				return 0, nil, transport.ErrWebsocketClosed
-			}
-			return 0, nil, err
-		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(2 * c.opts.PingInterval))
-		var f frame
-		if json.Unmarshal(data, &f) != nil || f.Type == "" {
-			c.closeWith(closeBadMessage, "Invalid message received")
-			return 0, nil, errClosedByServer
-		}
-		v := c.check(f)
-		switch {
-		case v.closeCode != 0:
-			c.closeWith(v.closeCode, v.reason)
-			return 0, nil, errClosedByServer
-		case v.refuse != "":
-			c.refuse(f.ID, v.refuse)
-		case v.drop:
-		case v.id != "":
-			if data, err = withID(data, v.id); err != nil {
-				c.closeWith(closeBadMessage, "Invalid message received")
-				return 0, nil, errClosedByServer
-			}
-			return mt, bytes.NewReader(data), nil
-		default:
-			return mt, bytes.NewReader(data), nil
-		}
-	}
-}
-
-// withID returns the message data with its id replaced.
-func withID(data []byte, id string) ([]byte, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, err
-	}
-	m["id"], _ = json.Marshal(id)
-	return json.Marshal(m)
-}
-
-// verdict is what check decides about an incoming message: pass it on
-// (with its id replaced by id), drop it, answer it with an error
-// (refuse), or close the connection.
-type verdict struct {
-	closeCode int
-	reason    string
-	refuse    string
-	id        string
-	drop      bool
+// inFrame is a message from the client.
+type inFrame struct {
+	Type    string          `json:"type"`
+	ID      string          `json:"id"`
+	Payload json.RawMessage `json:"payload"`
 }
 
 // clientTypes are the messages a graphql-transport-ws client may send.
 var clientTypes = map[string]bool{"connection_init": true, "ping": true, "pong": true, "subscribe": true, "complete": true}
 
-// check applies the protocol's rules to an incoming message.
-func (c *wsConn) check(f frame) verdict {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.protocol == subprotocolTransportWS && !clientTypes[f.Type] {
-		return verdict{closeCode: closeBadMessage, reason: "Invalid message received: unknown type " + strconv.Quote(f.Type)}
+// read is the connection's reader goroutine: it handles each message in
+// turn until the connection ends, then closes it.
+func (c *wsConn) read() {
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			c.mu.Lock()
+			closed := c.closed
+			c.mu.Unlock()
+			if !closed && !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+				c.t.log.DebugContext(c.ctx, "websocket", "err", err)
+			}
+			c.closeWith(websocket.CloseNormalClosure, "terminated")
+			return
+		}
+		_ = c.ws.SetReadDeadline(time.Now().Add(2 * c.opts.PingInterval))
+		if !c.handle(data) {
+			return
+		}
+	}
+}
+
+// handle takes one message from the client; false when it closed the
+// connection.
+func (c *wsConn) handle(data []byte) bool {
+	var f inFrame
+	if json.Unmarshal(data, &f) != nil || f.Type == "" {
+		c.closeWith(closeBadMessage, "Invalid message received")
+		return false
+	}
+	transportWS := c.protocol == subprotocolTransportWS
+	if transportWS && !clientTypes[f.Type] {
+		c.closeWith(closeBadMessage, "Invalid message received: unknown type "+strconv.Quote(f.Type))
+		return false
 	}
 	switch f.Type {
 	case "connection_init":
-		if c.initSeen {
-			return verdict{closeCode: closeTooManyInits, reason: "Too many initialisation requests"}
-		}
+		c.mu.Lock()
+		again := c.initSeen
 		c.initSeen = true
-	case "subscribe", "start":
-		switch {
-		case f.Type == "subscribe" && !c.acked:
-			return verdict{closeCode: closeUnauthorized, reason: "Unauthorized"}
-		case f.ID == "":
-			return verdict{closeCode: closeBadMessage, reason: "Invalid message received: subscribe without an id"}
-		case c.ops[f.ID] != "":
-			return verdict{closeCode: closeDuplicateID, reason: "Subscriber for " + f.ID + " already exists"}
-		case len(c.ops) >= c.opts.MaxSubsPerConn:
-			return verdict{refuse: "too many subscriptions on this connection (at most " + strconv.Itoa(c.opts.MaxSubsPerConn) + ")"}
+		c.mu.Unlock()
+		if again {
+			c.closeWith(closeTooManyInits, "Too many initialisation requests")
+			return false
 		}
-		c.opCount++
-		internal := f.ID + "#" + strconv.Itoa(c.opCount)
-		c.ops[f.ID] = internal
-		c.owners[internal] = f.ID
-		return verdict{id: internal}
-	case "complete", "stop":
-		internal := c.ops[f.ID]
-		if internal == "" {
-			return verdict{drop: true} // nothing of that id is open
+		return c.initialise(f.Payload)
+	case "connection_terminate":
+		if !transportWS {
+			c.closeWith(websocket.CloseNormalClosure, "terminated")
+			return false
 		}
-		delete(c.ops, f.ID)
-		c.owners[internal] = "" // nothing more goes out for it
-		return verdict{id: internal}
+	case "ping":
+		if transportWS {
+			c.write(appendFrame(nil, "pong", "", pingPayload(f.Payload)))
+			return true
+		}
+	case "pong":
+		if transportWS {
+			return true
+		}
 	}
-	return verdict{}
+	c.mu.Lock()
+	acked := c.acked
+	c.mu.Unlock()
+	switch {
+	case !acked && f.Type == "subscribe":
+		c.closeWith(closeUnauthorized, "Unauthorized")
+		return false
+	case acked && (f.Type == "subscribe" || f.Type == "start"):
+		return c.start(f.ID, f.Payload)
+	case acked && (f.Type == "complete" || f.Type == "stop"):
+		c.stop(f.ID)
+		return true
+	}
+	c.connectionError("unexpected message " + f.Type)
+	c.closeWith(websocket.CloseProtocolError, "unexpected message")
+	return false
+}
+
+// pingPayload is what a pong echoes of a ping's payload: the payload as
+// it came when it is an object, else none.
+func pingPayload(p json.RawMessage) []byte {
+	if len(p) == 0 || p[0] != '{' {
+		return nil
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, p) != nil {
+		return nil
+	}
+	return b.Bytes()
+}
+
+// initialise runs InitFunc on connection_init and acknowledges it, or
+// closes the connection with the code and reason InitFunc put in its
+// context (refused).
+func (c *wsConn) initialise(payload json.RawMessage) bool {
+	var p transport.InitPayload
+	if len(payload) > 0 {
+		if err := json.Unmarshal(payload, &p); err != nil {
+			c.connectionError("invalid json")
+			c.closeWith(closeBadMessage, "Invalid message received: the connection_init payload is not an object")
+			return false
+		}
+	}
+	// InitFunc (token check, session watch) runs in a goroutine of its
+	// own: what its stack grows to goes with it, and the reader's, which
+	// the socket keeps, stays small.
+	var (
+		ctx context.Context
+		ack *transport.InitPayload
+		err error
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if r := recover(); r != nil {
+				c.t.log.ErrorContext(c.ctx, "panic in connection_init", "panic", r)
+				ctx, err = withCloseReason(c.ctx, websocket.CloseInternalServerErr, "internal server error"), errors.New("internal server error")
+			}
+		}()
+		ctx, ack, err = c.t.initFunc(c.ctx, p)
+	}()
+	<-done
+	if err != nil {
+		c.connectionError(err.Error())
+		code, reason := closeReasonOf(ctx)
+		c.closeWith(code, reason)
+		return false
+	}
+	c.ctx = ctx
+	c.mu.Lock()
+	c.acked = true
+	c.initTimer.Stop()
+	c.mu.Unlock()
+	var ackPayload []byte
+	if ack != nil {
+		if ackPayload, err = json.Marshal(*ack); err != nil {
+			c.closeWith(websocket.CloseInternalServerErr, "internal server error")
+			return false
+		}
+	}
+	c.write(appendFrame(nil, "connection_ack", "", ackPayload))
+	if c.protocol != subprotocolTransportWS {
+		c.write([]byte(`{"type":"ka"}`))
+	}
+	return true
+}
+
+// connectionError tells a legacy graphql-ws client why the connection
+// ends (graphql-transport-ws has no such message: the close reason says it).
+func (c *wsConn) connectionError(message string) {
+	if c.protocol == subprotocolTransportWS {
+		return
+	}
+	b, _ := json.Marshal(&gqlerror.Error{Message: message})
+	c.write(appendFrame(nil, "connection_error", "", b))
+}
+
+// start begins operation id: it checks the id and the per-connection
+// cap, then runs the operation.
+func (c *wsConn) start(id string, payload json.RawMessage) bool {
+	if id == "" {
+		c.closeWith(closeBadMessage, "Invalid message received: subscribe without an id")
+		return false
+	}
+	c.mu.Lock()
+	if c.ops[id] != nil {
+		c.mu.Unlock()
+		c.closeWith(closeDuplicateID, "Subscriber for "+id+" already exists")
+		return false
+	}
+	if len(c.ops) >= c.opts.MaxSubsPerConn {
+		c.mu.Unlock()
+		c.refuse(id, "too many subscriptions on this connection (at most "+strconv.Itoa(c.opts.MaxSubsPerConn)+")")
+		return true
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	op := &wsOp{c: c, id: id, ctx: ctx, cancel: cancel}
+	op.state.Store(opRunning) // until its first run ends, a wake only marks it
+	c.ops[id] = op
+	c.mu.Unlock()
+	go op.run(payload, graphql.Now())
+	return true
+}
+
+// stop ends operation id at the client's request: nothing more of it
+// goes out, and the id is free again at once.
+func (c *wsConn) stop(id string) {
+	c.mu.Lock()
+	op := c.ops[id]
+	if op != nil {
+		delete(c.ops, id)
+		op.stopped.Store(true)
+	}
+	c.mu.Unlock()
+	if op != nil {
+		op.cancel()
+	}
 }
 
 // refuse answers a subscribe with an error of its own, RATE_LIMITED (the
 // legacy protocol then completes the id too).
 func (c *wsConn) refuse(id, message string) {
-	payload := []any{map[string]any{"message": message, "extensions": map[string]any{"code": "RATE_LIMITED"}}}
-	_ = c.WriteJSON(map[string]any{"type": "error", "id": id, "payload": payload})
+	b, _ := json.Marshal([]any{map[string]any{"message": message, "extensions": map[string]any{"code": "RATE_LIMITED"}}})
+	c.write(appendFrame(nil, "error", id, b))
 	if c.protocol != subprotocolTransportWS {
-		_ = c.WriteJSON(map[string]any{"type": "complete", "id": id})
+		c.write(appendFrame(nil, "complete", id, nil))
 	}
 }
 
-// WriteJSON implements transport.WebsocketConn. Frames of an operation
-// get the client's id back; frames of an operation the client completed
-// are not sent (the protocol allows nothing after the client's complete).
-// A write that fails or times out drops the connection.
-func (c *wsConn) WriteJSON(v any) error {
-	if !c.outgoing(v) {
-		return nil
-	}
-	b, err := encodeFrame(v)
-	if err != nil {
-		return err
-	}
+// write sends one frame; a write that fails or times out drops the
+// connection.
+func (c *wsConn) write(b []byte) {
 	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
-		go c.Close() // not under writeMu: Close runs hooks
-		return err
+	err := c.ws.WriteMessage(websocket.TextMessage, b)
+	c.writeMu.Unlock()
+	if err != nil {
+		_ = c.Close()
 	}
-	return nil
 }
 
-// encodeFrame encodes a frame as json.Marshal does. gqlgen's frames
-// (payload, id and type; the payload is JSON gqlgen has just marshalled)
-// are put together directly: json.Marshal would check and compact the
-// payload once more for every subscriber.
-func encodeFrame(v any) ([]byte, error) {
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct || !isGQLFrame(rv.Elem().Type()) {
-		return json.Marshal(v)
+// The states of an operation's run (wsOp.state).
+const (
+	opIdle    int32 = iota // waiting for a wake; no goroutine
+	opRunning              // a goroutine runs it
+	opWoken                // a goroutine runs it, and it was woken meanwhile: it looks again
+	opEnded
+)
+
+// wsOp is one operation of a connection.
+type wsOp struct {
+	c       *wsConn
+	id      string
+	ctx     context.Context
+	cancel  context.CancelFunc
+	stopped atomic.Bool // the client completed it: nothing more goes out
+	state   atomic.Int32
+
+	// Set by run before the operation can be woken into drain.
+	rc        *graphql.OperationContext
+	pull      *graph.Pull
+	responses graphql.ResponseHandler
+	rctx      context.Context
+}
+
+// run executes the operation. A subscription that graph.Pull can wake
+// sends what is ready and returns (drain); any other operation is run to
+// its end here, one response after the other.
+func (op *wsOp) run(payload json.RawMessage, start time.Time) {
+	c := op.c
+	ctx := graphql.StartOperationTrace(op.ctx)
+	params := &graphql.RawParams{}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if err := dec.Decode(params); err != nil {
+		op.sendErrors(&gqlerror.Error{Message: "invalid json"})
+		op.end()
+		return
 	}
-	e := rv.Elem()
-	payload, id, typ := e.Field(0).Bytes(), e.Field(1).String(), e.Field(2).String()
-	if typ != "next" && typ != "data" {
-		// Only results are worth it; the rest are rare, and a pong echoes
-		// the client's own ping payload, which json.Marshal compacts and
-		// escapes.
-		return json.Marshal(v)
+	// No params.Headers: nothing in chatty reads an operation's headers,
+	// and an idle socket need not keep its upgrade request's.
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	rc, errs := c.exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
+		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
+			op.sendErrors(resp.Errors...)
+		} else {
+			op.sendResponse(&graphql.Response{Errors: errs})
+		}
+		op.end()
+		return
 	}
-	b := make([]byte, 0, len(payload)+len(id)+len(typ)+40)
+	op.rc = rc
+	op.pull = &graph.Pull{Wake: op.wake}
+	ctx = graph.WithPull(graphql.WithOperationContext(ctx, rc), op.pull)
+	defer op.recover()
+	op.responses, op.rctx = c.exec.DispatchOperation(ctx, rc)
+	if op.pull.Pullable() {
+		op.drain()
+		return
+	}
+	for {
+		resp := op.responses(op.rctx)
+		if resp == nil {
+			op.end()
+			return
+		}
+		op.sendResponse(resp)
+	}
+}
+
+// wake is the operation's graph.Pull hook: it starts a goroutine to send
+// what is ready, unless one runs (which then looks again).
+func (op *wsOp) wake() {
+	for {
+		switch op.state.Load() {
+		case opIdle:
+			if op.state.CompareAndSwap(opIdle, opRunning) {
+				go op.drainRecovering()
+				return
+			}
+		case opRunning:
+			if op.state.CompareAndSwap(opRunning, opWoken) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (op *wsOp) drainRecovering() {
+	defer op.recover()
+	op.drain()
+}
+
+// drain sends every response that is ready, then leaves the operation
+// idle (no goroutine) until the next wake.
+func (op *wsOp) drain() {
+	for {
+		for op.pull.Ready() {
+			resp := op.responses(op.rctx)
+			if resp == nil {
+				op.end()
+				return
+			}
+			op.sendResponse(resp)
+		}
+		if op.state.CompareAndSwap(opRunning, opIdle) {
+			return
+		}
+		op.state.Store(opRunning) // woken meanwhile: look again
+	}
+}
+
+// recover answers a panic of the operation's execution with an error.
+func (op *wsOp) recover() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	var gqlErr *gqlerror.Error
+	if op.rc != nil {
+		if err := op.rc.Recover(op.ctx, r); !errors.As(err, &gqlErr) {
+			gqlErr = &gqlerror.Error{Message: "internal system error"}
+		}
+	} else {
+		gqlErr = &gqlerror.Error{Message: "internal system error"}
+	}
+	op.sendErrors(gqlErr)
+	op.end()
+}
+
+// end ends the operation: complete goes out unless the client completed
+// it or the connection is closing.
+func (op *wsOp) end() {
+	if op.state.Swap(opEnded) == opEnded {
+		return
+	}
+	c := op.c
+	c.mu.Lock()
+	if c.ops[op.id] == op {
+		delete(c.ops, op.id)
+	}
+	closed := c.closed
+	c.mu.Unlock()
+	if !closed && !op.stopped.Load() && c.ctx.Err() == nil {
+		c.write(appendFrame(nil, "complete", op.id, nil))
+	}
+	op.stopped.Store(true)
+	op.cancel()
+}
+
+// sendResponse sends one result: next (data in the legacy protocol).
+func (op *wsOp) sendResponse(resp *graphql.Response) {
+	if op.stopped.Load() {
+		return
+	}
+	payload, err := encodeResponse(resp)
+	if err != nil {
+		op.c.t.log.ErrorContext(op.ctx, "encode a subscription response", "err", err)
+		return
+	}
+	typ := "next"
+	if op.c.protocol != subprotocolTransportWS {
+		typ = "data"
+	}
+	op.c.write(appendFrame(make([]byte, 0, len(payload)+len(op.id)+32), typ, op.id, payload))
+}
+
+// sendErrors sends an error message of the operation (its last).
+func (op *wsOp) sendErrors(errs ...*gqlerror.Error) {
+	if op.stopped.Load() {
+		return
+	}
+	b, err := json.Marshal(errs)
+	if err != nil {
+		b = []byte(`[{"message":"internal system error"}]`)
+	}
+	op.c.write(appendFrame(nil, "error", op.id, b))
+	op.stopped.Store(true) // nothing after an error, complete included
+}
+
+// encodeResponse encodes a response as json.Marshal does (up to the
+// escaping of <, > and & in the data, which JSON readers take the same):
+// a plain result is put together directly, without json.Marshal checking
+// and compacting its data once more for every subscriber.
+func encodeResponse(r *graphql.Response) ([]byte, error) {
+	if len(r.Errors) > 0 || r.Label != "" || r.Path != nil || r.HasNext != nil || r.Extensions != nil {
+		return json.Marshal(r)
+	}
+	if len(r.Data) == 0 {
+		return []byte(`{"data":null}`), nil
+	}
+	b := make([]byte, 0, len(r.Data)+9)
+	b = append(b, `{"data":`...)
+	b = append(b, r.Data...)
+	return append(b, '}'), nil
+}
+
+// appendFrame appends the protocol message {"payload":…,"id":…,"type":…}
+// to b, leaving out an empty payload and id, as json.Marshal writes
+// gqlgen's messages.
+func appendFrame(b []byte, typ, id string, payload []byte) []byte {
 	b = append(b, '{')
 	if len(payload) > 0 {
 		b = append(b, `"payload":`...)
@@ -313,7 +628,7 @@ func encodeFrame(v any) ([]byte, error) {
 	}
 	b = append(b, `"type":`...)
 	b = appendJSONString(b, typ)
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
 // appendJSONString appends s as json.Marshal writes a string.
@@ -329,76 +644,30 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-var gqlFrameTypes sync.Map // reflect.Type → bool
+// closeReasonKey carries the close code and reason of a refused
+// connection_init (withCloseReason).
+type closeReasonKey struct{}
 
-// isGQLFrame reports whether t has the shape of gqlgen's frames: Payload
-// json.RawMessage `json:"payload,omitempty"`, ID string
-// `json:"id,omitempty"`, Type (a string kind) `json:"type"`, then only
-// unexported fields.
-func isGQLFrame(t reflect.Type) bool {
-	if ok, seen := gqlFrameTypes.Load(t); seen {
-		return ok.(bool)
-	}
-	ok := t.NumField() >= 3
-	for i, want := range []struct {
-		name, tag string
-		kind      reflect.Kind
-	}{{"Payload", "payload,omitempty", reflect.Slice}, {"ID", "id,omitempty", reflect.String}, {"Type", "type", reflect.String}} {
-		if !ok {
-			break
-		}
-		f := t.Field(i)
-		ok = f.Name == want.name && f.Tag.Get("json") == want.tag && f.Type.Kind() == want.kind
-	}
-	if ok {
-		ok = t.Field(0).Type == reflect.TypeFor[json.RawMessage]()
-		for i := 3; i < t.NumField(); i++ {
-			ok = ok && !t.Field(i).IsExported()
-		}
-	}
-	gqlFrameTypes.Store(t, ok)
-	return ok
+type closeReason struct {
+	code   int
+	reason string
 }
 
-// outgoing looks at a frame gqlgen writes (its message structs have ID
-// and Type fields) and reports whether to send it.
-func (c *wsConn) outgoing(v any) bool {
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
-		return true // chatty's own frames
-	}
-	idField, typeField := rv.Elem().FieldByName("ID"), rv.Elem().FieldByName("Type")
-	if !idField.IsValid() || !typeField.IsValid() || idField.Kind() != reflect.String || !idField.CanSet() {
-		return true
-	}
-	typ, internal := typeField.String(), idField.String()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if typ == "connection_ack" {
-		c.acked = true
-	}
-	if internal == "" {
-		return true
-	}
-	client, known := c.owners[internal]
-	if !known {
-		return true
-	}
-	if typ == "complete" || typ == "error" { // the operation's last frame
-		delete(c.owners, internal)
-		if c.ops[client] == internal {
-			delete(c.ops, client)
-		}
-	}
-	if client == "" {
-		return false
-	}
-	idField.SetString(client)
-	return true
+// withCloseReason marks ctx so a refused connection_init closes the socket
+// with code and reason.
+func withCloseReason(ctx context.Context, code int, reason string) context.Context {
+	return context.WithValue(ctx, closeReasonKey{}, closeReason{code, truncateReason(reason)})
 }
 
-// WriteClose implements transport.WebsocketConn.
-func (c *wsConn) WriteClose(code int, message string) error {
+func closeReasonOf(ctx context.Context) (int, string) {
+	if r, ok := ctx.Value(closeReasonKey{}).(closeReason); ok {
+		return r.code, r.reason
+	}
+	return websocket.CloseNormalClosure, "terminated"
+}
+
+// writeClose sends a close frame.
+func (c *wsConn) writeClose(code int, message string) error {
 	return c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, truncateReason(message)), time.Now().Add(wsControlWriteTimeout))
 }
 
@@ -410,17 +679,20 @@ func truncateReason(s string) string {
 	return s
 }
 
-// Subprotocol implements transport.WebsocketConn.
-func (c *wsConn) Subprotocol() string { return c.protocol }
-
-// closeWith sends a close frame with code and drops the connection; gqlgen's
-// reader then sees the connection end and cleans up its operations.
+// closeWith sends a close frame with code and drops the connection, unless
+// it is closed already.
 func (c *wsConn) closeWith(code int, reason string) {
-	_ = c.WriteClose(code, reason)
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if !closed {
+		_ = c.writeClose(code, reason)
+	}
 	_ = c.Close()
 }
 
-// Close implements transport.WebsocketConn.
+// Close drops the connection: its operations end (their contexts are
+// cancelled), the close hooks run.
 func (c *wsConn) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -429,10 +701,12 @@ func (c *wsConn) Close() error {
 	}
 	c.closed = true
 	hooks := c.onClose
+	c.onClose = nil
+	initTimer, pingTimer := c.initTimer, c.pingTimer
 	c.mu.Unlock()
-	close(c.done)
-	c.initTimer.Stop()
-	c.pingTimer.Stop()
+	initTimer.Stop()
+	pingTimer.Stop()
+	c.cancel()
 	err := c.ws.Close()
 	c.registry.remove(c)
 	for _, h := range hooks {
@@ -461,16 +735,21 @@ func (c *wsConn) closeAt(t time.Time, code int, reason string) {
 
 // ping keeps the read deadline honest: a peer that answers no ping within
 // two intervals is dropped. It runs from pingTimer every PingInterval
-// until the connection closes.
+// until the connection closes, and sends legacy graphql-ws clients their
+// keep-alive ("ka") too.
 func (c *wsConn) ping() {
-	select {
-	case <-c.done:
+	c.mu.Lock()
+	closed, ka := c.closed, c.acked && c.protocol != subprotocolTransportWS
+	c.mu.Unlock()
+	if closed {
 		return
-	default:
 	}
 	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil {
 		_ = c.Close()
 		return
+	}
+	if ka {
+		c.write([]byte(`{"type":"ka"}`))
 	}
 	c.mu.Lock()
 	if !c.closed {

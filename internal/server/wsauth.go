@@ -81,7 +81,7 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 	return viewer.NewContext(ctx, v), nil, nil
 }
 
-// refused marks ctx so gqlgen closes the socket with 4403 and the reason
+// refused marks ctx so the transport closes the socket with 4403 and the reason
 // when the client was refused (a bad or expired token, an ended session),
 // and with 1013, try again later, when the server could not tell (the
 // database did not answer): 4403 makes clients sign in again.
@@ -91,7 +91,7 @@ func refused(ctx context.Context, err error) context.Context {
 		if database.Unavailable(err) {
 			reason = "server busy: try again shortly"
 		}
-		return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeTryAgainLater), reason)
+		return withCloseReason(ctx, closeTryAgainLater, reason)
 	}
-	return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeForbidden), truncateReason(err.Error()))
+	return withCloseReason(ctx, closeForbidden, err.Error())
 }
