@@ -44,7 +44,7 @@ run: ## serve on 127.0.0.1:8080 (CHATTY_ADDR to change): SQLite in ./data, files
 demo: ## like make run, and an empty database gets two demo accounts and a conversation (README, Demo)
 	CHATTY_DEMO=1 CHATTY_ADDR="$${CHATTY_ADDR:-127.0.0.1:8080}" $(GO) run ./cmd/chatty
 
-test: test-e2e-deps ## run every test (MariaDB too with CHATTY_TEST_MYSQL_DSN, Redis with CHATTY_TEST_REDIS_URL; RACE=1: -race)
+test: test-e2e-deps ## run every test (MariaDB too with CHATTY_TEST_MYSQL_DSN, Redis with CHATTY_TEST_REDIS_URL, S3 with CHATTY_TEST_S3_URL; RACE=1: -race)
 	@echo "variants: $$(TESTFLAGS='$(TESTFLAGS)' ./.ci/variants)"
 	$(GO) vet ./...
 	$(GO) test -count=1 $(TESTFLAGS) ./...

@@ -68,14 +68,14 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 
-	disk, err := upload.NewDisk(cfg.UploadDir)
+	store, err := openStorage(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("CHATTY_UPLOAD_DIR: %w", err)
+		return err
 	}
 	var shared *pubsub.Redis
 	var limits *ratelimit.Redis // nil: limits count per instance
 	chatOpts := []chat.Option{
-		chat.WithUploads(upload.NewService(disk, upload.Limits{DecodeMemory: cfg.ImageMemory})),
+		chat.WithUploads(upload.NewService(store, upload.Limits{DecodeMemory: cfg.ImageMemory})),
 		chat.WithUploadQuota(cfg.UploadQuota),
 		chat.WithDialect(db.Dialect),
 	}
@@ -192,4 +192,24 @@ func providers(creds map[string]config.OAuthClient) []auth.Provider {
 		}
 	}
 	return out
+}
+
+// openStorage opens where files are kept: the S3 bucket CHATTY_STORAGE_URL
+// names, or else the directory CHATTY_UPLOAD_DIR.
+func openStorage(ctx context.Context, cfg *config.Config, log *slog.Logger) (upload.Storage, error) {
+	if cfg.Storage == nil {
+		disk, err := upload.NewDisk(cfg.UploadDir)
+		if err != nil {
+			return nil, fmt.Errorf("CHATTY_UPLOAD_DIR: %w", err)
+		}
+		return disk, nil
+	}
+	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	s3, err := upload.NewS3(openCtx, *cfg.Storage)
+	if err != nil {
+		return nil, fmt.Errorf("CHATTY_STORAGE_URL: %w", err)
+	}
+	log.Info("files are kept in S3-compatible storage", "bucket", cfg.Storage.Bucket, "endpoint", cfg.Storage.Endpoint)
+	return s3, nil
 }

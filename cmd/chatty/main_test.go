@@ -16,6 +16,7 @@ import (
 
 	"github.com/chatty/chatty/internal/config"
 	"github.com/chatty/chatty/internal/demo"
+	"github.com/chatty/chatty/internal/upload/s3test"
 )
 
 // start runs chatty as main does, with args, and returns its log lines
@@ -158,6 +159,31 @@ func TestBindFailureReportedBeforeListening(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// CHATTY_STORAGE_URL through the real wiring: chatty starts on an existing
+// bucket and says so; a bucket that does not exist stops it with an error
+// naming the variable, before it listens.
+func TestStorageURL(t *testing.T) {
+	b := s3test.New(t)
+	cancel, lines, done := start(t, "-addr", "127.0.0.1:0", "-storage-url", b.URL())
+	waitFor(t, lines, done, "files are kept in S3-compatible storage")
+	waitFor(t, lines, done, "chatty listening")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	missing := strings.Replace(b.URL(), b.Config.Bucket, b.Config.Bucket+"-missing", 1)
+	_, lines, done = start(t, "-addr", "127.0.0.1:0", "-storage-url", missing)
+	for l := range lines {
+		if msg, _ := l["msg"].(string); strings.Contains(msg, "listening") {
+			t.Fatalf("logged %q without a bucket", msg)
+		}
+	}
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "CHATTY_STORAGE_URL") || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("run on a missing bucket: %v", err)
 	}
 }
 

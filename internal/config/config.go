@@ -22,6 +22,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/chatty/chatty/internal/pubsub"
+	"github.com/chatty/chatty/internal/upload"
 )
 
 // Config is everything chatty needs to start.
@@ -29,9 +30,13 @@ type Config struct {
 	Addr        string
 	DatabaseURL string
 	UploadDir   string
-	PublicURL   string
-	JWTSecret   string
-	RedisURL    string
+	// StorageURL is CHATTY_STORAGE_URL; Storage is it parsed, nil when
+	// files stay in UploadDir.
+	StorageURL string
+	Storage    *upload.S3Config
+	PublicURL  string
+	JWTSecret  string
+	RedisURL   string
 	// RedisPrefix namespaces every Redis channel and key: as configured, or
 	// derived from the database's identity and the Redis db number.
 	RedisPrefix    string
@@ -106,7 +111,8 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		{"CHATTY_DB_LOCK_TIMEOUT", "db-lock-timeout", "5s", "longest wait for a row or table lock (MySQL, whole seconds) or the database lock (SQLite)", &lockTimeout},
 		{"CHATTY_DB_MAX_OPEN_CONNS", "db-max-open-conns", "", "database connections at most (default 32 on MySQL, 8 on SQLite)", &maxOpen},
 		{"CHATTY_DB_MAX_IDLE_CONNS", "db-max-idle-conns", "", "idle database connections kept open (default half the open ones)", &maxIdle},
-		{"CHATTY_UPLOAD_DIR", "upload-dir", "uploads", "directory for uploaded files", &c.UploadDir},
+		{"CHATTY_UPLOAD_DIR", "upload-dir", "uploads", "directory for uploaded files (when CHATTY_STORAGE_URL is empty)", &c.UploadDir},
+		{"CHATTY_STORAGE_URL", "storage-url", "", "s3://bucket[/prefix]?endpoint=http(s)://host:port&region=… keeps files in S3-compatible storage (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); empty: CHATTY_UPLOAD_DIR", &c.StorageURL},
 		{"CHATTY_PUBLIC_URL", "public-url", "http://localhost:8080", "base of the absolute URLs chatty hands out", &c.PublicURL},
 		{"CHATTY_JWT_SECRET", "jwt-secret", "", "HMAC key for access tokens, at least 32 bytes (random per start when empty)", &c.JWTSecret},
 		{"CHATTY_REDIS_URL", "redis-url", "", "redis://host:port/db for pub/sub between instances (in-memory when empty)", &c.RedisURL},
@@ -309,7 +315,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("config: CHATTY_DATABASE_URL: %w", err)
 	}
 	c.Database = db
-	if strings.TrimSpace(c.UploadDir) == "" {
+	if c.Storage, err = upload.ParseStorageURL(c.StorageURL); err != nil {
+		return fmt.Errorf("config: CHATTY_STORAGE_URL: %w", err)
+	}
+	if c.Storage == nil && strings.TrimSpace(c.UploadDir) == "" {
 		return errors.New("config: CHATTY_UPLOAD_DIR: must not be empty")
 	}
 	u, err := url.Parse(c.PublicURL)

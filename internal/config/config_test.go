@@ -237,3 +237,30 @@ func TestNotificationRetention(t *testing.T) {
 		}
 	}
 }
+
+func TestStorageURL(t *testing.T) {
+	c, err := Load(nil, env(nil))
+	if err != nil || c.Storage != nil {
+		t.Fatalf("default storage: %+v, %v; want the upload directory", c.Storage, err)
+	}
+	c, err = Load(nil, env(map[string]string{"CHATTY_STORAGE_URL": "s3://chat-files/prod?endpoint=http://127.0.0.1:8333&region=ap-northeast-2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Storage; s == nil || s.Bucket != "chat-files" || s.Prefix != "prod/" || s.Endpoint != "127.0.0.1:8333" || s.Secure || s.Region != "ap-northeast-2" {
+		t.Fatalf("storage %+v", c.Storage)
+	}
+	c, err = Load(nil, env(map[string]string{"CHATTY_STORAGE_URL": "s3://b?endpoint=minio.internal:9000"}))
+	if err != nil || c.Storage.Endpoint != "minio.internal:9000" || !c.Storage.Secure || c.Storage.Prefix != "" {
+		t.Fatalf("bare endpoint: %+v, %v; want HTTPS", c.Storage, err)
+	}
+	for _, bad := range []string{
+		"http://bucket", "s3://", "s3://?endpoint=http://h:1", "s3://key:secret@b", "s3://b?endpoint=ftp://h",
+		"s3://b?endpoint=http://h/path", "s3://b?bucket=x", "s3://b/../x", "s3://b?endpoint=http://",
+	} {
+		_, err := Load(nil, env(map[string]string{"CHATTY_STORAGE_URL": bad}))
+		if err == nil || !strings.Contains(err.Error(), "CHATTY_STORAGE_URL") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
