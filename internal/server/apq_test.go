@@ -134,6 +134,14 @@ func TestPersistedQueriesAcrossInstances(t *testing.T) {
 				t.Fatalf("hash registered on A, asked on B: %+v", me)
 			}
 
+			// A query that does not validate is not shared: strangers
+			// cannot park arbitrary text in the deployment's Redis.
+			bad := `query Bad_` + runID + ` { noSuchField }`
+			if r := apqRequest(t, one, http.MethodPost, a.AccessToken, bad, sha256Hex(bad)); r.Code() != "GRAPHQL_VALIDATION_FAILED" {
+				t.Fatalf("invalid query registered: %s", r.Raw)
+			}
+			wantNotFound(t, "an invalid query registered on A, asked on B", apqRequest(t, two, http.MethodPost, a.AccessToken, "", sha256Hex(bad)))
+
 			// An instance without the Redis knows only its own.
 			alone := newEnvOn(t, db)
 			wantNotFound(t, "on an instance outside the cluster", apqRequest(t, alone, http.MethodPost, a.AccessToken, "", hash))

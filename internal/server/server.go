@@ -225,7 +225,7 @@ func (s *Server) graphQL() http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	// Apollo's PersistedQueryLink: see apq.go. A mutator, so it runs before
 	// the limits below look at the query it fills in.
-	srv.Use(persistedQueryExtension{extension.AutomaticPersistedQuery{Cache: newPersistedQueries(s.cfg.Redis, s.log)}})
+	srv.Use(newPersistedQueryExtension(newPersistedQueries(s.cfg.Redis, s.log)))
 	srv.SetParserTokenLimit(s.cfg.Limits.MaxTokens)
 	// Too many fragments are refused before parsing (validation grows with
 	// their square); the shape check is the first operation-context
