@@ -45,13 +45,16 @@ func newWidgetHost(t *testing.T) *widgetHost {
 		if lang != "ko" {
 			lang = "en"
 		}
-		chatty := html.EscapeString(h.chattyURL)
+		h.mu.Lock()
+		chattyURL := h.chattyURL
+		h.mu.Unlock()
+		chatty := html.EscapeString(chattyURL)
 		// A strict policy, as careful sites have: scripts from itself,
 		// chatty and the nonce; connections to chatty only; styles from
 		// itself and the nonce (the widget must not need 'unsafe-inline').
 		w.Header().Set("Content-Security-Policy", fmt.Sprintf(
 			"default-src 'self'; script-src 'self' %s 'nonce-n0nce'; style-src 'self' 'nonce-n0nce'; connect-src 'self' %s %s",
-			h.chattyURL, h.chattyURL, "ws"+strings.TrimPrefix(h.chattyURL, "http")))
+			chattyURL, chattyURL, "ws"+strings.TrimPrefix(chattyURL, "http")))
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, `<!doctype html>
 <html lang="%s"><head><meta charset="utf-8"><title>Host page</title>
@@ -75,7 +78,7 @@ func newWidgetHost(t *testing.T) *widgetHost {
     getToken: async ({ retry }) => (await fetch('/token?retry=' + retry)).text(),
   });
 </script>
-</body></html>`, lang, chatty, h.chattyURL+"/graphql", lang)
+</body></html>`, lang, chatty, chattyURL+"/graphql", lang)
 	})
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("GET /token", func(w http.ResponseWriter, r *http.Request) {
@@ -141,7 +144,10 @@ func newWidgetHost(t *testing.T) *widgetHost {
 		_ = json.NewEncoder(w).Encode(append([]string{}, h.calls...))
 	})
 	mux.HandleFunc("POST /control/close", func(w http.ResponseWriter, r *http.Request) {
-		h.closeAll() // what a deploy does: every socket closes with 1001
+		h.mu.Lock()
+		closeAll := h.closeAll
+		h.mu.Unlock()
+		closeAll() // what a deploy does: every socket closes with 1001
 	})
 	h.Server = httptest.NewServer(mux)
 	t.Cleanup(h.Close)
@@ -182,7 +188,9 @@ func TestWidgetInBrowser(t *testing.T) {
 		sc.AllowedOrigins = []string{allowed.URL}
 	}})
 	for _, h := range []*widgetHost{allowed, foreign} {
+		h.mu.Lock() // the hosts' handlers read them from their own goroutines
 		h.chattyURL, h.closeAll = e.URL, e.Server.CloseWebSockets
+		h.mu.Unlock()
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
