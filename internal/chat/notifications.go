@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chatty/chatty/ent"
@@ -83,10 +84,10 @@ const (
 // storeNotifications writes, in the transaction of what caused them, the
 // notifications of the events fn emitted (the outbox the notifications
 // subscription replays from), and notes each stored id on its event for
-// publishing after commit. A batch of new messages of a room is ONE
-// statement (INSERT … SELECT over the room's members, whatever their
-// number); a ROOM_ADDED, ROOM_REMOVED, FRIEND_* or ROOM_READ is one
-// multi-row insert, plus one read of who blocked the actor.
+// publishing after commit. A batch of new messages of a room is one read
+// of the room's members and one multi-row INSERT per 1 000 of them; a
+// ROOM_ADDED, ROOM_REMOVED, FRIEND_* or ROOM_READ is one multi-row insert,
+// plus one read of who blocked the actor.
 func (s *Service) storeNotifications(ctx context.Context, tx *ent.Tx, em *emitter) error {
 	var msgIDs []int // non-SYSTEM messages, in order, any room
 	for i := range em.events {
@@ -124,21 +125,54 @@ func (s *Service) storeNotifications(ctx context.Context, tx *ent.Tx, em *emitte
 	}
 	// Who publishing tells (recipientNotes) is who is stored here: the
 	// current members but the sender, less those who blocked the sender.
-	args := make([]any, 0, len(msgIDs)+1)
-	args = append(args, string(NotifyNewMessage))
-	for _, id := range msgIDs {
-		args = append(args, id)
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO notifications (user_id, kind, room_id, message_id, actor_id, created_at)
-SELECT mb.user_id, ?, m.room_id, m.id, m.sender_id, m.created_at
+	//
+	// A plain read, then INSERT … VALUES, not one INSERT … SELECT: on
+	// MariaDB an INSERT … SELECT takes shared locks on the memberships and
+	// blocks it reads and holds the table's AUTO-INC lock until it ends,
+	// so concurrent sends to different rooms deadlocked on it (error 1467,
+	// "Failed to read auto-increment value", under make bench's send
+	// scenario). The read needs no lock: the room's lock, held since the
+	// seq was taken, keeps its membership still until commit.
+	rows, err := tx.QueryContext(ctx, `SELECT mb.user_id, m.room_id, m.id, m.sender_id, m.created_at
 FROM messages m JOIN memberships mb ON mb.room_id = m.room_id AND mb.left_at IS NULL AND mb.user_id <> m.sender_id
 WHERE m.id IN (`+placeholders(len(msgIDs))+`)
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = mb.user_id AND b.blocked_id = m.sender_id)
-ORDER BY m.id, mb.user_id`, args...)
+ORDER BY m.id, mb.user_id`, ints(msgIDs)...)
 	if err != nil {
-		return fmt.Errorf("store notifications of %d messages: %w", len(msgIDs), err)
+		return fmt.Errorf("read the recipients of %d messages: %w", len(msgIDs), err)
+	}
+	var notes []any // user, kind, room, message, actor, created_at; 6 a row
+	for rows.Next() {
+		var user, room, msg, actor int
+		var at time.Time
+		if err := rows.Scan(&user, &room, &msg, &actor, &at); err != nil {
+			rows.Close()
+			return fmt.Errorf("read the recipients of %d messages: %w", len(msgIDs), err)
+		}
+		notes = append(notes, user, string(NotifyNewMessage), room, msg, actor, at)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the recipients of %d messages: %w", len(msgIDs), err)
+	}
+	const perRow, rowsPerInsert = 6, 1000 // within SQLite's and MySQL's placeholder limits
+	for len(notes) > 0 {
+		n := min(len(notes)/perRow, rowsPerInsert)
+		values := strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?),", n), ",")
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (user_id, kind, room_id, message_id, actor_id, created_at) VALUES `+values, notes[:n*perRow]...); err != nil {
+			return fmt.Errorf("store notifications of %d messages: %w", len(msgIDs), err)
+		}
+		notes = notes[n*perRow:]
 	}
 	return nil
+}
+
+func ints(ids []int) []any {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return args
 }
 
 // storeNotes stores one notification of kind for each of users who has
