@@ -84,6 +84,7 @@ func TestWebSocketMessageAdded(t *testing.T) {
 				}
 
 				ws.stop("m") // nothing comes for it afterwards, not even complete
+				ws.synced()  // (the send below goes over HTTP: it must not overtake the stop)
 				ca.send(t, r.ID, "after stop")
 				ws.quiet("m", 300*time.Millisecond)
 

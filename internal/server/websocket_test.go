@@ -99,6 +99,7 @@ type wsClient struct {
 	once    sync.Once
 	pending map[string][]wsFrame // frames read while waiting for another id
 	writeMu sync.Mutex
+	syncs   int // synced calls so far, for fresh ids
 }
 
 func (e *env) wsURL() string { return "ws" + strings.TrimPrefix(e.URL, "http") + "/graphql" }
@@ -302,6 +303,22 @@ func (c *wsClient) subscribe(id, query string, vars map[string]any) {
 func (c *wsClient) stop(id string) {
 	c.t.Helper()
 	c.write(map[string]any{"type": c.typ("complete"), "id": id})
+}
+
+// synced returns once the server has handled every frame sent before:
+// frames are handled in order, so when a query sent now is answered, an
+// earlier complete has taken effect (an HTTP request sent after synced
+// cannot overtake it).
+func (c *wsClient) synced() {
+	c.t.Helper()
+	c.syncs++
+	id := fmt.Sprintf("sync-%d", c.syncs)
+	c.subscribe(id, `{ __typename }`, nil)
+	var out struct {
+		Typename string `json:"__typename"`
+	}
+	c.data(id, &out)
+	c.completed(id)
 }
 
 // data returns the data of the next frame of id, failing unless it is a
