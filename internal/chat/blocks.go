@@ -207,30 +207,27 @@ func postingMember(ctx context.Context, c *ent.Client, roomID, userID int) (*ent
 }
 
 // notInBlockedRoom is the membership predicate "the room is not a direct
-// room whose pair has a block": NOT EXISTS (a block whose pair_key is the
-// room's direct_key). A group room's direct_key is NULL and matches none.
+// room whose pair has a block" (see roomNotBlocked).
 func notInBlockedRoom() predicate.Membership {
-	return func(s *entsql.Selector) {
-		r, b := entsql.Table(room.Table).As("blocked_room"), entsql.Table(block.Table).As("room_block")
-		s.Where(entsql.Not(entsql.Exists(
-			entsql.Select(r.C(room.FieldID)).From(r).
-				Join(b).On(b.C(block.FieldPairKey), r.C(room.FieldDirectKey)).
-				Where(entsql.ColumnsEQ(r.C(room.FieldID), s.C(membership.FieldRoomID))),
-		)))
-	}
+	return func(s *entsql.Selector) { s.Where(roomNotBlocked(s.C(membership.FieldRoomID))) }
 }
 
 // messageNotInBlockedRoom is notInBlockedRoom for messages: the message's
 // room is not a direct room whose pair has a block.
 func messageNotInBlockedRoom() predicate.Message {
-	return func(s *entsql.Selector) {
-		r, b := entsql.Table(room.Table).As("blocked_room"), entsql.Table(block.Table).As("room_block")
-		s.Where(entsql.Not(entsql.Exists(
-			entsql.Select(r.C(room.FieldID)).From(r).
-				Join(b).On(b.C(block.FieldPairKey), r.C(room.FieldDirectKey)).
-				Where(entsql.ColumnsEQ(r.C(room.FieldID), s.C(message.FieldRoomID))),
-		)))
-	}
+	return func(s *entsql.Selector) { s.Where(roomNotBlocked(s.C(message.FieldRoomID))) }
+}
+
+// roomNotBlocked is NOT EXISTS (a block whose pair_key is the direct_key
+// of the room whose id is in column roomID). A group room's direct_key is
+// NULL and matches none.
+func roomNotBlocked(roomID string) *entsql.Predicate {
+	r, b := entsql.Table(room.Table).As("blocked_room"), entsql.Table(block.Table).As("room_block")
+	return entsql.Not(entsql.Exists(
+		entsql.Select(r.C(room.FieldID)).From(r).
+			Join(b).On(b.C(block.FieldPairKey), r.C(room.FieldDirectKey)).
+			Where(entsql.ColumnsEQ(r.C(room.FieldID), roomID)),
+	))
 }
 
 // reachable loads message id for a change by the viewer that the other
