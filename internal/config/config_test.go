@@ -298,3 +298,18 @@ func TestDemoOnlyOnThisMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Credentials written into the endpoint of CHATTY_STORAGE_URL are refused
+// (they were silently dropped), and the refusal does not repeat them: it
+// may end up in a log.
+func TestStorageURLEndpointCredentialsNotEchoed(t *testing.T) {
+	for _, raw := range []string{
+		"s3://b?endpoint=https://AKIAEXAMPLE:s3cr3t-key@minio.internal:9000",
+		"s3://b?endpoint=http://AKIAEXAMPLE:s3cr3t-key@h/path",
+	} {
+		_, err := Load(nil, env(map[string]string{"CHATTY_STORAGE_URL": raw}))
+		if err == nil || !strings.Contains(err.Error(), "CHATTY_STORAGE_URL") || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("%q: %v; want a refusal without the secret", raw, err)
+		}
+	}
+}
