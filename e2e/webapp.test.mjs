@@ -445,6 +445,38 @@ try {
     'an expired access token was not refreshed');
   step('B\'s expired access token was refreshed through refreshSession');
 
+  // ---- a refresh the server can't make just now (UNAVAILABLE: the database
+  // busy, say) keeps B signed in, on the token B holds; only UNAUTHENTICATED
+  // (the session ended) signs out.
+  await b.evaluate(() => {
+    const s = JSON.parse(localStorage.getItem('chatty.session'));
+    s.obtainedAt = Date.now() - 30_000;
+    s.accessTokenExpiresAt = new Date(Date.now() + 5_000).toISOString(); // due for a refresh, still good
+    localStorage.setItem('chatty.session', JSON.stringify(s));
+  });
+  let busyRefreshes = 0;
+  const busy = async (route) => {
+    if (busyRefreshes === 0 && isRefresh(route.request())) {
+      busyRefreshes++;
+      await route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({ errors: [{ message: 'the server is busy: try again shortly', extensions: { code: 'UNAVAILABLE' } }], data: null }),
+      });
+      return;
+    }
+    await route.continue();
+  };
+  await b.route('**/graphql', busy);
+  await reload(b, 'B');
+  await b.getByLabel('소개').waitFor();
+  await b.unroute('**/graphql', busy);
+  const kept = JSON.parse(await b.evaluate(() => localStorage.getItem('chatty.session')));
+  check(busyRefreshes === 1, `the app asked for ${busyRefreshes} refreshes, want 1 (answered UNAVAILABLE)`);
+  check(kept && kept.userId === after.userId && kept.refreshToken === after.refreshToken,
+    'a refresh answered UNAVAILABLE signed B out');
+  step('a refresh answered UNAVAILABLE kept B signed in');
+
   // ---- first render of the rooms list (measured, not asserted)
   await b.getByRole('link', { name: '채팅' }).first().click();
   await b.getByRole('heading', { name: '채팅' }).waitFor();
