@@ -145,6 +145,28 @@ async function reload(page, who) {
   await page.reload();
 }
 
+/** Answers the next operation named op from page with a GraphQL error
+ * (code FORBIDDEN), as the server refuses it, once; returns a function
+ * that says whether it did. */
+async function refuseOnce(page, op, message) {
+  let refused = false;
+  const handler = async (route) => {
+    if (!refused && route.request().method() === 'POST' && route.request().postDataJSON?.()?.operationName === op) {
+      refused = true;
+      await route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({ errors: [{ message, extensions: { code: 'FORBIDDEN' } }], data: null }),
+      });
+      await page.unroute('**/graphql', handler);
+      return;
+    }
+    await route.continue();
+  };
+  await page.route('**/graphql', handler);
+  return () => refused;
+}
+
 /** Watches a page for what must not happen. */
 function watch(page, who) {
   page.on('pageerror', (e) => problem(`${who}: page error: ${e.message}`));
@@ -308,9 +330,15 @@ try {
   await composerB.fill('Hi! Nice to meet you');
   await a.getByText(`${B.nickname}님이 입력 중…`).waitFor();
   step('A sees B typing');
+  // A refused send says why and gives the text back.
+  const refusedSend = await refuseOnce(b, 'SendMessage', 'you cannot message this user');
+  await composerB.press('Enter');
+  await b.getByRole('alert').filter({ hasText: 'you cannot message this user' }).waitFor();
+  check(refusedSend() && (await composerB.inputValue()) === 'Hi! Nice to meet you', 'the refused message is not back in B\'s composer');
   await composerB.press('Enter');
   await historyA.getByText('Hi! Nice to meet you').waitFor();
-  step('B\'s message appeared in A\'s window, live');
+  check(!(await b.getByRole('alert').count()), 'the refusal is still shown after the message went');
+  step('B\'s message, refused once (B was told why), appeared in A\'s window, live');
 
   // ---- reply, reaction, edit, delete: each seen live by the other
   const hiAtA = historyA.getByRole('listitem').filter({ hasText: 'Hi! Nice to meet you' });
@@ -326,8 +354,14 @@ try {
   await helloAtA.getByRole('button', { name: '수정' }).click();
   // (while it is edited, the message shows the form instead of its text)
   await historyA.getByLabel('수정').fill('안녕하세요! 반갑습니다 👋');
+  // A refused edit says why, under the message, and keeps the form.
+  const refusedEdit = await refuseOnce(a, 'EditMessage', 'you cannot message this user');
+  await historyA.getByRole('button', { name: '저장' }).click();
+  await historyA.getByRole('alert').filter({ hasText: 'you cannot message this user' }).waitFor();
+  check(refusedEdit(), 'the edit was not refused');
   await historyA.getByRole('button', { name: '저장' }).click();
   await historyB.getByRole('listitem').filter({ hasText: '안녕하세요! 반갑습니다 👋' }).getByText('edited').waitFor();
+  check(!(await historyA.getByRole('alert').count()), 'the edit\'s refusal is still shown after it went through');
   await composerA.fill('잘못 보냈어요');
   await composerA.press('Enter');
   await historyB.getByText('잘못 보냈어요').waitFor();
