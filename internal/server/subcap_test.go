@@ -139,6 +139,8 @@ func (h *stallHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 				}
 				h.mu.Unlock()
 				<-h.release
+				// The answer comes late, past the caller's timeout.
+				return next(context.WithoutCancel(ctx), cmd)
 			}
 		}
 		return next(ctx, cmd)
@@ -233,9 +235,11 @@ func (h *refreshRaceHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook 
 		if holdRefresh {
 			select {
 			case <-h.released:
-			case <-time.After(200 * time.Millisecond): // within ratelimit.Timeout
+			case <-time.After(200 * time.Millisecond): // the release waits for this refresh
 			}
-			return next(ctx, cmd)
+			// A call that reaches Redis late still counts there (as a
+			// slow network's would): the caller's timeout may have passed.
+			return next(context.WithoutCancel(ctx), cmd)
 		}
 		err := next(ctx, cmd)
 		if mine && n == "0" {
