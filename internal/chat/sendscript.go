@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/ent/message"
+	"github.com/chatty/chatty/ent/room"
 	"github.com/chatty/chatty/internal/database"
 	"github.com/chatty/chatty/internal/search"
 )
@@ -22,9 +23,11 @@ import (
 //  1. START TRANSACTION; per send claimSeq's UPDATE (the room's lock, the
 //     membership and blocks checked under it, the unread counters) and
 //     the INSERT … RETURNING of the message (which inserts nothing unless
-//     that UPDATE did its work); then the room's members, and which of
-//     the batch's senders each one blocks (a plain read: the room's lock
-//     keeps the membership still until commit).
+//     that UPDATE did its work); then the room, its members (the senders
+//     among them) and which of the batch's senders each one blocks, in
+//     one plain read: the room's lock keeps the room and its membership
+//     still until commit, and this first plain read of the transaction
+//     sees what committed before the lock was taken.
 //  2. The messages' grams for the search index; the NEW_MESSAGE
 //     notifications of every recipient (the outbox), one multi-row INSERT
 //     … RETURNING id per 1 000; COMMIT; and, after the commit, each
@@ -141,6 +144,7 @@ type sentMessage struct {
 // they block.
 type member struct {
 	userID   int
+	user     *ent.User
 	blocking []int
 }
 
@@ -157,12 +161,16 @@ func (s *Service) claimAndInsert(ctx context.Context, c *database.ScriptConn, ro
 	for _, p := range batch {
 		b.WriteString(claimSeqMySQL + ";\n" + insertSentGuardedSQL + ";\n")
 		args = append(args, p.userID, now, roomID)
-		args = append(args, insertSentArgs(roomID, p.d, now)...)
+		args = append(args, insertSentGuardedArgs(roomID, p.d, now)...)
 		senders = append(senders, p.userID)
 	}
-	b.WriteString(`SELECT mb.user_id, b.blocked_id FROM memberships mb
+	b.WriteString(`SELECT mb.user_id, b.blocked_id,
+  u.nickname, u.bio, u.avatar_id, u.last_seen_at, u.created_at, u.deleted_at,
+  r.kind, r.name, r.direct_key, r.owner_id, r.created_at
+FROM rooms r JOIN memberships mb ON mb.room_id = r.id AND mb.left_at IS NULL
+JOIN users u ON u.id = mb.user_id
 LEFT JOIN blocks b ON b.blocker_id = mb.user_id AND b.blocked_id IN (` + placeholders(len(senders)) + `)
-WHERE mb.room_id = ? AND mb.left_at IS NULL
+WHERE r.id = ?
 ORDER BY mb.user_id`)
 	args = append(append(args, senders...), roomID)
 
@@ -184,34 +192,46 @@ ORDER BY mb.user_id`)
 		if i > 0 && !rows.NextResultSet() {
 			return fail(orErr(rows.Err(), errors.New("a result is missing")))
 		}
-		row := newSentRow(roomID, p.d, now)
 		if !rows.Next() {
 			if err := rows.Err(); err != nil {
 				return fail(err)
 			}
 			return nil, nil, errScriptRefused
 		}
-		if err := rows.Scan(row.dest()...); err != nil {
+		m := newSentRow(roomID, p.d, now).m
+		var rev int64
+		if err := rows.Scan(&m.ID, &m.Seq, &rev); err != nil {
 			return fail(err)
 		}
-		sent[i].m, sent[i].u, sent[i].r = row.result()
+		m.Revision = &rev
+		sent[i].m = m
 		for rows.Next() { // one row; read to the end of the result
 		}
 	}
 	if !rows.NextResultSet() {
 		return fail(orErr(rows.Err(), errors.New("the members are missing")))
 	}
-	var members []member
+	var (
+		members         []member
+		kind            string
+		name, directKey stdsql.NullString
+		owner           stdsql.NullInt64
+		roomCreated     anyTime
+	)
 	for rows.Next() {
 		var (
-			user    int
-			blocked stdsql.NullInt64
+			u                       = &ent.User{}
+			blocked, avatar         stdsql.NullInt64
+			bio                     stdsql.NullString
+			lastSeen, created, gone anyTime
 		)
-		if err := rows.Scan(&user, &blocked); err != nil {
+		if err := rows.Scan(&u.ID, &blocked, &u.Nickname, &bio, &avatar, &lastSeen, &created, &gone,
+			&kind, &name, &directKey, &owner, &roomCreated); err != nil {
 			return fail(err)
 		}
-		if len(members) == 0 || members[len(members)-1].userID != user {
-			members = append(members, member{userID: user})
+		u.Bio, u.AvatarID, u.CreatedAt, u.LastSeenAt, u.DeletedAt = nullString(bio), nullInt(avatar), created.t, lastSeen.ptr(), gone.ptr()
+		if len(members) == 0 || members[len(members)-1].userID != u.ID {
+			members = append(members, member{userID: u.ID, user: u})
 		}
 		if blocked.Valid {
 			last := &members[len(members)-1]
@@ -223,6 +243,21 @@ ORDER BY mb.user_id`)
 	}
 	if err := rows.Err(); err != nil {
 		return fail(err)
+	}
+	// Each message's room as it left it, and its sender (a member: its
+	// seq was taken under the room's lock).
+	for i, p := range batch {
+		m := sent[i].m
+		sent[i].r = &ent.Room{ID: roomID, UpdatedAt: now, Kind: room.Kind(kind), LastSeq: m.Seq, Revision: *m.Revision,
+			CreatedAt: roomCreated.t, Name: nullString(name), DirectKey: nullString(directKey), OwnerID: nullInt(owner)}
+		for _, mb := range members {
+			if mb.userID == p.userID {
+				sent[i].u = mb.user
+			}
+		}
+		if sent[i].u == nil {
+			return fail(fmt.Errorf("sender %d is not among the members", p.userID))
+		}
 	}
 	return sent, members, nil
 }
@@ -270,7 +305,8 @@ func (s *Service) commitSent(ctx context.Context, c *database.ScriptConn, roomID
 	}
 	b.WriteString("COMMIT")
 	if len(users) > 0 {
-		b.WriteString(";\nSELECT m.user_id, SUM" + unreadExpr + ` FROM memberships m JOIN rooms r ON r.id = m.room_id
+		// From the recipients' memberships (their index) to the rooms.
+		b.WriteString(";\nSELECT m.user_id, SUM" + unreadExpr + ` FROM memberships m STRAIGHT_JOIN rooms r ON r.id = m.room_id
 WHERE m.left_at IS NULL AND m.user_id IN (` + placeholders(len(users)) + `)
 GROUP BY m.user_id`)
 		args = append(args, users...)

@@ -129,8 +129,11 @@ const insertSentSQL = insertSentHead + insertSentTail
 // where it follows claimSeq's UPDATE in the same round trip: it inserts
 // nothing (and returns no row) unless that UPDATE changed the room's row
 // (ROW_COUNT() is the previous statement's count), i.e. when the sender
-// may not post.
-const insertSentGuardedSQL = insertSentHead + ` AND ROW_COUNT() > 0` + insertSentTail
+// may not post. It returns the message's id, seq and revision: the
+// script reads the room and the senders once for the batch, with the
+// members.
+const insertSentGuardedSQL = insertSentHead + ` AND ROW_COUNT() > 0
+RETURNING id, seq, revision`
 
 const (
 	insertSentHead = `INSERT INTO messages
@@ -163,7 +166,7 @@ func (s *Service) insertSent(ctx context.Context, tx *ent.Tx, roomID int, d draf
 
 // insertSentArgs are insertSentSQL's arguments.
 func insertSentArgs(roomID int, d draft, now time.Time) []any {
-	args := []any{d.sender, string(d.kind), d.body, d.clientID, d.attachmentID, d.replyTo, now, roomID}
+	args := insertSentGuardedArgs(roomID, d, now)
 	for range 5 {
 		args = append(args, roomID)
 	}
@@ -171,6 +174,11 @@ func insertSentArgs(roomID int, d draft, now time.Time) []any {
 		args = append(args, deref(d.sender))
 	}
 	return args
+}
+
+// insertSentGuardedArgs are insertSentGuardedSQL's arguments.
+func insertSentGuardedArgs(roomID int, d draft, now time.Time) []any {
+	return []any{d.sender, string(d.kind), d.body, d.clientID, d.attachmentID, d.replyTo, now, roomID}
 }
 
 // sentRow scans the row insertSentSQL returns.
