@@ -250,7 +250,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 		}
 		rep.Send, rep.SendCheck = append(rep.Send, res...), chk
 		for _, r := range res {
-			say("send   chatty c=%-3d %7.0f/s  server %6.0f µs/send  database %6.0f µs/send  %4.1f round trips/send  p99 %6.1f ms  errors %v", r.Concurrency, r.PerSec, r.ServerCPUus, r.DBCPUus, r.Statements, r.P99ms, r.Errors)
+			say("send   chatty c=%-3d %7.0f/s  server %6.0f µs/send%s  %4.1f round trips/send  p99 %6.1f ms  errors %v", r.Concurrency, r.PerSec, r.ServerCPUus, dbCPU(r, "send"), r.Statements, r.P99ms, r.Errors)
 		}
 		if chk != nil {
 			say("send   read back: %d of %d acknowledged stored, %d duplicate seqs, %d gaps", chk.Stored, chk.Acked, chk.Duplicates, chk.Gaps)
@@ -270,7 +270,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 				db.Close()
 				rep.Send = append(rep.Send, res...)
 				for _, r := range res {
-					say("send   raw    c=%-3d %7.0f/s  database %6.0f µs/insert  p99 %6.1f ms  errors %v", r.Concurrency, r.PerSec, r.DBCPUus, r.P99ms, r.Errors)
+					say("send   raw    c=%-3d %7.0f/s%s  p99 %6.1f ms  errors %v", r.Concurrency, r.PerSec, dbCPU(r, "insert"), r.P99ms, r.Errors)
 				}
 			}
 		}
@@ -384,4 +384,12 @@ func waitHealthy(ctx context.Context, a *api, limit time.Duration) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// dbCPU is the database server's CPU per operation, when measured (-db-pid).
+func dbCPU(r *SendResult, per string) string {
+	if r.DBCPUus <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("  database %6.0f µs/%s", r.DBCPUus, per)
 }
