@@ -45,6 +45,12 @@ import (
 // may not post in the room, or the room is gone).
 var errScriptRefused = errors.New("send refused under the room's lock")
 
+// errOutcomeUnknown: the second round trip failed and whether it had
+// committed could not be read either. The sends are not tried again (they
+// may be stored); each caller gets the error, and a client that sends
+// again with its clientId gets its message if it was stored.
+var errOutcomeUnknown = errors.New("the send's commit may or may not have happened")
+
 // scriptTimeout bounds the second round trip, which runs whatever the
 // request's context does: once the first has taken the room's lock, the
 // commit is near, and an outcome left unknown costs more than finishing.
@@ -54,9 +60,16 @@ const scriptTimeout = 10 * time.Second
 // does, with scripts; every one of them is finished.
 func (s *Service) storeBatchScript(ctx context.Context, batch []*pendingSend) {
 	if len(batch) > 1 {
-		if msgs, err := s.sendScript(ctx, batch); err == nil {
+		msgs, err := s.sendScript(ctx, batch)
+		if err == nil {
 			for i, p := range batch {
 				p.finish(msgs[i], nil)
+			}
+			return
+		}
+		if errors.Is(err, errOutcomeUnknown) { // not again: they may be stored
+			for _, p := range batch {
+				p.finish(nil, err)
 			}
 			return
 		}
@@ -109,7 +122,11 @@ func (s *Service) sendScript(ctx context.Context, batch []*pendingSend) ([]*ent.
 	events, err := s.commitSent(ctx2, c, roomID, batch, sent, members)
 	if err != nil {
 		c.Discard() // what the transaction did rolls back, unless it committed
-		if !committed(ctx2, s.db, sent[0].m.ID) {
+		stored, cerr := committed(ctx, s.db, sent[0].m.ID)
+		if cerr != nil {
+			return nil, fmt.Errorf("send to room %d: %w (%w; %w)", roomID, errOutcomeUnknown, err, cerr)
+		}
+		if !stored {
 			return nil, fmt.Errorf("send to room %d: %w", roomID, err)
 		}
 		// Committed, the totals unread: publishing reads the recipients
@@ -420,8 +437,10 @@ FROM messages WHERE room_id = ? AND sender_id = ? AND client_id = ?`, roomID, se
 }
 
 // committed reports whether message id is stored: after the second round
-// trip failed, whether its COMMIT had run.
-func committed(ctx context.Context, db *ent.Client, id int) bool {
-	ok, err := db.Message.Query().Where(message.ID(id)).Exist(ctx)
-	return err == nil && ok
+// trip failed, whether its COMMIT had run (the request's deadline does
+// not cut this short).
+func committed(ctx context.Context, db *ent.Client, id int) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), scriptTimeout)
+	defer cancel()
+	return db.Message.Query().Where(message.ID(id)).Exist(ctx)
 }
