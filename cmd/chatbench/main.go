@@ -79,6 +79,7 @@ type options struct {
 	url, out, profile, baseline, rawDSN string
 	scenarios                           []string
 	pid                                 int
+	dbPid                               int
 	sources                             int
 	progress                            bool
 	rawInProcess                        bool // the smoke test serves the raw hub itself
@@ -95,6 +96,7 @@ func main() {
 	var freePort bool
 	fs := flag.NewFlagSet("chatbench", flag.ExitOnError)
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "chatty's base URL (loopback only)")
+	fs.IntVar(&o.dbPid, "db-pid", 0, "the database server's process id (MariaDB on this machine), for its CPU time per send")
 	fs.IntVar(&o.pid, "pid", 0, "chatty's process id, for its RSS (/proc/<pid>/status); the idle scenario needs it")
 	fs.StringVar(&scen, "scenarios", "fanout,send,history,upload,idle", "comma-separated: fanout, send, history, upload, idle")
 	fs.StringVar(&o.profile, "profile", "short", "smoke, short (under 3 minutes) or full")
@@ -241,14 +243,14 @@ func run(ctx context.Context, o options) (*Report, error) {
 	}
 	if slices.Contains(o.scenarios, "send") && ctx.Err() == nil {
 		so := p.send
-		so.progress, so.pid = o.progress, o.pid
+		so.progress, so.pid, so.dbPid = o.progress, o.pid, o.dbPid
 		res, chk, err := runSend(ctx, a, so)
 		if err != nil {
 			fail("send chatty", err)
 		}
 		rep.Send, rep.SendCheck = append(rep.Send, res...), chk
 		for _, r := range res {
-			say("send   chatty c=%-3d %7.0f/s  server %6.0f µs/send  %4.1f statements/send  p99 %6.1f ms  errors %v", r.Concurrency, r.PerSec, r.ServerCPUus, r.Statements, r.P99ms, r.Errors)
+			say("send   chatty c=%-3d %7.0f/s  server %6.0f µs/send%s  %4.1f round trips/send  p99 %6.1f ms  errors %v", r.Concurrency, r.PerSec, r.ServerCPUus, dbCPU(r, "send"), r.Statements, r.P99ms, r.Errors)
 		}
 		if chk != nil {
 			say("send   read back: %d of %d acknowledged stored, %d duplicate seqs, %d gaps", chk.Stored, chk.Acked, chk.Duplicates, chk.Gaps)
@@ -268,7 +270,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 				db.Close()
 				rep.Send = append(rep.Send, res...)
 				for _, r := range res {
-					say("send   raw    c=%-3d %7.0f/s  p99 %6.1f ms  errors %v", r.Concurrency, r.PerSec, r.P99ms, r.Errors)
+					say("send   raw    c=%-3d %7.0f/s%s  p99 %6.1f ms  errors %v", r.Concurrency, r.PerSec, dbCPU(r, "insert"), r.P99ms, r.Errors)
 				}
 			}
 		}
@@ -382,4 +384,12 @@ func waitHealthy(ctx context.Context, a *api, limit time.Duration) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// dbCPU is the database server's CPU per operation, when measured (-db-pid).
+func dbCPU(r *SendResult, per string) string {
+	if r.DBCPUus <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("  database %6.0f µs/%s", r.DBCPUus, per)
 }

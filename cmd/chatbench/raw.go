@@ -261,6 +261,7 @@ func runRawInserts(ctx context.Context, db *sql.DB, driver string, o sendOpts) (
 		var total atomic.Int64
 		bar := newBar(o.progress, -1, fmt.Sprintf("send raw c=%d", c))
 		clk := newClock()
+		dbCPU0 := cpuTime(o.dbPid)
 		stop := time.Now().Add(o.duration)
 		var wg sync.WaitGroup
 		for range c {
@@ -297,6 +298,9 @@ func runRawInserts(ctx context.Context, db *sql.DB, driver string, o sendOpts) (
 		bar.Finish()
 		r.Seconds = secs(clk.now())
 		r.PerSec = float64(r.Sends) / r.Seconds
+		if cpu := cpuTime(o.dbPid) - dbCPU0; o.dbPid > 0 && r.Sends > 0 {
+			r.DBCPUus = float64(cpu.Microseconds()) / float64(r.Sends)
+		}
 		sort.Float64s(lat)
 		r.P50ms, r.P99ms = quantile(lat, 0.5), quantile(lat, 0.99)
 		if len(r.Errors) == 0 {

@@ -98,8 +98,11 @@ func (r *Report) Markdown() string {
 		if s.ServerCPUus > 0 {
 			row(fmt.Sprintf("chatty CPU µs per send, concurrency %d (database's not counted)", s.Concurrency), s.ServerCPUus, 0, "µs", false, "")
 		}
+		if s.DBCPUus > 0 {
+			row(fmt.Sprintf("database server CPU µs per send, concurrency %d (raw: per INSERT)", s.Concurrency), s.DBCPUus, raw.DBCPUus, "µs", raw.DBCPUus > 0, "")
+		}
 		if s.Statements > 0 {
-			row(fmt.Sprintf("SQL statements (round trips) per send, concurrency %d (BEGIN, COMMIT, any session read and the notification's recipients read included; on MariaDB each is one round trip)", s.Concurrency), s.Statements, 0, "", false, "")
+			row(fmt.Sprintf("SQL round trips per send, concurrency %d (BEGIN, COMMIT and any session read included; on MariaDB a send's statements go as two scripts, a batch of sends to one room shares them; on SQLite, in process, each statement counts)", s.Concurrency), s.Statements, 0, "", false, "")
 		}
 	}
 	if c := r.SendCheck; c != nil {

@@ -20,9 +20,10 @@ cleanup() {
 trap cleanup EXIT INT TERM
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-# bench NAME DATABASE_URL: one chatty, one chatbench run.
+# bench NAME DATABASE_URL [CHATBENCH FLAGS]: one chatty, one chatbench run.
 bench() {
 	name=$1 db=$2
+	shift 2
 	mkdir -p "$tmp/$name/uploads"
 	addr=$(./bin/chatbench -free-port)
 	CHATTY_ADDR="$addr" CHATTY_DATABASE_URL="$db" CHATTY_UPLOAD_DIR="$tmp/$name/uploads" \
@@ -32,7 +33,7 @@ bench() {
 	pid=$!
 	echo "== chatty on $name at $addr (pid $pid), profile $profile"
 	./bin/chatbench -url "http://$addr" -pid "$pid" -profile "$profile" -baseline raw \
-		-raw-dsn "$db" -out "$out/$name" ${BENCH_FLAGS:-} || status=$?
+		-raw-dsn "$db" -out "$out/$name" "$@" ${BENCH_FLAGS:-} || status=$?
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 	pid=
 	if grep -q '"level":"ERROR"' "$tmp/$name/chatty.log"; then
@@ -45,7 +46,9 @@ status=0
 bench sqlite "sqlite:$tmp/chatty.db"
 if [ -n "${CHATTY_TEST_MYSQL_DSN:-}" ]; then
 	db=$(./bin/chatbench -create-mysql-db "$CHATTY_TEST_MYSQL_DSN")
-	bench mariadb "$db"
+	# The database server's CPU per send, when it runs on this machine.
+	dbpid=$(pidof mariadbd || pidof mysqld || true)
+	bench mariadb "$db" ${dbpid:+-db-pid "${dbpid%% *}"}
 	./bin/chatbench -drop-mysql-db "$db" || true
 fi
 exit $status

@@ -22,9 +22,13 @@ type SendResult struct {
 	P50ms       float64 `json:"p50_ms"`
 	P99ms       float64 `json:"p99_ms"`
 	ServerCPUus float64 `json:"server_cpu_us_per_send,omitempty"`
-	// SQL statements per acknowledged send (chatty_db_statements_total
-	// on /metrics; BEGIN and COMMIT included, and the per-request read of
-	// the access token's session).
+	// DBCPUus: the database server's CPU time per send (-db-pid: MariaDB
+	// on this machine; whatever else uses it at the time counts too).
+	DBCPUus float64 `json:"db_cpu_us_per_send,omitempty"`
+	// SQL round trips per acknowledged send (chatty_db_statements_total
+	// on /metrics: a statement, BEGIN and COMMIT included, or a script of
+	// several statements on MariaDB; and the per-request read of the
+	// access token's session, when it is read).
 	Statements float64        `json:"statements_per_send,omitempty"`
 	Errors     map[string]int `json:"errors,omitempty"`
 }
@@ -47,6 +51,7 @@ type sendOpts struct {
 	max         int           // sends per level at most
 	progress    bool
 	pid         int // chatty's, for its CPU time
+	dbPid       int // the database server's (MariaDB on this machine), for its CPU time
 }
 
 // runSend sends persisted messages over many rooms at each concurrency,
@@ -73,7 +78,7 @@ func runSend(ctx context.Context, a *api, o sendOpts) ([]*SendResult, *SendCheck
 		var total atomic.Int64
 		bar := newBar(o.progress, -1, fmt.Sprintf("send chatty c=%d", c))
 		clk := newClock()
-		cpu0 := cpuTime(o.pid)
+		cpu0, dbCPU0 := cpuTime(o.pid), cpuTime(o.dbPid)
 		stmts0, stmtsErr := dbStatements(ctx, a)
 		stop := time.Now().Add(o.duration)
 		var wg sync.WaitGroup
@@ -109,6 +114,9 @@ func runSend(ctx context.Context, a *api, o sendOpts) ([]*SendResult, *SendCheck
 		r.PerSec = float64(r.Sends) / r.Seconds
 		if cpu := cpuTime(o.pid) - cpu0; o.pid > 0 && r.Sends > 0 {
 			r.ServerCPUus = float64(cpu.Microseconds()) / float64(r.Sends)
+		}
+		if cpu := cpuTime(o.dbPid) - dbCPU0; o.dbPid > 0 && r.Sends > 0 {
+			r.DBCPUus = float64(cpu.Microseconds()) / float64(r.Sends)
 		}
 		if stmts1, err := dbStatements(ctx, a); err == nil && stmtsErr == nil && r.Sends > 0 {
 			r.Statements = (stmts1 - stmts0) / float64(r.Sends)

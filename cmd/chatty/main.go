@@ -78,6 +78,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		chat.WithUploads(upload.NewService(store, upload.Limits{DecodeMemory: cfg.ImageMemory})),
 		chat.WithUploadQuota(cfg.UploadQuota),
 		chat.WithDialect(db.Dialect),
+		chat.WithScripts(db.Scripts),
 	}
 	if cfg.RedisURL != "" {
 		broker, err := pubsub.NewRedis(ctx, cfg.RedisURL, pubsub.WithLogger(log), pubsub.WithPrefix(cfg.RedisPrefix))

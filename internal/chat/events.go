@@ -67,9 +67,15 @@ type Event struct {
 	At time.Time
 	// notes: the id of the notification stored for each user the event
 	// notifies (see storeNotifications), stored at notedAt; for a new
-	// message, publishing reads them (recipientNotes).
-	notes   map[int]int
-	notedAt time.Time
+	// message, publishing reads them (recipientNotes) unless
+	// recipientsKnown: then recipients are they, with their notification
+	// ids and their unread totals as of the commit (read in the round
+	// trip of the commit on MariaDB, sendscript.go; in the transaction on
+	// SQLite, whose writers take turns, so nothing commits in between).
+	notes           map[int]int
+	notedAt         time.Time
+	recipients      []recipientNote
+	recipientsKnown bool
 	// reactions: Message's reactions as of the change (EventMessageChanged,
 	// read in its transaction; nil: unknown, read when publishing).
 	reactions []reactionRow

@@ -136,10 +136,13 @@ func (s *Service) publishMessage(ctx context.Context, e Event) error {
 	if m.Kind == message.KindSYSTEM {
 		return failed // nobody is notified of joins and leaves
 	}
-	// Whom it notified, their notifications and totals, in one query.
-	recipients, err := s.recipientNotes(ctx, m.ID)
-	if err != nil {
-		return err
+	// Whom it notified, their notifications and totals: known from the
+	// send's transaction, else read in one query.
+	recipients := e.recipients
+	if !e.recipientsKnown {
+		if recipients, err = s.recipientNotes(ctx, m.ID); err != nil {
+			return err
+		}
 	}
 	wr, wa := toWireRoom(r), toWireUser(sender) // the same for every recipient
 	for _, rn := range recipients {

@@ -184,6 +184,12 @@ func (s *Service) send(ctx context.Context, v viewer.Viewer, roomID int, d draft
 	}
 	var taken *clientIDTaken
 	if errors.As(err, &taken) {
+		if taken.looked {
+			if taken.first != nil {
+				return taken.first, nil
+			}
+			return nil, taken.err
+		}
 		first, ferr := s.byClientID(ctx, s.db, roomID, v.UserID, *d.clientID)
 		if ferr != nil || first != nil {
 			return first, ferr

@@ -5,9 +5,12 @@ import (
 	stdsql "database/sql"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"entgo.io/ent/dialect"
 
 	"github.com/chatty/chatty/ent"
 	"github.com/chatty/chatty/ent/message"
@@ -133,7 +136,23 @@ func (s *Service) storeNotifications(ctx context.Context, tx *ent.Tx, em *emitte
 	// "Failed to read auto-increment value", under make bench's send
 	// scenario). The read needs no lock: the room's lock, held since the
 	// seq was taken, keeps its membership still until commit.
-	rows, err := tx.QueryContext(ctx, `SELECT mb.user_id, m.room_id, m.id, m.sender_id, m.created_at
+	//
+	// On SQLite the same read also takes each recipient's unread total,
+	// for publishing: writers take turns there, so the total read here is
+	// the one after commit. On MySQL publishing reads it after the commit
+	// (this path stores sends only when the send script could not, see
+	// sendscript.go).
+	d, err := s.sqlDialect(ctx)
+	if err != nil {
+		return err
+	}
+	inTxTotals := d == dialect.SQLite
+	total := "NULL"
+	if inTxTotals {
+		total = `(SELECT SUM` + unreadExpr + ` FROM memberships m JOIN rooms r ON r.id = m.room_id
+    WHERE m.user_id = mb.user_id AND m.left_at IS NULL)`
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT mb.user_id, m.room_id, m.id, m.sender_id, m.created_at, `+total+`
 FROM messages m JOIN memberships mb ON mb.room_id = m.room_id AND mb.left_at IS NULL AND mb.user_id <> m.sender_id
 WHERE m.id IN (`+placeholders(len(msgIDs))+`)
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = mb.user_id AND b.blocked_id = m.sender_id)
@@ -142,29 +161,70 @@ ORDER BY m.id, mb.user_id`, ints(msgIDs)...)
 		return fmt.Errorf("read the recipients of %d messages: %w", len(msgIDs), err)
 	}
 	var notes []any // user, kind, room, message, actor, created_at; 6 a row
+	totals := map[int]int{}
 	for rows.Next() {
 		var user, room, msg, actor int
 		var at time.Time
-		if err := rows.Scan(&user, &room, &msg, &actor, &at); err != nil {
+		var tot stdsql.NullInt64
+		if err := rows.Scan(&user, &room, &msg, &actor, &at, &tot); err != nil {
 			rows.Close()
 			return fmt.Errorf("read the recipients of %d messages: %w", len(msgIDs), err)
 		}
 		notes = append(notes, user, string(NotifyNewMessage), room, msg, actor, at)
+		totals[user] = max(0, int(tot.Int64))
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read the recipients of %d messages: %w", len(msgIDs), err)
 	}
+	stored := map[int][]recipientNote{}   // by message, in the order of the rows: by user
 	const perRow, rowsPerInsert = 6, 1000 // within SQLite's and MySQL's placeholder limits
 	for len(notes) > 0 {
 		n := min(len(notes)/perRow, rowsPerInsert)
 		values := strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?),", n), ",")
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (user_id, kind, room_id, message_id, actor_id, created_at) VALUES `+values, notes[:n*perRow]...); err != nil {
+		ids, err := insertReturning(ctx, tx, `INSERT INTO notifications (user_id, kind, room_id, message_id, actor_id, created_at) VALUES `+values+`
+RETURNING id, user_id, message_id`, notes[:n*perRow])
+		if err != nil {
 			return fmt.Errorf("store notifications of %d messages: %w", len(msgIDs), err)
+		}
+		for _, id := range ids {
+			stored[id.message] = append(stored[id.message], recipientNote{userID: id.user, id: id.id, total: totals[id.user]})
 		}
 		notes = notes[n*perRow:]
 	}
+	if inTxTotals {
+		for i := range em.events {
+			e := &em.events[i]
+			if e.Kind == EventMessageCreated && e.Message != nil && slices.Contains(msgIDs, e.Message.ID) {
+				rs := stored[e.Message.ID]
+				slices.SortFunc(rs, func(a, b recipientNote) int { return a.userID - b.userID })
+				e.recipients, e.recipientsKnown = rs, true
+			}
+		}
+	}
 	return nil
+}
+
+// storedNote is a row of notifications an INSERT returned.
+type storedNote struct{ id, user, message int }
+
+// insertReturning runs an INSERT of notifications that returns id,
+// user_id and message_id of each row.
+func insertReturning(ctx context.Context, q queryer, query string, args []any) ([]storedNote, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []storedNote
+	for rows.Next() {
+		var n storedNote
+		if err := rows.Scan(&n.id, &n.user, &n.message); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }
 
 func ints(ids []int) []any {

@@ -89,6 +89,10 @@ func (s *Service) sendInTurn(p *pendingSend) (*ent.Message, error) {
 // storeBatch stores the sends of batch, all in one transaction when that
 // works, else each in its own; every one of them is finished.
 func (s *Service) storeBatch(ctx context.Context, batch []*pendingSend) {
+	if s.scripts != nil {
+		s.storeBatchScript(ctx, batch)
+		return
+	}
 	if len(batch) > 1 {
 		msgs := make([]*ent.Message, len(batch))
 		err := s.inTx(ctx, func(tx *ent.Tx, em *emitter) error {
@@ -133,7 +137,7 @@ func (s *Service) storeSend(ctx context.Context, tx *ent.Tx, em *emitter, p *pen
 		if p.d.clientID != nil && sqlgraph.IsUniqueConstraintError(err) {
 			// Most likely the clientId was used before (or concurrently):
 			// this seq and these counts roll back.
-			return nil, &clientIDTaken{err}
+			return nil, &clientIDTaken{err: err}
 		}
 		return nil, err
 	}
@@ -146,7 +150,13 @@ func (s *Service) storeSend(ctx context.Context, tx *ent.Tx, em *emitter, p *pen
 }
 
 // clientIDTaken: the INSERT hit the unique key of (room, sender, clientId).
-type clientIDTaken struct{ err error }
+// looked: the message that holds the clientId was looked up already (in
+// the round trip of the rollback, sendscript.go): first, nil when none.
+type clientIDTaken struct {
+	err    error
+	first  *ent.Message
+	looked bool
+}
 
 func (e *clientIDTaken) Error() string { return e.err.Error() }
 func (e *clientIDTaken) Unwrap() error { return e.err }

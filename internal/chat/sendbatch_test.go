@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -24,12 +25,25 @@ import (
 // transaction when they can be; one that cannot (a clientId used before)
 // does not fail the others: each caller gets its own message, seqs stay
 // unique and gapless, and each new message is published once.
+//
+// On MariaDB with scripts (sendscript.go) the batch is two round trips,
+// and each published message carries its recipients, their notification
+// ids and unread totals, as stored (so does SQLite's, read in the
+// transaction).
 func TestConcurrentSendsShareATransaction(t *testing.T) {
-	for _, backend := range dbtest.Backends() {
-		t.Run(backend, func(t *testing.T) {
+	cases := []string{}
+	for _, b := range dbtest.Backends() {
+		cases = append(cases, b)
+		if b == "mysql" {
+			cases = append(cases, "mysql-scripts")
+		}
+	}
+	for _, name := range cases {
+		t.Run(name, func(t *testing.T) {
+			backend, scripts := strings.TrimSuffix(name, "-scripts"), strings.HasSuffix(name, "-scripts")
 			ctx := context.Background()
-			var txs, noteInserts atomic.Int64
-			db := dbtest.Open(t, backend, database.WithDriver(func(d dialect.Driver) dialect.Driver {
+			var txs, noteInserts, roundTrips atomic.Int64
+			db := dbtest.Open(t, backend, database.WithStatementCounter(&roundTrips), database.WithDriver(func(d dialect.Driver) dialect.Driver {
 				return dialect.DebugWithContext(d, func(_ context.Context, v ...any) {
 					if len(v) == 1 && strings.HasSuffix(fmt.Sprint(v[0]), ": started") {
 						txs.Add(1)
@@ -42,14 +56,22 @@ func TestConcurrentSendsShareATransaction(t *testing.T) {
 			var (
 				mu        sync.Mutex
 				published []int
+				told      = map[int][]recipientNote{} // by message, when the event knew
 			)
-			s := NewService(db.Client, nil, WithPublisher(PublisherFunc(func(_ context.Context, e Event) {
+			opts := []Option{WithDialect(db.Dialect), WithPublisher(PublisherFunc(func(_ context.Context, e Event) {
 				if e.Kind == EventMessageCreated && e.Message.Kind == message.KindTEXT {
 					mu.Lock()
 					published = append(published, e.Message.ID)
+					if e.recipientsKnown {
+						told[e.Message.ID] = e.recipients
+					}
 					mu.Unlock()
 				}
-			})))
+			}))}
+			if scripts {
+				opts = append(opts, WithScripts(db.Scripts))
+			}
+			s := NewService(db.Client, nil, opts...)
 			var users []viewer.Viewer
 			for i := range 3 {
 				u, err := db.Client.User.Create().SetNickname(fmt.Sprint("u", i)).Save(ctx)
@@ -122,14 +144,25 @@ func TestConcurrentSendsShareATransaction(t *testing.T) {
 				return out
 			}
 
-			before, notesBefore := txs.Load(), noteInserts.Load()
-			queued(10, false)
-			if n := txs.Load() - before; n != 1 {
-				t.Errorf("10 queued sends took %d transactions, want 1", n)
+			for _, u := range users { // no membership read before the turn: count the batch alone
+				s.senders.remember(r.ID, u.UserID, s.now())
 			}
-			// Their 20 notifications (two recipients each): one statement.
-			if n := noteInserts.Load() - notesBefore; n != 1 {
-				t.Errorf("10 queued sends stored their notifications in %d statements, want 1", n)
+			before, notesBefore, tripsBefore := txs.Load(), noteInserts.Load(), roundTrips.Load()
+			queued(10, false)
+			if scripts {
+				// BEGIN … the members; the grams, the 20 notifications
+				// (two recipients each), COMMIT, the totals.
+				if n := roundTrips.Load() - tripsBefore; n != 2 {
+					t.Errorf("10 queued sends took %d round trips, want 2", n)
+				}
+			} else {
+				if n := txs.Load() - before; n != 1 {
+					t.Errorf("10 queued sends took %d transactions, want 1", n)
+				}
+				// Their 20 notifications (two recipients each): one statement.
+				if n := noteInserts.Load() - notesBefore; n != 1 {
+					t.Errorf("10 queued sends stored their notifications in %d statements, want 1", n)
+				}
 			}
 			queued(5, true)
 
@@ -162,6 +195,30 @@ func TestConcurrentSendsShareATransaction(t *testing.T) {
 					who = append(who, n.UserID)
 				}
 				slices.Sort(who)
+				if rs, ok := told[m.ID]; ok || scripts || backend == "sqlite" {
+					// Told whom, with which notification, and the total
+					// unread of each as of the commit (nothing was read
+					// since: the counts are current).
+					var gotWho []int
+					for _, rn := range rs {
+						gotWho = append(gotWho, rn.userID)
+						var note *ent.Notification
+						for _, n := range notified {
+							if n.UserID == rn.userID {
+								note = n
+							}
+						}
+						if note == nil || note.ID != rn.id {
+							t.Fatalf("message %q told user %d of notification %d; stored: %+v", m.Body, rn.userID, rn.id, notified)
+						}
+						if rn.total < 1 {
+							t.Fatalf("message %q told user %d an unread total of %d", m.Body, rn.userID, rn.total)
+						}
+					}
+					if !slices.Equal(gotWho, who) {
+						t.Fatalf("message %q was published to %v, stored for %v", m.Body, gotWho, who)
+					}
+				}
 				var want []int
 				for _, u := range users {
 					if u.UserID != *m.SenderID {
@@ -178,6 +235,182 @@ func TestConcurrentSendsShareATransaction(t *testing.T) {
 			}
 			if want := recount(t, db.Client, r.ID, users[1].UserID); got[r.ID] != want {
 				t.Fatalf("unread %d, want %d", got[r.ID], want)
+			}
+		})
+	}
+}
+
+// A send refused under the room's lock (its sender left, through another
+// instance: this one still remembers them as a sender) fails alone; the
+// sends queued with it are stored, each notifying the current members
+// but its sender and those who blocked its sender, and told with their
+// notification ids and unread totals as stored (SQLite, MariaDB's
+// scripts).
+func TestQueuedSendRefusedUnderTheLockFailsAlone(t *testing.T) {
+	cases := []string{}
+	for _, b := range dbtest.Backends() {
+		cases = append(cases, b)
+		if b == "mysql" {
+			cases = append(cases, "mysql-scripts")
+		}
+	}
+	for _, name := range cases {
+		t.Run(name, func(t *testing.T) {
+			backend, scripts := strings.TrimSuffix(name, "-scripts"), strings.HasSuffix(name, "-scripts")
+			ctx := context.Background()
+			db := dbtest.Open(t, backend)
+			var (
+				mu   sync.Mutex
+				told = map[int][]recipientNote{}
+			)
+			opts := []Option{WithDialect(db.Dialect), WithPublisher(PublisherFunc(func(_ context.Context, e Event) {
+				if e.Kind == EventMessageCreated && e.Message.Kind == message.KindTEXT {
+					mu.Lock()
+					if _, ok := told[e.Message.ID]; ok {
+						t.Errorf("message %d published twice", e.Message.ID)
+					}
+					told[e.Message.ID] = e.recipients
+					if !e.recipientsKnown && (scripts || backend == "sqlite") {
+						t.Errorf("message %d published without its recipients", e.Message.ID)
+					}
+					mu.Unlock()
+				}
+			}))}
+			if scripts {
+				opts = append(opts, WithScripts(db.Scripts))
+			}
+			s := NewService(db.Client, nil, opts...)
+			var users []viewer.Viewer
+			for i := range 4 {
+				u, err := db.Client.User.Create().SetNickname(fmt.Sprint("u", i)).Save(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				users = append(users, viewer.Viewer{UserID: u.ID})
+			}
+			name := "group"
+			r, err := s.CreateRoom(ctx, users[0], CreateRoomInput{MemberIDs: []int{users[1].UserID, users[2].UserID, users[3].UserID}, Name: &name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.LeaveRoom(ctx, users[3], r.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.BlockUser(ctx, users[1], users[0].UserID); err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range users { // as if user 3 had left through another instance
+				s.senders.remember(r.ID, u.UserID, s.now())
+			}
+			release, err := s.turns.take(ctx, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			senders := []int{0, 1, 3, 2, 0, 1, 2}
+			out := make([]*ent.Message, len(senders))
+			errs := make([]error, len(senders))
+			var wg sync.WaitGroup
+			for i, u := range senders {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					out[i], errs[i] = s.SendMessage(ctx, users[u], SendMessageInput{RoomID: r.ID, Body: fmt.Sprint("m", i)})
+				}()
+			}
+			for { // until every send waits in the queue
+				s.turns.mu.Lock()
+				waiting := len(s.turns.rooms[r.ID].queue)
+				s.turns.mu.Unlock()
+				if waiting == len(senders) {
+					break
+				}
+				runtime.Gosched()
+			}
+			release()
+			wg.Wait()
+			for i, u := range senders {
+				if u == 3 {
+					if !errors.Is(errs[i], ErrRoomNotFound) {
+						t.Fatalf("the send of the member who left: %v, %v; want ErrRoomNotFound", out[i], errs[i])
+					}
+					continue
+				}
+				if errs[i] != nil || out[i].Body != fmt.Sprint("m", i) || *out[i].SenderID != users[u].UserID {
+					t.Fatalf("send %d: %+v, %v", i, out[i], errs[i])
+				}
+			}
+			all, err := db.Client.Message.Query().Where(message.RoomID(r.ID)).Order(message.BySeq()).All(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, m := range all {
+				if m.Seq != int64(i+1) {
+					t.Fatalf("message %d of the room has seq %d", i, m.Seq)
+				}
+			}
+			// Who was notified: the members left (0, 1, 2) but the
+			// sender; user 1 blocked user 0.
+			wantWho := map[int][]int{0: {2}, 1: {0, 2}, 2: {0, 1}}
+			mu.Lock()
+			defer mu.Unlock()
+			for i, u := range senders {
+				if u == 3 {
+					continue
+				}
+				m := out[i]
+				ns, err := db.Client.Notification.Query().Where(notification.MessageID(m.ID)).Order(notification.ByUserID()).All(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want, got, gotTold []int
+				for _, w := range wantWho[u] {
+					want = append(want, users[w].UserID)
+				}
+				for _, n := range ns {
+					got = append(got, n.UserID)
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("message %q of user %d notified %v, want %v", m.Body, u, got, want)
+				}
+				rs, ok := told[m.ID]
+				if !ok {
+					t.Fatalf("message %q was not published", m.Body)
+				}
+				if scripts || backend == "sqlite" {
+					for j, rn := range rs {
+						gotTold = append(gotTold, rn.userID)
+						if j < len(ns) && rn.id != ns[j].ID {
+							t.Fatalf("message %q told user %d of notification %d, stored %d", m.Body, rn.userID, rn.id, ns[j].ID)
+						}
+					}
+					if !slices.Equal(gotTold, want) {
+						t.Fatalf("message %q was published to %v, want %v", m.Body, gotTold, want)
+					}
+				}
+			}
+			// The totals told last are the unread counts now.
+			if scripts || backend == "sqlite" {
+				var last *ent.Message // the last one stored
+				for _, m := range out {
+					if m != nil && (last == nil || m.Seq > last.Seq) {
+						last = m
+					}
+				}
+				for _, rn := range told[last.ID] {
+					var v viewer.Viewer
+					for _, u := range users {
+						if u.UserID == rn.userID {
+							v = u
+						}
+					}
+					total, err := s.TotalUnread(ctx, v)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if rn.total != total {
+						t.Fatalf("user %d was told %d unread, has %d", rn.userID, rn.total, total)
+					}
+				}
 			}
 		})
 	}

@@ -70,6 +70,15 @@ func (s *Service) sqlDialect(ctx context.Context) (string, error) {
 	return s.dialect, nil
 }
 
+// claimSeqMySQL is claimSeq's statement on MySQL (arguments: the sender,
+// now, the room). The room's row is read (and locked) first: rooms is the
+// first const table of the join, as every other writer locks it first.
+const claimSeqMySQL = `UPDATE rooms r JOIN memberships m
+  ON m.room_id = r.id AND m.user_id = ? AND m.left_at IS NULL
+SET r.last_seq = r.last_seq + 1, r.revision = r.revision + 1, r.updated_at = ?,
+  r.message_count = r.message_count + 1, m.sent_count = m.sent_count + 1
+WHERE r.id = ? AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.pair_key = r.direct_key)`
+
 // claimSeq takes room roomID's next seq for a message of sender, as
 // takeSeq does (the room's lock, the membership and blocks checked under
 // it, the unread counters bumped), without reading anything back: the
@@ -81,13 +90,7 @@ func (s *Service) claimSeq(ctx context.Context, tx *ent.Tx, roomID, sender int, 
 		return err
 	}
 	if d == dialect.MySQL {
-		// The room's row is read (and locked) first: rooms is the first
-		// const table of the join, as every other writer locks it first.
-		res, err := tx.ExecContext(ctx, `UPDATE rooms r JOIN memberships m
-  ON m.room_id = r.id AND m.user_id = ? AND m.left_at IS NULL
-SET r.last_seq = r.last_seq + 1, r.revision = r.revision + 1, r.updated_at = ?,
-  r.message_count = r.message_count + 1, m.sent_count = m.sent_count + 1
-WHERE r.id = ? AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.pair_key = r.direct_key)`, sender, now, roomID)
+		res, err := tx.ExecContext(ctx, claimSeqMySQL, sender, now, roomID)
 		if err != nil {
 			return fmt.Errorf("next seq of room %d: %w", roomID, err)
 		}
@@ -120,9 +123,23 @@ WHERE room_id = ? AND user_id = ? AND left_at IS NULL`, roomID, sender)
 // seen) and the sender, which the published event carries: all in one
 // statement (MariaDB 10.5+ and SQLite 3.35+ return rows from INSERT, and
 // allow scalar subqueries in RETURNING).
-const insertSentSQL = `INSERT INTO messages
+const insertSentSQL = insertSentHead + insertSentTail
+
+// insertSentGuardedSQL is insertSentSQL for a script (sendscript.go),
+// where it follows claimSeq's UPDATE in the same round trip: it inserts
+// nothing (and returns no row) unless that UPDATE changed the room's row
+// (ROW_COUNT() is the previous statement's count), i.e. when the sender
+// may not post. It returns the message's id, seq and revision: the
+// script reads the room and the senders once for the batch, with the
+// members.
+const insertSentGuardedSQL = insertSentHead + ` AND ROW_COUNT() > 0
+RETURNING id, seq, revision`
+
+const (
+	insertSentHead = `INSERT INTO messages
   (room_id, sender_id, kind, body, seq, revision, last_change, client_id, attachment_id, reply_to_id, created_at)
-SELECT r.id, ?, ?, ?, r.last_seq, r.revision, 'ADDED', ?, ?, ?, ? FROM rooms r WHERE r.id = ?
+SELECT r.id, ?, ?, ?, r.last_seq, r.revision, 'ADDED', ?, ?, ?, ? FROM rooms r WHERE r.id = ?`
+	insertSentTail = `
 RETURNING id, seq, revision,
   (SELECT kind FROM rooms WHERE id = ?), (SELECT name FROM rooms WHERE id = ?),
   (SELECT direct_key FROM rooms WHERE id = ?), (SELECT owner_id FROM rooms WHERE id = ?),
@@ -130,44 +147,76 @@ RETURNING id, seq, revision,
   (SELECT nickname FROM users WHERE id = ?), (SELECT bio FROM users WHERE id = ?),
   (SELECT avatar_id FROM users WHERE id = ?), (SELECT last_seen_at FROM users WHERE id = ?),
   (SELECT created_at FROM users WHERE id = ?), (SELECT deleted_at FROM users WHERE id = ?)`
+)
 
 // insertSent stores d, a user's message, in room roomID after claimSeq;
 // see insertSentSQL.
 func (s *Service) insertSent(ctx context.Context, tx *ent.Tx, roomID int, d draft, now time.Time) (*ent.Message, *ent.User, *ent.Room, error) {
-	var (
-		m                        = &ent.Message{RoomID: roomID, SenderID: d.sender, AttachmentID: d.attachmentID, Kind: d.kind, Body: d.body, ClientID: d.clientID, ReplyToID: d.replyTo, CreatedAt: now, LastChange: message.LastChangeADDED}
-		r                        = &ent.Room{ID: roomID, UpdatedAt: now}
-		u                        = &ent.User{ID: deref(d.sender)}
-		rev                      int64
-		kind                     string
-		name, directKey, bio     stdsql.NullString
-		owner, avatar            stdsql.NullInt64
-		roomCreated, userCreated anyTime
-		lastSeen, deleted        anyTime
-		nickname                 stdsql.NullString
-	)
-	args := []any{d.sender, string(d.kind), d.body, d.clientID, d.attachmentID, d.replyTo, now, roomID}
-	for range 5 {
-		args = append(args, roomID)
-	}
-	for range 6 {
-		args = append(args, u.ID)
-	}
-	err := queryOne(ctx, tx, insertSentSQL,
-		[]any{&m.ID, &m.Seq, &rev, &kind, &name, &directKey, &owner, &roomCreated, &nickname, &bio, &avatar, &lastSeen, &userCreated, &deleted},
-		args...)
+	row := newSentRow(roomID, d, now)
+	err := queryOne(ctx, tx, insertSentSQL, row.dest(), insertSentArgs(roomID, d, now)...)
 	if errors.Is(err, stdsql.ErrNoRows) {
 		err = ErrRoomNotFound // claimSeq found the room: not reached
 	}
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("store message in room %d: %w", roomID, err)
 	}
-	m.Revision = &rev
-	r.Kind, r.LastSeq, r.Revision, r.CreatedAt = room.Kind(kind), m.Seq, rev, roomCreated.t
-	r.Name, r.DirectKey, r.OwnerID = nullString(name), nullString(directKey), nullInt(owner)
-	u.Nickname, u.Bio, u.AvatarID, u.CreatedAt = nickname.String, nullString(bio), nullInt(avatar), userCreated.t
-	u.LastSeenAt, u.DeletedAt = lastSeen.ptr(), deleted.ptr()
+	m, u, r := row.result()
 	return m, u, r, nil
+}
+
+// insertSentArgs are insertSentSQL's arguments.
+func insertSentArgs(roomID int, d draft, now time.Time) []any {
+	args := insertSentGuardedArgs(roomID, d, now)
+	for range 5 {
+		args = append(args, roomID)
+	}
+	for range 6 {
+		args = append(args, deref(d.sender))
+	}
+	return args
+}
+
+// insertSentGuardedArgs are insertSentGuardedSQL's arguments.
+func insertSentGuardedArgs(roomID int, d draft, now time.Time) []any {
+	return []any{d.sender, string(d.kind), d.body, d.clientID, d.attachmentID, d.replyTo, now, roomID}
+}
+
+// sentRow scans the row insertSentSQL returns.
+type sentRow struct {
+	m                        *ent.Message
+	r                        *ent.Room
+	u                        *ent.User
+	rev                      int64
+	kind                     string
+	name, directKey, bio     stdsql.NullString
+	owner, avatar            stdsql.NullInt64
+	roomCreated, userCreated anyTime
+	lastSeen, deleted        anyTime
+	nickname                 stdsql.NullString
+}
+
+func newSentRow(roomID int, d draft, now time.Time) *sentRow {
+	return &sentRow{
+		m: &ent.Message{RoomID: roomID, SenderID: d.sender, AttachmentID: d.attachmentID, Kind: d.kind, Body: d.body, ClientID: d.clientID, ReplyToID: d.replyTo, CreatedAt: now, LastChange: message.LastChangeADDED},
+		r: &ent.Room{ID: roomID, UpdatedAt: now},
+		u: &ent.User{ID: deref(d.sender)},
+	}
+}
+
+func (x *sentRow) dest() []any {
+	return []any{&x.m.ID, &x.m.Seq, &x.rev, &x.kind, &x.name, &x.directKey, &x.owner, &x.roomCreated, &x.nickname, &x.bio, &x.avatar, &x.lastSeen, &x.userCreated, &x.deleted}
+}
+
+// result is the message, its sender and its room, once scanned.
+func (x *sentRow) result() (*ent.Message, *ent.User, *ent.Room) {
+	m, r, u := x.m, x.r, x.u
+	rev := x.rev
+	m.Revision = &rev
+	r.Kind, r.LastSeq, r.Revision, r.CreatedAt = room.Kind(x.kind), m.Seq, rev, x.roomCreated.t
+	r.Name, r.DirectKey, r.OwnerID = nullString(x.name), nullString(x.directKey), nullInt(x.owner)
+	u.Nickname, u.Bio, u.AvatarID, u.CreatedAt = x.nickname.String, nullString(x.bio), nullInt(x.avatar), x.userCreated.t
+	u.LastSeenAt, u.DeletedAt = x.lastSeen.ptr(), x.deleted.ptr()
+	return m, u, r
 }
 
 func nullString(s stdsql.NullString) *string {

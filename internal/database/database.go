@@ -35,6 +35,9 @@ type DB struct {
 	Client  *ent.Client
 	SQL     *sql.DB
 	Dialect string
+	// Scripts: several statements in one round trip (MySQL; nil on
+	// SQLite), see scripts.go.
+	Scripts *Scripts
 
 	statements *atomic.Int64 // see Statements
 }
@@ -44,6 +47,14 @@ type Option func(*options)
 
 type options struct {
 	wrap func(dialect.Driver) dialect.Driver
+	n    *atomic.Int64
+}
+
+// WithStatementCounter counts the statements (round trips) into n, as
+// Statements does: every round trip, ent's and the scripts' (a test's
+// statement counter).
+func WithStatementCounter(n *atomic.Int64) Option {
+	return func(o *options) { o.n = n }
 }
 
 // WithDriver wraps the ent driver, e.g. to count or log statements.
@@ -60,6 +71,7 @@ func Open(ctx context.Context, db config.Database, opts ...Option) (*DB, error) 
 	var (
 		pool *sql.DB
 		dia  string
+		dsn  string // MySQL's, for the scripts pool
 		err  error
 	)
 	lockTimeout := db.LockTimeout
@@ -75,7 +87,6 @@ func Open(ctx context.Context, db config.Database, opts ...Option) (*DB, error) 
 			maxOpen = 8
 		}
 	case "mysql":
-		var dsn string
 		if dsn, err = mysqlLockTimeouts(db.DSN, lockTimeout); err == nil {
 			pool, err = sql.Open("mysql", dsn)
 		}
@@ -102,12 +113,23 @@ func Open(ctx context.Context, db config.Database, opts ...Option) (*DB, error) 
 		pool.Close()
 		return nil, fmt.Errorf("connect to %s: %w", db.Driver, err)
 	}
-	n := new(atomic.Int64)
+	n := o.n
+	if n == nil {
+		n = new(atomic.Int64)
+	}
+	var scripts *Scripts
+	if dia == dialect.MySQL {
+		// As many as the main pool: a send holds one of each at most.
+		if scripts, err = openScripts(dsn, maxOpen, maxIdle, n); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("open %s: %w", db.Driver, err)
+		}
+	}
 	var drv dialect.Driver = countingDriver{entsql.OpenDB(dia, pool), n}
 	if o.wrap != nil {
 		drv = o.wrap(drv)
 	}
-	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: pool, Dialect: dia, statements: n}, nil
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: pool, Dialect: dia, Scripts: scripts, statements: n}, nil
 }
 
 // DefaultLockTimeout bounds one wait for a lock when the configuration
@@ -260,8 +282,14 @@ func (d *DB) migrationLock(ctx context.Context) (unlock func(), err error) {
 // Ping reports whether the database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
 
-// Close closes the client and the pool.
-func (d *DB) Close() error { return d.Client.Close() }
+// Close closes the client and the pools.
+func (d *DB) Close() error {
+	err := d.Client.Close()
+	if serr := d.Scripts.Close(); err == nil {
+		err = serr
+	}
+	return err
+}
 
 // WithTx runs fn in a transaction on client: committed when fn returns nil,
 // rolled back otherwise (and on panic).

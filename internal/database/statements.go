@@ -121,8 +121,9 @@ func (t countingTx) Rollback() error {
 	return t.Tx.Rollback()
 }
 
-// Statements is how many statements this DB's ent client has sent (BEGIN,
-// COMMIT and ROLLBACK included), since it was opened.
+// Statements is how many round trips this DB has made since it was
+// opened: each statement of its ent client (BEGIN, COMMIT and ROLLBACK
+// included) and each script of its Scripts (several statements, once).
 func (d *DB) Statements() int64 {
 	if d.statements == nil {
 		return 0

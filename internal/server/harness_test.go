@@ -91,7 +91,7 @@ func newEnvOn(t testing.TB, db *database.DB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chatOpts := []chat.Option{chat.WithUploads(upload.NewService(disk, upload.Limits{})), chat.WithDialect(db.Dialect)}
+	chatOpts := []chat.Option{chat.WithUploads(upload.NewService(disk, upload.Limits{})), chat.WithDialect(db.Dialect), chat.WithScripts(db.Scripts)}
 	for _, o := range opts {
 		chatOpts = append(chatOpts, o.chat...)
 	}

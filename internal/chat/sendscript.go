@@ -1,0 +1,446 @@
+package chat
+
+import (
+	"context"
+	stdsql "database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/chatty/chatty/ent"
+	"github.com/chatty/chatty/ent/message"
+	"github.com/chatty/chatty/ent/room"
+	"github.com/chatty/chatty/internal/database"
+	"github.com/chatty/chatty/internal/search"
+)
+
+// On MariaDB a batch of sends to one room (sendbatch.go), one send or 32,
+// is stored and told in two round trips (database.Scripts), with the same
+// statements and guarantees as storeSend and storeNotifications:
+//
+//  1. START TRANSACTION; per send claimSeq's UPDATE (the room's lock, the
+//     membership and blocks checked under it, the unread counters) and
+//     the INSERT … RETURNING of the message (which inserts nothing unless
+//     that UPDATE did its work); then the room, its members (the senders
+//     among them) and which of the batch's senders each one blocks, in
+//     one plain read: the room's lock keeps the room and its membership
+//     still until commit, and this first plain read of the transaction
+//     sees what committed before the lock was taken.
+//  2. The messages' grams for the search index; the NEW_MESSAGE
+//     notifications of every recipient (the outbox), one multi-row INSERT
+//     … RETURNING id per 1 000; COMMIT; and, after the commit, each
+//     recipient's unread total over all their rooms, which publishing
+//     tells them (as recipientNotes reads it after the commit on the
+//     other path).
+//
+// An INSERT that hits the unique key of (room, sender, clientId) ends the
+// first script; a single send then rolls back and looks the first message
+// up in one more round trip, a batch rolls back and its sends go again
+// alone. A send that may not post (its INSERT returned no row) rolls back
+// and goes the ent path, which says why.
+
+// errScriptRefused: a send of the script inserted no message (its sender
+// may not post in the room, or the room is gone).
+var errScriptRefused = errors.New("send refused under the room's lock")
+
+// errOutcomeUnknown: the second round trip failed and whether it had
+// committed could not be read either. The sends are not tried again (they
+// may be stored); each caller gets the error, and a client that sends
+// again with its clientId gets its message if it was stored.
+var errOutcomeUnknown = errors.New("the send's commit may or may not have happened")
+
+// scriptTimeout bounds the second round trip, which runs whatever the
+// request's context does: once the first has taken the room's lock, the
+// commit is near, and an outcome left unknown costs more than finishing.
+const scriptTimeout = 10 * time.Second
+
+// storeBatchScript stores the sends of batch (of one room) as storeBatch
+// does, with scripts; every one of them is finished.
+func (s *Service) storeBatchScript(ctx context.Context, batch []*pendingSend) {
+	if len(batch) > 1 {
+		msgs, err := s.sendScript(ctx, batch)
+		if err == nil {
+			for i, p := range batch {
+				p.finish(msgs[i], nil)
+			}
+			return
+		}
+		if errors.Is(err, errOutcomeUnknown) { // not again: they may be stored
+			for _, p := range batch {
+				p.finish(nil, err)
+			}
+			return
+		}
+	}
+	for _, p := range batch {
+		msgs, err := s.sendScript(p.ctx, []*pendingSend{p})
+		if errors.Is(err, errScriptRefused) {
+			// The ent path finds out why, under the room's lock.
+			var m *ent.Message
+			err = s.inTx(p.ctx, func(tx *ent.Tx, em *emitter) (err error) {
+				m, err = s.storeSend(p.ctx, tx, em, p)
+				return err
+			})
+			p.finish(m, err)
+			continue
+		}
+		if err != nil {
+			p.finish(nil, err)
+			continue
+		}
+		p.finish(msgs[0], nil)
+	}
+}
+
+// sendScript stores the sends of batch in one transaction and publishes
+// their events after the commit.
+func (s *Service) sendScript(ctx context.Context, batch []*pendingSend) ([]*ent.Message, error) {
+	roomID := batch[0].roomID
+	now := s.now()
+	c, err := s.scripts.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sent, members, err := s.claimAndInsert(ctx, c, roomID, batch, now)
+	if err != nil {
+		var taken *clientIDTaken
+		if len(batch) == 1 && errors.As(err, &taken) {
+			// Most likely the clientId was used before: the first
+			// message, in the round trip of the rollback.
+			p := batch[0]
+			taken.first, taken.looked, taken.err = rollbackAndFind(ctx, c, roomID, p.userID, *p.d.clientID, taken.err)
+			return nil, taken
+		}
+		c.Rollback()
+		return nil, err
+	}
+	// The second round trip runs to its end: see scriptTimeout.
+	ctx2, cancel := context.WithTimeout(context.WithoutCancel(ctx), scriptTimeout)
+	defer cancel()
+	events, err := s.commitSent(ctx2, c, roomID, batch, sent, members)
+	if err != nil {
+		c.Discard() // what the transaction did rolls back, unless it committed
+		stored, cerr := committed(ctx, s.db, sent[0].m.ID)
+		if cerr != nil {
+			return nil, fmt.Errorf("send to room %d: %w (%w; %w)", roomID, errOutcomeUnknown, err, cerr)
+		}
+		if !stored {
+			return nil, fmt.Errorf("send to room %d: %w", roomID, err)
+		}
+		// Committed, the totals unread: publishing reads the recipients
+		// as on the ent path.
+		s.log.WarnContext(ctx, "send committed, its recipients not read", "room_id", roomID, "err", err)
+		events = events[:0]
+		for i, p := range batch {
+			m, u, r := sent[i].m, sent[i].u, sent[i].r
+			events = append(events, Event{Kind: EventMessageCreated, RoomID: roomID, ActorID: p.userID, Message: m, Sender: u, Room: r, Left: p.d.left})
+		}
+	} else {
+		c.Release()
+	}
+	msgs := make([]*ent.Message, len(batch))
+	for i := range batch {
+		msgs[i] = sent[i].m
+	}
+	for _, e := range events {
+		s.pub.Publish(ctx, e)
+	}
+	return msgs, nil
+}
+
+// sentMessage is a message the first script stored.
+type sentMessage struct {
+	m *ent.Message
+	u *ent.User
+	r *ent.Room
+}
+
+// member is a current member of the room and the senders of the batch
+// they block.
+type member struct {
+	userID   int
+	user     *ent.User
+	blocking []int
+}
+
+// claimAndInsert is the first round trip: BEGIN, each send's seq and
+// message, the room's members. The transaction stays open on c; on an
+// error too (the caller rolls back).
+func (s *Service) claimAndInsert(ctx context.Context, c *database.ScriptConn, roomID int, batch []*pendingSend, now time.Time) ([]sentMessage, []member, error) {
+	var (
+		b       strings.Builder
+		args    []any
+		senders []any
+	)
+	b.WriteString("START TRANSACTION;\n")
+	for _, p := range batch {
+		b.WriteString(claimSeqMySQL + ";\n" + insertSentGuardedSQL + ";\n")
+		args = append(args, p.userID, now, roomID)
+		args = append(args, insertSentGuardedArgs(roomID, p.d, now)...)
+		senders = append(senders, p.userID)
+	}
+	b.WriteString(`SELECT mb.user_id, b.blocked_id,
+  u.nickname, u.bio, u.avatar_id, u.last_seen_at, u.created_at, u.deleted_at,
+  r.kind, r.name, r.direct_key, r.owner_id, r.created_at
+FROM rooms r JOIN memberships mb ON mb.room_id = r.id AND mb.left_at IS NULL
+JOIN users u ON u.id = mb.user_id
+LEFT JOIN blocks b ON b.blocker_id = mb.user_id AND b.blocked_id IN (` + placeholders(len(senders)) + `)
+WHERE r.id = ?
+ORDER BY mb.user_id`)
+	args = append(append(args, senders...), roomID)
+
+	fail := func(err error) ([]sentMessage, []member, error) {
+		for _, p := range batch {
+			if p.d.clientID != nil && database.IsDuplicate(err) {
+				return nil, nil, &clientIDTaken{err: fmt.Errorf("store message in room %d: %w", roomID, err)}
+			}
+		}
+		return nil, nil, fmt.Errorf("store messages in room %d: %w", roomID, err)
+	}
+	rows, err := c.Query(ctx, b.String(), args...)
+	if err != nil {
+		return fail(err)
+	}
+	defer rows.Close()
+	sent := make([]sentMessage, len(batch))
+	for i, p := range batch {
+		if i > 0 && !rows.NextResultSet() {
+			return fail(orErr(rows.Err(), errors.New("a result is missing")))
+		}
+		if !rows.Next() {
+			if err := rows.Err(); err != nil {
+				return fail(err)
+			}
+			return nil, nil, errScriptRefused
+		}
+		m := newSentRow(roomID, p.d, now).m
+		var rev int64
+		if err := rows.Scan(&m.ID, &m.Seq, &rev); err != nil {
+			return fail(err)
+		}
+		m.Revision = &rev
+		sent[i].m = m
+		for rows.Next() { // one row; read to the end of the result
+		}
+	}
+	if !rows.NextResultSet() {
+		return fail(orErr(rows.Err(), errors.New("the members are missing")))
+	}
+	var (
+		members         []member
+		kind            string
+		name, directKey stdsql.NullString
+		owner           stdsql.NullInt64
+		roomCreated     anyTime
+	)
+	for rows.Next() {
+		var (
+			u                       = &ent.User{}
+			blocked, avatar         stdsql.NullInt64
+			bio                     stdsql.NullString
+			lastSeen, created, gone anyTime
+		)
+		if err := rows.Scan(&u.ID, &blocked, &u.Nickname, &bio, &avatar, &lastSeen, &created, &gone,
+			&kind, &name, &directKey, &owner, &roomCreated); err != nil {
+			return fail(err)
+		}
+		u.Bio, u.AvatarID, u.CreatedAt, u.LastSeenAt, u.DeletedAt = nullString(bio), nullInt(avatar), created.t, lastSeen.ptr(), gone.ptr()
+		if len(members) == 0 || members[len(members)-1].userID != u.ID {
+			members = append(members, member{userID: u.ID, user: u})
+		}
+		if blocked.Valid {
+			last := &members[len(members)-1]
+			last.blocking = append(last.blocking, int(blocked.Int64))
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return fail(err)
+	}
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	// Each message's room as it left it, and its sender (a member: its
+	// seq was taken under the room's lock).
+	for i, p := range batch {
+		m := sent[i].m
+		sent[i].r = &ent.Room{ID: roomID, UpdatedAt: now, Kind: room.Kind(kind), LastSeq: m.Seq, Revision: *m.Revision,
+			CreatedAt: roomCreated.t, Name: nullString(name), DirectKey: nullString(directKey), OwnerID: nullInt(owner)}
+		for _, mb := range members {
+			if mb.userID == p.userID {
+				sent[i].u = mb.user
+			}
+		}
+		if sent[i].u == nil {
+			return fail(fmt.Errorf("sender %d is not among the members", p.userID))
+		}
+	}
+	return sent, members, nil
+}
+
+// commitSent is the second round trip: the grams, the notifications,
+// COMMIT, the recipients' totals. It returns the events to publish, in
+// the order of the batch.
+func (s *Service) commitSent(ctx context.Context, c *database.ScriptConn, roomID int, batch []*pendingSend, sent []sentMessage, members []member) ([]Event, error) {
+	var (
+		b     strings.Builder
+		notes []any // user, kind, room, message, actor, created_at; 6 a row
+		users []any // the recipients, once each
+		seen  = map[int]bool{}
+	)
+	for i, p := range batch {
+		m := sent[i].m
+		if m.Kind == message.KindSYSTEM {
+			continue
+		}
+		if q := search.InsertSQL("", roomID, m.ID, search.Grams(m.Body, p.d.filename), false); q != "" {
+			b.WriteString(q + ";\n")
+		}
+		// Who is told, as storeNotifications: the current members but
+		// the sender, less those who blocked the sender.
+		for _, mb := range members {
+			if mb.userID == p.userID || slices.Contains(mb.blocking, p.userID) {
+				continue
+			}
+			notes = append(notes, mb.userID, string(NotifyNewMessage), roomID, m.ID, p.userID, m.CreatedAt)
+			if !seen[mb.userID] {
+				seen[mb.userID] = true
+				users = append(users, mb.userID)
+			}
+		}
+	}
+	var args []any
+	inserts := 0
+	const perRow, rowsPerInsert = 6, 1000
+	for rest := notes; len(rest) > 0; inserts++ {
+		n := min(len(rest)/perRow, rowsPerInsert)
+		b.WriteString(`INSERT INTO notifications (user_id, kind, room_id, message_id, actor_id, created_at) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?),", n), ",") + "\nRETURNING id, user_id, message_id;\n")
+		args = append(args, rest[:n*perRow]...)
+		rest = rest[n*perRow:]
+	}
+	b.WriteString("COMMIT")
+	if len(users) > 0 {
+		// From the recipients' memberships (their index) to the rooms.
+		b.WriteString(";\nSELECT m.user_id, SUM" + unreadExpr + ` FROM memberships m STRAIGHT_JOIN rooms r ON r.id = m.room_id
+WHERE m.left_at IS NULL AND m.user_id IN (` + placeholders(len(users)) + `)
+GROUP BY m.user_id`)
+		args = append(args, users...)
+	}
+	rows, err := c.Query(ctx, b.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	stored := map[int][]recipientNote{} // by message
+	for i := range inserts {
+		if i > 0 && !rows.NextResultSet() {
+			return nil, orErr(rows.Err(), errors.New("a result is missing"))
+		}
+		for rows.Next() {
+			var n storedNote
+			if err := rows.Scan(&n.id, &n.user, &n.message); err != nil {
+				return nil, err
+			}
+			stored[n.message] = append(stored[n.message], recipientNote{userID: n.user, id: n.id})
+		}
+	}
+	totals := map[int]int{}
+	if len(users) > 0 {
+		if inserts > 0 && !rows.NextResultSet() {
+			return nil, orErr(rows.Err(), errors.New("the totals are missing"))
+		}
+		for rows.Next() {
+			var (
+				user int
+				n    stdsql.NullInt64
+			)
+			if err := rows.Scan(&user, &n); err != nil {
+				return nil, err
+			}
+			totals[user] = max(0, int(n.Int64))
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	events := make([]Event, len(batch))
+	for i, p := range batch {
+		rs := stored[sent[i].m.ID]
+		for j := range rs {
+			rs[j].total = totals[rs[j].userID]
+		}
+		slices.SortFunc(rs, func(a, b recipientNote) int { return a.userID - b.userID })
+		events[i] = Event{
+			Kind: EventMessageCreated, RoomID: roomID, ActorID: p.userID,
+			Message: sent[i].m, Sender: sent[i].u, Room: sent[i].r, Left: p.d.left,
+			recipients: rs, recipientsKnown: true,
+		}
+	}
+	return events, nil
+}
+
+// rollbackAndFind rolls back the transaction open on c and reads the
+// message sender sent to room roomID with clientID, in one round trip,
+// and releases c. looked is false when that failed (err says why).
+func rollbackAndFind(ctx context.Context, c *database.ScriptConn, roomID, sender int, clientID string, taken error) (*ent.Message, bool, error) {
+	rows, err := c.Query(ctx, `ROLLBACK;
+SELECT id, created_at, room_id, sender_id, attachment_id, kind, body, seq, client_id, reply_to_id,
+  edited_at, deleted_at, revision, last_change
+FROM messages WHERE room_id = ? AND sender_id = ? AND client_id = ?`, roomID, sender, clientID)
+	if err != nil {
+		c.Discard()
+		return nil, false, taken
+	}
+	defer c.Release()
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, false, taken
+		}
+		return nil, true, taken // not found: the conflict stays the answer
+	}
+	var (
+		m                    ent.Message
+		senderID, att, reply stdsql.NullInt64
+		cid                  stdsql.NullString
+		edited, deleted      stdsql.NullTime
+		rev                  stdsql.NullInt64
+		kind, lastChange     string
+	)
+	if err := rows.Scan(&m.ID, &m.CreatedAt, &m.RoomID, &senderID, &att, &kind, &m.Body, &m.Seq, &cid, &reply,
+		&edited, &deleted, &rev, &lastChange); err != nil {
+		return nil, false, taken
+	}
+	m.SenderID, m.AttachmentID, m.ReplyToID = nullInt(senderID), nullInt(att), nullInt(reply)
+	m.ClientID = nullString(cid)
+	m.Kind, m.LastChange = message.Kind(kind), message.LastChange(lastChange)
+	if edited.Valid {
+		m.EditedAt = &edited.Time
+	}
+	if deleted.Valid {
+		m.DeletedAt = &deleted.Time
+	}
+	if rev.Valid {
+		m.Revision = &rev.Int64
+	}
+	for rows.Next() { // one row (a unique key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, taken
+	}
+	return &m, true, nil
+}
+
+// committed reports whether message id is stored: after the second round
+// trip failed, whether its COMMIT had run (the request's deadline does
+// not cut this short).
+func committed(ctx context.Context, db *ent.Client, id int) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), scriptTimeout)
+	defer cancel()
+	return db.Message.Query().Where(message.ID(id)).Exist(ctx)
+}
