@@ -139,15 +139,21 @@ func (s *S3) name(key string) (string, error) {
 	return path.Join(s.prefix, key), nil
 }
 
-// Put implements Storage. The file goes up in parts of s3PartSize, one at a
-// time (a multipart upload, aborted when r fails), so an upload holds one
-// part in memory whatever its size.
+// Put implements Storage. A stream of unknown length goes up in parts of
+// s3PartSize, one at a time (a multipart upload, aborted when r fails), so
+// an upload holds one part in memory whatever its size. Bytes already in
+// memory (a thumbnail, an avatar: r has a Len) up to a part's size go in
+// one PUT instead of the three requests of a multipart upload.
 func (s *S3) Put(ctx context.Context, key string, r io.Reader) error {
 	name, err := s.name(key)
 	if err != nil {
 		return err
 	}
-	_, err = s.client.PutObject(ctx, s.bucket, name, ctxReader{ctx, r}, -1, minio.PutObjectOptions{
+	size := int64(-1)
+	if l, ok := r.(interface{ Len() int }); ok {
+		size = int64(l.Len())
+	}
+	_, err = s.client.PutObject(ctx, s.bucket, name, ctxReader{ctx, r}, size, minio.PutObjectOptions{
 		PartSize: s3PartSize,
 		// Each part carries a Content-MD5 the store verifies (every
 		// S3-compatible server does); the payload is not also hashed into
