@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -35,6 +36,14 @@ const (
 	// renews it. With the size bound, it bounds what strangers can park
 	// in Redis.
 	apqTTL = 24 * time.Hour
+	// apqSharedBytesPerHour bounds the bytes of queries the instances
+	// share through Redis in one hour: whatever strangers register (any
+	// valid query, a long comment in it, may be registered without a
+	// token), APQ holds at most about 24 × this in Redis. Past it a query
+	// is kept on its own instance only; the others ask the client for it
+	// in full, as after an eviction. An app's queries are a few hundred
+	// KiB at most.
+	apqSharedBytesPerHour = 4 << 20
 	// apqRedisTimeout bounds a lookup in Redis: past it (Redis slow or
 	// down) the query counts as not found and the client sends it in full.
 	apqRedisTimeout = 300 * time.Millisecond
@@ -141,9 +150,29 @@ func (c *persistedQueries) keep(ctx context.Context, hash, query string) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apqRedisTimeout)
 	defer cancel()
+	if err := c.spend(ctx, len(query)); err != nil {
+		c.log.WarnContext(ctx, "persisted query not shared: other instances will ask for it", "err", err)
+		return
+	}
 	if err := c.redis.Client().Set(ctx, c.key(hash), query, apqTTL).Err(); err != nil {
 		c.log.WarnContext(ctx, "persisted query not shared: other instances will ask for it", "err", err)
 	}
+}
+
+// spend counts n bytes against this hour's apqSharedBytesPerHour, across
+// the deployment; it fails when they are spent (or Redis fails).
+func (c *persistedQueries) spend(ctx context.Context, n int) error {
+	window := c.redis.Key(fmt.Sprintf("apq-bytes:%d", time.Now().Unix()/3600))
+	pipe := c.redis.Client().TxPipeline()
+	spent := pipe.IncrBy(ctx, window, int64(n))
+	pipe.Expire(ctx, window, 2*time.Hour)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	if spent.Val() > apqSharedBytesPerHour {
+		return fmt.Errorf("this hour's %d MiB of shared persisted queries are spent", apqSharedBytesPerHour>>20)
+	}
+	return nil
 }
 
 func (c *persistedQueries) key(hash string) string { return c.redis.Key("apq:" + hash) }

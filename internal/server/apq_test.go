@@ -2,13 +2,17 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/chatty/chatty/internal/database/dbtest"
 )
@@ -177,4 +181,49 @@ func TestPersistedQueriesInvalidRegistrationsKeepNothing(t *testing.T) {
 	if me.Viewer.Nickname != "에이" {
 		t.Fatalf("a valid query registered on A after the junk, asked on B: %+v", me)
 	}
+}
+
+// What the deployment's Redis holds for persisted queries is bounded:
+// strangers (no token) registering long valid queries (a long comment
+// is valid) spend at most apqSharedBytesPerHour of it; past that a query
+// is still kept by its own instance, and the others ask for it in full.
+func TestPersistedQueriesRedisBytesAreBounded(t *testing.T) {
+	url := redisURL(t)
+	db := dbtest.Open(t, dbtest.Backends()[0])
+	prefix := testRedisPrefix(t)
+	one, two := redisInstance(t, db, url, prefix), redisInstance(t, db, url, prefix)
+	pad := strings.Repeat("채팅", 5000) // 30 000 bytes
+	var last string
+	for i := range 150 { // 4.5 MB
+		last = fmt.Sprintf("# %s\nquery Long_%s_%d { __typename }", pad, runID, i)
+		if r := apqRequest(t, one, http.MethodPost, "", last, sha256Hex(last)); r.Code() != "" {
+			t.Fatalf("query %d: %s", i, r.Raw)
+		}
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	var held int64
+	iter := rdb.Scan(context.Background(), 0, prefix+"*apq:*", 100).Iterator()
+	for iter.Next(context.Background()) {
+		n, err := rdb.StrLen(context.Background(), iter.Val()).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		held += n
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if held == 0 || held > 4<<20 {
+		t.Fatalf("Redis holds %d bytes of persisted queries, want some and at most 4 MiB", held)
+	}
+	// The last one is known on A, not shared with B.
+	if r := apqRequest(t, one, http.MethodGet, "", "", sha256Hex(last)); r.Code() != "" {
+		t.Fatalf("the last query on A: %s", r.Raw)
+	}
+	wantNotFound(t, "a query past the budget, asked on B", apqRequest(t, two, http.MethodGet, "", "", sha256Hex(last)))
 }
