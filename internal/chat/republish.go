@@ -10,15 +10,25 @@ import (
 	"github.com/chatty/chatty/internal/pubsub"
 )
 
-// Notifications that could not be published (the broker was unreachable)
-// are published again once it answers: they are stored, so the subscribers
-// of this instance catch up from the database after the outage, but those
-// on instances that kept their broker connection hear of them only from
-// here. A subscriber drops a notification it delivered already (by id),
-// so one that reached the broker despite the error is not shown twice.
+// What could not be published (the broker was unreachable) is published
+// again once it answers: notifications and the stored events of a room
+// (new messages and changes: emitHeld). The subscribers of this instance,
+// whose subscriptions the outage ended, catch up from the database when
+// they subscribe again; but those on instances that kept their broker
+// connection hear of it only from here. Nothing is shown twice: a room's
+// streams drop a seq or revision they delivered already, a notification
+// stream an id it delivered (see notifStream), so an event that reached
+// the broker despite the error is harmless.
+//
+// Live-only room events (typing, read markers, leaves, room changes) are
+// not held: arriving late they would be stale (a leave held over a
+// return would end the stream of someone who came back); a lost leave
+// still ends the leaver's stream through its SYSTEM message, which is held.
 
-// maxRepublish bounds the notifications held for publishing again; past
-// it the oldest are dropped (their subscribers see them in the history).
+// maxRepublish bounds the payloads held for publishing again; past it the
+// oldest are dropped (their subscribers see them in the history, and a
+// room's streams read a message they miss from the database once a later
+// one arrives).
 const maxRepublish = 10000
 
 type republish struct {
@@ -48,13 +58,28 @@ func (s *Service) emitNote(ctx context.Context, uid int, e userEvent) error {
 	return err
 }
 
+// emitHeld publishes v to topic; when the broker fails, the payload is
+// kept and published again later.
+func (s *Service) emitHeld(ctx context.Context, topic string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	err = s.broker.Publish(ctx, topic, b)
+	if err == nil || errors.Is(err, pubsub.ErrClosed) {
+		return err
+	}
+	s.later(ctx, outgoing{topic, b})
+	return err
+}
+
 func (s *Service) later(ctx context.Context, o outgoing) {
 	r := &s.republish
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.queue) >= maxRepublish {
+		s.log.WarnContext(ctx, "event dropped from the republish queue", "topic", r.queue[0].topic)
 		r.queue = r.queue[1:]
-		s.log.WarnContext(ctx, "notification dropped from the republish queue", "topic", o.topic)
 	}
 	r.queue = append(r.queue, o)
 	if !r.running {
@@ -63,7 +88,7 @@ func (s *Service) later(ctx context.Context, o outgoing) {
 	}
 }
 
-// republishLoop publishes the held notifications again, in order, backing
+// republishLoop publishes the held payloads again, in order, backing
 // off while the broker still fails, until none is left.
 func (s *Service) republishLoop() {
 	r := &s.republish
@@ -94,7 +119,7 @@ func (s *Service) republishLoop() {
 			r.running = false
 			r.mu.Unlock()
 			if sent > 0 {
-				s.log.Info("notifications published again after a broker outage", "count", sent)
+				s.log.Info("events published again after a broker outage", "count", sent)
 			}
 			return
 		}
