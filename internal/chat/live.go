@@ -488,6 +488,7 @@ type liveRoomEvent struct {
 	User    *ent.User
 	Typing  bool
 	ReadAt  *time.Time
+	Again   bool
 }
 
 func decodeRoomEvent(b []byte) (*liveRoomEvent, error) {
@@ -496,7 +497,7 @@ func decodeRoomEvent(b []byte) (*liveRoomEvent, error) {
 		return nil, fmt.Errorf("decode room event: %w", err)
 	}
 	return &liveRoomEvent{Type: e.Type, Message: e.Message.ent(), UserID: e.UserID, Left: e.Left,
-		Room: e.Room.ent(), User: e.User.ent(), Typing: e.Typing, ReadAt: e.ReadAt}, nil
+		Room: e.Room.ent(), User: e.User.ent(), Typing: e.Typing, ReadAt: e.ReadAt, Again: e.Again}, nil
 }
 
 // decodeNotification decodes a user event into the notification every
@@ -763,6 +764,15 @@ func (st *stream) gapDue() error {
 	return nil
 }
 
+// catchUp reads the room from the database from the last key delivered:
+// for an event published again after a broker outage, which may come long
+// after the viewer left, or left and came back (the read checks the
+// membership), and after others it overtook were delivered.
+func (st *stream) catchUp() error {
+	st.filling, st.fillUntil = true, 0
+	return nil
+}
+
 // handle takes one live event of the room.
 func (st *stream) handle(e *liveRoomEvent) error {
 	switch e.Type {
@@ -772,9 +782,10 @@ func (st *stream) handle(e *liveRoomEvent) error {
 		}
 	case "message":
 		if st.order.key(e.Message) <= st.last {
-			// Delivered or skipped already: a repeat, or one published
-			// again after an outage, whose leave may be undone since.
-			return nil
+			return nil // delivered or skipped already
+		}
+		if e.Again {
+			return st.catchUp()
 		}
 		if slices.Contains(e.Left, st.v.UserID) {
 			return errGone // the SYSTEM message of the viewer's leaving
@@ -786,10 +797,13 @@ func (st *stream) handle(e *liveRoomEvent) error {
 		}
 		return st.offer(e.Message)
 	case "change":
-		if st.order == byRevision {
-			return st.offer(e.Message)
+		if st.order != byRevision || st.order.key(e.Message) <= st.last {
+			return nil
 		}
-		return nil
+		if e.Again {
+			return st.catchUp()
+		}
+		return st.offer(e.Message)
 	}
 	if st.extra != nil {
 		return st.extra(e)

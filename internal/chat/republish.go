@@ -49,19 +49,13 @@ func (s *Service) emitNote(ctx context.Context, uid int, e userEvent) error {
 	if err != nil {
 		return err
 	}
-	topic := userTopic(uid)
-	err = s.broker.Publish(ctx, topic, b)
-	if err == nil || errors.Is(err, pubsub.ErrClosed) {
-		return err
-	}
-	s.later(ctx, outgoing{topic, b})
-	return err
+	return s.publishOrHold(ctx, userTopic(uid), b)
 }
 
-// emitHeld publishes v to topic; when the broker fails, the payload is
-// kept and published again later.
-func (s *Service) emitHeld(ctx context.Context, topic string, v any) error {
-	b, err := json.Marshal(v)
+// emitHeld publishes a room's event e (a new message or a change); when
+// the broker fails, e is kept and published again later, marked Again.
+func (s *Service) emitHeld(ctx context.Context, topic string, e roomEvent) error {
+	b, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
@@ -69,11 +63,26 @@ func (s *Service) emitHeld(ctx context.Context, topic string, v any) error {
 	if err == nil || errors.Is(err, pubsub.ErrClosed) {
 		return err
 	}
-	s.later(ctx, outgoing{topic, b})
+	e.Again = true
+	if again, merr := json.Marshal(e); merr == nil {
+		s.hold(ctx, outgoing{topic, again})
+	}
 	return err
 }
 
-func (s *Service) later(ctx context.Context, o outgoing) {
+// publishOrHold publishes payload to topic, or holds it when the broker
+// fails.
+func (s *Service) publishOrHold(ctx context.Context, topic string, payload []byte) error {
+	err := s.broker.Publish(ctx, topic, payload)
+	if err == nil || errors.Is(err, pubsub.ErrClosed) {
+		return err
+	}
+	s.hold(ctx, outgoing{topic, payload})
+	return err
+}
+
+// hold queues o for republishLoop, which it starts if need be.
+func (s *Service) hold(ctx context.Context, o outgoing) {
 	r := &s.republish
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -125,7 +134,7 @@ func (s *Service) republishLoop() {
 		}
 		r.mu.Unlock()
 		if sent < len(batch) {
-			wait = min(2*wait, 5*time.Second)
+			wait = min(2*wait, 2*time.Second)
 		} else {
 			wait = 100 * time.Millisecond
 		}
