@@ -8,7 +8,9 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -18,7 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatty/chatty/internal/chat"
 	"github.com/chatty/chatty/internal/database/dbtest"
+	"github.com/chatty/chatty/internal/pubsub"
 )
 
 // trySend sends body to roomID as c's user without failing the test: for
@@ -392,4 +396,104 @@ func repeated(xs []string) []string {
 		}
 	}
 	return out
+}
+
+// ambiguousBroker makes the next notification's publish go through and
+// still fail (as when the connection drops before Redis's reply), and
+// holds its publishing again until gate closes.
+type ambiguousBroker struct {
+	pubsub.Broker
+	gate  chan struct{} // closed: the held publish may go again
+	again chan struct{} // closed once it went again
+
+	mu    sync.Mutex
+	armed bool
+	held  []byte
+}
+
+func (b *ambiguousBroker) arm() { b.mu.Lock(); b.armed = true; b.mu.Unlock() }
+
+func (b *ambiguousBroker) Publish(ctx context.Context, topic string, payload []byte) error {
+	if !strings.HasPrefix(topic, "user.") {
+		return b.Broker.Publish(ctx, topic, payload)
+	}
+	b.mu.Lock()
+	armed, held := b.armed, b.held
+	if armed {
+		b.armed, b.held = false, payload
+	}
+	b.mu.Unlock()
+	switch {
+	case armed:
+		if err := b.Broker.Publish(ctx, topic, payload); err != nil {
+			return err
+		}
+		return errors.New("ambiguousBroker: connection lost before the reply")
+	case held != nil && bytes.Equal(payload, held):
+		select {
+		case <-b.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		err := b.Broker.Publish(ctx, topic, payload)
+		close(b.again)
+		return err
+	}
+	return b.Broker.Publish(ctx, topic, payload)
+}
+
+// A notification whose publish went through although it failed is
+// published again, here after 70 others: the subscriber, who had it
+// already, does not show it twice (it used to remember the last 32).
+func TestNotificationPublishedAgainLateIsShownOnce(t *testing.T) {
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			mem := pubsub.NewMemory()
+			t.Cleanup(func() { mem.Close() })
+			broker := &ambiguousBroker{Broker: mem, gate: make(chan struct{}), again: make(chan struct{})}
+			e := newEnv(t, backend, envOption{chat: []chat.Option{chat.WithBroker(broker)}})
+			a, b := e.signUp(t, "sender"), e.signUp(t, "reader")
+			ca := e.client(a)
+			r := ca.createRoom(t, nil, b.ID)
+			start := e.client(b).notificationHistory(t, 1, nil).Edges[0].Cursor
+			ws := e.wsConnect(t, protoTransportWS, b)
+			ws.subscribe("n", notificationsAfterOp, map[string]any{"after": start})
+
+			broker.arm()
+			want := []string{"NEW_MESSAGE:ambiguous"}
+			ca.send(t, r.ID, "ambiguous")
+			for i := range 70 {
+				ca.send(t, r.ID, fmt.Sprint("then ", i))
+				want = append(want, fmt.Sprint("NEW_MESSAGE:then ", i))
+			}
+			var got []string
+			for len(got) < len(want) {
+				n, err := nextStored(t, ws, "n", wsWait)
+				if err != nil {
+					t.Fatalf("after %v: %v", got, err)
+				}
+				got = append(got, describe(n))
+			}
+			close(broker.gate)
+			select {
+			case <-broker.again:
+			case <-time.After(wsWait):
+				t.Fatal("the notification was not published again")
+			}
+			// Published again before this one: were it shown twice, it
+			// would come first.
+			ca.send(t, r.ID, "last")
+			n, err := nextStored(t, ws, "n", wsWait)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, describe(n))
+			want = append(want, "NEW_MESSAGE:last")
+			if !slices.Equal(got, want) {
+				t.Fatalf("got %v,\nwant %v", got, want)
+			}
+			ws.quiet("n", 300*time.Millisecond)
+		})
+	}
 }
