@@ -11,19 +11,21 @@ import (
 )
 
 // What could not be published (the broker was unreachable) is published
-// again once it answers: notifications and the stored events of a room
-// (new messages and changes: emitHeld). The subscribers of this instance,
-// whose subscriptions the outage ended, catch up from the database when
-// they subscribe again; but those on instances that kept their broker
-// connection hear of it only from here. Nothing is shown twice: a room's
-// streams drop a seq or revision they delivered already, a notification
-// stream an id it delivered (see notifStream), so an event that reached
-// the broker despite the error is harmless.
+// again once it answers: notifications (emitNote) and the stored events of
+// a room, new messages and changes (emitHeld). The subscribers of this
+// instance, whose subscriptions the outage ended, catch up from the
+// database when they subscribe again; but those on instances that kept
+// their broker connection hear of it only from here. Nothing is shown
+// twice: a room's stream ignores a seq or revision it is past, and reads
+// the room from the database on one it is not (marked Again: the viewer
+// may have left, or left and come back, since); a notification stream
+// delivers an id once (see notifStream), so an event that reached the
+// broker despite the error is harmless.
 //
 // Live-only room events (typing, read markers, leaves, room changes) are
-// not held: arriving late they would be stale (a leave held over a
-// return would end the stream of someone who came back); a lost leave
-// still ends the leaver's stream through its SYSTEM message, which is held.
+// not held: they would arrive stale (a leave held over a return would end
+// the stream of someone who came back); a lost leave still ends the
+// leaver's streams through its SYSTEM message, which is held.
 
 // maxRepublish bounds the payloads held for publishing again; past it the
 // oldest are dropped (their subscribers see them in the history, and a
