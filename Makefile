@@ -10,7 +10,7 @@ export CGO_ENABLED := 1
 TESTFLAGS += -race
 endif
 
-.PHONY: help generate schema web screenshots build run demo test test-e2e-deps lint bench bench-full web-widget web-widget-check
+.PHONY: help generate schema web screenshots build run demo test test-e2e-deps lint bench bench-full cluster web-widget web-widget-check
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,10 +44,13 @@ run: ## serve on 127.0.0.1:8080 (CHATTY_ADDR to change): SQLite in ./data, files
 demo: ## like make run, and an empty database gets two demo accounts and a conversation (README, Demo)
 	CHATTY_DEMO=1 CHATTY_ADDR="$${CHATTY_ADDR:-127.0.0.1:8080}" $(GO) run ./cmd/chatty
 
+cluster: ## two instances on 127.0.0.1:8081 and :8082 sharing MariaDB, Redis and an S3 server (s3rver from npm); README, Running several instances
+	GO=$(GO) ./cmd/cluster/run.sh
+
 test: test-e2e-deps ## run every test (MariaDB too with CHATTY_TEST_MYSQL_DSN, Redis with CHATTY_TEST_REDIS_URL, S3 with CHATTY_TEST_S3_URL; RACE=1: -race)
 	@echo "variants: $$(TESTFLAGS='$(TESTFLAGS)' ./.ci/variants)"
 	$(GO) vet ./...
-	$(GO) test -count=1 $(TESTFLAGS) ./...
+	$(GO) test -count=1 -timeout 25m $(TESTFLAGS) ./...
 
 # The e2e tests drive chatty with real npm clients; they need Node (skipped without it).
 test-e2e-deps: ## install the npm clients of the end-to-end tests (when Node is present)

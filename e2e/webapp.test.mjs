@@ -119,7 +119,7 @@ function wireSize(url) {
 async function gql(token, query, variables) {
   const res = await fetch(`${base}/graphql`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ query, variables }),
   });
   const body = await res.json();
@@ -143,6 +143,28 @@ async function reload(page, who) {
   for (let i = 0; i < 100 && refreshing[who] > 0; i++) await new Promise((r) => setTimeout(r, 50));
   await new Promise((r) => setTimeout(r, 100));
   await page.reload();
+}
+
+/** Answers the next operation named op from page with a GraphQL error
+ * (code FORBIDDEN), as the server refuses it, once; returns a function
+ * that says whether it did. */
+async function refuseOnce(page, op, message) {
+  let refused = false;
+  const handler = async (route) => {
+    if (!refused && route.request().method() === 'POST' && route.request().postDataJSON?.()?.operationName === op) {
+      refused = true;
+      await route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({ errors: [{ message, extensions: { code: 'FORBIDDEN' } }], data: null }),
+      });
+      await page.unroute('**/graphql', handler);
+      return;
+    }
+    await route.continue();
+  };
+  await page.route('**/graphql', handler);
+  return () => refused;
 }
 
 /** Watches a page for what must not happen. */
@@ -308,9 +330,15 @@ try {
   await composerB.fill('Hi! Nice to meet you');
   await a.getByText(`${B.nickname}님이 입력 중…`).waitFor();
   step('A sees B typing');
+  // A refused send says why and gives the text back.
+  const refusedSend = await refuseOnce(b, 'SendMessage', 'you cannot message this user');
+  await composerB.press('Enter');
+  await b.getByRole('alert').filter({ hasText: 'you cannot message this user' }).waitFor();
+  check(refusedSend() && (await composerB.inputValue()) === 'Hi! Nice to meet you', 'the refused message is not back in B\'s composer');
   await composerB.press('Enter');
   await historyA.getByText('Hi! Nice to meet you').waitFor();
-  step('B\'s message appeared in A\'s window, live');
+  check(!(await b.getByRole('alert').count()), 'the refusal is still shown after the message went');
+  step('B\'s message, refused once (B was told why), appeared in A\'s window, live');
 
   // ---- reply, reaction, edit, delete: each seen live by the other
   const hiAtA = historyA.getByRole('listitem').filter({ hasText: 'Hi! Nice to meet you' });
@@ -326,8 +354,14 @@ try {
   await helloAtA.getByRole('button', { name: '수정' }).click();
   // (while it is edited, the message shows the form instead of its text)
   await historyA.getByLabel('수정').fill('안녕하세요! 반갑습니다 👋');
+  // A refused edit says why, under the message, and keeps the form.
+  const refusedEdit = await refuseOnce(a, 'EditMessage', 'you cannot message this user');
+  await historyA.getByRole('button', { name: '저장' }).click();
+  await historyA.getByRole('alert').filter({ hasText: 'you cannot message this user' }).waitFor();
+  check(refusedEdit(), 'the edit was not refused');
   await historyA.getByRole('button', { name: '저장' }).click();
   await historyB.getByRole('listitem').filter({ hasText: '안녕하세요! 반갑습니다 👋' }).getByText('edited').waitFor();
+  check(!(await historyA.getByRole('alert').count()), 'the edit\'s refusal is still shown after it went through');
   await composerA.fill('잘못 보냈어요');
   await composerA.press('Enter');
   await historyB.getByText('잘못 보냈어요').waitFor();
@@ -367,10 +401,19 @@ try {
   step(`B downloaded "${pdfName}" with its name and bytes`);
 
   // ---- 200 messages from B through the API; A pages back to the first
-  const sessionB = JSON.parse(await b.evaluate(() => localStorage.getItem('chatty.session')));
+  // (A session of B's own for the seeding, renewed by signing in again: the
+  // page's tokens may be about to expire, and under load the 200 sends can
+  // outlast a 30-second token; the page's refresh token is left alone.)
   const roomId = new URL(a.url()).pathname.split('/').pop();
+  const signInB = async () => ({
+    at: Date.now(),
+    token: (await gql('', 'mutation($in: SignInInput!) { signIn(input: $in) { accessToken } }',
+      { in: { email: B.email, password: B.password } })).signIn.accessToken,
+  });
+  let seeder = await signInB();
   for (let i = 1; i <= 200; i++) {
-    await gql(sessionB.accessToken, 'mutation($in: SendMessageInput!) { sendMessage(input: $in) { id } }', {
+    if (Date.now() - seeder.at > 10_000) seeder = await signInB();
+    await gql(seeder.token, 'mutation($in: SendMessageInput!) { sendMessage(input: $in) { id } }', {
       in: { roomId, body: `seed ${i}`, clientId: `seed-${run}-${i}` },
     });
   }
@@ -444,6 +487,38 @@ try {
   check(after && after.refreshToken !== before.refreshToken && Date.parse(after.accessTokenExpiresAt) > Date.now(),
     'an expired access token was not refreshed');
   step('B\'s expired access token was refreshed through refreshSession');
+
+  // ---- a refresh the server can't make just now (UNAVAILABLE: the database
+  // busy, say) keeps B signed in, on the token B holds; only UNAUTHENTICATED
+  // (the session ended) signs out.
+  await b.evaluate(() => {
+    const s = JSON.parse(localStorage.getItem('chatty.session'));
+    s.obtainedAt = Date.now() - 30_000;
+    s.accessTokenExpiresAt = new Date(Date.now() + 5_000).toISOString(); // due for a refresh, still good
+    localStorage.setItem('chatty.session', JSON.stringify(s));
+  });
+  let busyRefreshes = 0;
+  const busy = async (route) => {
+    if (busyRefreshes === 0 && isRefresh(route.request())) {
+      busyRefreshes++;
+      await route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({ errors: [{ message: 'the server is busy: try again shortly', extensions: { code: 'UNAVAILABLE' } }], data: null }),
+      });
+      return;
+    }
+    await route.continue();
+  };
+  await b.route('**/graphql', busy);
+  await reload(b, 'B');
+  await b.getByLabel('소개').waitFor();
+  await b.unroute('**/graphql', busy);
+  const kept = JSON.parse(await b.evaluate(() => localStorage.getItem('chatty.session')));
+  check(busyRefreshes === 1, `the app asked for ${busyRefreshes} refreshes, want 1 (answered UNAVAILABLE)`);
+  check(kept && kept.userId === after.userId && kept.refreshToken === after.refreshToken,
+    'a refresh answered UNAVAILABLE signed B out');
+  step('a refresh answered UNAVAILABLE kept B signed in');
 
   // ---- first render of the rooms list (measured, not asserted)
   await b.getByRole('link', { name: '채팅' }).first().click();

@@ -28,9 +28,12 @@ import (
 //     (adding or removing) and typing there are refused the same way;
 //     deleting one's own message is not (taking it back reaches nobody).
 //   - their friendship, or a pending request either way, ended with the block.
-//   - A gets no notification B causes (messages in shared groups, being
-//     added to a room); B's notifications are unchanged.
-//   - group rooms work as before for both; nothing is hidden from A.
+//   - neither can put the other in a group room (createRoom, addRoomMembers):
+//     the same refusals, so B can't reach A by making a room of them.
+//   - A gets no notification B causes (messages in shared groups); B's
+//     notifications are unchanged.
+//   - group rooms both are in work as before for both (a third member may
+//     add either); nothing is hidden from A.
 
 // Errors of blocking.
 var (
@@ -130,8 +133,18 @@ func (s *Service) UnblockUser(ctx context.Context, v viewer.Viewer, other int) (
 // and other, either way. In a transaction it reads with a shared lock on
 // MySQL/MariaDB, so a block committing meanwhile is waited for and seen.
 func mayContact(ctx context.Context, c *ent.Client, viewerID, other int) error {
+	return mayContactAll(ctx, c, viewerID, []int{other})
+}
+
+// mayContactAll is mayContact for several others, in one statement: the
+// refusal of the first block found (the viewer's own first).
+func mayContactAll(ctx context.Context, c *ent.Client, viewerID int, others []int) error {
+	keys := make([]string, len(others))
+	for i, o := range others {
+		keys[i] = pairKey(viewerID, o)
+	}
 	blockers, err := c.Block.Query().
-		Where(block.PairKey(pairKey(viewerID, other))).
+		Where(block.PairKeyIn(keys...)).
 		Select(block.FieldBlockerID).
 		Modify(func(s *entsql.Selector) {
 			if s.Dialect() == dialect.MySQL {
@@ -194,30 +207,27 @@ func postingMember(ctx context.Context, c *ent.Client, roomID, userID int) (*ent
 }
 
 // notInBlockedRoom is the membership predicate "the room is not a direct
-// room whose pair has a block": NOT EXISTS (a block whose pair_key is the
-// room's direct_key). A group room's direct_key is NULL and matches none.
+// room whose pair has a block" (see roomNotBlocked).
 func notInBlockedRoom() predicate.Membership {
-	return func(s *entsql.Selector) {
-		r, b := entsql.Table(room.Table).As("blocked_room"), entsql.Table(block.Table).As("room_block")
-		s.Where(entsql.Not(entsql.Exists(
-			entsql.Select(r.C(room.FieldID)).From(r).
-				Join(b).On(b.C(block.FieldPairKey), r.C(room.FieldDirectKey)).
-				Where(entsql.ColumnsEQ(r.C(room.FieldID), s.C(membership.FieldRoomID))),
-		)))
-	}
+	return func(s *entsql.Selector) { s.Where(roomNotBlocked(s.C(membership.FieldRoomID))) }
 }
 
 // messageNotInBlockedRoom is notInBlockedRoom for messages: the message's
 // room is not a direct room whose pair has a block.
 func messageNotInBlockedRoom() predicate.Message {
-	return func(s *entsql.Selector) {
-		r, b := entsql.Table(room.Table).As("blocked_room"), entsql.Table(block.Table).As("room_block")
-		s.Where(entsql.Not(entsql.Exists(
-			entsql.Select(r.C(room.FieldID)).From(r).
-				Join(b).On(b.C(block.FieldPairKey), r.C(room.FieldDirectKey)).
-				Where(entsql.ColumnsEQ(r.C(room.FieldID), s.C(message.FieldRoomID))),
-		)))
-	}
+	return func(s *entsql.Selector) { s.Where(roomNotBlocked(s.C(message.FieldRoomID))) }
+}
+
+// roomNotBlocked is NOT EXISTS (a block whose pair_key is the direct_key
+// of the room whose id is in column roomID). A group room's direct_key is
+// NULL and matches none.
+func roomNotBlocked(roomID string) *entsql.Predicate {
+	r, b := entsql.Table(room.Table).As("blocked_room"), entsql.Table(block.Table).As("room_block")
+	return entsql.Not(entsql.Exists(
+		entsql.Select(r.C(room.FieldID)).From(r).
+			Join(b).On(b.C(block.FieldPairKey), r.C(room.FieldDirectKey)).
+			Where(entsql.ColumnsEQ(r.C(room.FieldID), roomID)),
+	))
 }
 
 // reachable loads message id for a change by the viewer that the other

@@ -190,59 +190,114 @@ func (s *Service) notify(ctx context.Context, e Event, kind NotificationKind) er
 
 // activeSubs counts each user's live subscriptions on this instance and,
 // with shared, in Redis, so that the cap holds across instances.
+//
+// Each user's count has a lock of its own, held across the Redis call
+// that writes it: one user's check waiting on Redis holds back that
+// user's subscribes only, and the writes of a user's count (acquire,
+// release, the lease refresh) reach Redis in the order they were made, so
+// none overwrites a newer count with an older one.
 type activeSubs struct {
-	mu sync.Mutex
-	n  map[int]int
+	mu    sync.Mutex // guards users and each userSubs' refs
+	users map[int]*userSubs
 	// shared holds each user's count of this instance in Redis, where
 	// acquire checks the sum over instances (nil: this instance only).
 	shared *ratelimit.Redis
 	log    *slog.Logger
 }
 
+// userSubs is one user's count. It stays in activeSubs.users while the
+// count is above 0 or someone is about to use it (refs).
+type userSubs struct {
+	mu   sync.Mutex // guards n, and orders the writes of n to Redis
+	n    int
+	refs int // guarded by activeSubs.mu
+}
+
 const subsLimit = "subs"
 
-func (a *activeSubs) acquire(userID int) bool {
+// pin returns userID's entry, kept in the map until unpin.
+func (a *activeSubs) pin(userID int) *userSubs {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	n := a.n[userID]
-	if n >= maxSubsPerUser {
+	if a.users == nil {
+		a.users = map[int]*userSubs{}
+	}
+	u := a.users[userID]
+	if u == nil {
+		u = &userSubs{}
+		a.users[userID] = u
+	}
+	u.refs++
+	return u
+}
+
+// unpin undoes pin; the caller holds u.mu.
+func (a *activeSubs) unpin(userID int, u *userSubs) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if u.refs--; u.refs == 0 && u.n <= 0 {
+		delete(a.users, userID)
+	}
+}
+
+func (a *activeSubs) acquire(userID int) bool {
+	u := a.pin(userID)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	defer a.unpin(userID, u)
+	if u.n >= maxSubsPerUser {
 		return false
 	}
 	if a.shared != nil {
-		ok, err := a.shared.Hold(context.Background(), ratelimit.UserKey(subsLimit, userID), n+1, maxSubsPerUser)
+		ok, err := a.shared.Hold(context.Background(), ratelimit.UserKey(subsLimit, userID), u.n+1, maxSubsPerUser)
 		if err != nil {
 			a.log.Debug("subscription cap not counted in Redis: counting on this instance", "user_id", userID, "err", err)
 		} else if !ok {
 			return false
 		}
 	}
-	a.n[userID]++
+	u.n++
 	return true
 }
 
 func (a *activeSubs) release(userID int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.n[userID]--; a.n[userID] <= 0 {
-		delete(a.n, userID)
+	u := a.pin(userID)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	defer a.unpin(userID, u)
+	if u.n > 0 {
+		u.n--
 	}
 	if a.shared != nil {
-		if _, err := a.shared.Hold(context.Background(), ratelimit.UserKey(subsLimit, userID), a.n[userID], 0); err != nil {
+		if _, err := a.shared.Hold(context.Background(), ratelimit.UserKey(subsLimit, userID), u.n, 0); err != nil {
 			a.log.Debug("subscription cap: release not counted in Redis (it lapses)", "user_id", userID, "err", err)
 		}
 	}
 }
 
-// counts are the users' counts of this instance, by their key under
-// subsLimit + ":", for the shared counter's refresh.
-func (a *activeSubs) counts() map[string]int {
+// refresh calls write with each user's count of this instance, by its key
+// under subsLimit + ":", holding the user's lock meanwhile (see
+// ratelimit.Redis.Holding); it stops at write's first error.
+func (a *activeSubs) refresh(write func(key string, n int) error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := make(map[string]int, len(a.n))
-	for id, n := range a.n {
-		out[strconv.Itoa(id)] = n
+	ids := make([]int, 0, len(a.users))
+	for id := range a.users {
+		ids = append(ids, id)
 	}
-	return out
+	a.mu.Unlock()
+	for _, id := range ids {
+		u := a.pin(id)
+		u.mu.Lock()
+		var err error
+		if u.n > 0 {
+			err = write(strconv.Itoa(id), u.n)
+		}
+		a.unpin(id, u)
+		u.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
 }
 
 // MessageAdded streams the messages of a room the viewer is in, in seq

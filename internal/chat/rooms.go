@@ -117,6 +117,9 @@ func (s *Service) CreateRoom(ctx context.Context, v viewer.Viewer, in CreateRoom
 		if _, err := liveUsers(ctx, tx.Client(), ids); err != nil {
 			return err
 		}
+		if err := mayContactAll(ctx, tx.Client(), v.UserID, ids); err != nil {
+			return err
+		}
 		now := s.now()
 		r, err := tx.Room.Create().SetKind(room.KindGROUP).SetNillableName(name).SetOwnerID(v.UserID).SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
 		if err != nil {
@@ -289,7 +292,9 @@ func (s *Service) rejoin(ctx context.Context, tx *ent.Tx, r *ent.Room, users []i
 
 // AddRoomMembers adds users to a group room the viewer is in. Those who
 // are members already are left as they are. The others see a SYSTEM
-// message, and the new members the room from that message on.
+// message, and the new members the room from that message on. Adding a
+// user with a block between them and the viewer (either way) is refused
+// as a direct room is (ErrCannotContact, ErrYouBlocked).
 func (s *Service) AddRoomMembers(ctx context.Context, v viewer.Viewer, roomID int, userIDs []int) (*ent.Room, error) {
 	ids, err := others("userIds", userIDs, v.UserID, MaxAddAtOnce)
 	if err != nil {
@@ -321,6 +326,11 @@ func (s *Service) AddRoomMembers(ctx context.Context, v viewer.Viewer, roomID in
 		back, err := s.rejoin(ctx, tx, r, ids)
 		if err != nil {
 			return err
+		}
+		if len(back) > 0 { // those already in stay, blocked or not
+			if err := mayContactAll(ctx, tx.Client(), v.UserID, back); err != nil {
+				return err
+			}
 		}
 		if count+len(back) > MaxRoomMembers {
 			return apperr.Input("userIds", "a room has at most %d members", MaxRoomMembers)

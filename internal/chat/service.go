@@ -62,7 +62,7 @@ func WithPublisher(p Publisher) Option { return func(s *Service) { s.extra = app
 func WithSharedLimits(r *ratelimit.Redis) Option {
 	return func(s *Service) {
 		s.subs.shared, s.typing.shared = r, r
-		r.Holding(subsLimit+":", s.subs.counts)
+		r.Holding(subsLimit+":", s.subs.refresh)
 	}
 }
 
@@ -89,7 +89,7 @@ func NewService(db *ent.Client, log *slog.Logger, opts ...Option) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Service{db: db, log: log, now: func() time.Time { return time.Now().UTC() }, subs: activeSubs{n: map[int]int{}}, queue: defaultQueue}
+	s := &Service{db: db, log: log, now: func() time.Time { return time.Now().UTC() }, queue: defaultQueue}
 	s.subs.log, s.typing.log = log, log
 	for _, o := range opts {
 		o(s)

@@ -326,6 +326,17 @@ func (c *Config) validate() error {
 		return fmt.Errorf("config: CHATTY_PUBLIC_URL: want an absolute http(s) URL such as https://chat.example.com, got %q", c.PublicURL)
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.Demo {
+		// The demo accounts' password is in the README: anyone who can
+		// reach the server could sign in as them. Only on this machine.
+		host, _, _ := net.SplitHostPort(c.Addr)
+		if !loopback(host) {
+			return fmt.Errorf("config: CHATTY_DEMO: the demo accounts' password is public (README, Demo): listen on this machine only (CHATTY_ADDR 127.0.0.1:8080 or [::1]:8080, as make demo does), got %q", c.Addr)
+		}
+		if !loopback(u.Hostname()) {
+			return fmt.Errorf("config: CHATTY_DEMO: the demo accounts' password is public (README, Demo): only with a CHATTY_PUBLIC_URL on this machine (localhost, 127.0.0.1, [::1]), got %q", c.PublicURL)
+		}
+	}
 	switch {
 	case c.JWTSecret == "":
 		b := make([]byte, 32)
@@ -480,4 +491,15 @@ func redact(s string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	return u.String()
+}
+
+// loopback reports whether host (a name or an address, no port) is this
+// machine only: localhost or a loopback address. Empty (all interfaces)
+// is not.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }

@@ -264,3 +264,52 @@ func TestStorageURL(t *testing.T) {
 		}
 	}
 }
+
+// CHATTY_DEMO=1 adds accounts whose password is in the README: it is
+// refused unless the server listens on, and is addressed as, this
+// machine only (so a production deployment can't start with it by
+// accident).
+func TestDemoOnlyOnThisMachine(t *testing.T) {
+	for _, ok := range []map[string]string{
+		{"CHATTY_ADDR": "127.0.0.1:8080"},
+		{"CHATTY_ADDR": "[::1]:8080", "CHATTY_PUBLIC_URL": "http://[::1]:8080"},
+		{"CHATTY_ADDR": "localhost:0", "CHATTY_PUBLIC_URL": "http://127.0.0.1:8080"},
+	} {
+		ok["CHATTY_DEMO"] = "1"
+		c, err := Load(nil, env(ok))
+		if err != nil || !c.Demo {
+			t.Fatalf("%v: %v", ok, err)
+		}
+	}
+	for _, bad := range []map[string]string{
+		{}, // the default address, :8080, is every interface
+		{"CHATTY_ADDR": "0.0.0.0:8080"},
+		{"CHATTY_ADDR": "192.168.1.5:8080"},
+		{"CHATTY_ADDR": "127.0.0.1:8080", "CHATTY_PUBLIC_URL": "https://chat.example.com"},
+		{"CHATTY_ADDR": "127.0.0.1:8080", "CHATTY_PUBLIC_URL": "http://10.0.0.2:8080"},
+	} {
+		bad["CHATTY_DEMO"] = "1"
+		if _, err := Load(nil, env(bad)); err == nil || !strings.Contains(err.Error(), "CHATTY_DEMO") {
+			t.Fatalf("%v: %v, want a refusal naming CHATTY_DEMO", bad, err)
+		}
+	}
+	// Without the demo, any address goes.
+	if _, err := Load(nil, env(map[string]string{"CHATTY_ADDR": "0.0.0.0:8080", "CHATTY_PUBLIC_URL": "https://chat.example.com"})); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Credentials written into the endpoint of CHATTY_STORAGE_URL are refused
+// (they were silently dropped), and the refusal does not repeat them: it
+// may end up in a log.
+func TestStorageURLEndpointCredentialsNotEchoed(t *testing.T) {
+	for _, raw := range []string{
+		"s3://b?endpoint=https://AKIAEXAMPLE:s3cr3t-key@minio.internal:9000",
+		"s3://b?endpoint=http://AKIAEXAMPLE:s3cr3t-key@h/path",
+	} {
+		_, err := Load(nil, env(map[string]string{"CHATTY_STORAGE_URL": raw}))
+		if err == nil || !strings.Contains(err.Error(), "CHATTY_STORAGE_URL") || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("%q: %v; want a refusal without the secret", raw, err)
+		}
+	}
+}

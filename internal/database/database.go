@@ -197,10 +197,17 @@ func Unavailable(err error) bool {
 // calls, which tests with several databases make.
 var migrateMu sync.Mutex
 
-// Migrate brings the schema up to date. It is safe to run on every start.
+// Migrate brings the schema up to date. It is safe to run on every start,
+// and on MySQL/MariaDB by several instances starting at once on one
+// database: they take turns (see migrationLock).
 func (d *DB) Migrate(ctx context.Context) error {
 	migrateMu.Lock()
 	defer migrateMu.Unlock()
+	unlock, err := d.migrationLock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := d.Client.Schema.Create(ctx, schema.WithApplyHook(), migrate.WithDropIndex(true)); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -214,6 +221,40 @@ func (d *DB) Migrate(ctx context.Context) error {
 		return err
 	}
 	return d.fillUnreadCounters(ctx)
+}
+
+// migrationWait bounds how long an instance waits for another's migration.
+const migrationWait = 10 * time.Minute
+
+// migrationLock makes instances sharing a MySQL/MariaDB database migrate
+// one at a time: two starting together on an empty database would both
+// create the tables, and the second fails ("table already exists"). It
+// takes a named lock (GET_LOCK, held by one connection, released when
+// that connection ends, so a crashed instance does not leave it taken),
+// named after the database, so deployments on one server don't wait for
+// each other. SQLite is one process's database: nothing to take.
+func (d *DB) migrationLock(ctx context.Context) (unlock func(), err error) {
+	if d.Dialect != dialect.MySQL {
+		return func() {}, nil
+	}
+	conn, err := d.SQL.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: lock: %w", err)
+	}
+	var got sql.NullInt64
+	err = conn.QueryRowContext(ctx, "SELECT GET_LOCK(CONCAT('chatty-migrate:', DATABASE()), ?)", int(migrationWait.Seconds())).Scan(&got)
+	if err == nil && got.Int64 != 1 {
+		err = fmt.Errorf("another instance has been migrating this database for %v", migrationWait)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("migrate: lock: %w", err)
+	}
+	return func() {
+		// Released with the connection anyway if this fails.
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK(CONCAT('chatty-migrate:', DATABASE()))")
+		conn.Close()
+	}, nil
 }
 
 // Ping reports whether the database answers.

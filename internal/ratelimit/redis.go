@@ -42,6 +42,7 @@ type Redis struct {
 	client   *redis.Client
 	ns       string // in front of every key
 	instance string // this instance, in held counts
+	lease    time.Duration
 	log      *slog.Logger
 
 	// downUntil (unix ns): after a failure, checks skip Redis for
@@ -50,21 +51,37 @@ type Redis struct {
 	downUntil atomic.Int64
 
 	mu      sync.Mutex
-	holders map[string]func() map[string]int // Hold's counts to refresh, by key prefix
+	holders map[string]func(write func(key string, n int) error) // what Hold counts, to refresh, by key prefix
 	done    chan struct{}
 	wg      sync.WaitGroup
 }
 
+// Option configures a Redis.
+type Option func(*Redis)
+
+// WithLease sets how long a held count stands without a refresh (default
+// LeaseTTL); counts are refreshed every third of it.
+func WithLease(d time.Duration) Option {
+	return func(r *Redis) {
+		if d > 0 {
+			r.lease = d
+		}
+	}
+}
+
 // NewRedis counts through client under the key prefix ns (the deployment's
 // namespace, e.g. "chatty:limit:"). Close stops its refresh loop.
-func NewRedis(client *redis.Client, ns string, log *slog.Logger) *Redis {
+func NewRedis(client *redis.Client, ns string, log *slog.Logger, opts ...Option) *Redis {
 	if log == nil {
 		log = slog.Default()
 	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	r := &Redis{client: client, ns: ns, instance: hex.EncodeToString(b), log: log,
-		holders: map[string]func() map[string]int{}, done: make(chan struct{})}
+	r := &Redis{client: client, ns: ns, instance: hex.EncodeToString(b), lease: LeaseTTL, log: log,
+		holders: map[string]func(func(string, int) error){}, done: make(chan struct{})}
+	for _, o := range opts {
+		o(r)
+	}
 	r.wg.Add(1)
 	go r.refresh()
 	return r
@@ -231,24 +248,29 @@ return 1
 // Hold sets this instance's count of what key holds (a user's live
 // subscriptions) to n, unless cap > 0 and all instances' counts together
 // would then pass cap: false, and nothing changes. The count lasts
-// LeaseTTL unless refreshed (see Holding).
+// the lease (LeaseTTL) unless refreshed (see Holding).
 func (r *Redis) Hold(ctx context.Context, key string, n, cap int) (bool, error) {
-	ok, err := r.run(ctx, hold, []string{r.ns + "hold:" + key}, r.instance, n, cap, LeaseTTL.Milliseconds()).Int()
+	ok, err := r.run(ctx, hold, []string{r.ns + "hold:" + key}, r.instance, n, cap, r.lease.Milliseconds()).Int()
 	return ok == 1, err
 }
 
-// Holding registers what this instance holds under the key prefix: counts
-// returns them by key (after the prefix), and every LeaseTTL/3 they are
-// written again so they don't lapse while held.
-func (r *Redis) Holding(prefix string, counts func() map[string]int) {
+// Holding registers what this instance holds under the key prefix.
+// Every LeaseTTL/3, each is called with a write function: it calls
+// write(key, n) for every key (after the prefix) it holds n of, so the
+// counts don't lapse while held. While write runs for a key, each must
+// keep that key's count from changing (the caller's Hold for it waits):
+// a refresh then never writes an older count over a newer one. When write
+// returns an error (Redis failed, logged by note), each should stop; the
+// next round tries again.
+func (r *Redis) Holding(prefix string, each func(write func(key string, n int) error)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.holders[prefix] = counts
+	r.holders[prefix] = each
 }
 
 func (r *Redis) refresh() {
 	defer r.wg.Done()
-	t := time.NewTicker(LeaseTTL / 3)
+	t := time.NewTicker(r.lease / 3)
 	defer t.Stop()
 	for {
 		select {
@@ -256,19 +278,28 @@ func (r *Redis) refresh() {
 			return
 		case <-t.C:
 		}
-		r.mu.Lock()
-		holders := make(map[string]func() map[string]int, len(r.holders))
-		for p, f := range r.holders {
-			holders[p] = f
-		}
-		r.mu.Unlock()
-	round:
-		for prefix, counts := range holders {
-			for key, n := range counts() {
-				if _, err := r.Hold(context.Background(), prefix+key, n, 0); err != nil {
-					break round // logged by note; the next round tries again
-				}
+		r.refreshOnce()
+	}
+}
+
+// refreshOnce writes every held count again, stopping at a failure.
+func (r *Redis) refreshOnce() {
+	r.mu.Lock()
+	holders := make(map[string]func(func(string, int) error), len(r.holders))
+	for p, f := range r.holders {
+		holders[p] = f
+	}
+	r.mu.Unlock()
+	var failed error
+	for prefix, each := range holders {
+		each(func(key string, n int) error {
+			if failed == nil {
+				_, failed = r.Hold(context.Background(), prefix+key, n, 0)
 			}
+			return failed
+		})
+		if failed != nil {
+			return
 		}
 	}
 }

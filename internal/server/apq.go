@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -59,10 +58,15 @@ func newPersistedQueryExtension(q *persistedQueries) persistedQueryExtension {
 
 // MutateOperationContext implements graphql.OperationContextMutator. gqlgen
 // calls it only for an operation that parsed and validated against the
-// schema: a query registered by this request is shared through Redis only
-// then, so nobody can park arbitrary text in the deployment's Redis.
+// schema: a query this request registered (sent in full with its hash,
+// which gqlgen checked) is kept only then, on this instance and in Redis,
+// so nobody can park arbitrary text in the instance's cache or the
+// deployment's Redis. What was registered is read from this request's own
+// APQ stats: nothing is remembered between requests.
 func (p persistedQueryExtension) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	p.queries.shareValidated(ctx, oc.RawQuery)
+	if st := extension.GetApqStats(ctx); st != nil && st.SentQuery {
+		p.queries.keep(ctx, st.Hash, oc.RawQuery)
+	}
 	return nil
 }
 
@@ -86,19 +90,12 @@ type persistedQueries struct {
 	local *lru.LRU[string]
 	redis *pubsub.Redis // nil: this instance only
 	log   *slog.Logger
-
-	// unshared holds the hashes registered on this instance that Redis
-	// does not have yet: they go there once their operation validated
-	// (shareValidated). At most apqLocalEntries; past that a new one
-	// stays on this instance.
-	mu       sync.Mutex
-	unshared map[string]bool
 }
 
 var _ graphql.Cache[string] = (*persistedQueries)(nil)
 
 func newPersistedQueries(shared *pubsub.Redis, log *slog.Logger) *persistedQueries {
-	return &persistedQueries{local: lru.New[string](apqLocalEntries), redis: shared, log: log, unshared: map[string]bool{}}
+	return &persistedQueries{local: lru.New[string](apqLocalEntries), redis: shared, log: log}
 }
 
 // Get returns the query whose SHA-256 (hex) is hash.
@@ -128,42 +125,18 @@ func (c *persistedQueries) Get(ctx context.Context, hash string) (string, bool) 
 	return q, true
 }
 
-// Add keeps query under hash, which gqlgen has checked is its SHA-256, on
-// this instance; shareValidated shares it once its operation validated.
-func (c *persistedQueries) Add(ctx context.Context, hash, query string) {
+// Add implements graphql.Cache. gqlgen calls it before the query is
+// parsed: nothing is kept then (see keep).
+func (c *persistedQueries) Add(ctx context.Context, hash, query string) {}
+
+// keep keeps query under hash, its SHA-256, on this instance and in
+// Redis. Its caller has seen query parse and validate.
+func (c *persistedQueries) keep(ctx context.Context, hash, query string) {
 	if len(query) > apqMaxQueryBytes || !validQueryHash(hash) {
 		return
 	}
 	c.local.Add(ctx, hash, query)
 	if c.redis == nil {
-		return
-	}
-	c.mu.Lock()
-	if len(c.unshared) < apqLocalEntries {
-		c.unshared[hash] = true
-	}
-	c.mu.Unlock()
-}
-
-// shareValidated writes query to Redis if this instance registered it and
-// has not shared it yet. Its caller has seen query parse and validate.
-func (c *persistedQueries) shareValidated(ctx context.Context, query string) {
-	if c.redis == nil || len(query) > apqMaxQueryBytes {
-		return
-	}
-	c.mu.Lock()
-	pending := len(c.unshared) > 0
-	c.mu.Unlock()
-	if !pending {
-		return // the common case: nothing registered lately, no hashing
-	}
-	sum := sha256.Sum256([]byte(query))
-	hash := hex.EncodeToString(sum[:])
-	c.mu.Lock()
-	mine := c.unshared[hash]
-	delete(c.unshared, hash)
-	c.mu.Unlock()
-	if !mine {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apqRedisTimeout)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -146,5 +147,34 @@ func TestPersistedQueriesAcrossInstances(t *testing.T) {
 			alone := newEnvOn(t, db)
 			wantNotFound(t, "on an instance outside the cluster", apqRequest(t, alone, http.MethodPost, a.AccessToken, "", hash))
 		})
+	}
+}
+
+// Registrations that never validate do not use up anything: a stranger
+// (no token) registering a thousand invalid queries on A leaves A unable
+// to run any of them by hash, and a valid query registered next on A is
+// still found on B.
+func TestPersistedQueriesInvalidRegistrationsKeepNothing(t *testing.T) {
+	url := redisURL(t)
+	db := dbtest.Open(t, dbtest.Backends()[0])
+	prefix := testRedisPrefix(t)
+	one, two := redisInstance(t, db, url, prefix), redisInstance(t, db, url, prefix)
+	var bad string
+	for i := range 1000 {
+		bad = fmt.Sprintf("query Junk_%s_%d { noSuchField }", runID, i)
+		if r := apqRequest(t, one, http.MethodPost, "", bad, sha256Hex(bad)); r.Code() != "GRAPHQL_VALIDATION_FAILED" {
+			t.Fatalf("invalid query %d: %s", i, r.Raw)
+		}
+	}
+	wantNotFound(t, "an invalid query registered on A, asked on A", apqRequest(t, one, http.MethodPost, "", "", sha256Hex(bad)))
+
+	a := one.signUp(t, "에이")
+	query := `query After_` + runID + ` { viewer { nickname } }`
+	var me struct{ Viewer struct{ Nickname string } }
+	apqRequest(t, one, http.MethodPost, a.AccessToken, query, sha256Hex(query)).Decode(t, &me)
+	me.Viewer.Nickname = ""
+	apqRequest(t, two, http.MethodGet, a.AccessToken, "", sha256Hex(query)).Decode(t, &me)
+	if me.Viewer.Nickname != "에이" {
+		t.Fatalf("a valid query registered on A after the junk, asked on B: %+v", me)
 	}
 }

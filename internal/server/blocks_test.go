@@ -14,6 +14,8 @@ const (
 	blockedOfOp = `query($id: ID!) { node(id: $id) { ... on User { id blocked friendship } } }`
 	// cannotMessage is all a blocked user is told.
 	cannotMessage = "you cannot message this user"
+	// youBlocked is what the blocker is told.
+	youBlocked = "you blocked this user: unblock them to reach them"
 )
 
 type blockedUser struct {
@@ -197,9 +199,27 @@ func TestBlockRules(t *testing.T) {
 		if got := ca.messages(t, group.ID, map[string]any{"last": 2}); len(got.Edges) != 2 || got.Edges[0].Node.Body != "그룹에서는 괜찮아" {
 			t.Fatalf("a reads the group: %+v", got.Edges)
 		}
-		var added struct{ AddRoomMembers struct{ ID string } }
+		// Neither puts the other in a group room: b can't reach a by
+		// making one of them, nor a reach b.
 		other := cb.createRoom(t, wsPtr("b's group"), c.ID)
-		cb.do(t, wsAddMembersOp, map[string]any{"r": other.ID, "u": []string{a.ID}}).Decode(t, &added)
+		wantRefused(t, "b creates a group with a", cb.do(t, createRoomOp, map[string]any{"ids": []string{a.ID, c.ID}, "name": "b와 a"}), "FORBIDDEN", cannotMessage)
+		wantRefused(t, "b adds a to a group", cb.do(t, wsAddMembersOp, map[string]any{"r": other.ID, "u": []string{a.ID}}), "FORBIDDEN", cannotMessage)
+		wantRefused(t, "a creates a group with b", ca.do(t, createRoomOp, map[string]any{"ids": []string{b.ID, c.ID}, "name": "a와 b"}), "FORBIDDEN", youBlocked)
+		aGroup := ca.createRoom(t, wsPtr("a's group"), c.ID)
+		wantRefused(t, "a adds b to a group", ca.do(t, wsAddMembersOp, map[string]any{"r": aGroup.ID, "u": []string{b.ID}}), "FORBIDDEN", youBlocked)
+		for _, room := range []string{other.ID, aGroup.ID} {
+			var got struct {
+				Node struct{ Members []struct{ ID string } }
+			}
+			e.client(c).do(t, `query($id: ID!) { node(id: $id) { ... on Room { members { id } } } }`, map[string]any{"id": room}).Decode(t, &got)
+			if len(got.Node.Members) != 2 {
+				t.Fatalf("room %s after the refused adds has members %+v, want 2", room, got.Node.Members)
+			}
+		}
+		// A third member may still put both in one group.
+		var added struct{ AddRoomMembers struct{ ID string } }
+		e.client(c).do(t, wsAddMembersOp, map[string]any{"r": other.ID, "u": []string{a.ID}}).Decode(t, &added)
+		cb.send(t, other.ID, "c added a")
 
 		// searchUsers still finds b for a, shown as blocked.
 		var s struct {
@@ -361,10 +381,11 @@ func TestBlockedUserCausesNoNotifications(t *testing.T) {
 		// What b causes, in order, then one message of c: the first
 		// notification a gets is c's.
 		cb.send(t, group.ID, "차단된 사람의 메시지")
-		bRoom := cb.createRoom(t, wsPtr("b의 방"), a.ID)
+		// (b can't put a in a room of b's: refused, see TestBlockRules.)
 		bLater := cb.createRoom(t, wsPtr("b의 다른 방"), c.ID)
-		cb.do(t, wsAddMembersOp, map[string]any{"r": bLater.ID, "u": []string{a.ID}}).Decode(t, &struct{}{})
-		cb.send(t, bRoom.ID, "여기서도")
+		if r := cb.do(t, wsAddMembersOp, map[string]any{"r": bLater.ID, "u": []string{a.ID}}); r.Code() != "FORBIDDEN" {
+			t.Fatalf("b adds a to a group: %s", r.Raw)
+		}
 		if r := cb.do(t, addFriendOp, map[string]any{"u": a.ID}); r.Code() != "FORBIDDEN" {
 			t.Fatalf("b's friend request: %s", r.Raw)
 		}

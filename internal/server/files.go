@@ -19,6 +19,12 @@ import (
 // keep before the server's write deadline ends it.
 const minDownloadRate = 32 << 10
 
+// maxRanges is the most ranges a download answers as ranges. Each range
+// is a seek, and on S3 storage a GET of its own: a request for more gets
+// the whole file (200), as a server may always answer, so one request
+// can't make hundreds of reads of the store.
+const maxRanges = 8
+
 // serveFile answers GET /files/{id}/{name} and /thumbnails/{id}: the
 // bytes of an attachment for whoever holds its signed URL.
 func (s *Server) serveFile(thumbnail bool) http.HandlerFunc {
@@ -96,6 +102,9 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, d *chat.Download, 
 	// a slow client gets longer, as long as it keeps a minimum pace.
 	allowed := s.cfg.Timeouts.Write + time.Duration(d.File.Size()/minDownloadRate)*time.Second
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(allowed))
+	if rng := r.Header.Get("Range"); strings.Count(rng, ",") >= maxRanges {
+		r.Header.Del("Range")
+	}
 	http.ServeContent(w, r, "", d.File.ModTime(), d.File)
 }
 

@@ -2,15 +2,20 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"runtime"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/chatty/chatty/internal/chat"
@@ -221,5 +226,57 @@ func TestS3UploadMemoryIsBounded(t *testing.T) {
 	dl, got := two.fetch(t, out.SendFile.Attachment.URL)
 	if dl.StatusCode != 200 || !bytes.Equal(got, big) {
 		t.Fatalf("download through two: %d, %d bytes", dl.StatusCode, len(got))
+	}
+}
+
+// A request for many ranges of a file on S3 costs one read of the
+// object, not one per range: past a few ranges, the whole file is sent
+// (200), which a client asking for ranges must accept. Counted at a
+// proxy in front of the S3 server.
+func TestS3ManyRangesReadTheObjectOnce(t *testing.T) {
+	bucket := s3test.New(t)
+	target, _ := url.Parse("http://" + bucket.Config.Endpoint)
+	var counting atomic.Bool
+	var gets atomic.Int64
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if counting.Load() && r.Method == http.MethodGet {
+			gets.Add(1)
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	cfg := bucket.Config
+	cfg.Endpoint, cfg.Secure = strings.TrimPrefix(proxy.URL, "http://"), false
+	store, err := upload.NewS3(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvOn(t, dbtest.Open(t, "sqlite"), envOption{chat: []chat.Option{chat.WithUploads(upload.NewService(store, upload.Limits{}))}})
+	a, b := e.signUp(t, "범위"), e.signUp(t, "friend")
+	ca := e.client(a)
+	r := ca.createRoom(t, nil, b.ID)
+	doc := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("0123456789"), 6000)...)
+	var sent struct{ SendFile fileMessage }
+	ca.upload(t, sendFileOp, map[string]any{"r": r.ID, "f": nil}, "f", "ranges.pdf", doc).Decode(t, &sent)
+
+	ranges := make([]string, 200)
+	for i := range ranges {
+		ranges[i] = fmt.Sprintf("%d-%d", i*100, i*100)
+	}
+	counting.Store(true)
+	resp, body := e.fetchRange(t, sent.SendFile.Attachment.URL, "bytes="+strings.Join(ranges, ","))
+	counting.Store(false)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, doc) {
+		t.Fatalf("200 ranges: %d, %d bytes; want 200 and the whole file", resp.StatusCode, len(body))
+	}
+	if n := gets.Load(); n > 1 {
+		t.Fatalf("200 ranges cost %d GETs of the object, want 1", n)
+	}
+
+	// A few ranges are still answered as ranges.
+	resp, body = e.fetchRange(t, sent.SendFile.Attachment.URL, "bytes=0-3,100-103")
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Contains(body, doc[:4]) || !bytes.Contains(body, doc[100:104]) {
+		t.Fatalf("two ranges: %d %q", resp.StatusCode, body)
 	}
 }

@@ -71,6 +71,10 @@ func ParseStorageURL(raw string) (*S3Config, error) {
 			ep = "https://" + ep
 		}
 		e, err := url.Parse(ep)
+		if err == nil && e.User != nil {
+			// Not repeated: the error may be logged.
+			return nil, errors.New("put no credentials in the endpoint: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+		}
 		if err != nil || (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" || strings.Trim(e.Path, "/") != "" {
 			return nil, fmt.Errorf("endpoint: want http(s)://host[:port], got %q", q.Get("endpoint"))
 		}

@@ -87,8 +87,10 @@ let refreshing: Promise<string | null> | null = null;
  * (presenting it again ends the session), so one refresh runs at a time:
  * in this tab (however many requests ask) and across the tabs of this
  * browser (a Web Lock), and a tab that finds another already did it takes
- * the new pair from localStorage. A refused refresh (the session ended)
- * signs out; a network failure keeps the session for the next try.
+ * the new pair from localStorage. A refused refresh (UNAUTHENTICATED: the
+ * session ended) signs out. Anything else (the network, a proxy's error
+ * page, the server busy or rate limiting) keeps the session and answers
+ * the token held: the request goes with it, and the next one tries again.
  */
 function refresh(): Promise<string | null> {
   const stale = current;
@@ -105,18 +107,26 @@ function refresh(): Promise<string | null> {
       notify();
       return latest.accessToken;
     }
-    const res = await fetch(graphqlURL, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ query: refreshMutation, variables: { t: latest.refreshToken }, operationName: "Refresh" }),
-    });
-    const body = await res.json();
+    let body: { data?: { refreshSession?: Parameters<typeof session.set>[0] }; errors?: { extensions?: { code?: unknown } }[] };
+    try {
+      const res = await fetch(graphqlURL, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ query: refreshMutation, variables: { t: latest.refreshToken }, operationName: "Refresh" }),
+      });
+      body = await res.json();
+    } catch {
+      return latest.accessToken; // no answer, or not GraphQL's: try again later
+    }
     if (body.data?.refreshSession) {
       session.set(body.data.refreshSession);
       return current?.accessToken ?? null;
     }
-    session.set(null);
-    return null;
+    if (body.errors?.some((e) => e.extensions?.code === "UNAUTHENTICATED")) {
+      session.set(null); // the refresh token is no good: the session ended
+      return null;
+    }
+    return latest.accessToken; // the server could not refresh now (UNAVAILABLE, RATE_LIMITED, …)
   };
   refreshing ??= (navigator.locks ? navigator.locks.request("chatty.refresh", run) : run()).finally(() => {
     refreshing = null;

@@ -4,6 +4,7 @@ import { graphql } from "../gql";
 import type { MessageItemFragment } from "../gql/graphql";
 import { useI18n } from "../i18n";
 import { Avatar } from "./Avatar";
+import { ErrorText } from "./ErrorText";
 
 export const MessageItemFragmentDoc = graphql(`
   fragment MessageItem on Message {
@@ -74,6 +75,10 @@ export const MessageItem = memo(function MessageItem({
   const [del] = useMutation(DeleteMessage);
   const [addReaction] = useMutation(AddReaction);
   const [removeReaction] = useMutation(RemoveReaction);
+  // Why the last edit, deletion or reaction was refused (a block, a
+  // message too long, the network), shown under the message.
+  const [actionError, setActionError] = useState<unknown>(null);
+  const done = () => setActionError(null);
 
   if (message.kind === "SYSTEM") {
     return (
@@ -86,7 +91,7 @@ export const MessageItem = memo(function MessageItem({
   const a = message.attachment;
   const time = new Date(message.createdAt);
   const toggle = (emoji: string, on: boolean) =>
-    void (on ? removeReaction : addReaction)({ variables: { id: message.id, emoji } }).catch(() => {});
+    void (on ? removeReaction : addReaction)({ variables: { id: message.id, emoji } }).then(done, setActionError);
 
   return (
     <li className={mine ? "msg mine" : "msg"} aria-busy={pending || undefined}>
@@ -107,7 +112,10 @@ export const MessageItem = memo(function MessageItem({
               className="edit-form"
               onSubmit={(e) => {
                 e.preventDefault();
-                void edit({ variables: { id: message.id, body: draft } }).then(() => setEditing(false));
+                void edit({ variables: { id: message.id, body: draft } }).then(() => {
+                  setEditing(false);
+                  done();
+                }, setActionError);
               }}
             >
               <label className="sr-only" htmlFor={`edit-${message.id}`}>
@@ -160,6 +168,7 @@ export const MessageItem = memo(function MessageItem({
           {message.editedAt && !deleted && <span> · {t.edited}</span>}
           {readMark && <span className="read"> · {readMark}</span>}
         </div>
+        <ErrorText error={actionError} />
         {!deleted && !pending && !editing && (
           <div className="actions">
             <button type="button" onClick={() => onReply(message)}>
@@ -188,7 +197,7 @@ export const MessageItem = memo(function MessageItem({
               <button
                 type="button"
                 onClick={() => {
-                  if (confirm(t.deleteConfirm)) void del({ variables: { id: message.id } });
+                  if (confirm(t.deleteConfirm)) void del({ variables: { id: message.id } }).then(done, setActionError);
                 }}
               >
                 {t.delete}

@@ -235,6 +235,9 @@ function ChatRoom({ roomId }: { roomId: string }) {
   const [replyTo, setReplyTo] = useState<MessageItemFragment | null>(null);
   const [viewing, setViewing] = useState<MessageItemFragment | null>(null);
   const [sendMessage] = useMutation(SendMessage);
+  // Why the last send or room action was refused (a block, the network):
+  // the text goes back to the composer and this says why.
+  const [sendError, setSendError] = useState<unknown>(null);
   const [sendFile, { loading: uploading, error: uploadError }] = useMutation(SendFile);
   const [setTypingMut] = useMutation(SetTyping);
   const typingSent = useRef(0);
@@ -296,7 +299,13 @@ function ChatRoom({ roomId }: { roomId: string }) {
       update: (cache, { data: res }) => {
         if (res?.sendMessage) appendMessage(cache, roomId, res.sendMessage);
       },
-    }).catch(() => setText((cur) => cur || body));
+    }).then(
+      () => setSendError(null),
+      (err: unknown) => {
+        setText((cur) => cur || body);
+        setSendError(err);
+      },
+    );
   };
 
   const upload = (file: File) => {
@@ -351,7 +360,7 @@ function ChatRoom({ roomId }: { roomId: string }) {
             void leave({ variables: { roomId } }).then(() => {
               dropRoom(client.cache, roomId);
               navigate("/");
-            });
+            }, setSendError);
           }}
         >
           {t.leave}
@@ -385,6 +394,7 @@ function ChatRoom({ roomId }: { roomId: string }) {
         )}
       </div>
       <ErrorText error={uploadError} />
+      <ErrorText error={sendError} />
       {replyTo && (
         <div className="replying">
           {t.replyingTo(replyTo.sender?.nickname ?? t.someone)}: {replyTo.body || replyTo.attachment?.filename}
