@@ -323,5 +323,5 @@ func (s *Service) publishChange(ctx context.Context, e Event) error {
 	if wm.Reactions, err = s.wireReactions(ctx, rs); err != nil {
 		return err
 	}
-	return s.emitTo(ctx, roomTopic(e.RoomID), roomEvent{Type: "change", Message: wm})
+	return s.emitHeld(ctx, roomTopic(e.RoomID), roomEvent{Type: "change", Message: wm})
 }

@@ -130,9 +130,9 @@ func (s *Service) publishMessage(ctx context.Context, e Event) error {
 		return err
 	}
 	wm.Reactions = []wireReaction{} // a new message has none yet
-	// A failed room publish does not stop the notifications: they are
-	// held and published again (emitNote).
-	failed := s.emitTo(ctx, roomTopic(m.RoomID), roomEvent{Type: "message", Message: wm, Left: e.Left})
+	// A failed room publish does not stop the notifications: it and they
+	// are held and published again (emitHeld, emitNote).
+	failed := s.emitHeld(ctx, roomTopic(m.RoomID), roomEvent{Type: "message", Message: wm, Left: e.Left})
 	if m.Kind == message.KindSYSTEM {
 		return failed // nobody is notified of joins and leaves
 	}
@@ -546,6 +546,7 @@ type liveRoomEvent struct {
 	User    *ent.User
 	Typing  bool
 	ReadAt  *time.Time
+	Again   bool
 }
 
 func decodeRoomEvent(b []byte) (*liveRoomEvent, error) {
@@ -554,7 +555,7 @@ func decodeRoomEvent(b []byte) (*liveRoomEvent, error) {
 		return nil, fmt.Errorf("decode room event: %w", err)
 	}
 	return &liveRoomEvent{Type: e.Type, Message: e.Message.ent(), UserID: e.UserID, Left: e.Left,
-		Room: e.Room.ent(), User: e.User.ent(), Typing: e.Typing, ReadAt: e.ReadAt}, nil
+		Room: e.Room.ent(), User: e.User.ent(), Typing: e.Typing, ReadAt: e.ReadAt, Again: e.Again}, nil
 }
 
 // decodeNotification decodes a user event into the notification every
@@ -821,6 +822,15 @@ func (st *stream) gapDue() error {
 	return nil
 }
 
+// catchUp reads the room from the database from the last key delivered:
+// for an event published again after a broker outage, which may come long
+// after the viewer left, or left and came back (the read checks the
+// membership), and after others it overtook were delivered.
+func (st *stream) catchUp() error {
+	st.filling, st.fillUntil = true, 0
+	return nil
+}
+
 // handle takes one live event of the room.
 func (st *stream) handle(e *liveRoomEvent) error {
 	switch e.Type {
@@ -829,6 +839,12 @@ func (st *stream) handle(e *liveRoomEvent) error {
 			return errGone // ends the subscription: the viewer left
 		}
 	case "message":
+		if st.order.key(e.Message) <= st.last {
+			return nil // delivered or skipped already
+		}
+		if e.Again {
+			return st.catchUp()
+		}
 		if slices.Contains(e.Left, st.v.UserID) {
 			return errGone // the SYSTEM message of the viewer's leaving
 		}
@@ -839,10 +855,13 @@ func (st *stream) handle(e *liveRoomEvent) error {
 		}
 		return st.offer(e.Message)
 	case "change":
-		if st.order == byRevision {
-			return st.offer(e.Message)
+		if st.order != byRevision || st.order.key(e.Message) <= st.last {
+			return nil
 		}
-		return nil
+		if e.Again {
+			return st.catchUp()
+		}
+		return st.offer(e.Message)
 	}
 	if st.extra != nil {
 		return st.extra(e)
@@ -1013,8 +1032,8 @@ func (s *Service) NotificationStream(ctx context.Context, v viewer.Viewer, after
 	}
 	n := &notifStream{s: s, ctx: ctx, v: v, sub: sub}
 	if afterID != nil {
-		n.last, n.filling = *afterID, true
-	} else if n.last, err = s.latestNotification(ctx, v.UserID); err != nil {
+		n.floor, n.from, n.filling = *afterID, *afterID, true
+	} else if n.floor, err = s.latestNotification(ctx, v.UserID); err != nil {
 		sub.Close()
 		s.subs.release(v.UserID)
 		return nil, err
@@ -1025,25 +1044,38 @@ func (s *Service) NotificationStream(ctx context.Context, v viewer.Viewer, after
 	return p, nil
 }
 
+// maxSeen bounds the ids a notification stream remembers delivering
+// (notifStream.seen).
+const maxSeen = 128
+
 // notifStream is the source of a user's notifications.
 //
 // Ids are given out in insert order but transactions commit in their own
-// order, so a notification may arrive live after one with a higher id.
-// The stream therefore never drops a live notification for its id being
-// low: it drops only those it delivered already (replayed ones, in
-// replayed), and replays from the database only what is after the
-// highest id it delivered (last).
+// order, so a notification may arrive live after one with a higher id,
+// and one may arrive twice: replayed from the database and live, or
+// published again after a broker error though it had gone through. The
+// stream therefore remembers which ids it delivered above floor (seen) and
+// delivers each id once; it never drops a notification for its id being
+// low. A replay (the resume from after, and the catch-up after a broker
+// outage) reads what is after floor and skips what it delivered: one that
+// committed late, under a lower id than some delivered already, and was
+// lost in the outage is found too.
+//
+// seen holds the maxSeen highest ids delivered; when it overflows, floor
+// moves up to its lower half. A repeat that comes from below floor is
+// delivered again, and a replay misses what was lost below it: both need
+// maxSeen/2 notifications delivered to the user between the id's insert
+// and its last arrival.
 type notifStream struct {
 	s    *Service
 	ctx  context.Context
 	v    viewer.Viewer
 	send func(*Notification)
 
-	last     int          // the highest id delivered (or the resume point)
-	replayed map[int]bool // ids delivered from the database that may still come live
-	recent   [32]int      // the ids delivered live last (a ring, next is its next slot)
-	next     int
-	filling  bool // a replay from the database is under way, one page per step
+	floor   int   // the ids up to it are settled: the stream is past them
+	seen    []int // ids delivered above floor, ascending
+	from    int   // where the replay under way reads next
+	filling bool  // a replay from the database is under way, one page per step
 
 	mu     sync.Mutex // guards sub against close from another goroutine
 	sub    *pubsub.Subscription
@@ -1077,21 +1109,35 @@ func (n *notifStream) setWake(f func()) {
 	sub.Notify(f)
 }
 
-// fillPage delivers the next page of stored notifications after last.
+// delivered reports whether id was delivered already.
+func (n *notifStream) delivered(id int) bool {
+	_, ok := slices.BinarySearch(n.seen, id)
+	return ok
+}
+
+// deliver sends nt and remembers its id.
+func (n *notifStream) deliver(nt *Notification) {
+	i, _ := slices.BinarySearch(n.seen, nt.ID)
+	n.seen = slices.Insert(n.seen, i, nt.ID)
+	if len(n.seen) > maxSeen {
+		half := len(n.seen) / 2
+		n.floor = max(n.floor, n.seen[half-1])
+		n.seen = append(n.seen[:0], n.seen[half:]...)
+	}
+	n.send(nt)
+}
+
+// fillPage delivers the next page of stored notifications of the replay
+// under way, but those delivered already.
 func (n *notifStream) fillPage() error {
-	page, err := n.s.notificationsAfter(n.ctx, n.v.UserID, n.last)
+	page, next, more, err := n.s.notificationsAfter(n.ctx, n.v.UserID, n.from, n.delivered)
 	if err != nil {
 		return err
 	}
-	if n.replayed == nil {
-		n.replayed = map[int]bool{}
-	}
 	for _, nt := range page {
-		n.replayed[nt.ID] = true
-		n.last = max(n.last, nt.ID)
-		n.send(nt)
+		n.deliver(nt)
 	}
-	n.filling = len(page) == replayPage
+	n.from, n.filling = next, more
 	return nil
 }
 
@@ -1121,56 +1167,47 @@ func (n *notifStream) step(block bool) error {
 			return errWouldBlock
 		}
 	}
-	{
-		if !ok {
-			switch err := n.sub.Err(); {
-			case err == nil:
-				return errClosed
-			case errors.Is(err, pubsub.ErrSlowConsumer):
-				return errSlow
-			case errors.Is(err, pubsub.ErrDisconnected):
-				// The broker lost what was published meanwhile: subscribe
-				// again, then catch up from the database (the fill goes on
-				// in this same Ready).
-				sub, err := n.s.resubscribe(n.ctx, userTopic(n.v.UserID), n.s.queue)
-				if err != nil {
-					return err
-				}
-				n.mu.Lock()
-				closed := n.closed
-				if !closed {
-					n.sub = sub
-				}
-				n.mu.Unlock()
-				if closed {
-					sub.Close()
-					return errClosed
-				}
-				if w := n.wake.Load(); w != nil {
-					sub.Notify(*w)
-				}
-				n.filling = true
-				return nil
-			default:
+	if !ok {
+		switch err := n.sub.Err(); {
+		case err == nil:
+			return errClosed
+		case errors.Is(err, pubsub.ErrSlowConsumer):
+			return errSlow
+		case errors.Is(err, pubsub.ErrDisconnected):
+			// The broker lost what was published meanwhile: subscribe
+			// again, then catch up from the database (the fill goes on
+			// in this same Ready).
+			sub, err := n.s.resubscribe(n.ctx, userTopic(n.v.UserID), n.s.queue)
+			if err != nil {
 				return err
 			}
-		}
-		nt, err := pubsub.Decode(b, decodeNotification)
-		if err != nil {
-			n.s.log.ErrorContext(n.ctx, "decode notification", "err", err)
+			n.mu.Lock()
+			closed := n.closed
+			if !closed {
+				n.sub = sub
+			}
+			n.mu.Unlock()
+			if closed {
+				sub.Close()
+				return errClosed
+			}
+			if w := n.wake.Load(); w != nil {
+				sub.Notify(*w)
+			}
+			n.from, n.filling = n.floor, true
 			return nil
+		default:
+			return err
 		}
-		if n.replayed[nt.ID] {
-			delete(n.replayed, nt.ID) // it comes live once
-			return nil
-		}
-		if slices.Contains(n.recent[:], nt.ID) {
-			return nil // published again after a broker error, though it had gone through
-		}
-		n.recent[n.next] = nt.ID
-		n.next = (n.next + 1) % len(n.recent)
-		n.last = max(n.last, nt.ID)
-		n.send(nt)
+	}
+	nt, err := pubsub.Decode(b, decodeNotification)
+	if err != nil {
+		n.s.log.ErrorContext(n.ctx, "decode notification", "err", err)
 		return nil
 	}
+	if n.delivered(nt.ID) {
+		return nil // replayed, or published again though it had gone through
+	}
+	n.deliver(nt)
+	return nil
 }

@@ -504,16 +504,24 @@ func (s *Service) latestNotification(ctx context.Context, userID int) (int, erro
 	return ids[0], nil
 }
 
-// notificationsAfter reads a page of the user's notifications after id
-// after, oldest first.
-func (s *Service) notificationsAfter(ctx context.Context, userID, after int) ([]*Notification, error) {
+// notificationsAfter reads a page of the user's stored notifications
+// after id after, oldest first, and returns those not skipped, where the
+// next page starts, and whether there may be more. What skip drops costs
+// no reads of rooms, messages or actors.
+func (s *Service) notificationsAfter(ctx context.Context, userID, after int, skip func(id int) bool) (page []*Notification, next int, more bool, err error) {
 	ns, err := s.db.Notification.Query().
 		Where(notification.UserID(userID), notification.IDGT(after)).
 		Order(ent.Asc(notification.FieldID)).Limit(replayPage).All(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("replay notifications of user %d: %w", userID, err)
+		return nil, after, false, fmt.Errorf("replay notifications of user %d: %w", userID, err)
 	}
-	return s.toNotifications(ctx, userID, ns)
+	next, more = after, len(ns) == replayPage
+	if len(ns) > 0 {
+		next = ns[len(ns)-1].ID
+	}
+	ns = slices.DeleteFunc(ns, func(n *ent.Notification) bool { return skip(n.ID) })
+	page, err = s.toNotifications(ctx, userID, ns)
+	return page, next, more, err
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -10,15 +10,27 @@ import (
 	"github.com/chatty/chatty/internal/pubsub"
 )
 
-// Notifications that could not be published (the broker was unreachable)
-// are published again once it answers: they are stored, so the subscribers
-// of this instance catch up from the database after the outage, but those
-// on instances that kept their broker connection hear of them only from
-// here. A subscriber drops a notification it delivered already (by id),
-// so one that reached the broker despite the error is not shown twice.
+// What could not be published (the broker was unreachable) is published
+// again once it answers: notifications (emitNote) and the stored events of
+// a room, new messages and changes (emitHeld). The subscribers of this
+// instance, whose subscriptions the outage ended, catch up from the
+// database when they subscribe again; but those on instances that kept
+// their broker connection hear of it only from here. Nothing is shown
+// twice: a room's stream ignores a seq or revision it is past, and reads
+// the room from the database on one it is not (marked Again: the viewer
+// may have left, or left and come back, since); a notification stream
+// delivers an id once (see notifStream), so an event that reached the
+// broker despite the error is harmless.
+//
+// Live-only room events (typing, read markers, leaves, room changes) are
+// not held: they would arrive stale (a leave held over a return would end
+// the stream of someone who came back); a lost leave still ends the
+// leaver's streams through its SYSTEM message, which is held.
 
-// maxRepublish bounds the notifications held for publishing again; past
-// it the oldest are dropped (their subscribers see them in the history).
+// maxRepublish bounds the payloads held for publishing again; past it the
+// oldest are dropped (their subscribers see them in the history, and a
+// room's streams read a message they miss from the database once a later
+// one arrives).
 const maxRepublish = 10000
 
 type republish struct {
@@ -39,22 +51,46 @@ func (s *Service) emitNote(ctx context.Context, uid int, e userEvent) error {
 	if err != nil {
 		return err
 	}
-	topic := userTopic(uid)
+	return s.publishOrHold(ctx, userTopic(uid), b)
+}
+
+// emitHeld publishes a room's event e (a new message or a change); when
+// the broker fails, e is kept and published again later, marked Again.
+func (s *Service) emitHeld(ctx context.Context, topic string, e roomEvent) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
 	err = s.broker.Publish(ctx, topic, b)
 	if err == nil || errors.Is(err, pubsub.ErrClosed) {
 		return err
 	}
-	s.later(ctx, outgoing{topic, b})
+	e.Again = true
+	if again, merr := json.Marshal(e); merr == nil {
+		s.hold(ctx, outgoing{topic, again})
+	}
 	return err
 }
 
-func (s *Service) later(ctx context.Context, o outgoing) {
+// publishOrHold publishes payload to topic, or holds it when the broker
+// fails.
+func (s *Service) publishOrHold(ctx context.Context, topic string, payload []byte) error {
+	err := s.broker.Publish(ctx, topic, payload)
+	if err == nil || errors.Is(err, pubsub.ErrClosed) {
+		return err
+	}
+	s.hold(ctx, outgoing{topic, payload})
+	return err
+}
+
+// hold queues o for republishLoop, which it starts if need be.
+func (s *Service) hold(ctx context.Context, o outgoing) {
 	r := &s.republish
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.queue) >= maxRepublish {
+		s.log.WarnContext(ctx, "event dropped from the republish queue", "topic", r.queue[0].topic)
 		r.queue = r.queue[1:]
-		s.log.WarnContext(ctx, "notification dropped from the republish queue", "topic", o.topic)
 	}
 	r.queue = append(r.queue, o)
 	if !r.running {
@@ -63,7 +99,7 @@ func (s *Service) later(ctx context.Context, o outgoing) {
 	}
 }
 
-// republishLoop publishes the held notifications again, in order, backing
+// republishLoop publishes the held payloads again, in order, backing
 // off while the broker still fails, until none is left.
 func (s *Service) republishLoop() {
 	r := &s.republish
@@ -94,13 +130,13 @@ func (s *Service) republishLoop() {
 			r.running = false
 			r.mu.Unlock()
 			if sent > 0 {
-				s.log.Info("notifications published again after a broker outage", "count", sent)
+				s.log.Info("events published again after a broker outage", "count", sent)
 			}
 			return
 		}
 		r.mu.Unlock()
 		if sent < len(batch) {
-			wait = min(2*wait, 5*time.Second)
+			wait = min(2*wait, 2*time.Second)
 		} else {
 			wait = 100 * time.Millisecond
 		}

@@ -190,6 +190,10 @@ type roomEvent struct {
 	User   *wireUser  `json:"user,omitempty"`
 	Typing bool       `json:"typing,omitempty"`
 	ReadAt *time.Time `json:"readAt,omitempty"` // "read": Message is the newest message read
+	// Again: published again after a broker outage (republish.go), maybe
+	// long after; a stream that has not delivered it reads the room from
+	// the database instead (the viewer may have left and come back since).
+	Again bool `json:"again,omitempty"`
 }
 
 // userEvent goes to a user's topic: one notification.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -47,7 +48,10 @@ const pingInterval = 5 * time.Second
 // and the subscriber resumes from the database and subscribes again.
 // Subscribe fails while Redis is unreachable; the broker reconnects by
 // itself and stays usable. Publish has go-redis's retries, so a payload may
-// in rare cases arrive twice.
+// in rare cases arrive twice; while the pub/sub connection is lost, and
+// until Redis answers on a new one, Publish fails at once with
+// ErrDisconnected rather than wait for each of its retries to fail (a send
+// during an outage would take seconds).
 type Redis struct {
 	client *redis.Client
 	log    *slog.Logger
@@ -60,7 +64,7 @@ type Redis struct {
 	mu       sync.Mutex
 	ps       *redis.PubSub       // the pub/sub connection; replaced when it breaks
 	channels map[string]*channel // by Redis channel name
-	down     bool                // the connection is lost and not yet back
+	down     atomic.Bool         // the connection is lost and not yet back (set under mu)
 	closed   bool
 
 	presenceOnce sync.Once
@@ -181,6 +185,9 @@ func (r *Redis) Publish(ctx context.Context, topic string, payload []byte) error
 		return ErrClosed
 	default:
 	}
+	if r.down.Load() {
+		return fmt.Errorf("pubsub: publish %q: %w", topic, ErrDisconnected)
+	}
 	if err := r.client.Publish(ctx, r.ns+topic, payload).Err(); err != nil {
 		return fmt.Errorf("pubsub: publish %q: %w", topic, err)
 	}
@@ -297,6 +304,14 @@ func (r *Redis) read() {
 		if closed {
 			return
 		}
+		if r.down.Load() {
+			// Ask for a pong now: the connection is back (and Publish
+			// tries Redis again) once something arrives on it. A failed
+			// ping fails the Receive below.
+			ctx, cancel := context.WithTimeout(context.Background(), r.ping)
+			_ = ps.Ping(ctx)
+			cancel()
+		}
 		// A Receive that times out makes go-redis drop the connection:
 		// on a live one, pongs arrive every r.ping.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*r.ping)
@@ -316,8 +331,8 @@ func (r *Redis) read() {
 		}
 		backoff = 0
 		r.mu.Lock()
-		if r.down && ps == r.ps {
-			r.down = false
+		if r.down.Load() && ps == r.ps {
+			r.down.Store(false)
 			r.log.Info("redis pub/sub connection restored")
 		}
 		r.mu.Unlock()
@@ -357,10 +372,10 @@ func (r *Redis) resetLocked(err error) {
 	clear(r.channels)
 	_ = r.ps.Close()
 	r.ps = r.client.Subscribe(context.Background())
-	if !r.down || n > 0 {
+	if !r.down.Load() || n > 0 {
 		r.log.Warn("redis pub/sub connection lost; subscriptions ended", "err", err, "subscriptions", n)
 	}
-	r.down = true
+	r.down.Store(true)
 }
 
 // keepAlive pings the pub/sub connection every r.ping until the broker
