@@ -126,6 +126,12 @@ func (s *Service) republishLoop() {
 		}
 		r.mu.Lock()
 		r.queue = append(batch[sent:len(batch):len(batch)], r.queue...)
+		if over := len(r.queue) - maxRepublish; over > 0 {
+			// hold kept to the bound while this round had the batch
+			// out; together they may pass it: the oldest go.
+			s.log.Warn("events dropped from the republish queue", "count", over)
+			r.queue = r.queue[over:]
+		}
 		if len(r.queue) == 0 {
 			r.running = false
 			r.mu.Unlock()

@@ -1,0 +1,81 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatty/chatty/internal/pubsub"
+)
+
+// stuckBroker's first Publish waits for release and fails; the later ones
+// succeed and are recorded.
+type stuckBroker struct {
+	pubsub.Broker
+	mu        sync.Mutex
+	calls     int
+	published []string
+	entered   chan struct{}
+	release   chan struct{}
+}
+
+func (b *stuckBroker) Publish(ctx context.Context, topic string, payload []byte) error {
+	b.mu.Lock()
+	b.calls++
+	first := b.calls == 1
+	if !first {
+		b.published = append(b.published, string(payload))
+	}
+	b.mu.Unlock()
+	if first {
+		close(b.entered)
+		<-b.release
+		return errors.New("broker unreachable")
+	}
+	return nil
+}
+
+// The republish queue keeps to its bound through an outage: what is held
+// while a round of publishing has the queue out does not add up with what
+// that round failed to publish (before, the two together could pass the
+// bound, by up to maxRepublish more each failed round). The newest are
+// the ones kept.
+func TestRepublishQueueStaysBounded(t *testing.T) {
+	b := &stuckBroker{entered: make(chan struct{}), release: make(chan struct{})}
+	s := &Service{broker: b, log: slog.New(slog.DiscardHandler)}
+	ctx := context.Background()
+	for range maxRepublish {
+		s.hold(ctx, outgoing{topic: "t", payload: []byte("old")})
+	}
+	<-b.entered // the loop has the whole queue out, publishing its first
+	for range maxRepublish {
+		s.hold(ctx, outgoing{topic: "t", payload: []byte("new")})
+	}
+	close(b.release) // that publish fails: the round puts its batch back
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s.republish.mu.Lock()
+		running := s.republish.running
+		s.republish.mu.Unlock()
+		if !running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the republish loop did not finish")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.published) != maxRepublish {
+		t.Fatalf("published %d again after the outage, want the bound, %d", len(b.published), maxRepublish)
+	}
+	for i, p := range b.published {
+		if p != "new" {
+			t.Fatalf("published[%d] = %q: the oldest should have gone first", i, p)
+		}
+	}
+}
