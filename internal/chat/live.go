@@ -642,6 +642,9 @@ type stream struct {
 	gapCh     chan struct{}
 	gapC      <-chan struct{} // gapCh while the gap timer is armed, else nil
 	wake      atomic.Pointer[func()]
+	// done is ctx.Done(), taken once: ctx is the subscription's, under
+	// a long chain of values that Done would walk at every step.
+	done <-chan struct{}
 }
 
 func (st *stream) userID() int       { return st.v.UserID }
@@ -716,13 +719,16 @@ func (st *stream) step(block bool) error {
 		st.filling = !done
 		return nil
 	}
+	if st.done == nil {
+		st.done = st.ctx.Done()
+	}
 	var (
 		b  *pubsub.Payload
 		ok bool
 	)
 	if block {
 		select {
-		case <-st.ctx.Done():
+		case <-st.done:
 			return st.ctx.Err()
 		case <-st.typing.expired():
 			return st.typing.expire(st)
@@ -732,7 +738,7 @@ func (st *stream) step(block bool) error {
 		}
 	} else {
 		select {
-		case <-st.ctx.Done():
+		case <-st.done:
 			return st.ctx.Err()
 		case <-st.typing.expired():
 			return st.typing.expire(st)
@@ -1081,6 +1087,7 @@ type notifStream struct {
 	sub    *pubsub.Subscription
 	closed bool
 	wake   atomic.Pointer[func()]
+	done   <-chan struct{} // ctx.Done(), taken once (see stream.done)
 }
 
 func (n *notifStream) userID() int       { return n.v.UserID }
@@ -1148,19 +1155,22 @@ func (n *notifStream) step(block bool) error {
 	if n.filling {
 		return n.fillPage()
 	}
+	if n.done == nil {
+		n.done = n.ctx.Done()
+	}
 	var (
 		b  *pubsub.Payload
 		ok bool
 	)
 	if block {
 		select {
-		case <-n.ctx.Done():
+		case <-n.done:
 			return n.ctx.Err()
 		case b, ok = <-n.sub.C():
 		}
 	} else {
 		select {
-		case <-n.ctx.Done():
+		case <-n.done:
 			return n.ctx.Err()
 		case b, ok = <-n.sub.C():
 		default:

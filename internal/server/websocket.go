@@ -109,7 +109,7 @@ func (t *wsTransport) Supports(r *http.Request) bool { return r.Header.Get("Upgr
 // Do implements graphql.Transport: it upgrades the request and returns,
 // leaving the socket to a reader goroutine of its own.
 func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	ws, err := t.upgrader.Upgrade(w, r, nil)
+	ws, err := t.upgrader.Upgrade(hijackCoarse{w}, r, nil)
 	if err != nil {
 		return // gorilla has answered the request (403 for a foreign origin)
 	}
@@ -471,6 +471,7 @@ func (op *wsOp) run(payload json.RawMessage, start time.Time) {
 	ctx = graph.WithPull(graphql.WithOperationContext(ctx, rc), op.pull)
 	defer op.recover()
 	op.responses, op.rctx = c.exec.DispatchOperation(ctx, rc)
+	op.rctx = doneOnce(op.rctx) // every response checks it
 	if op.pull.Pullable() {
 		op.drain()
 		return
@@ -492,7 +493,7 @@ func (op *wsOp) wake() {
 		switch op.state.Load() {
 		case opIdle:
 			if op.state.CompareAndSwap(opIdle, opRunning) {
-				go op.drainRecovering()
+				drainers.run(op)
 				return
 			}
 		case opRunning:
@@ -572,16 +573,41 @@ func (op *wsOp) sendResponse(resp *graphql.Response) {
 	if op.stopped.Load() {
 		return
 	}
+	typ := "next"
+	if op.c.protocol != subprotocolTransportWS {
+		typ = "data"
+	}
+	if plainResponse(resp) { // the frame put together at once, data copied once
+		op.c.write(appendDataFrame(make([]byte, 0, len(resp.Data)+len(op.id)+48), typ, op.id, resp.Data))
+		return
+	}
 	payload, err := encodeResponse(resp)
 	if err != nil {
 		op.c.t.log.ErrorContext(op.ctx, "encode a subscription response", "err", err)
 		return
 	}
-	typ := "next"
-	if op.c.protocol != subprotocolTransportWS {
-		typ = "data"
-	}
 	op.c.write(appendFrame(make([]byte, 0, len(payload)+len(op.id)+32), typ, op.id, payload))
+}
+
+// plainResponse reports whether r is data alone (encodeResponse's direct case).
+func plainResponse(r *graphql.Response) bool {
+	return len(r.Errors) == 0 && r.Label == "" && r.Path == nil && r.HasNext == nil && r.Extensions == nil && len(r.Data) > 0
+}
+
+// appendDataFrame appends the frame appendFrame makes of the payload
+// {"data":data}.
+func appendDataFrame(b []byte, typ, id string, data []byte) []byte {
+	b = append(b, `{"payload":{"data":`...)
+	b = append(b, data...)
+	b = append(b, "},"...)
+	if id != "" {
+		b = append(b, `"id":`...)
+		b = appendJSONString(b, id)
+		b = append(b, ',')
+	}
+	b = append(b, `"type":`...)
+	b = appendJSONString(b, typ)
+	return append(b, '}')
 }
 
 // sendErrors sends an error message of the operation (its last).
