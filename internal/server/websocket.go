@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -192,7 +193,11 @@ var clientTypes = map[string]bool{"connection_init": true, "ping": true, "pong":
 // turn until the connection ends, then closes it.
 func (c *wsConn) read() {
 	for {
-		_, data, err := c.ws.ReadMessage()
+		_, r, err := c.ws.NextReader()
+		ok := false
+		if err == nil {
+			ok, err = c.handleApart(r)
+		}
 		if err != nil {
 			c.mu.Lock()
 			closed := c.closed
@@ -203,11 +208,34 @@ func (c *wsConn) read() {
 			c.closeWith(websocket.CloseNormalClosure, "terminated")
 			return
 		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(2 * c.opts.PingInterval))
-		if !c.handle(data) {
+		if !ok {
 			return
 		}
 	}
+}
+
+// handleApart reads the message r and handles it in a goroutine of its
+// own, waited for: what its stack grows to (reading, decoding, starting
+// an operation) goes with it, and the reader's, which the socket keeps
+// while it idles, stays at what waiting for a frame needs (2 KiB, or 4,
+// rather than 8). Client messages are few. An error is the read's.
+func (c *wsConn) handleApart(r io.Reader) (bool, error) {
+	type result struct {
+		ok  bool
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := io.ReadAll(r)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		_ = c.ws.SetReadDeadline(time.Now().Add(2 * c.opts.PingInterval))
+		done <- result{ok: c.handle(data)}
+	}()
+	res := <-done
+	return res.ok, res.err
 }
 
 // handle takes one message from the client; false when it closed the
