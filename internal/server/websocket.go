@@ -189,53 +189,43 @@ type inFrame struct {
 // clientTypes are the messages a graphql-transport-ws client may send.
 var clientTypes = map[string]bool{"connection_init": true, "ping": true, "pong": true, "subscribe": true, "complete": true}
 
-// read is the connection's reader goroutine: it handles each message in
-// turn until the connection ends, then closes it.
+// read is the connection's reader goroutine: it waits for the client's
+// next message and handles it, then leaves the wait for the next one to
+// a fresh goroutine, until the connection ends; then it closes it. So
+// what handling a message grows a stack to (reading, decoding, starting
+// an operation) goes with it, and the reader an idle socket keeps holds
+// the small stack that waiting needs (2 KiB rather than 8). Client
+// messages are few.
 func (c *wsConn) read() {
-	for {
-		_, r, err := c.ws.NextReader()
-		ok := false
-		if err == nil {
-			ok, err = c.handleApart(r)
+	_, r, err := c.ws.NextReader()
+	ok := false
+	if err == nil {
+		ok, err = c.readMessage(r)
+	}
+	if err != nil {
+		c.mu.Lock()
+		closed := c.closed
+		c.mu.Unlock()
+		if !closed && !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+			c.t.log.DebugContext(c.ctx, "websocket", "err", err)
 		}
-		if err != nil {
-			c.mu.Lock()
-			closed := c.closed
-			c.mu.Unlock()
-			if !closed && !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
-				c.t.log.DebugContext(c.ctx, "websocket", "err", err)
-			}
-			c.closeWith(websocket.CloseNormalClosure, "terminated")
-			return
-		}
-		if !ok {
-			return
-		}
+		c.closeWith(websocket.CloseNormalClosure, "terminated")
+		return
+	}
+	if ok {
+		go c.read()
 	}
 }
 
-// handleApart reads the message r and handles it in a goroutine of its
-// own, waited for: what its stack grows to (reading, decoding, starting
-// an operation) goes with it, and the reader's, which the socket keeps
-// while it idles, stays at what waiting for a frame needs (2 KiB, or 4,
-// rather than 8). Client messages are few. An error is the read's.
-func (c *wsConn) handleApart(r io.Reader) (bool, error) {
-	type result struct {
-		ok  bool
-		err error
+// readMessage reads the message r and handles it: false when it closed
+// the connection; an error is the read's.
+func (c *wsConn) readMessage(r io.Reader) (bool, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return false, err
 	}
-	done := make(chan result, 1)
-	go func() {
-		data, err := io.ReadAll(r)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(2 * c.opts.PingInterval))
-		done <- result{ok: c.handle(data)}
-	}()
-	res := <-done
-	return res.ok, res.err
+	_ = c.ws.SetReadDeadline(time.Now().Add(2 * c.opts.PingInterval))
+	return c.handle(data), nil
 }
 
 // handle takes one message from the client; false when it closed the
