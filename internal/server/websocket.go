@@ -422,8 +422,18 @@ func (c *wsConn) refuse(id, message string) {
 
 // write sends one frame; a write that fails or times out drops the
 // connection.
-func (c *wsConn) write(b []byte) {
+func (c *wsConn) write(b []byte) { c.writeUnless(nil, b) }
+
+// writeUnless is write unless stopped (an operation's) is set, which it
+// looks at under writeMu: once the reader has handled the client's
+// complete (stop), no frame of that operation starts going out, and what
+// the reader writes next (a pong) comes after any that had.
+func (c *wsConn) writeUnless(stopped *atomic.Bool, b []byte) {
 	c.writeMu.Lock()
+	if stopped != nil && stopped.Load() {
+		c.writeMu.Unlock()
+		return
+	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 	err := c.ws.WriteMessage(websocket.TextMessage, b)
 	c.writeMu.Unlock()
@@ -579,7 +589,7 @@ func (op *wsOp) end() {
 	closed := c.closed
 	c.mu.Unlock()
 	if !closed && !op.stopped.Load() && c.ctx.Err() == nil {
-		c.write(appendFrame(nil, "complete", op.id, nil))
+		c.writeUnless(&op.stopped, appendFrame(nil, "complete", op.id, nil))
 	}
 	op.stopped.Store(true)
 	op.cancel()
@@ -599,7 +609,7 @@ func (op *wsOp) sendResponse(resp *graphql.Response) {
 	if op.c.protocol != subprotocolTransportWS {
 		typ = "data"
 	}
-	op.c.write(appendFrame(make([]byte, 0, len(payload)+len(op.id)+32), typ, op.id, payload))
+	op.c.writeUnless(&op.stopped, appendFrame(make([]byte, 0, len(payload)+len(op.id)+32), typ, op.id, payload))
 }
 
 // sendErrors sends an error message of the operation (its last).
@@ -611,7 +621,7 @@ func (op *wsOp) sendErrors(errs ...*gqlerror.Error) {
 	if err != nil {
 		b = []byte(`[{"message":"internal system error"}]`)
 	}
-	op.c.write(appendFrame(nil, "error", op.id, b))
+	op.c.writeUnless(&op.stopped, appendFrame(nil, "error", op.id, b))
 	op.stopped.Store(true) // nothing after an error, complete included
 }
 
