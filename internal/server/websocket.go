@@ -838,7 +838,9 @@ func (r *wsRegistry) remove(c *wsConn) {
 	r.mu.Unlock()
 }
 
-// closeAll closes every connection with code.
+// closeAll closes every connection with code, all at once: a stalled
+// peer (its close frame waits up to wsControlWriteTimeout) holds up only
+// its own.
 func (r *wsRegistry) closeAll(code int, reason string) {
 	r.mu.Lock()
 	conns := make([]*wsConn, 0, len(r.conns))
@@ -846,7 +848,9 @@ func (r *wsRegistry) closeAll(code int, reason string) {
 		conns = append(conns, c)
 	}
 	r.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, c := range conns {
-		c.closeWith(code, reason)
+		wg.Go(func() { c.closeWith(code, reason) })
 	}
+	wg.Wait()
 }
