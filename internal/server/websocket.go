@@ -51,7 +51,9 @@ type wsOptions struct {
 
 // wsReadBufferSize is what a connection reads through: client messages
 // are small (connection_init, subscribe), and an idle socket holds it.
-const wsReadBufferSize = 512
+// Frame headers and control frames (125 bytes at most) fit; a longer
+// payload is read past it.
+const wsReadBufferSize = 256
 
 // wsTransport is chatty's GraphQL WebSocket transport: graphql-transport-ws
 // (https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md) and the
@@ -175,7 +177,7 @@ type wsConn struct {
 	ops       map[string]*wsOp // by the client's id, while the client has it open
 	onClose   []func()
 	closed    bool
-	initTimer *time.Timer
+	initTimer *time.Timer // until connection_ack
 	pingTimer *time.Timer // a timer, not a goroutine per idle socket
 }
 
@@ -343,6 +345,7 @@ func (c *wsConn) initialise(payload json.RawMessage) bool {
 	c.mu.Lock()
 	c.acked = true
 	c.initTimer.Stop()
+	c.initTimer = nil // what the socket need not keep
 	c.mu.Unlock()
 	var ackPayload []byte
 	if ack != nil {
@@ -735,7 +738,9 @@ func (c *wsConn) Close() error {
 	c.onClose = nil
 	initTimer, pingTimer := c.initTimer, c.pingTimer
 	c.mu.Unlock()
-	initTimer.Stop()
+	if initTimer != nil {
+		initTimer.Stop()
+	}
 	pingTimer.Stop()
 	c.cancel()
 	err := c.ws.Close()
