@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -127,7 +128,6 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		protocol: ws.Subprotocol(),
 		ctx:      ctx,
 		cancel:   cancel,
-		ops:      map[string]*wsOp{},
 		registry: t.conns,
 	}
 	if slot, ok := r.Context().Value(wsSlotKey{}).(*wsSlot); ok {
@@ -174,7 +174,7 @@ type wsConn struct {
 	mu        sync.Mutex
 	initSeen  bool
 	acked     bool
-	ops       map[string]*wsOp // by the client's id, while the client has it open
+	ops       wsOps // while the client has them open
 	onClose   []func()
 	closed    bool
 	initTimer *time.Timer // until connection_ack
@@ -379,7 +379,7 @@ func (c *wsConn) start(id string, payload json.RawMessage) bool {
 		return false
 	}
 	c.mu.Lock()
-	if c.ops[id] != nil {
+	if c.ops.get(id) != nil {
 		c.mu.Unlock()
 		c.closeWith(closeDuplicateID, "Subscriber for "+id+" already exists")
 		return false
@@ -392,7 +392,7 @@ func (c *wsConn) start(id string, payload json.RawMessage) bool {
 	ctx, cancel := context.WithCancel(c.ctx)
 	op := &wsOp{c: c, id: id, ctx: ctx, cancel: cancel}
 	op.state.Store(opRunning) // until its first run ends, a wake only marks it
-	c.ops[id] = op
+	c.ops = append(c.ops, op)
 	c.mu.Unlock()
 	go op.run(payload, graphql.Now())
 	return true
@@ -402,9 +402,9 @@ func (c *wsConn) start(id string, payload json.RawMessage) bool {
 // goes out, and the id is free again at once.
 func (c *wsConn) stop(id string) {
 	c.mu.Lock()
-	op := c.ops[id]
+	op := c.ops.get(id)
 	if op != nil {
-		delete(c.ops, id)
+		c.ops = c.ops.without(op)
 		op.stopped.Store(true)
 	}
 	c.mu.Unlock()
@@ -452,6 +452,28 @@ const (
 	opWoken                // a goroutine runs it, and it was woken meanwhile: it looks again
 	opEnded
 )
+
+// wsOps are a connection's open operations, found by the client's id: a
+// slice, not a map (an idle socket has one or two, and a map's first
+// table is 200 bytes).
+type wsOps []*wsOp
+
+func (s wsOps) get(id string) *wsOp {
+	for _, op := range s {
+		if op.id == id {
+			return op
+		}
+	}
+	return nil
+}
+
+// without returns s without op (s itself when op is not in it).
+func (s wsOps) without(op *wsOp) wsOps {
+	if i := slices.Index(s, op); i >= 0 {
+		return slices.Delete(s, i, i+1)
+	}
+	return s
+}
 
 // wsOp is one operation of a connection.
 type wsOp struct {
@@ -586,9 +608,7 @@ func (op *wsOp) end() {
 	}
 	c := op.c
 	c.mu.Lock()
-	if c.ops[op.id] == op {
-		delete(c.ops, op.id)
-	}
+	c.ops = c.ops.without(op)
 	closed := c.closed
 	c.mu.Unlock()
 	if !closed && !op.stopped.Load() && c.ctx.Err() == nil {
