@@ -196,8 +196,8 @@ var clientTypes = map[string]bool{"connection_init": true, "ping": true, "pong":
 // a fresh goroutine, until the connection ends; then it closes it. So
 // what handling a message grows a stack to (reading, decoding, starting
 // an operation) goes with it, and the reader an idle socket keeps holds
-// the small stack that waiting needs (2 KiB rather than 8). Client
-// messages are few.
+// the small stack that waiting needs (4 KiB rather than 8: Go starts
+// goroutines at the average stack size it sees). Client messages are few.
 func (c *wsConn) read() {
 	_, r, err := c.ws.NextReader()
 	ok := false
