@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -191,43 +190,26 @@ type inFrame struct {
 // clientTypes are the messages a graphql-transport-ws client may send.
 var clientTypes = map[string]bool{"connection_init": true, "ping": true, "pong": true, "subscribe": true, "complete": true}
 
-// read is the connection's reader goroutine: it waits for the client's
-// next message and handles it, then leaves the wait for the next one to
-// a fresh goroutine, until the connection ends; then it closes it. So
-// what handling a message grows a stack to (reading, decoding, starting
-// an operation) goes with it, and the reader an idle socket keeps holds
-// the small stack that waiting needs (4 KiB rather than 8: Go starts
-// goroutines at the average stack size it sees). Client messages are few.
+// read is the connection's reader goroutine: it handles each message in
+// turn until the connection ends, then closes it.
 func (c *wsConn) read() {
-	_, r, err := c.ws.NextReader()
-	ok := false
-	if err == nil {
-		ok, err = c.readMessage(r)
-	}
-	if err != nil {
-		c.mu.Lock()
-		closed := c.closed
-		c.mu.Unlock()
-		if !closed && !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
-			c.t.log.DebugContext(c.ctx, "websocket", "err", err)
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			c.mu.Lock()
+			closed := c.closed
+			c.mu.Unlock()
+			if !closed && !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+				c.t.log.DebugContext(c.ctx, "websocket", "err", err)
+			}
+			c.closeWith(websocket.CloseNormalClosure, "terminated")
+			return
 		}
-		c.closeWith(websocket.CloseNormalClosure, "terminated")
-		return
+		_ = c.ws.SetReadDeadline(time.Now().Add(2 * c.opts.PingInterval))
+		if !c.handle(data) {
+			return
+		}
 	}
-	if ok {
-		go c.read()
-	}
-}
-
-// readMessage reads the message r and handles it: false when it closed
-// the connection; an error is the read's.
-func (c *wsConn) readMessage(r io.Reader) (bool, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return false, err
-	}
-	_ = c.ws.SetReadDeadline(time.Now().Add(2 * c.opts.PingInterval))
-	return c.handle(data), nil
 }
 
 // handle takes one message from the client; false when it closed the
