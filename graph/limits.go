@@ -5,13 +5,50 @@ import (
 	"math"
 	"strings"
 
+	gqlcomplexity "github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/lexer"
 
 	"github.com/chatty/chatty/internal/apperr"
 )
+
+// ComplexityLimit refuses an operation whose complexity (gqlgen's
+// complexity.Calculate) is over Max, with the error gqlgen's
+// extension.ComplexityLimit gives, but without keeping the figures in the
+// operation's stats: nothing reads them, and a subscription keeps its
+// operation context (that map included) for as long as it lives.
+type ComplexityLimit struct {
+	Max int
+	es  graphql.ExecutableSchema
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = &ComplexityLimit{}
+
+// ExtensionName implements graphql.HandlerExtension.
+func (*ComplexityLimit) ExtensionName() string { return "ComplexityLimit" }
+
+// Validate implements graphql.HandlerExtension.
+func (c *ComplexityLimit) Validate(es graphql.ExecutableSchema) error {
+	c.es = es
+	return nil
+}
+
+// MutateOperationContext implements graphql.OperationContextMutator.
+func (c *ComplexityLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	op := oc.Doc.Operations.ForName(oc.OperationName)
+	if n := gqlcomplexity.Calculate(ctx, c.es, op, oc.Variables); n > c.Max {
+		err := gqlerror.Errorf("operation has complexity %d, which exceeds the limit of %d", n, c.Max)
+		errcode.Set(err, "COMPLEXITY_LIMIT_EXCEEDED")
+		return err
+	}
+	return nil
+}
 
 // ShapeLimit refuses operations that expand to more than MaxFields fields
 // and fragments, nest deeper than MaxDepth or use more than MaxAliases aliases,

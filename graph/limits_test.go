@@ -27,7 +27,7 @@ func BenchmarkRefuseFragmentBomb(b *testing.B) {
 	srv.Use(graph.FragmentLimit{Max: 100})
 	srv.Use(graph.ShapeLimit{MaxFields: 10000, MaxDepth: 12, MaxAliases: 30})
 	srv.Use(extension.Introspection{})
-	srv.Use(extension.FixedComplexityLimit(5000))
+	srv.Use(&graph.ComplexityLimit{Max: 5000})
 	for _, levels := range []int{26, 60, 150, 450} {
 		body := fmt.Sprintf(`{"query":%q}`, fragmentBomb(levels))
 		b.Run(fmt.Sprintf("levels=%d", levels), func(b *testing.B) {

@@ -734,7 +734,7 @@ func (st *stream) step(block bool) error {
 			return st.typing.expire(st)
 		case <-st.gapC:
 			return st.gapDue()
-		case b, ok = <-st.sub.C():
+		case <-st.sub.Ready():
 		}
 	} else {
 		select {
@@ -744,10 +744,13 @@ func (st *stream) step(block bool) error {
 			return st.typing.expire(st)
 		case <-st.gapC:
 			return st.gapDue()
-		case b, ok = <-st.sub.C():
+		case <-st.sub.Ready():
 		default:
 			return errWouldBlock
 		}
+	}
+	if b, ok = takeNext(st.sub); b == nil && ok {
+		return nil // nothing after all: look again
 	}
 	if !ok {
 		switch err := st.sub.Err(); {
@@ -990,6 +993,14 @@ func (st *stream) skipTo(key int64) {
 	}
 }
 
+// takeNext takes sub's next payload once sub.Ready has received, as a
+// receive from a channel would: ok is false once the subscription has
+// ended; a nil payload with ok means there was nothing after all.
+func takeNext(sub *pubsub.Subscription) (b *pubsub.Payload, ok bool) {
+	b, ended := sub.Next()
+	return b, !ended
+}
+
 // resubscribe subscribes to topic again after the broker lost its
 // connection, retrying until it works or ctx ends.
 func (s *Service) resubscribe(ctx context.Context, topic string, buffer int) (*pubsub.Subscription, error) {
@@ -1166,16 +1177,19 @@ func (n *notifStream) step(block bool) error {
 		select {
 		case <-n.done:
 			return n.ctx.Err()
-		case b, ok = <-n.sub.C():
+		case <-n.sub.Ready():
 		}
 	} else {
 		select {
 		case <-n.done:
 			return n.ctx.Err()
-		case b, ok = <-n.sub.C():
+		case <-n.sub.Ready():
 		default:
 			return errWouldBlock
 		}
+	}
+	if b, ok = takeNext(n.sub); b == nil && ok {
+		return nil // nothing after all: look again
 	}
 	if !ok {
 		switch err := n.sub.Err(); {

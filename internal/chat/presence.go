@@ -260,7 +260,11 @@ func (w *sessionWatch) loop(ctx context.Context, s *Service, sub *pubsub.Subscri
 		select {
 		case <-ctx.Done():
 			return
-		case p, ok := <-sub.C():
+		case <-sub.Ready():
+			p, ok := takeNext(sub)
+			if p == nil && ok {
+				continue // nothing after all
+			}
 			if ok {
 				var e sessionsEnded
 				if err := json.Unmarshal(p.Data, &e); err != nil || e.UserID == 0 {

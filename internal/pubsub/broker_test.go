@@ -102,33 +102,39 @@ func publish(t testing.TB, b Broker, topic string, payload string) {
 	}
 }
 
+// next waits up to wait for the next payload of s: ok is false when s
+// ended, timedOut true when nothing came in time.
+func next(s *Subscription) (p *Payload, ok, timedOut bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	p, ok = s.Receive(ctx)
+	return p, ok, !ok && ctx.Err() != nil
+}
+
 // receive returns the next payload of s, failing when s ends or nothing
 // arrives in time.
 func receive(t testing.TB, s *Subscription) string {
 	t.Helper()
-	select {
-	case p, ok := <-s.C():
-		if !ok {
-			t.Fatalf("subscription ended (%v), want a payload", s.Err())
-		}
-		return string(p.Data)
-	case <-time.After(wait):
+	p, ok, timedOut := next(s)
+	switch {
+	case timedOut:
 		t.Fatalf("nothing received within %v", wait)
-		return ""
+	case !ok:
+		t.Fatalf("subscription ended (%v), want a payload", s.Err())
 	}
+	return string(p.Data)
 }
 
-// ended checks that s's channel is closed with nothing left in it, and
-// that Err() is want.
+// ended checks that s has ended with nothing left in it, and that Err()
+// is want.
 func ended(t testing.TB, s *Subscription, want error) {
 	t.Helper()
-	select {
-	case p, ok := <-s.C():
-		if ok {
-			t.Fatalf("received %q, want the subscription ended", p.Data)
-		}
-	case <-time.After(wait):
+	p, ok, timedOut := next(s)
+	switch {
+	case timedOut:
 		t.Fatalf("subscription still live after %v, want it ended", wait)
+	case ok:
+		t.Fatalf("received %q, want the subscription ended", p.Data)
 	}
 	if err := s.Err(); !errors.Is(err, want) || (want == nil && err != nil) {
 		t.Fatalf("Err() = %v, want %v", err, want)
@@ -234,6 +240,44 @@ func TestSlowConsumerDropped(t *testing.T) {
 	})
 }
 
+// The buffer bounds what waits, not what went through: a subscriber that
+// takes as it goes is never dropped, gets everything in order, and is
+// dropped once more than its buffer waits. (Memory: delivery is done when
+// Publish returns.)
+func TestBufferBoundsWhatWaits(t *testing.T) {
+	b := NewMemory()
+	defer b.Close()
+	s := subscribe(t, b, "room.1", 3)
+	sent, got := 0, 0
+	take := func() {
+		t.Helper()
+		if p := receive(t, s); p != fmt.Sprint(got) {
+			t.Fatalf("got %q, want %d", p, got)
+		}
+		got++
+	}
+	for range 50 { // three waiting at most, the queue's start moving on
+		for sent-got < 3 {
+			publish(t, b, "room.1", fmt.Sprint(sent))
+			sent++
+		}
+		take()
+		take()
+	}
+	if s.Err() != nil {
+		t.Fatalf("dropped after %d payloads, never more than 3 waiting: %v", sent, s.Err())
+	}
+	for sent-got < 3 {
+		publish(t, b, "room.1", fmt.Sprint(sent))
+		sent++
+	}
+	publish(t, b, "room.1", "one too many")
+	for sent > got {
+		take() // what it held is still delivered
+	}
+	ended(t, s, ErrSlowConsumer)
+}
+
 func TestCloseEndsSubscriptions(t *testing.T) {
 	eachBroker(t, func(t *testing.T, open func() Broker) {
 		b := open()
@@ -307,7 +351,7 @@ func TestConcurrent(t *testing.T) {
 						return
 					}
 					for range n % 3 { // a few, or until dropped or closed
-						if _, ok := <-s.C(); !ok {
+						if _, ok := s.Receive(ctx); !ok {
 							break
 						}
 					}
@@ -420,7 +464,7 @@ func BenchmarkMemoryFanout(b *testing.B) {
 			b.StopTimer()
 			for _, s := range subs {
 				for range buffer {
-					<-s.C()
+					s.Receive(ctx)
 				}
 			}
 			b.StartTimer()
@@ -457,16 +501,15 @@ func TestDecodeOncePerInstance(t *testing.T) {
 		publish(t, a, tp, "once")
 		var got []*string
 		for _, s := range subs {
-			select {
-			case p := <-s.C():
-				v, err := Decode(p, decode)
-				if err != nil || *v != "once" {
-					t.Fatalf("decoded %v, %v", v, err)
-				}
-				got = append(got, v)
-			case <-time.After(wait):
+			p, ok, _ := next(s)
+			if !ok {
 				t.Fatal("nothing received")
 			}
+			v, err := Decode(p, decode)
+			if err != nil || *v != "once" {
+				t.Fatalf("decoded %v, %v", v, err)
+			}
+			got = append(got, v)
 		}
 		if got[0] != got[1] || got[1] != got[2] {
 			t.Fatal("the subscribers got values of their own, want one shared")
@@ -475,7 +518,7 @@ func TestDecodeOncePerInstance(t *testing.T) {
 			t.Fatalf("decoded %d times for 3 subscribers, want once", decoded)
 		}
 		publish(t, a, tp, "other")
-		p := <-subs[0].C()
+		p, _, _ := next(subs[0])
 		if s, _ := Decode(p, decode); *s != "other" {
 			t.Fatalf("got %q", *s)
 		}

@@ -8,7 +8,7 @@ import (
 
 // Memory is a Broker within one process: the default when chatty runs as a
 // single instance. It starts no goroutines; Publish delivers to every
-// subscriber's channel before it returns.
+// subscriber's queue before it returns.
 type Memory struct {
 	hub *hub
 }

@@ -3,8 +3,8 @@
 // (Memory) or between instances sharing a Redis (Redis).
 //
 // Delivery is best effort and never slows a publisher: each subscriber has a
-// bounded channel, and a subscriber whose channel is full is dropped at once
-// (its channel closes, Err() reports ErrSlowConsumer). A subscriber that ends
+// bounded queue, and a subscriber whose queue is full is dropped at once
+// (it ends, Err() reports ErrSlowConsumer). A subscriber that ends
 // with an error resumes from the database, then subscribes again: the broker
 // keeps no history.
 package pubsub
@@ -22,11 +22,11 @@ type Broker interface {
 	// instance). It never blocks on a slow subscriber. The payload must not
 	// be modified afterwards; subscribers share it and must not modify it.
 	Publish(ctx context.Context, topic string, payload []byte) error
-	// Subscribe returns a subscription to topic whose channel holds up to
+	// Subscribe returns a subscription to topic whose queue holds up to
 	// buffer (at least 1) payloads. It is live when Subscribe returns:
 	// anything published afterwards is delivered.
 	Subscribe(ctx context.Context, topic string, buffer int) (*Subscription, error)
-	// Close ends every subscription (their channels close, Err() =
+	// Close ends every subscription (they end, Err() =
 	// ErrClosed) and releases resources.
 	Close() error
 }
@@ -72,11 +72,23 @@ func Decode[T any](p *Payload, decode func([]byte) (T, error)) (T, error) {
 }
 
 // Subscription receives the payloads published on one topic.
+//
+// Its queue grows as payloads arrive and shrinks as they are taken, up to
+// the subscription's buffer: an idle subscription holds no buffer.
 type Subscription struct {
 	hub   *hub
 	topic string
-	c     chan *Payload
 	onEnd func() // called once when the subscription ends, unless the whole hub ended
+	max   int    // payloads the queue holds at most
+
+	// mu guards the queue. ready holds a token while payloads wait and
+	// is closed once the subscription has ended (sent on and closed
+	// under mu only).
+	mu    sync.Mutex
+	queue []*Payload
+	head  int
+	done  bool
+	ready chan struct{}
 
 	// Guarded by hub.mu.
 	ended  bool
@@ -86,7 +98,7 @@ type Subscription struct {
 
 // Notify makes the subscription call f after each payload it receives and
 // once when it ends (also if it has ended already), so that its reader
-// need not wait on C in a goroutine of its own. f runs in the publisher's
+// need not wait on Ready in a goroutine of its own. f runs in the publisher's
 // goroutine with the broker's lock held: it must be quick and must not
 // call back into the broker.
 func (s *Subscription) Notify(f func()) {
@@ -99,9 +111,81 @@ func (s *Subscription) Notify(f func()) {
 	}
 }
 
-// C returns the channel the payloads arrive on, in publish order. It is
-// closed when the subscription ends.
-func (s *Subscription) C() <-chan *Payload { return s.c }
+// Ready returns a channel that receives when Next has something: a
+// payload, or the end (it is closed then).
+func (s *Subscription) Ready() <-chan struct{} { return s.ready }
+
+// Next takes the next payload, in publish order, without waiting: nil
+// when there is none, with ended true once the subscription has ended and
+// every payload it received has been taken (Err tells why).
+func (s *Subscription) Next() (p *Payload, ended bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.head == len(s.queue) {
+		return nil, s.done
+	}
+	p = s.queue[s.head]
+	s.queue[s.head] = nil
+	s.head++
+	switch {
+	case s.head == len(s.queue):
+		s.head, s.queue = 0, s.queue[:0]
+		if cap(s.queue) > 16 {
+			s.queue = nil // what a burst left
+		}
+	case !s.done:
+		s.signal() // more are waiting
+	}
+	return p, false
+}
+
+// Receive waits for the next payload; false once the subscription has
+// ended and every payload it received has been taken, or ctx has ended.
+func (s *Subscription) Receive(ctx context.Context) (*Payload, bool) {
+	for {
+		if p, ended := s.Next(); p != nil || ended {
+			return p, p != nil
+		}
+		select {
+		case <-s.ready:
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+}
+
+// offer queues p, false when the queue is full. Under mu.
+func (s *Subscription) offer(p *Payload) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue)-s.head >= s.max {
+		return false
+	}
+	if s.head > 0 && len(s.queue) == cap(s.queue) {
+		n := copy(s.queue, s.queue[s.head:])
+		clear(s.queue[n:])
+		s.queue, s.head = s.queue[:n], 0
+	}
+	s.queue = append(s.queue, p)
+	s.signal()
+	return true
+}
+
+// signal leaves a token in ready (at most one). Under mu, before done.
+func (s *Subscription) signal() {
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
+// finish marks the queue ended: what it holds can still be taken.
+func (s *Subscription) finish() {
+	s.mu.Lock()
+	s.done = true
+	close(s.ready)
+	s.mu.Unlock()
+}
 
 // Err tells why the subscription ended: nil while it is live or after the
 // subscriber's own Close, else ErrSlowConsumer, ErrClosed or ErrDisconnected.
@@ -120,8 +204,8 @@ func (s *Subscription) Close() {
 }
 
 // hub is the local fan-out: Memory is a hub, and Redis fans out to its
-// instance's subscribers through one. Channel sends and closes all happen
-// under mu, so a closed channel is never sent on; sends never block.
+// instance's subscribers through one. Payloads are queued and
+// subscriptions ended under mu; queuing never blocks.
 type hub struct {
 	mu     sync.Mutex
 	topics map[string]map[*Subscription]struct{}
@@ -148,7 +232,7 @@ func (h *hub) subscribe(topic string, buffer int, onEnd func()) (*Subscription, 
 	if h.closed {
 		return nil, ErrClosed
 	}
-	s := &Subscription{hub: h, topic: topic, c: make(chan *Payload, buffer), onEnd: onEnd}
+	s := &Subscription{hub: h, topic: topic, max: buffer, ready: make(chan struct{}, 1), onEnd: onEnd}
 	subs := h.topics[topic]
 	if subs == nil {
 		subs = make(map[*Subscription]struct{})
@@ -169,14 +253,13 @@ func (h *hub) publish(topic string, payload []byte) error {
 		return ErrClosed
 	}
 	for s := range h.topics[topic] {
-		select {
-		case s.c <- p:
-			if s.notify != nil {
-				s.notify()
-			}
-		default:
+		if !s.offer(p) {
 			h.endLocked(s, ErrSlowConsumer)
 			dropped = append(dropped, s)
+			continue
+		}
+		if s.notify != nil {
+			s.notify()
 		}
 	}
 	h.mu.Unlock()
@@ -204,7 +287,7 @@ func (h *hub) end(s *Subscription, err error) {
 
 func (h *hub) endLocked(s *Subscription, err error) {
 	s.ended, s.err = true, err
-	close(s.c)
+	s.finish()
 	if s.notify != nil {
 		s.notify()
 	}
@@ -228,7 +311,7 @@ func (h *hub) endAllLocked(err error) int {
 	for _, subs := range h.topics {
 		for s := range subs {
 			s.ended, s.err = true, err
-			close(s.c)
+			s.finish()
 			if s.notify != nil {
 				s.notify()
 			}

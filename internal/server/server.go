@@ -238,7 +238,7 @@ func (s *Server) graphQL() http.Handler {
 	} else {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(extension.FixedComplexityLimit(s.cfg.Limits.MaxComplexity))
+	srv.Use(&graph.ComplexityLimit{Max: s.cfg.Limits.MaxComplexity}) // gqlgen's, without stats a subscription would keep
 	srv.AroundOperations(s.operationDeadline)
 	srv.AroundOperations(resolver.Loaders())
 	srv.Use(&graph.LiveResponses{Chat: s.cfg.Chat}) // subscriptions: one execution per event and operation

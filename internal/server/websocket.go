@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -50,7 +51,9 @@ type wsOptions struct {
 
 // wsReadBufferSize is what a connection reads through: client messages
 // are small (connection_init, subscribe), and an idle socket holds it.
-const wsReadBufferSize = 512
+// Frame headers and control frames (125 bytes at most) fit; a longer
+// payload is read past it.
+const wsReadBufferSize = 256
 
 // wsTransport is chatty's GraphQL WebSocket transport: graphql-transport-ws
 // (https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md) and the
@@ -124,7 +127,6 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		protocol: ws.Subprotocol(),
 		ctx:      ctx,
 		cancel:   cancel,
-		ops:      map[string]*wsOp{},
 		registry: t.conns,
 	}
 	if slot, ok := r.Context().Value(wsSlotKey{}).(*wsSlot); ok {
@@ -171,10 +173,10 @@ type wsConn struct {
 	mu        sync.Mutex
 	initSeen  bool
 	acked     bool
-	ops       map[string]*wsOp // by the client's id, while the client has it open
+	ops       wsOps // while the client has them open
 	onClose   []func()
 	closed    bool
-	initTimer *time.Timer
+	initTimer *time.Timer // until connection_ack
 	pingTimer *time.Timer // a timer, not a goroutine per idle socket
 }
 
@@ -325,6 +327,7 @@ func (c *wsConn) initialise(payload json.RawMessage) bool {
 	c.mu.Lock()
 	c.acked = true
 	c.initTimer.Stop()
+	c.initTimer = nil // what the socket need not keep
 	c.mu.Unlock()
 	var ackPayload []byte
 	if ack != nil {
@@ -358,7 +361,7 @@ func (c *wsConn) start(id string, payload json.RawMessage) bool {
 		return false
 	}
 	c.mu.Lock()
-	if c.ops[id] != nil {
+	if c.ops.get(id) != nil {
 		c.mu.Unlock()
 		c.closeWith(closeDuplicateID, "Subscriber for "+id+" already exists")
 		return false
@@ -371,7 +374,7 @@ func (c *wsConn) start(id string, payload json.RawMessage) bool {
 	ctx, cancel := context.WithCancel(c.ctx)
 	op := &wsOp{c: c, id: id, ctx: ctx, cancel: cancel}
 	op.state.Store(opRunning) // until its first run ends, a wake only marks it
-	c.ops[id] = op
+	c.ops = append(c.ops, op)
 	c.mu.Unlock()
 	go op.run(payload, graphql.Now())
 	return true
@@ -381,9 +384,9 @@ func (c *wsConn) start(id string, payload json.RawMessage) bool {
 // goes out, and the id is free again at once.
 func (c *wsConn) stop(id string) {
 	c.mu.Lock()
-	op := c.ops[id]
+	op := c.ops.get(id)
 	if op != nil {
-		delete(c.ops, id)
+		c.ops = c.ops.without(op)
 		op.stopped.Store(true)
 	}
 	c.mu.Unlock()
@@ -404,8 +407,18 @@ func (c *wsConn) refuse(id, message string) {
 
 // write sends one frame; a write that fails or times out drops the
 // connection.
-func (c *wsConn) write(b []byte) {
+func (c *wsConn) write(b []byte) { c.writeUnless(nil, b) }
+
+// writeUnless is write unless stopped (an operation's) is set, which it
+// looks at under writeMu: once the reader has handled the client's
+// complete (stop), no frame of that operation starts going out, and what
+// the reader writes next (a pong) comes after any that had.
+func (c *wsConn) writeUnless(stopped *atomic.Bool, b []byte) {
 	c.writeMu.Lock()
+	if stopped != nil && stopped.Load() {
+		c.writeMu.Unlock()
+		return
+	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 	err := c.ws.WriteMessage(websocket.TextMessage, b)
 	c.writeMu.Unlock()
@@ -421,6 +434,28 @@ const (
 	opWoken                // a goroutine runs it, and it was woken meanwhile: it looks again
 	opEnded
 )
+
+// wsOps are a connection's open operations, found by the client's id: a
+// slice, not a map (an idle socket has one or two, and a map's first
+// table is 200 bytes).
+type wsOps []*wsOp
+
+func (s wsOps) get(id string) *wsOp {
+	for _, op := range s {
+		if op.id == id {
+			return op
+		}
+	}
+	return nil
+}
+
+// without returns s without op (s itself when op is not in it).
+func (s wsOps) without(op *wsOp) wsOps {
+	if i := slices.Index(s, op); i >= 0 {
+		return slices.Delete(s, i, i+1)
+	}
+	return s
+}
 
 // wsOp is one operation of a connection.
 type wsOp struct {
@@ -556,13 +591,11 @@ func (op *wsOp) end() {
 	}
 	c := op.c
 	c.mu.Lock()
-	if c.ops[op.id] == op {
-		delete(c.ops, op.id)
-	}
+	c.ops = c.ops.without(op)
 	closed := c.closed
 	c.mu.Unlock()
 	if !closed && !op.stopped.Load() && c.ctx.Err() == nil {
-		c.write(appendFrame(nil, "complete", op.id, nil))
+		c.writeUnless(&op.stopped, appendFrame(nil, "complete", op.id, nil))
 	}
 	op.stopped.Store(true)
 	op.cancel()
@@ -578,7 +611,7 @@ func (op *wsOp) sendResponse(resp *graphql.Response) {
 		typ = "data"
 	}
 	if plainResponse(resp) { // the frame put together at once, data copied once
-		op.c.write(appendDataFrame(make([]byte, 0, len(resp.Data)+len(op.id)+48), typ, op.id, resp.Data))
+		op.c.writeUnless(&op.stopped, appendDataFrame(make([]byte, 0, len(resp.Data)+len(op.id)+48), typ, op.id, resp.Data))
 		return
 	}
 	payload, err := encodeResponse(resp)
@@ -586,7 +619,7 @@ func (op *wsOp) sendResponse(resp *graphql.Response) {
 		op.c.t.log.ErrorContext(op.ctx, "encode a subscription response", "err", err)
 		return
 	}
-	op.c.write(appendFrame(make([]byte, 0, len(payload)+len(op.id)+32), typ, op.id, payload))
+	op.c.writeUnless(&op.stopped, appendFrame(make([]byte, 0, len(payload)+len(op.id)+32), typ, op.id, payload))
 }
 
 // plainResponse reports whether r is data alone (encodeResponse's direct case).
@@ -619,7 +652,7 @@ func (op *wsOp) sendErrors(errs ...*gqlerror.Error) {
 	if err != nil {
 		b = []byte(`[{"message":"internal system error"}]`)
 	}
-	op.c.write(appendFrame(nil, "error", op.id, b))
+	op.c.writeUnless(&op.stopped, appendFrame(nil, "error", op.id, b))
 	op.stopped.Store(true) // nothing after an error, complete included
 }
 
@@ -733,7 +766,9 @@ func (c *wsConn) Close() error {
 	c.onClose = nil
 	initTimer, pingTimer := c.initTimer, c.pingTimer
 	c.mu.Unlock()
-	initTimer.Stop()
+	if initTimer != nil {
+		initTimer.Stop()
+	}
 	pingTimer.Stop()
 	c.cancel()
 	err := c.ws.Close()
@@ -836,7 +871,9 @@ func (r *wsRegistry) remove(c *wsConn) {
 	r.mu.Unlock()
 }
 
-// closeAll closes every connection with code.
+// closeAll closes every connection with code, all at once: a stalled
+// peer (its close frame waits up to wsControlWriteTimeout) holds up only
+// its own.
 func (r *wsRegistry) closeAll(code int, reason string) {
 	r.mu.Lock()
 	conns := make([]*wsConn, 0, len(r.conns))
@@ -844,7 +881,9 @@ func (r *wsRegistry) closeAll(code int, reason string) {
 		conns = append(conns, c)
 	}
 	r.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, c := range conns {
-		c.closeWith(code, reason)
+		wg.Go(func() { c.closeWith(code, reason) })
 	}
+	wg.Wait()
 }

@@ -55,8 +55,10 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 	}
 	if c := connOf(ctx); c != nil {
 		c.closeAt(exp, closeForbidden, "access token expired")
-		watch, stop := context.WithCancel(context.WithoutCancel(ctx))
-		c.whenClosed(stop)
+		// The watch ends with the connection: ctx is the connection's,
+		// which Close cancels (a refused connection_init closes it too).
+		// No context of its own: an idle socket keeps what it holds.
+		watch := ctx
 		err := s.cfg.Chat.WatchSessions(watch, v, func() {
 			check, cancel := context.WithTimeout(watch, s.cfg.DBTimeout)
 			defer cancel()
@@ -70,7 +72,6 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 			}
 		})
 		if err != nil {
-			stop()
 			return refused(ctx, err), nil, err
 		}
 		// Authenticate may have trusted this instance's memory of the
@@ -81,7 +82,6 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 		_, _, err = s.cfg.Auth.Recheck(rctx, token)
 		cancel()
 		if err != nil {
-			stop()
 			return refused(ctx, err), nil, err
 		}
 		c.whenClosed(s.cfg.Chat.Connected(ctx, v))
