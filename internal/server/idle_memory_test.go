@@ -68,7 +68,11 @@ func measureIdleSockets(tb testing.TB, be *benchEnv, n int, profile string) idle
 		be.readNext(tb, c)
 	}
 	be.readNext(tb, warm)
-	time.Sleep(200 * time.Millisecond) // what the delivery started ends
+	// What the delivery started ends: the goroutines that ran the woken
+	// subscriptions (wsdelivery.go) exit after an idle tick of their pool.
+	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine()-before.goroutines > n && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	held := idleSnapshot()
 	if profile != "" {
 		f, err := os.Create(profile)
