@@ -1159,6 +1159,25 @@ func (n *notifStream) fillPage() error {
 	return nil
 }
 
+// setSub takes sub as the stream's subscription, unless the stream was
+// closed meanwhile (as stream.setSub).
+func (n *notifStream) setSub(sub *pubsub.Subscription) error {
+	n.mu.Lock()
+	closed := n.closed
+	if !closed {
+		n.sub = sub
+	}
+	n.mu.Unlock()
+	if closed {
+		sub.Close()
+		return errClosed
+	}
+	if w := n.wake.Load(); w != nil {
+		sub.Notify(*w)
+	}
+	return nil
+}
+
 // step does the stream's next piece of work: a page of a replay under way,
 // or else the next live notification or the end of ctx. Unless block, it
 // returns errWouldBlock at once when there is nothing to do.
@@ -1205,18 +1224,8 @@ func (n *notifStream) step(block bool) error {
 			if err != nil {
 				return err
 			}
-			n.mu.Lock()
-			closed := n.closed
-			if !closed {
-				n.sub = sub
-			}
-			n.mu.Unlock()
-			if closed {
-				sub.Close()
-				return errClosed
-			}
-			if w := n.wake.Load(); w != nil {
-				sub.Notify(*w)
+			if err := n.setSub(sub); err != nil {
+				return err
 			}
 			n.from, n.filling = n.floor, true
 			return nil

@@ -623,8 +623,11 @@ func (op *wsOp) sendResponse(resp *graphql.Response) {
 }
 
 // plainResponse reports whether r is data alone (encodeResponse's direct case).
-func plainResponse(r *graphql.Response) bool {
-	return len(r.Errors) == 0 && r.Label == "" && r.Path == nil && r.HasNext == nil && r.Extensions == nil && len(r.Data) > 0
+func plainResponse(r *graphql.Response) bool { return dataOnly(r) && len(r.Data) > 0 }
+
+// dataOnly reports whether r carries nothing but its data (maybe none).
+func dataOnly(r *graphql.Response) bool {
+	return len(r.Errors) == 0 && r.Label == "" && r.Path == nil && r.HasNext == nil && r.Extensions == nil
 }
 
 // appendDataFrame appends the frame appendFrame makes of the payload
@@ -633,14 +636,7 @@ func appendDataFrame(b []byte, typ, id string, data []byte) []byte {
 	b = append(b, `{"payload":{"data":`...)
 	b = append(b, data...)
 	b = append(b, "},"...)
-	if id != "" {
-		b = append(b, `"id":`...)
-		b = appendJSONString(b, id)
-		b = append(b, ',')
-	}
-	b = append(b, `"type":`...)
-	b = appendJSONString(b, typ)
-	return append(b, '}')
+	return appendFrameEnd(b, typ, id)
 }
 
 // sendErrors sends an error message of the operation (its last).
@@ -661,7 +657,7 @@ func (op *wsOp) sendErrors(errs ...*gqlerror.Error) {
 // a plain result is put together directly, without json.Marshal checking
 // and compacting its data once more for every subscriber.
 func encodeResponse(r *graphql.Response) ([]byte, error) {
-	if len(r.Errors) > 0 || r.Label != "" || r.Path != nil || r.HasNext != nil || r.Extensions != nil {
+	if !dataOnly(r) {
 		return json.Marshal(r)
 	}
 	if len(r.Data) == 0 {
@@ -683,6 +679,12 @@ func appendFrame(b []byte, typ, id string, payload []byte) []byte {
 		b = append(b, payload...)
 		b = append(b, ',')
 	}
+	return appendFrameEnd(b, typ, id)
+}
+
+// appendFrameEnd appends the rest of a frame after its payload: the id
+// (unless empty), the type and the closing brace.
+func appendFrameEnd(b []byte, typ, id string) []byte {
 	if id != "" {
 		b = append(b, `"id":`...)
 		b = appendJSONString(b, id)
