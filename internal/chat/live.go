@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -96,13 +97,16 @@ func (p livePublisher) publish(ctx context.Context, e Event) error {
 	case EventMemberRemoved:
 		// Their streams of the room end (as on a leave), the others'
 		// roomEvents get a RoomChangedEvent, and their rooms list hears of
-		// it.
+		// it. A failed room publish does not stop the notifications:
+		// they are held and published again (emitNote); the streams end
+		// on the SYSTEM message of the removal, which is held too.
+		var failed error
 		for _, uid := range e.UserIDs {
 			if err := s.publishRoom(ctx, e.RoomID, "left", uid); err != nil {
-				return err
+				failed = err
 			}
 		}
-		return s.notify(ctx, e, NotifyRoomRemoved)
+		return cmp.Or(s.notify(ctx, e, NotifyRoomRemoved), failed)
 	case EventFriendRequest:
 		return s.notify(ctx, e, NotifyFriendRequest)
 	case EventFriendAccepted:

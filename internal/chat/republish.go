@@ -27,16 +27,36 @@ import (
 // the stream of someone who came back); a lost leave still ends the
 // leaver's streams through its SYSTEM message, which is held.
 
-// maxRepublish bounds the payloads held for publishing again; past it the
-// oldest are dropped (their subscribers see them in the history, and a
-// room's streams read a message they miss from the database once a later
-// one arrives).
-const maxRepublish = 10000
+// maxRepublish and maxRepublishBytes bound the payloads held for
+// publishing again, in number and in bytes (a payload carries its message,
+// up to tens of KiB: ten thousand of them could hold half a GiB); past
+// either the oldest are dropped (their subscribers see them in the
+// history, and a room's streams read a message they miss from the
+// database once a later one arrives).
+const (
+	maxRepublish      = 10000
+	maxRepublishBytes = 32 << 20
+)
 
 type republish struct {
 	mu      sync.Mutex
 	queue   []outgoing
+	bytes   int // of the payloads in queue
 	running bool
+}
+
+// trim drops the oldest held payloads while the queue passes its bounds
+// (or would with room for one more of extra bytes), and reports how many
+// it dropped. Under mu.
+func (r *republish) trim(extra int) int {
+	n := 0
+	for len(r.queue) > 0 && (len(r.queue)+min(extra, 1) > maxRepublish || r.bytes+extra > maxRepublishBytes) {
+		r.bytes -= len(r.queue[0].payload)
+		r.queue[0] = outgoing{}
+		r.queue = r.queue[1:]
+		n++
+	}
+	return n
 }
 
 type outgoing struct {
@@ -88,11 +108,11 @@ func (s *Service) hold(ctx context.Context, o outgoing) {
 	r := &s.republish
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.queue) >= maxRepublish {
-		s.log.WarnContext(ctx, "event dropped from the republish queue", "topic", r.queue[0].topic)
-		r.queue = r.queue[1:]
+	if n := r.trim(max(len(o.payload), 1)); n > 0 {
+		s.log.WarnContext(ctx, "events dropped from the republish queue", "count", n)
 	}
 	r.queue = append(r.queue, o)
+	r.bytes += len(o.payload)
 	if !r.running {
 		r.running = true
 		go s.republishLoop()
@@ -108,7 +128,7 @@ func (s *Service) republishLoop() {
 		time.Sleep(wait)
 		r.mu.Lock()
 		batch := r.queue
-		r.queue = nil
+		r.queue, r.bytes = nil, 0
 		r.mu.Unlock()
 		sent := 0
 		for _, o := range batch {
@@ -125,12 +145,14 @@ func (s *Service) republishLoop() {
 			sent++
 		}
 		r.mu.Lock()
+		for _, o := range batch[sent:] {
+			r.bytes += len(o.payload)
+		}
 		r.queue = append(batch[sent:len(batch):len(batch)], r.queue...)
-		if over := len(r.queue) - maxRepublish; over > 0 {
-			// hold kept to the bound while this round had the batch
-			// out; together they may pass it: the oldest go.
-			s.log.Warn("events dropped from the republish queue", "count", over)
-			r.queue = r.queue[over:]
+		// hold kept to the bounds while this round had the batch out;
+		// together they may pass them: the oldest go.
+		if n := r.trim(0); n > 0 {
+			s.log.Warn("events dropped from the republish queue", "count", n)
 		}
 		if len(r.queue) == 0 {
 			r.running = false

@@ -3,7 +3,9 @@ package chat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -76,6 +78,52 @@ func TestRepublishQueueStaysBounded(t *testing.T) {
 	for i, p := range b.published {
 		if p != "new" {
 			t.Fatalf("published[%d] = %q: the oldest should have gone first", i, p)
+		}
+	}
+}
+
+// The republish queue keeps to its bound in bytes too: payloads of 64 KiB
+// (a message and its quote can be that large) held through an outage add
+// up to at most maxRepublishBytes, the newest kept (before, ten thousand
+// of them could be held, 640 MiB).
+func TestRepublishQueueStaysBoundedInBytes(t *testing.T) {
+	b := &stuckBroker{entered: make(chan struct{}), release: make(chan struct{})}
+	s := &Service{broker: b, log: slog.New(slog.DiscardHandler)}
+	ctx := context.Background()
+	s.hold(ctx, outgoing{topic: "t", payload: []byte("first")})
+	<-b.entered // the loop has the queue out, publishing the first
+	const size, n = 64 << 10, 2 * maxRepublishBytes / (64 << 10)
+	for i := range n {
+		p := make([]byte, size)
+		copy(p, fmt.Sprint(i, ":"))
+		s.hold(ctx, outgoing{topic: "t", payload: p})
+	}
+	close(b.release) // that publish fails: the round puts its batch back
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s.republish.mu.Lock()
+		running := s.republish.running
+		s.republish.mu.Unlock()
+		if !running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the republish loop did not finish")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	total := 0
+	for _, p := range b.published {
+		total += len(p)
+	}
+	if total > maxRepublishBytes || len(b.published) < maxRepublishBytes/size-1 {
+		t.Fatalf("published %d payloads, %d bytes, again after the outage; want at most %d bytes, about all of them", len(b.published), total, maxRepublishBytes)
+	}
+	for i, p := range b.published {
+		if want := fmt.Sprint(n-len(b.published)+i, ":"); !strings.HasPrefix(p, want) {
+			t.Fatalf("published[%d] = %.10q…, want %q…: the oldest should have gone first", i, p, want)
 		}
 	}
 }

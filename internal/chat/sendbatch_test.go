@@ -31,16 +31,9 @@ import (
 // ids and unread totals, as stored (so does SQLite's, read in the
 // transaction).
 func TestConcurrentSendsShareATransaction(t *testing.T) {
-	cases := []string{}
-	for _, b := range dbtest.Backends() {
-		cases = append(cases, b)
-		if b == "mysql" {
-			cases = append(cases, "mysql-scripts")
-		}
-	}
-	for _, name := range cases {
-		t.Run(name, func(t *testing.T) {
-			backend, scripts := strings.TrimSuffix(name, "-scripts"), strings.HasSuffix(name, "-scripts")
+	for _, path := range sendPaths() {
+		t.Run(path.name, func(t *testing.T) {
+			backend, scripts := path.backend, path.scripts
 			ctx := context.Background()
 			var txs, noteInserts, roundTrips atomic.Int64
 			db := dbtest.Open(t, backend, database.WithStatementCounter(&roundTrips), database.WithDriver(func(d dialect.Driver) dialect.Driver {
@@ -58,7 +51,7 @@ func TestConcurrentSendsShareATransaction(t *testing.T) {
 				published []int
 				told      = map[int][]recipientNote{} // by message, when the event knew
 			)
-			opts := []Option{WithDialect(db.Dialect), WithPublisher(PublisherFunc(func(_ context.Context, e Event) {
+			s, users := sendService(t, db, scripts, 3, func(_ context.Context, e Event) {
 				if e.Kind == EventMessageCreated && e.Message.Kind == message.KindTEXT {
 					mu.Lock()
 					published = append(published, e.Message.ID)
@@ -67,19 +60,7 @@ func TestConcurrentSendsShareATransaction(t *testing.T) {
 					}
 					mu.Unlock()
 				}
-			}))}
-			if scripts {
-				opts = append(opts, WithScripts(db.Scripts))
-			}
-			s := NewService(db.Client, nil, opts...)
-			var users []viewer.Viewer
-			for i := range 3 {
-				u, err := db.Client.User.Create().SetNickname(fmt.Sprint("u", i)).Save(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				users = append(users, viewer.Viewer{UserID: u.ID})
-			}
+			})
 			name := "busy"
 			r, err := s.CreateRoom(ctx, users[0], CreateRoomInput{MemberIDs: []int{users[1].UserID, users[2].UserID}, Name: &name})
 			if err != nil {
@@ -247,23 +228,16 @@ func TestConcurrentSendsShareATransaction(t *testing.T) {
 // notification ids and unread totals as stored (SQLite, MariaDB's
 // scripts).
 func TestQueuedSendRefusedUnderTheLockFailsAlone(t *testing.T) {
-	cases := []string{}
-	for _, b := range dbtest.Backends() {
-		cases = append(cases, b)
-		if b == "mysql" {
-			cases = append(cases, "mysql-scripts")
-		}
-	}
-	for _, name := range cases {
-		t.Run(name, func(t *testing.T) {
-			backend, scripts := strings.TrimSuffix(name, "-scripts"), strings.HasSuffix(name, "-scripts")
+	for _, path := range sendPaths() {
+		t.Run(path.name, func(t *testing.T) {
+			backend, scripts := path.backend, path.scripts
 			ctx := context.Background()
 			db := dbtest.Open(t, backend)
 			var (
 				mu   sync.Mutex
 				told = map[int][]recipientNote{}
 			)
-			opts := []Option{WithDialect(db.Dialect), WithPublisher(PublisherFunc(func(_ context.Context, e Event) {
+			s, users := sendService(t, db, scripts, 4, func(_ context.Context, e Event) {
 				if e.Kind == EventMessageCreated && e.Message.Kind == message.KindTEXT {
 					mu.Lock()
 					if _, ok := told[e.Message.ID]; ok {
@@ -275,19 +249,7 @@ func TestQueuedSendRefusedUnderTheLockFailsAlone(t *testing.T) {
 					}
 					mu.Unlock()
 				}
-			}))}
-			if scripts {
-				opts = append(opts, WithScripts(db.Scripts))
-			}
-			s := NewService(db.Client, nil, opts...)
-			var users []viewer.Viewer
-			for i := range 4 {
-				u, err := db.Client.User.Create().SetNickname(fmt.Sprint("u", i)).Save(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				users = append(users, viewer.Viewer{UserID: u.ID})
-			}
+			})
 			name := "group"
 			r, err := s.CreateRoom(ctx, users[0], CreateRoomInput{MemberIDs: []int{users[1].UserID, users[2].UserID, users[3].UserID}, Name: &name})
 			if err != nil {
@@ -411,6 +373,181 @@ func TestQueuedSendRefusedUnderTheLockFailsAlone(t *testing.T) {
 						t.Fatalf("user %d was told %d unread, has %d", rn.userID, rn.total, total)
 					}
 				}
+			}
+		})
+	}
+}
+
+// sendPath is one way a batch of sends is stored: on a backend, and on
+// MariaDB with or without scripts (sendscript.go).
+type sendPath struct {
+	name, backend string
+	scripts       bool
+}
+
+func sendPaths() []sendPath {
+	var out []sendPath
+	for _, b := range dbtest.Backends() {
+		out = append(out, sendPath{b, b, false})
+		if b == "mysql" {
+			out = append(out, sendPath{b + "-scripts", b, true})
+		}
+	}
+	return out
+}
+
+// sendService is a Service over db, with scripts when asked, whose
+// published events go to pub; and n users, u0 to u<n-1>.
+func sendService(t *testing.T, db *database.DB, scripts bool, n int, pub PublisherFunc) (*Service, []viewer.Viewer) {
+	t.Helper()
+	opts := []Option{WithDialect(db.Dialect), WithPublisher(pub)}
+	if scripts {
+		opts = append(opts, WithScripts(db.Scripts))
+	}
+	s := NewService(db.Client, nil, opts...)
+	var users []viewer.Viewer
+	for i := range n {
+		u, err := db.Client.User.Create().SetNickname(fmt.Sprint("u", i)).Save(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, viewer.Viewer{UserID: u.ID})
+	}
+	return s, users
+}
+
+// When the context of the send that leads a batch ends (its client went
+// away) the batch rolls back and its sends go again one by one: the
+// leader's fails, each other one is stored once and published once, and
+// its clientId still answers with that same message. Without scripts the
+// leader's context ends in the middle of the shared transaction (at the
+// INSERT of the second message), with them before the batch starts.
+func TestBatchWhoseLeaderIsCancelledStoresTheOthersOnce(t *testing.T) {
+	for _, path := range sendPaths() {
+		t.Run(path.name, func(t *testing.T) {
+			backend, scripts := path.backend, path.scripts
+			ctx := context.Background()
+			leaderCtx, cancelLeader := context.WithCancel(ctx)
+			defer cancelLeader()
+			var (
+				armed   atomic.Bool
+				inserts atomic.Int64
+			)
+			db := dbtest.Open(t, backend, database.WithDriver(func(d dialect.Driver) dialect.Driver {
+				return dialect.DebugWithContext(d, func(_ context.Context, v ...any) {
+					if armed.Load() && len(v) == 1 && strings.Contains(fmt.Sprint(v[0]), "INSERT INTO messages") && inserts.Add(1) == 2 {
+						cancelLeader()
+					}
+				})
+			}))
+			var (
+				mu        sync.Mutex
+				published []int
+			)
+			s, users := sendService(t, db, scripts, 3, func(_ context.Context, e Event) {
+				if e.Kind == EventMessageCreated && e.Message.Kind == message.KindTEXT {
+					mu.Lock()
+					published = append(published, e.Message.ID)
+					mu.Unlock()
+				}
+			})
+			name := "batch"
+			r, err := s.CreateRoom(ctx, users[0], CreateRoomInput{MemberIDs: []int{users[1].UserID, users[2].UserID}, Name: &name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range users {
+				s.senders.remember(r.ID, u.UserID, s.now())
+			}
+			release, err := s.turns.take(ctx, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Send 0 leads; 1 to 4 from the others, all but 4 with a
+			// clientId.
+			const n = 5
+			ins := make([]SendMessageInput, n)
+			for i := range n {
+				ins[i] = SendMessageInput{RoomID: r.ID, Body: fmt.Sprint("m", i)}
+				if i < 4 {
+					id := fmt.Sprint("client-", i)
+					ins[i].ClientID = &id
+				}
+			}
+			out := make([]*ent.Message, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				sctx := ctx
+				if i == 0 {
+					sctx = leaderCtx
+				}
+				wg.Go(func() { out[i], errs[i] = s.SendMessage(sctx, users[i%len(users)], ins[i]) })
+			}
+			var batch []*pendingSend
+			for len(batch) < n { // until every send waits in the queue, then take them as a leader would
+				s.turns.mu.Lock()
+				if q := s.turns.rooms[r.ID].queue; len(q) == n {
+					batch = append(batch, q...)
+					s.turns.rooms[r.ID].queue = nil
+				}
+				s.turns.mu.Unlock()
+				runtime.Gosched()
+			}
+			leader := slices.IndexFunc(batch, func(p *pendingSend) bool { return p.ctx == leaderCtx })
+			batch[0], batch[leader] = batch[leader], batch[0]
+			if scripts {
+				cancelLeader()
+			}
+			armed.Store(true)
+			s.storeBatch(batch[0].ctx, batch)
+			release()
+			wg.Wait()
+			if !scripts && inserts.Load() < 2 {
+				t.Fatal("the leader's context did not end in the middle of the batch")
+			}
+
+			if !errors.Is(errs[0], context.Canceled) {
+				t.Fatalf("the leader's send: %+v, %v; want context.Canceled", out[0], errs[0])
+			}
+			for i := 1; i < n; i++ {
+				if errs[i] != nil || out[i].Body != ins[i].Body {
+					t.Fatalf("send %d: %+v, %v", i, out[i], errs[i])
+				}
+			}
+			stored, err := db.Client.Message.Query().Where(message.RoomID(r.ID), message.KindNEQ(message.KindSYSTEM)).Order(message.BySeq()).All(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(stored) != n-1 {
+				t.Fatalf("%d messages stored, want %d", len(stored), n-1)
+			}
+			var ids []int
+			for i, m := range stored {
+				if m.Seq != int64(i+1) {
+					t.Fatalf("message %d has seq %d", i, m.Seq)
+				}
+				ids = append(ids, m.ID)
+			}
+			mu.Lock()
+			slices.Sort(published)
+			if !slices.Equal(published, ids) {
+				t.Fatalf("published %v, want each of %v once", published, ids)
+			}
+			mu.Unlock()
+			// The clientIds answer with the messages stored; the leader's
+			// goes through now.
+			for i := range 4 {
+				m, err := s.SendMessage(ctx, users[i%len(users)], ins[i])
+				if err != nil {
+					t.Fatalf("send %d again: %v", i, err)
+				}
+				if i > 0 && m.ID != out[i].ID {
+					t.Fatalf("send %d again got message %d, want %d", i, m.ID, out[i].ID)
+				}
+			}
+			if n, err := db.Client.Message.Query().Where(message.RoomID(r.ID), message.KindNEQ(message.KindSYSTEM)).Count(ctx); err != nil || n != 5 {
+				t.Fatalf("%d messages stored (%v), want 5", n, err)
 			}
 		})
 	}

@@ -357,6 +357,32 @@ func TestLeaveEndsStreamWhenItsEventIsLost(t *testing.T) {
 	}
 }
 
+// When the publish of a removal's "left" event fails, the removed member
+// still hears ROOM_REMOVED: it used to be neither published nor held, as
+// publishing gave up at the room's event.
+func TestRemovedMemberIsToldWhenTheLeftEventIsLost(t *testing.T) {
+	for _, backend := range dbtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			broker := pubsub.NewMemory()
+			t.Cleanup(func() { broker.Close() })
+			lossy := lossyBroker{broker, func(e roomEvent) bool { return e.Type == "left" }}
+			e := newEnv(t, backend, envOption{chat: []chat.Option{chat.WithBroker(lossy)}})
+			a, c := e.signUp(t, "owner"), e.signUp(t, "removed")
+			ca := e.client(a)
+			g, _ := ca.wsOpenRoom(t, "removals", c.ID)
+			wsC := e.wsConnect(t, protoTransportWS, c)
+			prober := wsNotificationsLive(t, e, wsC, c, "n")
+			var out struct{ RemoveRoomMember roleData }
+			ca.do(t, removeOp, map[string]any{"r": g.ID, "u": c.ID}).Decode(t, &out)
+			n := wsNextNotification(t, wsC, "n", prober)
+			if n.Kind != "ROOM_REMOVED" || n.Room == nil || n.Room.ID != g.ID {
+				t.Fatalf("removed member's notification %+v, want ROOM_REMOVED of room %s", n, g.ID)
+			}
+		})
+	}
+}
+
 // Two deployments on one Redis, each over its own fresh database (the same
 // user and room ids) with the namespace chatty derives by default, see
 // nothing of each other: a message in one does not reach the other's

@@ -2,20 +2,16 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"runtime"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/chatty/chatty/internal/chat"
@@ -234,24 +230,7 @@ func TestS3UploadMemoryIsBounded(t *testing.T) {
 // (200), which a client asking for ranges must accept. Counted at a
 // proxy in front of the S3 server.
 func TestS3ManyRangesReadTheObjectOnce(t *testing.T) {
-	bucket := s3test.New(t)
-	target, _ := url.Parse("http://" + bucket.Config.Endpoint)
-	var counting atomic.Bool
-	var gets atomic.Int64
-	rp := httputil.NewSingleHostReverseProxy(target)
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if counting.Load() && r.Method == http.MethodGet {
-			gets.Add(1)
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(proxy.Close)
-	cfg := bucket.Config
-	cfg.Endpoint, cfg.Secure = strings.TrimPrefix(proxy.URL, "http://"), false
-	store, err := upload.NewS3(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, reqs := s3test.New(t).CountedStorage(t)
 	e := newEnvOn(t, dbtest.Open(t, "sqlite"), envOption{chat: []chat.Option{chat.WithUploads(upload.NewService(store, upload.Limits{}))}})
 	a, b := e.signUp(t, "범위"), e.signUp(t, "friend")
 	ca := e.client(a)
@@ -264,14 +243,19 @@ func TestS3ManyRangesReadTheObjectOnce(t *testing.T) {
 	for i := range ranges {
 		ranges[i] = fmt.Sprintf("%d-%d", i*100, i*100)
 	}
-	counting.Store(true)
+	reqs.Take()
 	resp, body := e.fetchRange(t, sent.SendFile.Attachment.URL, "bytes="+strings.Join(ranges, ","))
-	counting.Store(false)
+	gets := 0
+	for _, r := range reqs.Take() {
+		if strings.HasPrefix(r, http.MethodGet+" ") {
+			gets++
+		}
+	}
 	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, doc) {
 		t.Fatalf("200 ranges: %d, %d bytes; want 200 and the whole file", resp.StatusCode, len(body))
 	}
-	if n := gets.Load(); n > 1 {
-		t.Fatalf("200 ranges cost %d GETs of the object, want 1", n)
+	if gets > 1 {
+		t.Fatalf("200 ranges cost %d GETs of the object, want 1", gets)
 	}
 
 	// A few ranges are still answered as ranges.

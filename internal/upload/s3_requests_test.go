@@ -5,14 +5,9 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/chatty/chatty/internal/upload"
 	"github.com/chatty/chatty/internal/upload/s3test"
 )
 
@@ -20,31 +15,10 @@ import (
 // as a multipart upload (start, part, complete); a stream of unknown
 // length still goes up in parts. Both read back whole.
 func TestS3PutRequests(t *testing.T) {
-	bucket := s3test.New(t)
-	target, _ := url.Parse("http://" + bucket.Config.Endpoint)
-	var mu sync.Mutex
-	var seen []string
-	rp := httputil.NewSingleHostReverseProxy(target)
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			mu.Lock()
-			seen = append(seen, r.Method+" "+r.URL.RawQuery)
-			mu.Unlock()
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(proxy.Close)
-	cfg := bucket.Config
-	cfg.Endpoint, cfg.Secure = strings.TrimPrefix(proxy.URL, "http://"), false
-	store, err := upload.NewS3(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, reqs := s3test.New(t).CountedStorage(t)
 	writes := func(key string, r io.Reader, want []byte) []string {
 		t.Helper()
-		mu.Lock()
-		seen = nil
-		mu.Unlock()
+		reqs.Take()
 		if err := store.Put(context.Background(), key, r); err != nil {
 			t.Fatalf("put %s: %v", key, err)
 		}
@@ -57,9 +31,13 @@ func TestS3PutRequests(t *testing.T) {
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%s read back %d bytes (%v), want %d", key, len(got), err, len(want))
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), seen...)
+		var writes []string
+		for _, r := range reqs.Take() {
+			if !strings.HasPrefix(r, http.MethodGet+" ") && !strings.HasPrefix(r, http.MethodHead+" ") {
+				writes = append(writes, r)
+			}
+		}
+		return writes
 	}
 	thumb := bytes.Repeat([]byte("썸네일"), 700)
 	if w := writes("thumbs/1", bytes.NewReader(thumb), thumb); len(w) != 1 || w[0] != "PUT " {

@@ -7,10 +7,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -83,6 +87,49 @@ func (b *Bucket) Storage(t testing.TB) *upload.S3 {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// Requests records the requests a storage made to the S3 server (see
+// CountedStorage), each as its method, a space and its raw query
+// ("PUT ", "POST uploads=").
+type Requests struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+// Take returns the requests recorded since the last Take, and forgets them.
+func (r *Requests) Take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := r.seen
+	r.seen = nil
+	return seen
+}
+
+// CountedStorage connects a new S3 storage to the bucket through a proxy
+// in front of the S3 server that records every request the storage makes.
+func (b *Bucket) CountedStorage(t testing.TB) (*upload.S3, *Requests) {
+	t.Helper()
+	target, err := url.Parse("http://" + b.Config.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := &Requests{}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqs.mu.Lock()
+		reqs.seen = append(reqs.seen, r.Method+" "+r.URL.RawQuery)
+		reqs.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	cfg := b.Config
+	cfg.Endpoint, cfg.Secure = strings.TrimPrefix(proxy.URL, "http://"), false
+	s, err := upload.NewS3(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, reqs
 }
 
 // Keys lists every object in the bucket, sorted, asking the server.
