@@ -200,18 +200,17 @@ func (r *roomResolver) Messages(ctx context.Context, obj *ent.Room, first *int, 
 	if err != nil {
 		return nil, err
 	}
-	q, err := r.Chat.Messages(ctx, v, obj.ID)
-	if err != nil {
-		return nil, err
-	}
 	if first, last, err = messagePage(first, after, last, before); err != nil {
 		return nil, err
 	}
-	conn, err := q.Paginate(ctx, after, first, before, last, ent.WithMessageOrder(&ent.MessageOrder{
-		Field: ent.MessageOrderFieldSeq, Direction: entgql.OrderDirectionAsc,
-	}))
+	conn, err := pageMessages(ctx, r.Chat.Messages(v, obj.ID), after, first, before, last)
 	if err != nil {
 		return nil, err
+	}
+	if len(conn.Edges) == 0 { // the query answers an outsider nothing: say why
+		if err := r.Chat.CheckMember(ctx, v, obj.ID); err != nil {
+			return nil, err
+		}
 	}
 	return conn, prefetchMessages(ctx, conn)
 }

@@ -47,17 +47,23 @@ func newBatch[V any](fetch func(ctx context.Context, ids []int) (map[int]V, erro
 // that follow load from memory. Unlike LoadAll it does not depend on the
 // loader's wait window: a slow goroutine can't split the batch in two.
 func (b batch[V]) prime(ctx context.Context, ids []int) error {
+	_, err := b.primed(ctx, ids)
+	return err
+}
+
+// primed is prime that also returns what it read.
+func (b batch[V]) primed(ctx context.Context, ids []int) (map[int]V, error) {
 	if len(ids) == 0 {
-		return nil
+		return nil, nil
 	}
 	m, err := b.fetch(ctx, ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, id := range ids {
 		b.Prime(id, m[id])
 	}
-	return nil
+	return m, nil
 }
 
 type loadersKey struct{}

@@ -3,19 +3,137 @@ package graph
 import (
 	"context"
 
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent/dialect/sql"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"github.com/chatty/chatty/ent"
+	"github.com/chatty/chatty/ent/message"
 )
+
+// seqOrder is the order of a room's messages: by seq, oldest first.
+var seqOrder = &ent.MessageOrder{Field: ent.MessageOrderFieldSeq, Direction: entgql.OrderDirectionAsc}
+
+// pageMessages reads one page of q, a room's messages, in seq order, as
+// ent's Paginate with seqOrder does and with the same answer, for less:
+//
+//   - no COUNT of the whole connection unless totalCount is selected:
+//     Paginate counts whenever pageInfo is selected, then takes
+//     hasPreviousPage and hasNextPage from the extra row it reads anyway;
+//   - ordered by seq alone (unique in a room; Paginate adds id): ordered
+//     by seq and id, MariaDB sorts every message of the room for each
+//     page, where by seq it reads the page from the (room_id, seq) index;
+//     and a cursor bounds seq on its own as well as in the (seq, id)
+//     comparison, a range an index can use.
+func pageMessages(ctx context.Context, q *ent.MessageQuery, after *ent.Cursor, first *int, before *ent.Cursor, last *int) (*ent.MessageConnection, error) {
+	sel := connectionFields(ctx)
+	if sel["totalCount"] || !sel["edges"] || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return q.Paginate(ctx, after, first, before, last, ent.WithMessageOrder(seqOrder))
+	}
+	n, backwards := 0, last != nil
+	if backwards {
+		n = *last
+	} else if first != nil {
+		n = *first
+	}
+	direction := entgql.OrderDirectionAsc
+	if backwards {
+		direction = entgql.OrderDirectionDesc
+	}
+	for _, p := range entgql.CursorsPredicate(after, before, message.FieldID, message.FieldSeq, direction) {
+		q.Where(p)
+	}
+	for _, c := range []*ent.Cursor{after, before} {
+		if c == nil || c.Value == nil {
+			continue
+		}
+		if backwards {
+			q.Where(sql.FieldLTE(message.FieldSeq, c.Value))
+		} else {
+			q.Where(sql.FieldGTE(message.FieldSeq, c.Value))
+		}
+	}
+	order := sql.OrderAsc()
+	if backwards {
+		order = sql.OrderDesc()
+	}
+	q.Order(message.BySeq(order))
+	if n > 0 {
+		q.Limit(n + 1)
+	}
+	nodes, err := q.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn := &ent.MessageConnection{Edges: []*ent.MessageEdge{}}
+	conn.PageInfo.HasNextPage = before != nil
+	conn.PageInfo.HasPreviousPage = after != nil
+	if n > 0 && len(nodes) == n+1 {
+		nodes = nodes[:n]
+		if backwards {
+			conn.PageInfo.HasPreviousPage = true
+		} else {
+			conn.PageInfo.HasNextPage = true
+		}
+	}
+	conn.Edges = make([]*ent.MessageEdge, len(nodes))
+	for i, m := range nodes {
+		if backwards {
+			i = len(nodes) - 1 - i
+		}
+		conn.Edges[i] = &ent.MessageEdge{Node: m, Cursor: ent.Cursor{ID: m.ID, Value: m.Seq}}
+	}
+	if l := len(conn.Edges); l > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[l-1].Cursor
+	}
+	conn.TotalCount = len(nodes)
+	return conn, nil
+}
+
+// connectionFields names the fields the operation selects on the
+// connection being resolved, fragments included.
+func connectionFields(ctx context.Context) map[string]bool {
+	oc, fc := graphql.GetOperationContext(ctx), graphql.GetFieldContext(ctx)
+	out := map[string]bool{}
+	if oc == nil || fc == nil {
+		return map[string]bool{"edges": true, "pageInfo": true, "totalCount": true}
+	}
+	for _, f := range graphql.CollectFields(oc, fc.Field.Selections, nil) {
+		out[f.Name] = true
+	}
+	return out
+}
 
 // prefetchMessages loads, in one query each, what the operation asks of
 // the messages of a page beyond their own columns (the messages they
-// answer, their reactions) and primes the loaders with it, so a page costs
-// the same statements whatever its size.
+// answer, the senders and attachments of both, their reactions) and
+// primes the loaders with it, so a page costs the same statements
+// whatever its size, and no loader waits for its batch to fill.
 func prefetchMessages(ctx context.Context, conn *ent.MessageConnection) error {
 	if conn == nil || len(conn.Edges) == 0 {
 		return nil
 	}
-	fields := nodeFields(ctx)
+	oc := graphql.GetOperationContext(ctx)
+	node := nodeSelection(ctx)
+	fields := names(oc, node)
 	l := loadersOf(ctx)
+	var users, atts []int
+	seenUser, seenAtt := map[int]bool{}, map[int]bool{}
+	add := func(m *ent.Message, sender, attachment bool) {
+		if id := m.SenderID; sender && id != nil && !seenUser[*id] {
+			seenUser[*id] = true
+			users = append(users, *id)
+		}
+		if id := m.AttachmentID; attachment && id != nil && !seenAtt[*id] {
+			seenAtt[*id] = true
+			atts = append(atts, *id)
+		}
+	}
+	for _, e := range conn.Edges {
+		add(e.Node, fields["sender"], fields["attachment"])
+	}
 	if fields["replyTo"] {
 		var targets []int
 		seen := map[int]bool{}
@@ -25,9 +143,28 @@ func prefetchMessages(ctx context.Context, conn *ent.MessageConnection) error {
 				targets = append(targets, *id)
 			}
 		}
-		if err := l.repliedTo.prime(ctx, targets); err != nil {
+		replied, err := l.repliedTo.primed(ctx, targets)
+		if err != nil {
 			return err
 		}
+		var sub ast.SelectionSet
+		for _, f := range graphql.CollectFields(oc, node, nil) {
+			if f.Name == "replyTo" {
+				sub = append(sub, f.Selections...)
+			}
+		}
+		quoted := names(oc, sub)
+		for _, id := range targets {
+			if m := replied[id]; m != nil {
+				add(m, quoted["sender"], quoted["attachment"])
+			}
+		}
+	}
+	if err := l.users.prime(ctx, users); err != nil {
+		return err
+	}
+	if err := l.attachments.prime(ctx, atts); err != nil {
+		return err
 	}
 	if fields["reactions"] {
 		ids := make([]int, len(conn.Edges))
@@ -39,4 +176,32 @@ func prefetchMessages(ctx context.Context, conn *ent.MessageConnection) error {
 		}
 	}
 	return nil
+}
+
+// nodeSelection is what the operation selects on the nodes of the
+// connection being resolved (under edges { node { … } }).
+func nodeSelection(ctx context.Context) ast.SelectionSet {
+	oc, fc := graphql.GetOperationContext(ctx), graphql.GetFieldContext(ctx)
+	if oc == nil || fc == nil {
+		return nil
+	}
+	var out ast.SelectionSet
+	for _, edges := range collect(oc, fc.Field.Selections, "edges") {
+		for _, node := range collect(oc, edges.Selections, "node") {
+			out = append(out, node.Selections...)
+		}
+	}
+	return out
+}
+
+// names names the fields of set, fragments included.
+func names(oc *graphql.OperationContext, set ast.SelectionSet) map[string]bool {
+	out := map[string]bool{}
+	if oc == nil {
+		return out
+	}
+	for _, f := range graphql.CollectFields(oc, set, nil) {
+		out[f.Name] = true
+	}
+	return out
 }

@@ -8,8 +8,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/chatty/chatty/ent"
+	"github.com/chatty/chatty/ent/membership"
 	"github.com/chatty/chatty/ent/message"
+	"github.com/chatty/chatty/ent/predicate"
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/viewer"
 )
@@ -212,14 +216,41 @@ func (s *Service) byClientID(ctx context.Context, c *ent.Client, roomID, sender 
 	return m, nil
 }
 
-// Messages is the query of the messages of a room the viewer is in that
-// the viewer may read (those after they joined); the caller pages it.
-func (s *Service) Messages(ctx context.Context, v viewer.Viewer, roomID int) (*ent.MessageQuery, error) {
-	m, err := currentMember(ctx, s.db, roomID, v.UserID)
-	if err != nil {
-		return nil, err
+// Messages is the query of the messages of room roomID that the viewer
+// may read: those after they joined, while they are a member; the caller
+// pages it. It reads nothing itself: the membership is a condition of
+// the query (a subquery on memberships), so a page costs one statement
+// and is empty for someone who is not a member, also one who left while
+// it was read. When a page comes back empty, CheckMember tells whether
+// the viewer may read the room at all.
+func (s *Service) Messages(v viewer.Viewer, roomID int) *ent.MessageQuery {
+	return s.db.Message.Query().Where(message.RoomID(roomID), readableIn(roomID, v.UserID))
+}
+
+// readableIn is readableBy for the messages of one room: "seq is past
+// the one userID joined room roomID at, and userID is still a member".
+// The subquery does not depend on the message: the database reads it
+// once, not once per message. With no current membership it is NULL,
+// and seq > NULL holds for no message.
+func readableIn(roomID, userID int) predicate.Message {
+	return func(s *sql.Selector) {
+		t := sql.Table(membership.Table)
+		joined := sql.Select(t.C(membership.FieldJoinedSeq)).From(t).Where(sql.And(
+			sql.EQ(t.C(membership.FieldRoomID), roomID),
+			sql.EQ(t.C(membership.FieldUserID), userID),
+			sql.IsNull(t.C(membership.FieldLeftAt)),
+		))
+		s.Where(sql.P(func(b *sql.Builder) {
+			b.Ident(s.C(message.FieldSeq)).WriteOp(sql.OpGT).Wrap(func(b *sql.Builder) { b.Join(joined) })
+		}))
 	}
-	return s.db.Message.Query().Where(message.RoomID(roomID), message.SeqGT(m.JoinedSeq)), nil
+}
+
+// CheckMember returns ErrRoomNotFound unless the viewer is a member of
+// room roomID.
+func (s *Service) CheckMember(ctx context.Context, v viewer.Viewer, roomID int) error {
+	_, err := currentMember(ctx, s.db, roomID, v.UserID)
+	return err
 }
 
 // MarkRoomRead moves the viewer's read marker in a room to messageID, or

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -163,6 +164,97 @@ func TestSendMessageStatements(t *testing.T) {
 		}
 		if n, id := send("plain 0", "c-0"); n > want || id != firstID {
 			t.Errorf("a repeated clientId costs %d statements (want at most %d) and gives message %s (want the first, %s)", n, want, id, firstID)
+		}
+	})
+}
+
+// A page of history (50 messages with their sender, read backwards, as
+// the web app and cmd/chatbench read it) costs three statements whatever
+// the page: the room (with the viewer's membership), the page (the
+// membership's joined seq a subquery of it) and the senders. It was five:
+// the membership read again, and a COUNT of the whole room for pageInfo.
+// The pages join up (consecutive seqs, no repeat) and end where the room
+// starts; totalCount is still answered; outsiders and leavers get nothing.
+func TestHistoryPageStatements(t *testing.T) {
+	forEachDBWith(t, func(t *testing.T, e *env, counter *statementCounter) {
+		a, b, outsider := e.signUp(t, "alice"), e.signUp(t, "bobby"), e.signUp(t, "outsider")
+		ca, cb := e.client(a), e.client(b)
+		r := ca.createRoom(t, ptr("history"), b.ID)
+		for i := range 120 {
+			c := ca
+			if i%3 == 0 {
+				c = cb
+			}
+			c.send(t, r.ID, fmt.Sprintf("line %d", i))
+		}
+		type page struct {
+			Room struct {
+				Messages struct {
+					TotalCount *int
+					Edges      []struct {
+						Node struct {
+							Seq    int64
+							Body   string
+							Sender struct{ Nickname string }
+						}
+					}
+					PageInfo struct {
+						HasPreviousPage bool
+						StartCursor     *string
+					}
+				}
+			}
+		}
+		var seqs []int64
+		var before any
+		for n := 0; ; n++ {
+			if n > 10 {
+				t.Fatal("the pages never reach the start of the room")
+			}
+			var p page
+			spent := counter.n.Load()
+			cb.do(t, historyPageOp, map[string]any{"id": r.ID, "before": before}).Decode(t, &p)
+			spent = counter.n.Load() - spent
+			m := p.Room.Messages
+			if spent != 3 {
+				t.Errorf("page %d (%d messages) cost %d statements, want 3", n, len(m.Edges), spent)
+			}
+			if len(m.Edges) != 50 && m.PageInfo.HasPreviousPage {
+				t.Fatalf("page %d has %d messages and more before it", n, len(m.Edges))
+			}
+			var these []int64
+			for _, ed := range m.Edges {
+				if s := ed.Node.Sender.Nickname; strings.HasPrefix(ed.Node.Body, "line ") && s != "alice" && s != "bobby" {
+					t.Fatalf("a message without its sender: %+v", ed.Node)
+				}
+				these = append(these, ed.Node.Seq)
+			}
+			seqs = append(these, seqs...)
+			if !m.PageInfo.HasPreviousPage {
+				break
+			}
+			before = *m.PageInfo.StartCursor
+		}
+		if len(seqs) < 120 {
+			t.Fatalf("the pages hold %d messages, want at least the 120 sent", len(seqs))
+		}
+		for i := range seqs {
+			if seqs[i] != seqs[0]+int64(i) {
+				t.Fatalf("seqs read backwards are not consecutive: %v", seqs)
+			}
+		}
+		var counted page
+		cb.do(t, `query($id: ID!) { room(id: $id) { messages(last: 10) { totalCount edges { node { seq } } } } }`,
+			map[string]any{"id": r.ID}).Decode(t, &counted)
+		if tc := counted.Room.Messages.TotalCount; tc == nil || *tc != len(seqs) || len(counted.Room.Messages.Edges) != 10 {
+			t.Fatalf("totalCount %v with %d edges, want %d with 10", tc, len(counted.Room.Messages.Edges), len(seqs))
+		}
+		if got := e.client(outsider).do(t, historyPageOp, map[string]any{"id": r.ID}); got.Code() != "NOT_FOUND" || strings.Contains(got.Raw, "line ") {
+			t.Fatalf("an outsider reading the history got %s", got.Raw)
+		}
+		cb.do(t, leaveRoomOp, map[string]any{"r": r.ID}).Decode(t, &struct{}{})
+		if got := cb.do(t, historyPageOp, map[string]any{"id": r.ID}); got.Code() != "NOT_FOUND" || strings.Contains(got.Raw, "line ") {
+			t.Fatalf("a member who left reading the history got %s", got.Raw)
 		}
 	})
 }
