@@ -57,8 +57,20 @@ var errOutcomeUnknown = errors.New("the send's commit may or may not have happen
 const scriptTimeout = 10 * time.Second
 
 // storeBatchScript stores the sends of batch (of one room) as storeBatch
-// does, with scripts; every one of them is finished.
+// does, with scripts, in one transaction with the batches of other rooms
+// that wait at the same time when it can (sendrooms.go); every one of
+// them is finished.
 func (s *Service) storeBatchScript(ctx context.Context, batch []*pendingSend) {
+	if s.storeWithOtherRooms(ctx, batch) {
+		return
+	}
+	s.storeRoomScript(ctx, batch)
+}
+
+// storeRoomScript stores the sends of batch (of one room) with scripts,
+// in one transaction of their own when it can, else each alone; every one
+// of them is finished.
+func (s *Service) storeRoomScript(ctx context.Context, batch []*pendingSend) {
 	if len(batch) > 1 {
 		msgs, err := s.sendScript(ctx, batch)
 		if err == nil {
@@ -94,60 +106,83 @@ func (s *Service) storeBatchScript(ctx context.Context, batch []*pendingSend) {
 	}
 }
 
-// sendScript stores the sends of batch in one transaction and publishes
-// their events after the commit.
+// sendScript stores the sends of batch (of one room) in one transaction
+// and publishes their events after the commit.
 func (s *Service) sendScript(ctx context.Context, batch []*pendingSend) ([]*ent.Message, error) {
-	roomID := batch[0].roomID
+	g := &roomSends{roomID: batch[0].roomID, batch: batch}
+	if err := s.sendRoomsScript(ctx, []*roomSends{g}); err != nil {
+		return nil, err
+	}
+	msgs := make([]*ent.Message, len(batch))
+	for i := range batch {
+		msgs[i] = g.sent[i].m
+	}
+	return msgs, nil
+}
+
+// roomSends is the sends of one room in a send transaction, and what the
+// first script read of them.
+type roomSends struct {
+	roomID  int
+	batch   []*pendingSend
+	sent    []sentMessage // by send, once stored
+	members []member
+}
+
+// sendRoomsScript stores the sends of groups (each of its own room, in
+// ascending room order: the order every transaction of several rooms
+// takes their locks in) in one transaction and publishes their events
+// after the commit, room by room. On success every group's sent holds
+// its messages.
+func (s *Service) sendRoomsScript(ctx context.Context, groups []*roomSends) error {
 	now := s.now()
 	c, err := s.scripts.Conn(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	sent, members, err := s.claimAndInsert(ctx, c, roomID, batch, now)
-	if err != nil {
+	if err := s.claimAndInsert(ctx, c, groups, now); err != nil {
 		var taken *clientIDTaken
-		if len(batch) == 1 && errors.As(err, &taken) {
+		if len(groups) == 1 && len(groups[0].batch) == 1 && errors.As(err, &taken) {
 			// Most likely the clientId was used before: the first
 			// message, in the round trip of the rollback.
-			p := batch[0]
-			taken.first, taken.looked, taken.err = rollbackAndFind(ctx, c, roomID, p.userID, *p.d.clientID, taken.err)
-			return nil, taken
+			p := groups[0].batch[0]
+			taken.first, taken.looked, taken.err = rollbackAndFind(ctx, c, p.roomID, p.userID, *p.d.clientID, taken.err)
+			return taken
 		}
 		c.Rollback()
-		return nil, err
+		return err
 	}
 	// The second round trip runs to its end: see scriptTimeout.
 	ctx2, cancel := context.WithTimeout(context.WithoutCancel(ctx), scriptTimeout)
 	defer cancel()
-	events, err := s.commitSent(ctx2, c, roomID, batch, sent, members)
+	events, err := s.commitSent(ctx2, c, groups)
 	if err != nil {
 		c.Discard() // what the transaction did rolls back, unless it committed
-		stored, cerr := committed(ctx, s.db, sent[0].m.ID)
+		roomID := groups[0].roomID
+		stored, cerr := committed(ctx, s.db, groups[0].sent[0].m.ID)
 		if cerr != nil {
-			return nil, fmt.Errorf("send to room %d: %w (%w; %w)", roomID, errOutcomeUnknown, err, cerr)
+			return fmt.Errorf("send to room %d: %w (%w; %w)", roomID, errOutcomeUnknown, err, cerr)
 		}
 		if !stored {
-			return nil, fmt.Errorf("send to room %d: %w", roomID, err)
+			return fmt.Errorf("send to room %d: %w", roomID, err)
 		}
 		// Committed, the totals unread: publishing reads the recipients
 		// as on the ent path.
 		s.log.WarnContext(ctx, "send committed, its recipients not read", "room_id", roomID, "err", err)
 		events = events[:0]
-		for i, p := range batch {
-			m, u, r := sent[i].m, sent[i].u, sent[i].r
-			events = append(events, Event{Kind: EventMessageCreated, RoomID: roomID, ActorID: p.userID, Message: m, Sender: u, Room: r, Left: p.d.left})
+		for _, g := range groups {
+			for i, p := range g.batch {
+				m, u, r := g.sent[i].m, g.sent[i].u, g.sent[i].r
+				events = append(events, Event{Kind: EventMessageCreated, RoomID: g.roomID, ActorID: p.userID, Message: m, Sender: u, Room: r, Left: p.d.left})
+			}
 		}
 	} else {
 		c.Release()
 	}
-	msgs := make([]*ent.Message, len(batch))
-	for i := range batch {
-		msgs[i] = sent[i].m
-	}
 	for _, e := range events {
 		s.pub.Publish(ctx, e)
 	}
-	return msgs, nil
+	return nil
 }
 
 // sentMessage is a message the first script stored.
@@ -165,94 +200,133 @@ type member struct {
 	blocking []int
 }
 
-// claimAndInsert is the first round trip: BEGIN, each send's seq and
-// message, the room's members. The transaction stays open on c; on an
-// error too (the caller rolls back).
-func (s *Service) claimAndInsert(ctx context.Context, c *database.ScriptConn, roomID int, batch []*pendingSend, now time.Time) ([]sentMessage, []member, error) {
+// claimAndInsert is the first round trip: BEGIN, then room by room each
+// send's seq and message and the room's members. It fills each group's
+// sent and members. The transaction stays open on c; on an error too
+// (the caller rolls back).
+func (s *Service) claimAndInsert(ctx context.Context, c *database.ScriptConn, groups []*roomSends, now time.Time) error {
 	var (
-		b       strings.Builder
-		args    []any
-		senders []any
+		b    strings.Builder
+		args []any
 	)
 	b.WriteString("START TRANSACTION;\n")
-	for _, p := range batch {
-		b.WriteString(claimSeqMySQL + ";\n" + insertSentGuardedSQL + ";\n")
-		args = append(args, p.userID, now, roomID)
-		args = append(args, insertSentGuardedArgs(roomID, p.d, now)...)
-		senders = append(senders, p.userID)
-	}
-	b.WriteString(`SELECT mb.user_id, b.blocked_id,
+	for _, g := range groups {
+		var senders []any
+		for _, p := range g.batch {
+			b.WriteString(claimSeqMySQL + ";\n" + insertSentGuardedSQL + ";\n")
+			args = append(args, p.userID, now, g.roomID)
+			args = append(args, insertSentGuardedArgs(g.roomID, p.d, now)...)
+			senders = append(senders, p.userID)
+		}
+		b.WriteString(`SELECT mb.user_id, b.blocked_id,
   u.nickname, u.bio, u.avatar_id, u.last_seen_at, u.created_at, u.deleted_at,
   r.kind, r.name, r.direct_key, r.owner_id, r.created_at
 FROM rooms r JOIN memberships mb ON mb.room_id = r.id AND mb.left_at IS NULL
 JOIN users u ON u.id = mb.user_id
 LEFT JOIN blocks b ON b.blocker_id = mb.user_id AND b.blocked_id IN (` + placeholders(len(senders)) + `)
 WHERE r.id = ?
-ORDER BY mb.user_id`)
-	args = append(append(args, senders...), roomID)
+ORDER BY mb.user_id;
+`)
+		args = append(append(args, senders...), g.roomID)
+	}
+	script := strings.TrimSuffix(b.String(), ";\n")
 
-	fail := func(err error) ([]sentMessage, []member, error) {
-		for _, p := range batch {
-			if p.d.clientID != nil && database.IsDuplicate(err) {
-				return nil, nil, &clientIDTaken{err: fmt.Errorf("store message in room %d: %w", roomID, err)}
+	fail := func(err error) error {
+		for _, g := range groups {
+			for _, p := range g.batch {
+				if p.d.clientID != nil && database.IsDuplicate(err) {
+					return &clientIDTaken{err: fmt.Errorf("store message in room %d: %w", g.roomID, err)}
+				}
 			}
 		}
-		return nil, nil, fmt.Errorf("store messages in room %d: %w", roomID, err)
+		return fmt.Errorf("store messages in room %d: %w", groups[0].roomID, err)
 	}
-	rows, err := c.Query(ctx, b.String(), args...)
+	rows, err := c.Query(ctx, script, args...)
 	if err != nil {
 		return fail(err)
 	}
 	defer rows.Close()
-	sent := make([]sentMessage, len(batch))
-	for i, p := range batch {
-		if i > 0 && !rows.NextResultSet() {
-			return fail(orErr(rows.Err(), errors.New("a result is missing")))
+	first := true
+	next := func(what string) error { // the next result set
+		if first {
+			first = false
+			return nil
 		}
-		if !rows.Next() {
-			if err := rows.Err(); err != nil {
+		if !rows.NextResultSet() {
+			return orErr(rows.Err(), errors.New(what+" is missing"))
+		}
+		return nil
+	}
+	for _, g := range groups {
+		g.sent = make([]sentMessage, len(g.batch))
+		for i, p := range g.batch {
+			if err := next("a result"); err != nil {
 				return fail(err)
 			}
-			return nil, nil, errScriptRefused
+			if !rows.Next() {
+				if err := rows.Err(); err != nil {
+					return fail(err)
+				}
+				return errScriptRefused
+			}
+			m := newSentRow(g.roomID, p.d, now).m
+			var rev int64
+			if err := rows.Scan(&m.ID, &m.Seq, &rev); err != nil {
+				return fail(err)
+			}
+			m.Revision = &rev
+			g.sent[i].m = m
+			for rows.Next() { // one row; read to the end of the result
+			}
 		}
-		m := newSentRow(roomID, p.d, now).m
-		var rev int64
-		if err := rows.Scan(&m.ID, &m.Seq, &rev); err != nil {
+		if err := next("the members"); err != nil {
 			return fail(err)
 		}
-		m.Revision = &rev
-		sent[i].m = m
-		for rows.Next() { // one row; read to the end of the result
-		}
-	}
-	if !rows.NextResultSet() {
-		return fail(orErr(rows.Err(), errors.New("the members are missing")))
-	}
-	var (
-		members         []member
-		kind            string
-		name, directKey stdsql.NullString
-		owner           stdsql.NullInt64
-		roomCreated     anyTime
-	)
-	for rows.Next() {
 		var (
-			u                       = &ent.User{}
-			blocked, avatar         stdsql.NullInt64
-			bio                     stdsql.NullString
-			lastSeen, created, gone anyTime
+			members         []member
+			kind            string
+			name, directKey stdsql.NullString
+			owner           stdsql.NullInt64
+			roomCreated     anyTime
 		)
-		if err := rows.Scan(&u.ID, &blocked, &u.Nickname, &bio, &avatar, &lastSeen, &created, &gone,
-			&kind, &name, &directKey, &owner, &roomCreated); err != nil {
+		for rows.Next() {
+			var (
+				u                       = &ent.User{}
+				blocked, avatar         stdsql.NullInt64
+				bio                     stdsql.NullString
+				lastSeen, created, gone anyTime
+			)
+			if err := rows.Scan(&u.ID, &blocked, &u.Nickname, &bio, &avatar, &lastSeen, &created, &gone,
+				&kind, &name, &directKey, &owner, &roomCreated); err != nil {
+				return fail(err)
+			}
+			u.Bio, u.AvatarID, u.CreatedAt, u.LastSeenAt, u.DeletedAt = nullString(bio), nullInt(avatar), created.t, lastSeen.ptr(), gone.ptr()
+			if len(members) == 0 || members[len(members)-1].userID != u.ID {
+				members = append(members, member{userID: u.ID, user: u})
+			}
+			if blocked.Valid {
+				last := &members[len(members)-1]
+				last.blocking = append(last.blocking, int(blocked.Int64))
+			}
+		}
+		if err := rows.Err(); err != nil {
 			return fail(err)
 		}
-		u.Bio, u.AvatarID, u.CreatedAt, u.LastSeenAt, u.DeletedAt = nullString(bio), nullInt(avatar), created.t, lastSeen.ptr(), gone.ptr()
-		if len(members) == 0 || members[len(members)-1].userID != u.ID {
-			members = append(members, member{userID: u.ID, user: u})
-		}
-		if blocked.Valid {
-			last := &members[len(members)-1]
-			last.blocking = append(last.blocking, int(blocked.Int64))
+		g.members = members
+		// Each message's room as it left it, and its sender (a member:
+		// its seq was taken under the room's lock).
+		for i, p := range g.batch {
+			m := g.sent[i].m
+			g.sent[i].r = &ent.Room{ID: g.roomID, UpdatedAt: now, Kind: room.Kind(kind), LastSeq: m.Seq, Revision: *m.Revision,
+				CreatedAt: roomCreated.t, Name: nullString(name), DirectKey: nullString(directKey), OwnerID: nullInt(owner)}
+			for _, mb := range members {
+				if mb.userID == p.userID {
+					g.sent[i].u = mb.user
+				}
+			}
+			if g.sent[i].u == nil {
+				return fail(fmt.Errorf("sender %d is not among the members of room %d", p.userID, g.roomID))
+			}
 		}
 	}
 	if err := rows.Close(); err != nil {
@@ -261,52 +335,40 @@ ORDER BY mb.user_id`)
 	if err := rows.Err(); err != nil {
 		return fail(err)
 	}
-	// Each message's room as it left it, and its sender (a member: its
-	// seq was taken under the room's lock).
-	for i, p := range batch {
-		m := sent[i].m
-		sent[i].r = &ent.Room{ID: roomID, UpdatedAt: now, Kind: room.Kind(kind), LastSeq: m.Seq, Revision: *m.Revision,
-			CreatedAt: roomCreated.t, Name: nullString(name), DirectKey: nullString(directKey), OwnerID: nullInt(owner)}
-		for _, mb := range members {
-			if mb.userID == p.userID {
-				sent[i].u = mb.user
-			}
-		}
-		if sent[i].u == nil {
-			return fail(fmt.Errorf("sender %d is not among the members", p.userID))
-		}
-	}
-	return sent, members, nil
+	return nil
 }
 
 // commitSent is the second round trip: the grams, the notifications,
-// COMMIT, the recipients' totals. It returns the events to publish, in
-// the order of the batch.
-func (s *Service) commitSent(ctx context.Context, c *database.ScriptConn, roomID int, batch []*pendingSend, sent []sentMessage, members []member) ([]Event, error) {
+// COMMIT, the recipients' totals (each recipient once, whatever the rooms
+// and sends that told them). It returns the events to publish, room by
+// room in the order of groups, each room's in the order of its batch.
+func (s *Service) commitSent(ctx context.Context, c *database.ScriptConn, groups []*roomSends) ([]Event, error) {
 	var (
 		b     strings.Builder
 		notes []any // user, kind, room, message, actor, created_at; 6 a row
 		users []any // the recipients, once each
 		seen  = map[int]bool{}
 	)
-	for i, p := range batch {
-		m := sent[i].m
-		if m.Kind == message.KindSYSTEM {
-			continue
-		}
-		if q := search.InsertSQL("", roomID, m.ID, search.Grams(m.Body, p.d.filename), false); q != "" {
-			b.WriteString(q + ";\n")
-		}
-		// Who is told, as storeNotifications: the current members but
-		// the sender, less those who blocked the sender.
-		for _, mb := range members {
-			if mb.userID == p.userID || slices.Contains(mb.blocking, p.userID) {
+	for _, g := range groups {
+		for i, p := range g.batch {
+			m := g.sent[i].m
+			if m.Kind == message.KindSYSTEM {
 				continue
 			}
-			notes = append(notes, mb.userID, string(NotifyNewMessage), roomID, m.ID, p.userID, m.CreatedAt)
-			if !seen[mb.userID] {
-				seen[mb.userID] = true
-				users = append(users, mb.userID)
+			if q := search.InsertSQL("", g.roomID, m.ID, search.Grams(m.Body, p.d.filename), false); q != "" {
+				b.WriteString(q + ";\n")
+			}
+			// Who is told, as storeNotifications: the current members but
+			// the sender, less those who blocked the sender.
+			for _, mb := range g.members {
+				if mb.userID == p.userID || slices.Contains(mb.blocking, p.userID) {
+					continue
+				}
+				notes = append(notes, mb.userID, string(NotifyNewMessage), g.roomID, m.ID, p.userID, m.CreatedAt)
+				if !seen[mb.userID] {
+					seen[mb.userID] = true
+					users = append(users, mb.userID)
+				}
 			}
 		}
 	}
@@ -368,17 +430,19 @@ GROUP BY m.user_id`)
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	events := make([]Event, len(batch))
-	for i, p := range batch {
-		rs := stored[sent[i].m.ID]
-		for j := range rs {
-			rs[j].total = totals[rs[j].userID]
-		}
-		slices.SortFunc(rs, func(a, b recipientNote) int { return a.userID - b.userID })
-		events[i] = Event{
-			Kind: EventMessageCreated, RoomID: roomID, ActorID: p.userID,
-			Message: sent[i].m, Sender: sent[i].u, Room: sent[i].r, Left: p.d.left,
-			recipients: rs, recipientsKnown: true,
+	var events []Event
+	for _, g := range groups {
+		for i, p := range g.batch {
+			rs := stored[g.sent[i].m.ID]
+			for j := range rs {
+				rs[j].total = totals[rs[j].userID]
+			}
+			slices.SortFunc(rs, func(a, b recipientNote) int { return a.userID - b.userID })
+			events = append(events, Event{
+				Kind: EventMessageCreated, RoomID: g.roomID, ActorID: p.userID,
+				Message: g.sent[i].m, Sender: g.sent[i].u, Room: g.sent[i].r, Left: p.d.left,
+				recipients: rs, recipientsKnown: true,
+			})
 		}
 	}
 	return events, nil

@@ -36,6 +36,7 @@ type Service struct {
 	subs     activeSubs
 	sessions sessionWatch
 	turns    roomTurns
+	sendTxs  sendTxs      // send transactions of several rooms (sendrooms.go)
 	senders  knownSenders // who may skip the membership read before a send
 	typing   typingGate
 	// republish holds notifications to publish again after a broker outage.
