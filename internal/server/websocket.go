@@ -592,13 +592,15 @@ func (op *wsOp) drainRecovering() {
 func (op *wsOp) drain() {
 	for {
 		for op.pull.Ready() {
-			resp := op.responses(op.rctx)
-			if resp == nil {
+			if data := op.shared(); data != nil {
+				op.queueData(data) // made for another subscription: nothing to execute
+			} else if resp := op.responses(op.rctx); resp != nil {
+				op.queueResponse(resp)
+			} else {
 				op.flush()
 				op.end()
 				return
 			}
-			op.queueResponse(resp)
 			if op.out != nil && op.out.full() {
 				op.flush()
 			}
@@ -659,14 +661,7 @@ func (op *wsOp) queueResponse(resp *graphql.Response) {
 	if op.stopped.Load() {
 		return
 	}
-	typ := "next"
-	if op.c.protocol != subprotocolTransportWS {
-		typ = "data"
-	}
-	if op.out == nil {
-		op.out = frameBatches.Get().(*frameBatch)
-	}
-	b := op.out
+	typ, b := op.frameType(), op.batch()
 	if plainResponse(resp) { // the frame put together at once, data copied once
 		b.add(appendDataFrame(b.buf, typ, op.id, resp.Data))
 		return
@@ -677,6 +672,40 @@ func (op *wsOp) queueResponse(resp *graphql.Response) {
 		return
 	}
 	b.add(appendFrame(b.buf, typ, op.id, payload))
+}
+
+// shared takes the next response when it was made for another
+// subscription already (graph.Pull.Shared): its data, else nil.
+func (op *wsOp) shared() []byte {
+	if op.rctx.Err() != nil {
+		return nil // the ResponseHandler ends it
+	}
+	return op.pull.Shared()
+}
+
+// queueData queues the frame of a result of data alone.
+func (op *wsOp) queueData(data []byte) {
+	if op.stopped.Load() {
+		return
+	}
+	b := op.batch()
+	b.add(appendDataFrame(b.buf, op.frameType(), op.id, data))
+}
+
+// frameType is the type of a result's frame: next (data in the legacy protocol).
+func (op *wsOp) frameType() string {
+	if op.c.protocol != subprotocolTransportWS {
+		return "data"
+	}
+	return "next"
+}
+
+// batch is op.out, taken from the pool if need be.
+func (op *wsOp) batch() *frameBatch {
+	if op.out == nil {
+		op.out = frameBatches.Get().(*frameBatch)
+	}
+	return op.out
 }
 
 // flush writes the frames queueResponse queued.
@@ -699,7 +728,7 @@ type frameBatch struct {
 	ends []int
 }
 
-var frameBatches = sync.Pool{New: func() any { return &frameBatch{buf: make([]byte, 0, 1024)} }}
+var frameBatches = sync.Pool{New: func() any { return &frameBatch{buf: make([]byte, 0, 4096), ends: make([]int, 0, 8)} }}
 
 // add takes buf, which the caller appended a frame to, as the batch's.
 func (b *frameBatch) add(buf []byte) {
