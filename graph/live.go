@@ -96,15 +96,25 @@ func (*LiveResponses) Validate(graphql.ExecutableSchema) error { return nil }
 // under, and the events its resolver feeds it (set by liveEvents).
 type liveOp struct {
 	key     string // query, operation name and variables
+	userKey string // key and the viewer: the share key of a response for the viewer alone
 	perUser bool   // the selection reaches a field not in sharedFields
 	feed    feed
+	events  *eventTable
+}
+
+// shareKey is the key the operation's responses are shared under first.
+func (op *liveOp) shareKey() string {
+	if op.perUser {
+		return op.userKey
+	}
+	return op.key
 }
 
 type liveOpKey struct{}
 
 // InterceptOperation implements graphql.OperationInterceptor: it gives a
 // subscription its liveOp before its resolver runs.
-func (*LiveResponses) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+func (l *LiveResponses) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
 	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription || oc.RawQuery == "" {
 		return next(ctx) // (without its text an operation shares nothing)
@@ -116,7 +126,9 @@ func (*LiveResponses) InterceptOperation(ctx context.Context, next graphql.Opera
 	op := &liveOp{
 		key:     oc.RawQuery + "\x00" + oc.OperationName + "\x00" + string(vars),
 		perUser: !allShared(oc, oc.Operation.SelectionSet),
+		events:  &l.events,
 	}
+	op.userKey = op.key + viewerKey(ctx)
 	return next(context.WithValue(ctx, liveOpKey{}, op))
 }
 
@@ -157,10 +169,12 @@ func liveStream[T any](ctx context.Context, in *chat.Stream[*T]) <-chan *T {
 		return in.C()
 	}
 	exec := make(chan *T, 1)
-	op.feed = &pullFeed[T]{in: in, exec: exec}
+	f := &pullFeed[T]{in: in, exec: exec}
+	op.feed = f
 	if p, ok := ctx.Value(pullKey{}).(*Pull); ok && p.Wake != nil {
 		in.SetWake(p.Wake)
 		p.ready = in.Ready
+		p.shared = func() []byte { return f.shared(op) }
 	}
 	return exec
 }
@@ -175,8 +189,9 @@ func liveStream[T any](ctx context.Context, in *chat.Stream[*T]) <-chan *T {
 // does not wait. The transport calls Ready and the ResponseHandler from
 // one goroutine at a time.
 type Pull struct {
-	Wake  func()
-	ready func() bool
+	Wake   func()
+	ready  func() bool
+	shared func() []byte
 }
 
 type pullKey struct{}
@@ -193,6 +208,15 @@ func (p *Pull) Pullable() bool { return p.ready != nil }
 // Ready does the stream's work that needs no waiting and reports whether
 // the next response is there (or the end).
 func (p *Pull) Ready() bool { return p.ready() }
+
+// Shared takes the next response, once Ready is true, when another
+// subscription of the same operation has made it already: its data (a
+// response of data alone, which the caller must not modify). Nil when
+// there is none (the stream's end included): the ResponseHandler then
+// makes the next response. What it takes skips the ResponseHandler and
+// the extensions around it, which have nothing to add to a shared
+// response (no errors, no extensions).
+func (p *Pull) Shared() []byte { return p.shared() }
 
 // liveRoomEvents is liveStream for roomEvents, whose stream still comes as
 // a channel (see roomEventState for what its events share).
@@ -234,6 +258,24 @@ type pullFeed[T any] struct {
 	in     *chat.Stream[*T]
 	exec   chan *T
 	closed bool
+}
+
+// shared takes the stream's next value when its response for op was made
+// already (Pull.Shared).
+func (f *pullFeed[T]) shared(op *liveOp) []byte {
+	v, ok := f.in.Peek()
+	if !ok {
+		return nil
+	}
+	ev := eventOf(op.events, v)
+	data := ev.made(op.shareKey())
+	if data == nil && !op.perUser {
+		data = ev.made(op.userKey) // the response was the viewer's own
+	}
+	if data != nil {
+		f.in.Next()
+	}
+	return data
 }
 
 func (f *pullFeed[T]) next(ctx context.Context, t *eventTable) (*liveEvent, func(), bool) {
@@ -287,11 +329,7 @@ func (l *LiveResponses) InterceptResponse(ctx context.Context, next graphql.Resp
 		}
 		return next(ctx) // the executor sees its channel closed: the end
 	}
-	key := op.key
-	if op.perUser {
-		key += viewerKey(ctx)
-	}
-	resp, leader := ev.response(key)
+	resp, leader := ev.response(op.shareKey())
 	if !leader {
 		select {
 		case <-resp.ready:
@@ -303,7 +341,7 @@ func (l *LiveResponses) InterceptResponse(ctx context.Context, next graphql.Resp
 		}
 		// The leader's response was not for everyone: execute it too,
 		// sharing it with this viewer's other subscriptions.
-		if resp, leader = ev.response(key + viewerKey(ctx)); !leader {
+		if resp, leader = ev.response(op.userKey); !leader {
 			select {
 			case <-resp.ready:
 			case <-ctx.Done():
@@ -396,6 +434,23 @@ func (e *liveEvent) response(key string) (*sharedResponse, bool) {
 	r := &sharedResponse{ready: make(chan struct{})}
 	e.responses[key] = r
 	return r, true
+}
+
+// made returns the data of the response made for key, when it is made and
+// for sharing; nil otherwise.
+func (e *liveEvent) made(key string) []byte {
+	e.mu.Lock()
+	r := e.responses[key]
+	e.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	select {
+	case <-r.ready:
+		return r.data
+	default:
+		return nil
+	}
 }
 
 func (e *liveEvent) loaders(c *chat.Service) *eventLoaders {

@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -81,6 +82,7 @@ type options struct {
 	pid                                 int
 	dbPid                               int
 	sources                             int
+	fanoutSubs                          string // comma-separated subscriber counts, in place of the profile's
 	progress                            bool
 	rawInProcess                        bool // the smoke test serves the raw hub itself
 	// rawDB opens the database of the raw INSERT loop (default: -raw-dsn).
@@ -103,6 +105,7 @@ func main() {
 	fs.StringVar(&o.out, "out", "bench-out", "directory for report.md, report.json and the plots")
 	fs.StringVar(&o.baseline, "baseline", "", "raw: also run a minimal gorilla hub and a raw INSERT loop (needs -raw-dsn) and show the ratios")
 	fs.StringVar(&o.rawDSN, "raw-dsn", "", "chatty's database for the raw INSERT loop: sqlite:PATH or mysql://user:pass@127.0.0.1:3306/db")
+	fs.StringVar(&o.fanoutSubs, "fanout-subs", "", "fanout: comma-separated subscriber counts to run (default: the profile's, e.g. 10,100,1000)")
 	fs.IntVar(&o.sources, "sources", 8, "loopback source addresses to spread sockets over (127.0.0.2 …)")
 	fs.BoolVar(&o.progress, "progress", isTerminal(os.Stderr), "progress bars on stderr (default: when it is a terminal)")
 	fs.BoolVar(&rawHub, "raw-hub-serve", false, "internal: serve the raw hub on a loopback port, print its URL")
@@ -175,6 +178,17 @@ func run(ctx context.Context, o options) (*Report, error) {
 	}
 	if o.baseline != "" && o.baseline != "raw" {
 		return nil, fmt.Errorf("-baseline %q: only raw", o.baseline)
+	}
+	if o.fanoutSubs != "" {
+		p.fanoutSubs = nil
+		for _, f := range strings.Split(o.fanoutSubs, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("-fanout-subs: %q is not a subscriber count", f)
+			}
+			p.fanoutSubs = append(p.fanoutSubs, n)
+			p.realisticUpTo = max(p.realisticUpTo, n)
+		}
 	}
 	raiseFileLimit()
 	src := &sources{n: o.sources}

@@ -485,6 +485,16 @@ func (p *Stream[T]) Next() (T, bool) {
 	return v, true
 }
 
+// Peek returns the value Next would return now, without taking it; false
+// when none is queued (Ready queues what is there).
+func (p *Stream[T]) Peek() (T, bool) {
+	if p.head < len(p.queue) {
+		return p.queue[p.head], true
+	}
+	var zero T
+	return zero, false
+}
+
 // Ready does the stream's work that is ready to be done without waiting
 // and reports whether Next would now return at once (a value, or the
 // end). With SetWake, a reader can call Next only when Ready says so and

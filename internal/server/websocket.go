@@ -427,6 +427,42 @@ func (c *wsConn) writeUnless(stopped *atomic.Bool, b []byte) {
 	}
 }
 
+// writeFrames is writeUnless for the frames of b: several go out in one
+// write system call (coarseDeadlineConn gathers them).
+func (c *wsConn) writeFrames(stopped *atomic.Bool, b *frameBatch) {
+	if len(b.ends) == 1 {
+		c.writeUnless(stopped, b.buf)
+		return
+	}
+	c.writeMu.Lock()
+	if stopped != nil && stopped.Load() {
+		c.writeMu.Unlock()
+		return
+	}
+	cc, _ := c.ws.NetConn().(*coarseDeadlineConn)
+	if cc != nil {
+		cc.gather()
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	var err error
+	start := 0
+	for _, end := range b.ends {
+		if err = c.ws.WriteMessage(websocket.TextMessage, b.buf[start:end]); err != nil {
+			break
+		}
+		start = end
+	}
+	if cc != nil {
+		if ferr := cc.flush(); err == nil {
+			err = ferr
+		}
+	}
+	c.writeMu.Unlock()
+	if err != nil {
+		_ = c.Close()
+	}
+}
+
 // The states of an operation's run (wsOp.state).
 const (
 	opIdle    int32 = iota // waiting for a wake; no goroutine
@@ -471,6 +507,10 @@ type wsOp struct {
 	pull      *graph.Pull
 	responses graphql.ResponseHandler
 	rctx      context.Context
+
+	// out: frames queued by the goroutine running the operation, written
+	// together by flush (nil while none wait).
+	out *frameBatch
 }
 
 // run executes the operation. A subscription that graph.Pull can wake
@@ -547,17 +587,25 @@ func (op *wsOp) drainRecovering() {
 }
 
 // drain sends every response that is ready, then leaves the operation
-// idle (no goroutine) until the next wake.
+// idle (no goroutine) until the next wake. Responses that are ready
+// together go out together: one write system call for all their frames.
 func (op *wsOp) drain() {
 	for {
 		for op.pull.Ready() {
-			resp := op.responses(op.rctx)
-			if resp == nil {
+			if data := op.shared(); data != nil {
+				op.queueData(data) // made for another subscription: nothing to execute
+			} else if resp := op.responses(op.rctx); resp != nil {
+				op.queueResponse(resp)
+			} else {
+				op.flush()
 				op.end()
 				return
 			}
-			op.sendResponse(resp)
+			if op.out != nil && op.out.full() {
+				op.flush()
+			}
 		}
+		op.flush()
 		if op.state.CompareAndSwap(opRunning, opIdle) {
 			return
 		}
@@ -579,6 +627,7 @@ func (op *wsOp) recover() {
 	} else {
 		gqlErr = &gqlerror.Error{Message: "internal system error"}
 	}
+	op.flush() // what was ready before the panic
 	op.sendErrors(gqlErr)
 	op.end()
 }
@@ -603,15 +652,18 @@ func (op *wsOp) end() {
 
 // sendResponse sends one result: next (data in the legacy protocol).
 func (op *wsOp) sendResponse(resp *graphql.Response) {
+	op.queueResponse(resp)
+	op.flush()
+}
+
+// queueResponse queues the frame of one result for flush.
+func (op *wsOp) queueResponse(resp *graphql.Response) {
 	if op.stopped.Load() {
 		return
 	}
-	typ := "next"
-	if op.c.protocol != subprotocolTransportWS {
-		typ = "data"
-	}
+	typ, b := op.frameType(), op.batch()
 	if plainResponse(resp) { // the frame put together at once, data copied once
-		op.c.writeUnless(&op.stopped, appendDataFrame(make([]byte, 0, len(resp.Data)+len(op.id)+48), typ, op.id, resp.Data))
+		b.add(appendDataFrame(b.buf, typ, op.id, resp.Data))
 		return
 	}
 	payload, err := encodeResponse(resp)
@@ -619,7 +671,80 @@ func (op *wsOp) sendResponse(resp *graphql.Response) {
 		op.c.t.log.ErrorContext(op.ctx, "encode a subscription response", "err", err)
 		return
 	}
-	op.c.writeUnless(&op.stopped, appendFrame(make([]byte, 0, len(payload)+len(op.id)+32), typ, op.id, payload))
+	b.add(appendFrame(b.buf, typ, op.id, payload))
+}
+
+// shared takes the next response when it was made for another
+// subscription already (graph.Pull.Shared): its data, else nil.
+func (op *wsOp) shared() []byte {
+	if op.rctx.Err() != nil {
+		return nil // the ResponseHandler ends it
+	}
+	return op.pull.Shared()
+}
+
+// queueData queues the frame of a result of data alone.
+func (op *wsOp) queueData(data []byte) {
+	if op.stopped.Load() {
+		return
+	}
+	b := op.batch()
+	b.add(appendDataFrame(b.buf, op.frameType(), op.id, data))
+}
+
+// frameType is the type of a result's frame: next (data in the legacy protocol).
+func (op *wsOp) frameType() string {
+	if op.c.protocol != subprotocolTransportWS {
+		return "data"
+	}
+	return "next"
+}
+
+// batch is op.out, taken from the pool if need be.
+func (op *wsOp) batch() *frameBatch {
+	if op.out == nil {
+		op.out = frameBatches.Get().(*frameBatch)
+	}
+	return op.out
+}
+
+// flush writes the frames queueResponse queued.
+func (op *wsOp) flush() {
+	b := op.out
+	if b == nil {
+		return
+	}
+	op.out = nil
+	if len(b.ends) > 0 {
+		op.c.writeFrames(&op.stopped, b)
+	}
+	b.release()
+}
+
+// frameBatch is frames put one after the other in buf, each ending at
+// its offset in ends.
+type frameBatch struct {
+	buf  []byte
+	ends []int
+}
+
+var frameBatches = sync.Pool{New: func() any { return &frameBatch{buf: make([]byte, 0, 4096), ends: make([]int, 0, 8)} }}
+
+// add takes buf, which the caller appended a frame to, as the batch's.
+func (b *frameBatch) add(buf []byte) {
+	b.buf = buf
+	b.ends = append(b.ends, len(buf))
+}
+
+// full reports whether the batch should go out before more is added.
+func (b *frameBatch) full() bool { return len(b.ends) >= 64 || len(b.buf) >= maxGathered/2 }
+
+func (b *frameBatch) release() {
+	if cap(b.buf) > maxGathered {
+		return // a large response's: not kept
+	}
+	b.buf, b.ends = b.buf[:0], b.ends[:0]
+	frameBatches.Put(b)
 }
 
 // plainResponse reports whether r is data alone (encodeResponse's direct case).

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"net"
 	"os"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,5 +50,116 @@ func TestEarlierWriteDeadlineApplies(t *testing.T) {
 	c.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
 	if _, err := c.Write([]byte("x")); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("write: %v, want the deadline exceeded", err)
+	}
+}
+
+// writeLog is a net.Conn that records each write it is handed; a write
+// waits while hold is set (closed to let them through).
+type writeLog struct {
+	net.Conn
+	mu     sync.Mutex
+	writes []string
+	hold   chan struct{}
+	closed bool
+}
+
+func (w *writeLog) Write(b []byte) (int, error) {
+	if w.hold != nil {
+		<-w.hold
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return 0, net.ErrClosed
+	}
+	w.writes = append(w.writes, string(b))
+	return len(b), nil
+}
+
+func (w *writeLog) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	return nil
+}
+
+func (w *writeLog) SetWriteDeadline(time.Time) error { return nil }
+
+func (w *writeLog) log() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.writes)
+}
+
+// Frames written between gather and flush go out in one write, in order;
+// outside of it each write goes out by itself.
+func TestGatheredFramesGoOutInOneWrite(t *testing.T) {
+	w := &writeLog{}
+	c := &coarseDeadlineConn{Conn: w}
+	c.Write([]byte("a"))
+	c.gather()
+	c.Write([]byte("b"))
+	c.Write([]byte("c"))
+	c.Write([]byte("d"))
+	if got := w.log(); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("written before the flush: %q", got)
+	}
+	if err := c.flush(); err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("e"))
+	if got, want := w.log(), []string{"a", "bcd", "e"}; !slices.Equal(got, want) {
+		t.Fatalf("writes %q, want %q", got, want)
+	}
+}
+
+// What another goroutine writes while gathered frames are being written
+// (a ping, a close frame) follows them, and Close waits for them and
+// writes what is still gathered before it closes: a close frame written
+// while frames are gathered still goes out, after them.
+func TestCloseWritesWhatIsGathered(t *testing.T) {
+	w := &writeLog{hold: make(chan struct{})}
+	c := &coarseDeadlineConn{Conn: w}
+	c.gather()
+	c.Write([]byte("frames"))
+	flushed := make(chan error)
+	go func() { flushed <- c.flush() }()
+	// The flush is writing (held); a close frame comes meanwhile.
+	for {
+		c.mu.Lock()
+		f := c.flushing
+		c.mu.Unlock()
+		if f {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.Write([]byte("close"))
+	closed := make(chan error)
+	go func() { closed <- c.Close() }()
+	close(w.hold)
+	if err := <-flushed; err != nil && !errors.Is(err, net.ErrClosed) {
+		t.Fatal(err)
+	}
+	<-closed
+	if got, want := strings.Join(w.log(), ""), "framesclose"; got != want {
+		t.Fatalf("written %q, want %q", got, want)
+	}
+	if _, err := c.Write([]byte("late")); err == nil {
+		t.Fatal("a write after Close went through")
+	}
+
+	// Gathering, not yet flushed: Close writes what is gathered.
+	w = &writeLog{}
+	c = &coarseDeadlineConn{Conn: w}
+	c.gather()
+	c.Write([]byte("frames"))
+	c.Write([]byte("close"))
+	c.Close()
+	if got, want := strings.Join(w.log(), ""), "framesclose"; got != want {
+		t.Fatalf("written %q, want %q", got, want)
+	}
+	if err := c.flush(); err == nil {
+		t.Fatal("flush after Close reported no error")
 	}
 }
