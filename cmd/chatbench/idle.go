@@ -32,7 +32,11 @@ type IdleResult struct {
 	GoroutinesPerSocket float64     `json:"goroutines_per_socket"`
 	StackPerSocketKiB   float64     `json:"stack_per_socket_kib"`
 	HeapPerSocketKiB    float64     `json:"heap_inuse_per_socket_kib"`
-	Problems            []string    `json:"problems,omitempty"`
+	// RSSNote says why RSSPerSocketKiB is no per-socket cost when the
+	// server's RSS fell during the second half of the ramp (it returned
+	// memory it held before: the sign-ups' password hashes, 19 MiB each).
+	RSSNote  string   `json:"rss_note,omitempty"`
+	Problems []string `json:"problems,omitempty"`
 }
 
 type idleOpts struct {
@@ -148,6 +152,12 @@ func runIdle(ctx context.Context, a *api, o idleOpts) (*IdleResult, error) {
 			res.GoroutinesPerSocket = (last.Goroutines - mid.Goroutines) / d
 			res.StackPerSocketKiB = (last.StackKiB - mid.StackKiB) / d
 			res.HeapPerSocketKiB = (last.HeapKiB - mid.HeapKiB) / d
+		}
+		for _, p := range res.Points {
+			if p.Sockets > mid.Sockets && p.RSSKiB < mid.RSSKiB {
+				res.RSSNote = fmt.Sprintf("RSS fell below its %d-socket level (%.0f → %.0f KiB at %d): the server returned memory it held before the ramp, so the RSS growth is no per-socket cost", mid.Sockets, mid.RSSKiB, p.RSSKiB, p.Sockets)
+				break
+			}
 		}
 	}
 	return res, nil

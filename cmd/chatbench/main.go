@@ -328,6 +328,9 @@ func run(ctx context.Context, o options) (*Report, error) {
 			} else {
 				rep.Idle = append(rep.Idle, res)
 				say("idle   chatty %d sockets: %.1f KiB RSS, %.2f goroutines, %.1f KiB stacks, %.1f KiB heap per socket", res.Sockets, res.RSSPerSocketKiB, res.GoroutinesPerSocket, res.StackPerSocketKiB, res.HeapPerSocketKiB)
+				if res.RSSNote != "" {
+					say("idle   chatty: %s", res.RSSNote)
+				}
 			}
 		}
 		if raw != nil {

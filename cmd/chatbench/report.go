@@ -146,6 +146,9 @@ func (r *Report) Markdown() string {
 		if len(i.Problems) > 0 {
 			check += "; " + strings.Join(i.Problems, "; ")
 		}
+		if i.RSSNote != "" {
+			check += "; " + i.RSSNote
+		}
 		row(fmt.Sprintf("server RSS KiB per idle subscribed socket (growth over the 2nd half of %d)", i.Sockets), i.RSSPerSocketKiB, raw.RSSPerSocketKiB, "KiB", ok, check)
 		row("server goroutines per idle socket", i.GoroutinesPerSocket, raw.GoroutinesPerSocket, "", ok, "")
 		row("server goroutine stacks KiB per idle socket (/metrics)", i.StackPerSocketKiB, raw.StackPerSocketKiB, "KiB", ok, "")

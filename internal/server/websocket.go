@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -49,12 +51,6 @@ type wsOptions struct {
 	ReadLimit      int64
 }
 
-// wsReadBufferSize is what a connection reads through: client messages
-// are small (connection_init, subscribe), and an idle socket holds it.
-// Frame headers and control frames (125 bytes at most) fit; a longer
-// payload is read past it.
-const wsReadBufferSize = 256
-
 // wsTransport is chatty's GraphQL WebSocket transport: graphql-transport-ws
 // (https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md) and the
 // legacy graphql-ws (also when the client names no subprotocol), framed
@@ -62,9 +58,11 @@ const wsReadBufferSize = 256
 // place of gqlgen's transport.Websocket to hold little per idle socket:
 //
 //   - the HTTP handler returns after the upgrade (net/http's buffers and
-//     its goroutine's stack go with it); one goroutine per socket reads,
-//     started fresh, through a small read buffer; writes take a buffer from
-//     a pool; pings, the init timeout and token expiry are timers;
+//     its goroutine's stack go with it); a goroutine reads the socket
+//     through a small read buffer while the client sends, and on Linux
+//     none while it is idle (wspark.go); writes take a buffer from a pool;
+//     pings, the silence that drops a dead peer, the init timeout and
+//     token expiry are timers;
 //   - a subscription whose stream can say when it has an event
 //     (messageAdded, notifications: graph.Pull) holds no goroutine while it
 //     waits: the stream wakes it, and a goroutine that lives while there is
@@ -97,7 +95,7 @@ func newWSTransport(o wsOptions, origins *originPolicy, conns *wsRegistry, log *
 		log:      log,
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
-			ReadBufferSize:   wsReadBufferSize,
+			ReadBufferSize:   0, // read through the wsNetConn's own reader (hijackCoarse)
 			WriteBufferSize:  4096,
 			WriteBufferPool:  &sync.Pool{}, // idle connections hold no write buffer
 			Subprotocols:     []string{subprotocolLegacyWS, subprotocolTransportWS},
@@ -132,12 +130,32 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	if slot, ok := r.Context().Value(wsSlotKey{}).(*wsSlot); ok {
 		slot.conn = c
 	}
+	nc, _ := ws.NetConn().(*wsNetConn)
+	if nc == nil || nc.br == nil { // (not what hijackCoarse hands over: cannot happen)
+		_ = ws.Close()
+		cancel()
+		return
+	}
+	c.nc = nc
+	nc.raw, nc.fd = wsParkable(nc.Conn)
 	ws.SetReadLimit(t.opts.ReadLimit)
-	_ = ws.SetReadDeadline(time.Now().Add(2 * t.opts.PingInterval))
+	c.heardNow()
 	ws.SetPongHandler(func(string) error {
-		return ws.SetReadDeadline(time.Now().Add(2 * t.opts.PingInterval))
+		c.heardNow()
+		nc.frameDone()
+		return nil
+	})
+	ws.SetPingHandler(func(message string) error { // gorilla's, and the frame's end
+		err := ws.WriteControl(websocket.PongMessage, []byte(message), time.Now().Add(wsControlWriteTimeout))
+		var ne net.Error
+		if err != nil && err != websocket.ErrCloseSent && !(errors.As(err, &ne) && ne.Timeout()) {
+			return err
+		}
+		nc.frameDone()
+		return nil
 	})
 	c.mu.Lock() // ping and Close read the timers under mu
+	c.nextPing = wsNow() + int64(t.opts.PingInterval)
 	c.pingTimer = time.AfterFunc(t.opts.PingInterval, c.ping)
 	c.initTimer = time.AfterFunc(t.opts.InitTimeout, func() {
 		c.mu.Lock()
@@ -153,11 +171,13 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 }
 
 // wsConn is one WebSocket connection. Its reader goroutine handles what
-// the client sends; frames go out under writeMu (close frames and pings
-// through gorilla's concurrency-safe WriteControl).
+// the client sends (one at a time: a parked socket's next reader starts
+// after the last one ended); frames go out under writeMu (close frames
+// and pings through gorilla's concurrency-safe WriteControl).
 type wsConn struct {
 	t        *wsTransport
 	ws       *websocket.Conn
+	nc       *wsNetConn
 	opts     wsOptions
 	exec     graphql.GraphExecutor
 	protocol string
@@ -169,6 +189,8 @@ type wsConn struct {
 	cancel context.CancelFunc
 
 	writeMu sync.Mutex
+	reading atomic.Int32 // readerRunning or readerParked
+	heard   atomic.Int64 // wsNow when the client last sent a whole message or a pong
 
 	mu        sync.Mutex
 	initSeen  bool
@@ -178,6 +200,7 @@ type wsConn struct {
 	closed    bool
 	initTimer *time.Timer // until connection_ack
 	pingTimer *time.Timer // a timer, not a goroutine per idle socket
+	nextPing  int64       // wsNow of the next ping
 }
 
 // inFrame is a message from the client.
@@ -191,10 +214,17 @@ type inFrame struct {
 var clientTypes = map[string]bool{"connection_init": true, "ping": true, "pong": true, "subscribe": true, "complete": true}
 
 // read is the connection's reader goroutine: it handles each message in
-// turn until the connection ends, then closes it.
+// turn until the connection ends, then closes it; or, where sockets park
+// (wspark.go), until the client has sent nothing more.
 func (c *wsConn) read() {
+	defer c.parked()
 	for {
-		_, data, err := c.ws.ReadMessage()
+		c.nc.frameDone() // between messages
+		_, r, err := c.ws.NextReader()
+		var data []byte
+		if err == nil {
+			data, err = io.ReadAll(r)
+		}
 		if err != nil {
 			c.mu.Lock()
 			closed := c.closed
@@ -205,10 +235,23 @@ func (c *wsConn) read() {
 			c.closeWith(websocket.CloseNormalClosure, "terminated")
 			return
 		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(2 * c.opts.PingInterval))
+		c.heardNow()
 		if !c.handle(data) {
 			return
 		}
+	}
+}
+
+// parked runs as the reader goroutine ends: when its read parked the
+// socket, the poller takes it.
+func (c *wsConn) parked() {
+	if !c.nc.parking {
+		return
+	}
+	c.nc.parking = false
+	if err := wsPark(c); err != nil {
+		c.t.log.Warn("websocket: cannot watch an idle socket; closing it", "err", err)
+		c.closeWith(websocket.CloseInternalServerErr, "internal server error")
 	}
 }
 
@@ -898,6 +941,7 @@ func (c *wsConn) Close() error {
 	}
 	pingTimer.Stop()
 	c.cancel()
+	wsForget(c)
 	err := c.ws.Close()
 	c.registry.remove(c)
 	for _, h := range hooks {
@@ -924,27 +968,38 @@ func (c *wsConn) closeAt(t time.Time, code int, reason string) {
 	c.whenClosed(func() { timer.Stop() })
 }
 
-// ping keeps the read deadline honest: a peer that answers no ping within
-// two intervals is dropped. It runs from pingTimer every PingInterval
-// until the connection closes, and sends legacy graphql-ws clients their
-// keep-alive ("ka") too.
+// ping pings the client every PingInterval and drops it once it has been
+// silent (no message, no pong) for two intervals. It runs from pingTimer,
+// at the next ping or the end of that silence, whichever comes first,
+// until the connection closes; legacy graphql-ws clients get their
+// keep-alive ("ka") with each ping.
 func (c *wsConn) ping() {
 	c.mu.Lock()
-	closed, ka := c.closed, c.acked && c.protocol != subprotocolTransportWS
+	closed, ka, next := c.closed, c.acked && c.protocol != subprotocolTransportWS, c.nextPing
 	c.mu.Unlock()
 	if closed {
 		return
 	}
-	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil {
-		_ = c.Close()
+	now, interval := wsNow(), int64(c.opts.PingInterval)
+	if now-c.heard.Load() >= 2*interval {
+		c.t.log.Debug("websocket: no pong within two ping intervals")
+		c.closeWith(websocket.CloseNormalClosure, "terminated")
 		return
 	}
-	if ka {
-		c.write([]byte(`{"type":"ka"}`))
+	if now >= next {
+		if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil {
+			_ = c.Close()
+			return
+		}
+		if ka {
+			c.write([]byte(`{"type":"ka"}`))
+		}
+		next = now + interval
 	}
 	c.mu.Lock()
 	if !c.closed {
-		c.pingTimer.Reset(c.opts.PingInterval)
+		c.nextPing = next
+		c.pingTimer.Reset(time.Duration(min(next, c.heard.Load()+2*interval) - now))
 	}
 	c.mu.Unlock()
 }

@@ -1,10 +1,8 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"net"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -102,18 +100,6 @@ func (p *drainPool) ticker() {
 			return
 		}
 	}
-}
-
-// hijackCoarse hands gorilla the hijacked connection wrapped in a
-// coarseDeadlineConn.
-type hijackCoarse struct{ http.ResponseWriter }
-
-func (w hijackCoarse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	return &coarseDeadlineConn{Conn: c}, rw, nil
 }
 
 // coarseDeadlineConn skips a write deadline that would move the one in
