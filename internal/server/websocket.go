@@ -482,10 +482,8 @@ func (c *wsConn) writeFrames(stopped *atomic.Bool, b *frameBatch) {
 		c.writeMu.Unlock()
 		return
 	}
-	cc, _ := c.ws.NetConn().(*coarseDeadlineConn)
-	if cc != nil {
-		cc.gather()
-	}
+	cc := &c.nc.coarseDeadlineConn
+	cc.gather()
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 	var err error
 	start := 0
@@ -495,10 +493,8 @@ func (c *wsConn) writeFrames(stopped *atomic.Bool, b *frameBatch) {
 		}
 		start = end
 	}
-	if cc != nil {
-		if ferr := cc.flush(); err == nil {
-			err = ferr
-		}
+	if ferr := cc.flush(); err == nil {
+		err = ferr
 	}
 	c.writeMu.Unlock()
 	if err != nil {
