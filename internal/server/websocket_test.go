@@ -800,6 +800,7 @@ func TestWebSocketSubscriptionCapPerConnection(t *testing.T) {
 			}
 			// Ending one frees its slot.
 			c.stop("one") // frees its slot at once
+			c.synced()    // (the send below goes over HTTP: it must not overtake the stop)
 			c.subscribe("four", wsMessageAddedOp, map[string]any{"r": r.ID, "after": e.client(b).wsLastCursor(t, r.ID)})
 			sent = e.client(b).send(t, r.ID, "again "+proto)
 			for _, id := range []string{"two", "four"} {
