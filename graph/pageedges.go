@@ -55,12 +55,15 @@ func (p *PageEdges) InterceptField(ctx context.Context, next graphql.Resolver) (
 		return res, err
 	}
 	conn, _ := fc.Parent.Result.(*ent.MessageConnection)
-	l := loaderSetOf(ctx).get()
-	oc := graphql.GetOperationContext(ctx)
-	if conn == nil || l.pages == nil || !answeredFromMemory(oc, fc.Field.Selections, "MessageEdge") {
+	set, _ := ctx.Value(loadersKey{}).(*loaderSet)
+	if conn == nil || set == nil || set.get().pages == nil {
 		return res, err
 	}
-	if _, primed := l.pages.Load(conn); !primed {
+	if _, primed := set.get().pages.Load(conn); !primed {
+		return res, err
+	}
+	oc := graphql.GetOperationContext(ctx)
+	if !answeredFromMemory(oc, fc.Field.Selections, "MessageEdge") {
 		return res, err
 	}
 	ec := newExecutionContext(oc, p.schema, nil) // no @defer below: never used for one
