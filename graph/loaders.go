@@ -30,6 +30,11 @@ type loaders struct {
 	repliedTo   batch[*ent.Message]
 	reactions   batch[[]*chat.ReactionGroup]
 	receipts    batch[[]*chat.ReadReceipt]
+	// pages holds the message connections whose nodes' reads
+	// prefetchMessages primed (*ent.MessageConnection → struct{}): their
+	// edges are marshalled in order (PageEdges). Nil when the loaders keep
+	// no cache (a subscription's): priming them does nothing.
+	pages *sync.Map
 }
 
 // batch is a loader and the batch read behind it.
@@ -103,7 +108,12 @@ func newLoaders(c *chat.Service, cache bool) *loaders {
 	if !cache {
 		opts = append(opts, dataloadgen.WithoutCache())
 	}
+	var pages *sync.Map
+	if cache {
+		pages = &sync.Map{}
+	}
 	return &loaders{
+		pages:       pages,
 		users:       newBatch(c.UsersByID, opts),
 		rooms:       newBatch(c.RoomsByID, opts),
 		members:     newBatch(c.MembersOf, opts),

@@ -168,6 +168,11 @@ func prefetchMessages(ctx context.Context, conn *ent.MessageConnection) error {
 	if err := l.users.prime(ctx, users); err != nil {
 		return err
 	}
+	if online(oc, node) {
+		if err := l.online.prime(ctx, users); err != nil {
+			return err
+		}
+	}
 	if err := l.attachments.prime(ctx, atts); err != nil {
 		return err
 	}
@@ -180,7 +185,28 @@ func prefetchMessages(ctx context.Context, conn *ent.MessageConnection) error {
 			return err
 		}
 	}
+	if l.pages != nil {
+		l.pages.Store(conn, struct{}{})
+	}
 	return nil
+}
+
+// online tells whether node, the selection on the messages of a page,
+// asks whether their senders (or the senders of the messages they answer)
+// are online.
+func online(oc *graphql.OperationContext, node ast.SelectionSet) bool {
+	msgs := []ast.SelectionSet{node}
+	for _, r := range collect(oc, node, "replyTo") {
+		msgs = append(msgs, r.Selections)
+	}
+	for _, m := range msgs {
+		for _, sender := range collect(oc, m, "sender") {
+			if names(oc, sender.Selections)["online"] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // nodeSelection is what the operation selects on the nodes of the

@@ -242,6 +242,7 @@ func (s *Server) graphQL() http.Handler {
 	srv.AroundOperations(s.operationDeadline)
 	srv.AroundOperations(resolver.Loaders())
 	srv.Use(&graph.LiveResponses{Chat: s.cfg.Chat}) // subscriptions: one execution per event and operation
+	srv.Use(&graph.PageEdges{})                     // a primed page of messages: its edges in order, no goroutine each
 	srv.SetErrorPresenter(graph.ErrorPresenter(s.log))
 	srv.SetRecoverFunc(graph.Recover(s.log))
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
