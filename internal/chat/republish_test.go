@@ -40,6 +40,24 @@ func (b *stuckBroker) Publish(ctx context.Context, topic string, payload []byte)
 	return nil
 }
 
+// waitRepublished waits for s's republish loop to have ended.
+func waitRepublished(t *testing.T, s *Service) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s.republish.mu.Lock()
+		running := s.republish.running
+		s.republish.mu.Unlock()
+		if !running {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the republish loop did not finish")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // The republish queue keeps to its bound through an outage: what is held
 // while a round of publishing has the queue out does not add up with what
 // that round failed to publish (before, the two together could pass the
@@ -57,19 +75,7 @@ func TestRepublishQueueStaysBounded(t *testing.T) {
 		s.hold(ctx, outgoing{topic: "t", payload: []byte("new")})
 	}
 	close(b.release) // that publish fails: the round puts its batch back
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		s.republish.mu.Lock()
-		running := s.republish.running
-		s.republish.mu.Unlock()
-		if !running {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the republish loop did not finish")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitRepublished(t, s)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.published) != maxRepublish {
@@ -99,19 +105,7 @@ func TestRepublishQueueStaysBoundedInBytes(t *testing.T) {
 		s.hold(ctx, outgoing{topic: "t", payload: p})
 	}
 	close(b.release) // that publish fails: the round puts its batch back
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		s.republish.mu.Lock()
-		running := s.republish.running
-		s.republish.mu.Unlock()
-		if !running {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the republish loop did not finish")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitRepublished(t, s)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	total := 0

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,13 +42,16 @@ var runID = func() string {
 	return hex.EncodeToString(b)
 }()
 
-// testRedisPrefix is the Redis namespace of test t in this run: the
-// instances one test starts share it (one deployment); no other test or
-// test run sharing the Redis does.
+// prefixes numbers the Redis namespaces of this process.
+var prefixes atomic.Int64
+
+// testRedisPrefix is a new Redis namespace for test t: the instances one
+// test starts share it (one deployment); no other test, no repeat of t
+// (go test -count) and no other test run sharing the Redis does.
 func testRedisPrefix(t *testing.T) string {
 	h := fnv.New64a()
 	h.Write([]byte(t.Name()))
-	return fmt.Sprintf("chatty-test:%s:%x", runID, h.Sum64())
+	return fmt.Sprintf("chatty-test:%s:%x:%d", runID, h.Sum64(), prefixes.Add(1))
 }
 
 // redisInstance starts a chatty over db whose broker and presence go
