@@ -29,10 +29,15 @@ const tokenCheckTimeout = 10 * time.Second
 // ContextWithToken returns ctx carrying the viewer token speaks for, or,
 // when it is refused, the reason.
 func (s *Service) ContextWithToken(ctx context.Context, token string) context.Context {
-	// Bounded even where the request has no deadline (uploads, upgrades).
-	actx, cancel := context.WithTimeout(ctx, tokenCheckTimeout)
+	// Bounded even where the request has no deadline (uploads, upgrades);
+	// a request whose deadline comes sooner needs no timer of its own.
+	actx := ctx
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > tokenCheckTimeout {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, tokenCheckTimeout)
+		defer cancel()
+	}
 	v, _, err := s.Authenticate(actx, token)
-	cancel()
 	if err != nil {
 		return context.WithValue(ctx, authErrKey{}, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -19,7 +20,6 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/viewer"
@@ -151,15 +151,18 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return conn, rw, err
 }
 
-// instrument counts, times and logs the requests of one route, with
-// promhttp's instrumentation. A WebSocket upgrade is counted apart
-// (chatty_websocket_upgrades_total): its handler returns only when the
-// socket closes, so timing it would fill the latency histogram with
-// connection lifetimes.
+// instrument counts, times and logs the requests of one route, under
+// the labels promhttp's instrumentation gives them (method and code as
+// its sanitizeMethod and sanitizeCode write them). A WebSocket upgrade is
+// counted apart (chatty_websocket_upgrades_total): its handler returns
+// only when the socket closes, so timing it would fill the latency
+// histogram with connection lifetimes. The series are looked up by
+// position, and the route's histogram once: promhttp's wrappers built a
+// label map and a delegating writer per request.
 func (s *Server) instrument(route string, next http.Handler) http.Handler {
 	route1 := prometheus.Labels{"route": route}
-	timed := promhttp.InstrumentHandlerCounter(s.metrics.requests.MustCurryWith(route1),
-		promhttp.InstrumentHandlerDuration(s.metrics.latency.MustCurryWith(route1), next))
+	requests := s.metrics.requests.MustCurryWith(route1)
+	latency := s.metrics.latency.With(route1)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -167,12 +170,55 @@ func (s *Server) instrument(route string, next http.Handler) http.Handler {
 			next.ServeHTTP(sw, r)
 			s.metrics.upgrades.WithLabelValues(route, strconv.Itoa(sw.code())).Inc()
 		} else {
-			timed.ServeHTTP(sw, r)
+			next.ServeHTTP(sw, r)
+			latency.Observe(time.Since(start).Seconds())
+			requests.WithLabelValues(metricMethod(r.Method), metricCode(sw.code())).Inc()
 		}
-		s.log.DebugContext(r.Context(), "request",
-			"method", r.Method, "path", r.URL.Path, "status", sw.code(),
-			"duration_ms", float64(time.Since(start).Microseconds())/1000, "client_ip", viewer.ClientFromContext(r.Context()).IP)
+		if s.log.Enabled(r.Context(), slog.LevelDebug) {
+			s.log.DebugContext(r.Context(), "request",
+				"method", r.Method, "path", r.URL.Path, "status", sw.code(),
+				"duration_ms", float64(time.Since(start).Microseconds())/1000, "client_ip", viewer.ClientFromContext(r.Context()).IP)
+		}
 	})
+}
+
+// metricMethod is a request's method as a label: lower case for the
+// standard ones, "unknown" for any other (as promhttp's sanitizeMethod).
+func metricMethod(m string) string {
+	switch m {
+	case "GET", "get":
+		return "get"
+	case "POST", "post":
+		return "post"
+	case "OPTIONS", "options":
+		return "options"
+	case "HEAD", "head":
+		return "head"
+	case "PUT", "put":
+		return "put"
+	case "DELETE", "delete":
+		return "delete"
+	case "CONNECT", "connect":
+		return "connect"
+	case "NOTIFY", "notify":
+		return "notify"
+	case "TRACE", "trace":
+		return "trace"
+	case "PATCH", "patch":
+		return "patch"
+	}
+	return "unknown"
+}
+
+// metricCode is a status code as a label (as promhttp's sanitizeCode).
+func metricCode(code int) string {
+	switch {
+	case code == http.StatusOK:
+		return "200"
+	case code >= 100 && code <= 599:
+		return strconv.Itoa(code)
+	}
+	return "unknown"
 }
 
 // limitBody refuses request bodies over the limit with 413 and a coded

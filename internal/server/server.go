@@ -341,7 +341,12 @@ func (s *Server) operationDeadline(ctx context.Context, next graphql.OperationHa
 		// stay bound by the database's lock timeout.
 		timeout *= uploadTimeouts
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	cancel := context.CancelFunc(func() {})
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > timeout {
+		// An HTTP request's deadline (dbDeadline) comes sooner: no
+		// second timer for the same bound.
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+	}
 	responses := next(ctx)
 	first := true
 	return func(ctx context.Context) *graphql.Response {
