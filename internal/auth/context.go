@@ -15,12 +15,18 @@ type authErrKey struct{}
 // anonymous; why its token was refused is kept for Require to report.
 func (s *Service) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		if token := BearerToken(r.Header.Get("Authorization")); token != "" {
-			ctx = s.ContextWithToken(ctx, token)
-		}
-		next.ServeHTTP(w, r.WithContext(viewer.WithSlot(ctx)))
+		next.ServeHTTP(w, r.WithContext(s.RequestContext(r.Context(), r)))
 	})
+}
+
+// RequestContext is what Middleware gives a request: ctx with the viewer
+// of r's bearer token (or why it was refused) and a viewer slot. For a
+// handler that sets up the request's context in one step.
+func (s *Service) RequestContext(ctx context.Context, r *http.Request) context.Context {
+	if token := BearerToken(r.Header.Get("Authorization")); token != "" {
+		ctx = s.ContextWithToken(ctx, token)
+	}
+	return viewer.WithSlot(ctx)
 }
 
 // tokenCheckTimeout bounds the database work of checking one token.

@@ -25,6 +25,9 @@ const (
 	mediaGraphQLResponse = "application/graphql-response+json"
 )
 
+// contentType holds the Content-Type header values of the media types.
+var contentType = map[string][]string{mediaJSON: {mediaJSON}, mediaGraphQLResponse: {mediaGraphQLResponse}}
+
 // allowedMethods are the methods /graphql serves (as transport.Options answers).
 const allowedMethods = "OPTIONS, GET, POST"
 
@@ -58,7 +61,8 @@ func (graphQLOverHTTP) Supports(r *http.Request) bool {
 	case http.MethodGet:
 		return true
 	case http.MethodPost:
-		return isJSONBody(r.Header.Get("Content-Type"))
+		ct := r.Header.Get("Content-Type")
+		return isPlainJSON(ct) || isJSONBody(ct)
 	}
 	return false
 }
@@ -67,7 +71,7 @@ func (graphQLOverHTTP) Supports(r *http.Request) bool {
 func (graphQLOverHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
 	media := responseMediaType(r.Header.Get("Accept"))
-	w.Header().Set("Content-Type", media)
+	w.Header()["Content-Type"] = contentType[media] // shared, never changed in place: Header.Set would allocate
 
 	start := graphql.Now()
 	params, err := readParams(r)
@@ -114,7 +118,35 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
-	writeJSON(w, http.StatusOK, responses(ctx))
+	writeResponse(w, responses(ctx))
+}
+
+// writeResponse writes an operation's response with 200. The common one,
+// data and nothing else, is written around gqlgen's bytes as they are:
+// json.Marshal would only copy them, scanning them twice, as they are
+// already compact JSON (they are the same bytes unless they hold <, >, &
+// or U+2028/U+2029, which json.Marshal escapes: such a response still goes
+// through it).
+func writeResponse(w http.ResponseWriter, resp *graphql.Response) {
+	if resp == nil || len(resp.Errors) > 0 || resp.Label != "" || resp.Path != nil || resp.HasNext != nil ||
+		len(resp.Extensions) > 0 || len(resp.Data) == 0 || htmlEscaped(resp.Data) {
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(dataOpen)
+	_, _ = w.Write(resp.Data)
+	_, _ = w.Write(dataClose)
+}
+
+var dataOpen, dataClose = []byte(`{"data":`), []byte("}")
+
+// htmlEscaped reports whether json.Marshal would change b, valid compact
+// JSON, by escaping: whether it holds <, > or & or may hold U+2028 or
+// U+2029 (which start with the byte 0xE2).
+func htmlEscaped(b []byte) bool {
+	return bytes.IndexByte(b, '<') >= 0 || bytes.IndexByte(b, '>') >= 0 ||
+		bytes.IndexByte(b, '&') >= 0 || bytes.IndexByte(b, 0xE2) >= 0
 }
 
 // readParams reads the GraphQL parameters of a GET's query string or a
@@ -138,9 +170,12 @@ func readParams(r *http.Request) (*graphql.RawParams, error) {
 			}
 		}
 	} else {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, apperr.New(apperr.BadInput, "the request body could not be read")
+		body, ok := bodyBytes(r.Body)
+		if !ok {
+			var err error
+			if body, err = io.ReadAll(r.Body); err != nil {
+				return nil, apperr.New(apperr.BadInput, "the request body could not be read")
+			}
 		}
 		if len(bytes.TrimSpace(body)) == 0 {
 			return nil, apperr.New(apperr.BadInput, "the request body is empty; send a JSON object with a query")

@@ -230,7 +230,7 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		if ct := r.Header.Get("Content-Type"); !isPlainJSON(ct) && isMultipart(ct) {
 			// Files stream through: the upload transport reads them to disk under its own limit.
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxUploadBytes)
 			next.ServeHTTP(w, r)
@@ -240,7 +240,7 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 			writeError(w, http.StatusRequestEntityTooLarge, apperr.New(apperr.TooLarge, "the request body is larger than %d bytes", max))
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+		body, err := readAll(http.MaxBytesReader(w, r.Body, max), r.ContentLength, max)
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeError(w, http.StatusRequestEntityTooLarge, apperr.New(apperr.TooLarge, "the request body is larger than %d bytes", max))
@@ -250,9 +250,65 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 			writeError(w, http.StatusBadRequest, apperr.New(apperr.BadInput, "the request body could not be read"))
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		rb := &readBody{data: body}
+		rb.Reset(body)
+		r.Body = rb
 		next.ServeHTTP(w, r)
 	})
+}
+
+// readBody is a request body limitBody has read: the GraphQL transport
+// takes its bytes as they are instead of copying them again.
+type readBody struct {
+	bytes.Reader
+	data []byte
+}
+
+func (*readBody) Close() error { return nil }
+
+// bodyBytes returns the bytes of a body limitBody has read and nobody has
+// read from since, or false.
+func bodyBytes(body io.Reader) ([]byte, bool) {
+	rb, ok := body.(*readBody)
+	if !ok || rb.Len() != len(rb.data) {
+		return nil, false
+	}
+	return rb.data, true
+}
+
+// readAll is io.ReadAll sized by the request's Content-Length (when it
+// declares one within max), so that a body is read into one allocation.
+func readAll(r io.Reader, contentLength, max int64) ([]byte, error) {
+	size := int64(512)
+	if contentLength >= 0 && contentLength <= max {
+		size = contentLength + 1 // room for the read that sees EOF
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow, as io.ReadAll does
+		}
+	}
+}
+
+// isPlainJSON reports whether a Content-Type is application/json as
+// clients usually send it, which needs no parsing to tell.
+func isPlainJSON(contentType string) bool {
+	return contentType == mediaJSON || contentType == "application/json; charset=utf-8" || contentType == "application/json;charset=utf-8"
+}
+
+// isMultipart reports whether a Content-Type is multipart/form-data.
+func isMultipart(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "multipart/form-data"
 }
 
 // writeError answers with a GraphQL-shaped error document.
