@@ -279,7 +279,7 @@ func TestGraphQLOverHTTPResponseBytes(t *testing.T) {
 	}
 	a, b := e.signUp(t, "writer"), e.signUp(t, "reader")
 	room := e.client(a).createRoom(t, nil, b.ID)
-	typed := "<b>bold</b> & \u2028 \"quoted\" 한국어 😀"
+	typed := "<b>bold</b> & \u2028\u2029 \"quoted\" … 한국어 😀 \\ end"
 	e.client(a).send(t, room.ID, typed)
 	body, _ := json.Marshal(map[string]any{
 		"query":     `query($id: ID!) { room(id: $id) { messages(last: 1) { edges { node { body } } } } }`,
