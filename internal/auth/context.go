@@ -15,12 +15,18 @@ type authErrKey struct{}
 // anonymous; why its token was refused is kept for Require to report.
 func (s *Service) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		if token := BearerToken(r.Header.Get("Authorization")); token != "" {
-			ctx = s.ContextWithToken(ctx, token)
-		}
-		next.ServeHTTP(w, r.WithContext(viewer.WithSlot(ctx)))
+		next.ServeHTTP(w, r.WithContext(s.RequestContext(r.Context(), r)))
 	})
+}
+
+// RequestContext is what Middleware gives a request: ctx with the viewer
+// of r's bearer token (or why it was refused) and a viewer slot. For a
+// handler that sets up the request's context in one step.
+func (s *Service) RequestContext(ctx context.Context, r *http.Request) context.Context {
+	if token := BearerToken(r.Header.Get("Authorization")); token != "" {
+		ctx = s.ContextWithToken(ctx, token)
+	}
+	return viewer.WithSlot(ctx)
 }
 
 // tokenCheckTimeout bounds the database work of checking one token.
@@ -29,10 +35,15 @@ const tokenCheckTimeout = 10 * time.Second
 // ContextWithToken returns ctx carrying the viewer token speaks for, or,
 // when it is refused, the reason.
 func (s *Service) ContextWithToken(ctx context.Context, token string) context.Context {
-	// Bounded even where the request has no deadline (uploads, upgrades).
-	actx, cancel := context.WithTimeout(ctx, tokenCheckTimeout)
+	// Bounded even where the request has no deadline (uploads, upgrades);
+	// a request whose deadline comes sooner needs no timer of its own.
+	actx := ctx
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > tokenCheckTimeout {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, tokenCheckTimeout)
+		defer cancel()
+	}
 	v, _, err := s.Authenticate(actx, token)
-	cancel()
 	if err != nil {
 		return context.WithValue(ctx, authErrKey{}, err)
 	}

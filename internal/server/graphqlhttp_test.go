@@ -268,3 +268,26 @@ func TestGraphQLOverHTTPBodyTooLarge(t *testing.T) {
 	x = call(t, e, http.MethodPost, queryBody("{ __typename }"), "Content-Type", "application/json")
 	x.expect(t, http.StatusOK, jsonMedia, "")
 }
+
+// A response is written as encoding/json writes it: compact, with <, >, &
+// and U+2028 escaped (a page of messages says what its senders typed).
+func TestGraphQLOverHTTPResponseBytes(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	x := call(t, e, http.MethodPost, queryBody(`{ __typename }`), "Content-Type", jsonMedia)
+	if want := `{"data":{"__typename":"Query"}}`; x.Raw != want {
+		t.Errorf("body %s, want %s", x.Raw, want)
+	}
+	a, b := e.signUp(t, "writer"), e.signUp(t, "reader")
+	room := e.client(a).createRoom(t, nil, b.ID)
+	typed := "<b>bold</b> & \u2028\u2029 \"quoted\" … 한국어 😀 \\ end"
+	e.client(a).send(t, room.ID, typed)
+	body, _ := json.Marshal(map[string]any{
+		"query":     `query($id: ID!) { room(id: $id) { messages(last: 1) { edges { node { body } } } } }`,
+		"variables": map[string]any{"id": room.ID},
+	})
+	x = call(t, e, http.MethodPost, string(body), "Content-Type", jsonMedia, "Authorization", "Bearer "+b.AccessToken)
+	quoted, _ := json.Marshal(typed)
+	if want := `{"data":{"room":{"messages":{"edges":[{"node":{"body":` + string(quoted) + `}}]}}}}`; x.Raw != want {
+		t.Errorf("body %s, want %s", x.Raw, want)
+	}
+}

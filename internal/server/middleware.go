@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -19,7 +20,6 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chatty/chatty/internal/apperr"
 	"github.com/chatty/chatty/internal/viewer"
@@ -151,15 +151,18 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return conn, rw, err
 }
 
-// instrument counts, times and logs the requests of one route, with
-// promhttp's instrumentation. A WebSocket upgrade is counted apart
-// (chatty_websocket_upgrades_total): its handler returns only when the
-// socket closes, so timing it would fill the latency histogram with
-// connection lifetimes.
+// instrument counts, times and logs the requests of one route, under
+// the labels promhttp's instrumentation gives them (method and code as
+// its sanitizeMethod and sanitizeCode write them). A WebSocket upgrade is
+// counted apart (chatty_websocket_upgrades_total): its handler returns
+// only when the socket closes, so timing it would fill the latency
+// histogram with connection lifetimes. The series are looked up by
+// position, and the route's histogram once: promhttp's wrappers built a
+// label map and a delegating writer per request.
 func (s *Server) instrument(route string, next http.Handler) http.Handler {
 	route1 := prometheus.Labels{"route": route}
-	timed := promhttp.InstrumentHandlerCounter(s.metrics.requests.MustCurryWith(route1),
-		promhttp.InstrumentHandlerDuration(s.metrics.latency.MustCurryWith(route1), next))
+	requests := s.metrics.requests.MustCurryWith(route1)
+	latency := s.metrics.latency.With(route1)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -167,12 +170,55 @@ func (s *Server) instrument(route string, next http.Handler) http.Handler {
 			next.ServeHTTP(sw, r)
 			s.metrics.upgrades.WithLabelValues(route, strconv.Itoa(sw.code())).Inc()
 		} else {
-			timed.ServeHTTP(sw, r)
+			next.ServeHTTP(sw, r)
+			latency.Observe(time.Since(start).Seconds())
+			requests.WithLabelValues(metricMethod(r.Method), metricCode(sw.code())).Inc()
 		}
-		s.log.DebugContext(r.Context(), "request",
-			"method", r.Method, "path", r.URL.Path, "status", sw.code(),
-			"duration_ms", float64(time.Since(start).Microseconds())/1000, "client_ip", viewer.ClientFromContext(r.Context()).IP)
+		if s.log.Enabled(r.Context(), slog.LevelDebug) {
+			s.log.DebugContext(r.Context(), "request",
+				"method", r.Method, "path", r.URL.Path, "status", sw.code(),
+				"duration_ms", float64(time.Since(start).Microseconds())/1000, "client_ip", viewer.ClientFromContext(r.Context()).IP)
+		}
 	})
+}
+
+// metricMethod is a request's method as a label: lower case for the
+// standard ones, "unknown" for any other (as promhttp's sanitizeMethod).
+func metricMethod(m string) string {
+	switch m {
+	case "GET", "get":
+		return "get"
+	case "POST", "post":
+		return "post"
+	case "OPTIONS", "options":
+		return "options"
+	case "HEAD", "head":
+		return "head"
+	case "PUT", "put":
+		return "put"
+	case "DELETE", "delete":
+		return "delete"
+	case "CONNECT", "connect":
+		return "connect"
+	case "NOTIFY", "notify":
+		return "notify"
+	case "TRACE", "trace":
+		return "trace"
+	case "PATCH", "patch":
+		return "patch"
+	}
+	return "unknown"
+}
+
+// metricCode is a status code as a label (as promhttp's sanitizeCode).
+func metricCode(code int) string {
+	switch {
+	case code == http.StatusOK:
+		return "200"
+	case code >= 100 && code <= 599:
+		return strconv.Itoa(code)
+	}
+	return "unknown"
 }
 
 // limitBody refuses request bodies over the limit with 413 and a coded
@@ -184,7 +230,7 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		if ct := r.Header.Get("Content-Type"); !isPlainJSON(ct) && isMultipart(ct) {
 			// Files stream through: the upload transport reads them to disk under its own limit.
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxUploadBytes)
 			next.ServeHTTP(w, r)
@@ -194,7 +240,7 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 			writeError(w, http.StatusRequestEntityTooLarge, apperr.New(apperr.TooLarge, "the request body is larger than %d bytes", max))
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+		body, err := readAll(http.MaxBytesReader(w, r.Body, max), r.ContentLength, max)
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeError(w, http.StatusRequestEntityTooLarge, apperr.New(apperr.TooLarge, "the request body is larger than %d bytes", max))
@@ -204,9 +250,65 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 			writeError(w, http.StatusBadRequest, apperr.New(apperr.BadInput, "the request body could not be read"))
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		rb := &readBody{data: body}
+		rb.Reset(body)
+		r.Body = rb
 		next.ServeHTTP(w, r)
 	})
+}
+
+// readBody is a request body limitBody has read: the GraphQL transport
+// takes its bytes as they are instead of copying them again.
+type readBody struct {
+	bytes.Reader
+	data []byte
+}
+
+func (*readBody) Close() error { return nil }
+
+// bodyBytes returns the bytes of a body limitBody has read and nobody has
+// read from since, or false.
+func bodyBytes(body io.Reader) ([]byte, bool) {
+	rb, ok := body.(*readBody)
+	if !ok || rb.Len() != len(rb.data) {
+		return nil, false
+	}
+	return rb.data, true
+}
+
+// readAll is io.ReadAll sized by the request's Content-Length (when it
+// declares one within max), so that a body is read into one allocation.
+func readAll(r io.Reader, contentLength, max int64) ([]byte, error) {
+	size := int64(512)
+	if contentLength >= 0 && contentLength <= max {
+		size = contentLength + 1 // room for the read that sees EOF
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow, as io.ReadAll does
+		}
+	}
+}
+
+// isPlainJSON reports whether a Content-Type is application/json as
+// clients usually send it, which needs no parsing to tell.
+func isPlainJSON(contentType string) bool {
+	return contentType == mediaJSON || contentType == "application/json; charset=utf-8" || contentType == "application/json;charset=utf-8"
+}
+
+// isMultipart reports whether a Content-Type is multipart/form-data.
+func isMultipart(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "multipart/form-data"
 }
 
 // writeError answers with a GraphQL-shaped error document.

@@ -39,6 +39,15 @@ func TestMetrics(t *testing.T) {
 	e := newEnv(t, "sqlite")
 	e.anon().do(t, `{ viewer { id } }`, nil)
 	e.anon().do(t, `{ searchUsers(query: "x") { totalCount } }`, nil) // UNAUTHENTICATED
+	for _, method := range []string{http.MethodPut, "BREW"} {         // 405 from the transport
+		req, _ := http.NewRequest(method, e.URL+"/graphql", strings.NewReader(`{"query":"{ __typename }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
 	code, body := get(t, e.URL+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics = %d", code)
@@ -57,9 +66,11 @@ func TestMetrics(t *testing.T) {
 	_, body = get(t, e.URL+"/metrics")
 	for _, want := range []string{
 		`chatty_http_requests_total{code="200",method="post",route="graphql"} 3`, // promhttp lower-cases methods
+		`chatty_http_requests_total{code="405",method="put",route="graphql"} 1`,
+		`chatty_http_requests_total{code="405",method="unknown",route="graphql"} 1`, // a method of nobody's standard
 		`chatty_graphql_errors_total{code="UNAUTHENTICATED"} 1`,
-		// Three POSTs: the WebSocket's lifetime is not a request's latency.
-		`chatty_http_request_duration_seconds_count{route="graphql"} 3`,
+		// Three POSTs and two refusals: the WebSocket's lifetime is not a request's latency.
+		`chatty_http_request_duration_seconds_count{route="graphql"} 5`,
 		`chatty_websocket_upgrades_total{code="101",route="graphql"} 1`,
 		`chatty_websocket_upgrades_total{code="403",route="graphql"} 1`,
 		`chatty_websocket_connections 0`,

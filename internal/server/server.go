@@ -143,7 +143,7 @@ func New(cfg Config) *Server {
 	s.sockets = &wsRegistry{conns: map[*wsConn]struct{}{}, gauge: s.metrics.websockets}
 	mux := http.NewServeMux()
 	gql := s.graphQL()
-	mux.Handle("/graphql", s.instrument("graphql", s.cors(s.limitBody(s.dbDeadline(cfg.Auth.Middleware(s.webSockets(gql)))))))
+	mux.Handle("/graphql", s.instrument("graphql", s.cors(s.limitBody(s.requestContext(s.webSockets(gql))))))
 	mux.Handle("GET /graphql/schema.graphql", s.instrument("schema", s.cors(s.serveSchema())))
 	// Files, thumbnails and avatars may be fetched by allowed origins
 	// (fileCORS answers their preflights too).
@@ -310,20 +310,22 @@ func (p *poolSample) since(count int64, waited time.Duration) (int64, time.Durat
 	return dc, dw
 }
 
-// dbDeadline bounds a plain HTTP request to /graphql (its token check and
-// its operation) by DBTimeout. A WebSocket gets no deadline here (each of
-// its operations gets one from operationDeadline), nor does a multipart
-// upload, whose body may take longer than that to arrive: its operation's
-// deadline starts once the body is in.
-func (s *Server) dbDeadline(next http.Handler) http.Handler {
+// requestContext gives a request to /graphql its viewer (auth's
+// RequestContext) and bounds a plain HTTP request (its token check and
+// its operation) by DBTimeout, in one copy of the request. A WebSocket
+// gets no deadline here (each of its operations gets one from
+// operationDeadline), nor does a multipart upload, whose body may take
+// longer than that to arrive: its operation's deadline starts once the
+// body is in.
+func (s *Server) requestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if websocket.IsWebSocketUpgrade(r) || strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "multipart/") {
-			next.ServeHTTP(w, r)
-			return
+		ctx := r.Context()
+		if ct := r.Header.Get("Content-Type"); !websocket.IsWebSocketUpgrade(r) && (isPlainJSON(ct) || !strings.HasPrefix(strings.ToLower(ct), "multipart/")) {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, s.cfg.DBTimeout)
+			defer cancel()
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DBTimeout)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r.WithContext(s.cfg.Auth.RequestContext(ctx, r)))
 	})
 }
 
@@ -342,7 +344,12 @@ func (s *Server) operationDeadline(ctx context.Context, next graphql.OperationHa
 		// stay bound by the database's lock timeout.
 		timeout *= uploadTimeouts
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	cancel := context.CancelFunc(func() {})
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > timeout {
+		// An HTTP request's deadline (requestContext) comes sooner: no
+		// second timer for the same bound.
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+	}
 	responses := next(ctx)
 	first := true
 	return func(ctx context.Context) *graphql.Response {
