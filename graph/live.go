@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
+	"unique"
 	"weak"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -95,20 +95,33 @@ func (*LiveResponses) Validate(graphql.ExecutableSchema) error { return nil }
 // liveOp is one subscription operation: what its responses are shared
 // under, and the events its resolver feeds it (set by liveEvents).
 type liveOp struct {
-	key     string // query, operation name and variables
-	userKey string // key and the viewer: the share key of a response for the viewer alone
-	perUser bool   // the selection reaches a field not in sharedFields
+	key     unique.Handle[string] // query, operation name and variables
+	user    int                   // the viewer
+	perUser bool                  // the selection reaches a field not in sharedFields
 	feed    feed
 	events  *eventTable
 }
 
-// shareKey is the key the operation's responses are shared under first.
-func (op *liveOp) shareKey() string {
-	if op.perUser {
-		return op.userKey
-	}
-	return op.key
+// shareKey is what a response is shared under: the operation (its query,
+// operation name and variables) and, for a response of one viewer's own,
+// the viewer. The operation's text is held once (unique.Make) however
+// many subscriptions run it: an idle subscription keeps a handle.
+type shareKey struct {
+	op   unique.Handle[string]
+	user int
+	own  bool // for user alone
 }
+
+// shareKey is the key the operation's responses are shared under first.
+func (op *liveOp) shareKey() shareKey {
+	if op.perUser {
+		return op.userKey()
+	}
+	return shareKey{op: op.key}
+}
+
+// userKey is the share key of a response for the viewer alone.
+func (op *liveOp) userKey() shareKey { return shareKey{op: op.key, user: op.user, own: true} }
 
 type liveOpKey struct{}
 
@@ -123,12 +136,13 @@ func (l *LiveResponses) InterceptOperation(ctx context.Context, next graphql.Ope
 	if err != nil {
 		return next(ctx)
 	}
+	v, _ := viewer.FromContext(ctx)
 	op := &liveOp{
-		key:     oc.RawQuery + "\x00" + oc.OperationName + "\x00" + string(vars),
+		key:     unique.Make(oc.RawQuery + "\x00" + oc.OperationName + "\x00" + string(vars)),
+		user:    v.UserID,
 		perUser: !allShared(oc, oc.Operation.SelectionSet),
 		events:  &l.events,
 	}
-	op.userKey = op.key + viewerKey(ctx)
 	return next(context.WithValue(ctx, liveOpKey{}, op))
 }
 
@@ -270,7 +284,7 @@ func (f *pullFeed[T]) shared(op *liveOp) []byte {
 	ev := eventOf(op.events, v)
 	data := ev.made(op.shareKey())
 	if data == nil && !op.perUser {
-		data = ev.made(op.userKey) // the response was the viewer's own
+		data = ev.made(op.userKey()) // the response was the viewer's own
 	}
 	if data != nil {
 		f.in.Next()
@@ -341,7 +355,7 @@ func (l *LiveResponses) InterceptResponse(ctx context.Context, next graphql.Resp
 		}
 		// The leader's response was not for everyone: execute it too,
 		// sharing it with this viewer's other subscriptions.
-		if resp, leader = ev.response(op.userKey); !leader {
+		if resp, leader = ev.response(op.userKey()); !leader {
 			select {
 			case <-resp.ready:
 			case <-ctx.Done():
@@ -354,12 +368,6 @@ func (l *LiveResponses) InterceptResponse(ctx context.Context, next graphql.Resp
 		}
 	}
 	return l.execute(ctx, ev, pass, next, resp)
-}
-
-// viewerKey is what a share key of a per-viewer response ends with.
-func viewerKey(ctx context.Context) string {
-	v, _ := viewer.FromContext(ctx)
-	return "\x00" + strconv.Itoa(v.UserID)
 }
 
 // execute runs the operation for ev and, when out is not nil, stores its
@@ -408,7 +416,7 @@ func nameDependsOnViewer(r *ent.Room) bool {
 // event lives: the responses made for it, by share key, and its loaders.
 type liveEvent struct {
 	mu        sync.Mutex
-	responses map[string]*sharedResponse
+	responses map[shareKey]*sharedResponse
 	once      sync.Once
 	shared    *eventLoaders
 }
@@ -422,14 +430,14 @@ type sharedResponse struct {
 
 // response returns the response stored under key, and whether the caller
 // is the one to make it.
-func (e *liveEvent) response(key string) (*sharedResponse, bool) {
+func (e *liveEvent) response(key shareKey) (*sharedResponse, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if r, ok := e.responses[key]; ok {
 		return r, false
 	}
 	if e.responses == nil {
-		e.responses = map[string]*sharedResponse{}
+		e.responses = map[shareKey]*sharedResponse{}
 	}
 	r := &sharedResponse{ready: make(chan struct{})}
 	e.responses[key] = r
@@ -438,7 +446,7 @@ func (e *liveEvent) response(key string) (*sharedResponse, bool) {
 
 // made returns the data of the response made for key, when it is made and
 // for sharing; nil otherwise.
-func (e *liveEvent) made(key string) []byte {
+func (e *liveEvent) made(key shareKey) []byte {
 	e.mu.Lock()
 	r := e.responses[key]
 	e.mu.Unlock()

@@ -20,6 +20,12 @@ type IdlePoint struct {
 	// the garbage collector's steps.
 	StackKiB float64 `json:"stack_inuse_kib"`
 	HeapKiB  float64 `json:"heap_inuse_kib"`
+	// The live heap as the last completed GC cycle marked it
+	// (go_gc_heap_live_bytes), and the cycles completed so far: a reading
+	// is of this point when a cycle completed after the step's sockets
+	// were opened.
+	HeapLiveKiB float64 `json:"heap_live_kib,omitempty"`
+	GCCycles    float64 `json:"gc_cycles,omitempty"`
 }
 
 // IdleResult is one idle ramp.
@@ -32,6 +38,15 @@ type IdleResult struct {
 	GoroutinesPerSocket float64     `json:"goroutines_per_socket"`
 	StackPerSocketKiB   float64     `json:"stack_per_socket_kib"`
 	HeapPerSocketKiB    float64     `json:"heap_inuse_per_socket_kib"`
+	// What the sockets hold, without the garbage: growth of the live
+	// heap over the second half of the ramp (0 when the server does not
+	// export it). RSS follows the GC's heap goal, about (1 + GOGC/100)
+	// times the live heap, so RSS per socket is about twice this with
+	// GOGC=100.
+	HeapLivePerSocketKiB float64 `json:"heap_live_per_socket_kib,omitempty"`
+	// HeapLiveNote says when a live-heap reading is older than its
+	// point (no GC cycle completed during the step).
+	HeapLiveNote string `json:"heap_live_note,omitempty"`
 	// RSSNote says why RSSPerSocketKiB is no per-socket cost when the
 	// server's RSS fell during the second half of the ramp (it returned
 	// memory it held before: the sign-ups' password hashes, 19 MiB each).
@@ -81,7 +96,11 @@ func runIdle(ctx context.Context, a *api, o idleOpts) (*IdleResult, error) {
 	defer func() { closeAll(subs) }()
 	read := func(n int) error {
 		// Settled: RSS and goroutines unchanged (RSS within 0.5 %) over
-		// o.settle, or 4 × o.settle at most.
+		// two o.settle in a row, for at most max(4 × o.settle, 10 s). A
+		// GC cycle during a step lowers the heap goal when memory held
+		// before (the sign-ups' password hashes) turns out garbage, and
+		// the runtime then returns it to the system over seconds: a point
+		// read while that goes on measures the return, not the sockets.
 		time.Sleep(o.settle)
 		rss, err := rssKiB(o.pid)
 		if err != nil {
@@ -92,7 +111,7 @@ func runIdle(ctx context.Context, a *api, o idleOpts) (*IdleResult, error) {
 			return err
 		}
 		g := m["go_goroutines"]
-		for range 3 {
+		for stable, deadline := 0, time.Now().Add(max(4*o.settle, 10*time.Second)); stable < 2 && time.Now().Before(deadline); {
 			time.Sleep(o.settle)
 			rss2, err := rssKiB(o.pid)
 			if err != nil {
@@ -103,14 +122,16 @@ func runIdle(ctx context.Context, a *api, o idleOpts) (*IdleResult, error) {
 				return err
 			}
 			g2 := m2["go_goroutines"]
-			stable := g2 == g && rss2 >= rss*0.995 && rss2 <= rss*1.005
-			rss, g, m = rss2, g2, m2
-			if stable {
-				break
+			if g2 == g && rss2 >= rss*0.995 && rss2 <= rss*1.005 {
+				stable++
+			} else {
+				stable = 0
 			}
+			rss, g, m = rss2, g2, m2
 		}
 		res.Points = append(res.Points, IdlePoint{Sockets: n, RSSKiB: rss, Goroutines: g,
-			StackKiB: m["go_memstats_stack_inuse_bytes"] / 1024, HeapKiB: m["go_memstats_heap_inuse_bytes"] / 1024})
+			StackKiB: m["go_memstats_stack_inuse_bytes"] / 1024, HeapKiB: m["go_memstats_heap_inuse_bytes"] / 1024,
+			HeapLiveKiB: m[metricHeapLive] / 1024, GCCycles: m[metricGCCycles]})
 		return nil
 	}
 	if err := read(0); err != nil {
@@ -152,6 +173,10 @@ func runIdle(ctx context.Context, a *api, o idleOpts) (*IdleResult, error) {
 			res.GoroutinesPerSocket = (last.Goroutines - mid.Goroutines) / d
 			res.StackPerSocketKiB = (last.StackKiB - mid.StackKiB) / d
 			res.HeapPerSocketKiB = (last.HeapKiB - mid.HeapKiB) / d
+			if last.HeapLiveKiB > 0 && mid.HeapLiveKiB > 0 {
+				res.HeapLivePerSocketKiB = (last.HeapLiveKiB - mid.HeapLiveKiB) / d
+				res.HeapLiveNote = staleLive(res.Points, mid, last)
+			}
 		}
 		for _, p := range res.Points {
 			if p.Sockets > mid.Sockets && p.RSSKiB < mid.RSSKiB {
@@ -161,6 +186,23 @@ func runIdle(ctx context.Context, a *api, o idleOpts) (*IdleResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// staleLive names the points among mid and last whose live-heap reading
+// predates them: no GC cycle completed between the previous point and
+// it, so the sockets its step opened are not all in it.
+func staleLive(points []IdlePoint, mid, last IdlePoint) string {
+	var stale []string
+	for i := 1; i < len(points); i++ {
+		p := points[i]
+		if (p.Sockets == mid.Sockets || p.Sockets == last.Sockets) && p.GCCycles <= points[i-1].GCCycles {
+			stale = append(stale, strconv.Itoa(p.Sockets))
+		}
+	}
+	if len(stale) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("no GC cycle completed during the step to %s sockets: the live heap there is as of an earlier cycle", strings.Join(stale, ", "))
 }
 
 // rssKiB is VmRSS of pid.
@@ -180,9 +222,18 @@ func rssKiB(pid int) (float64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
+// The Go runtime's live heap and completed GC cycles on /metrics
+// (runtime/metrics /gc/heap/live:bytes and /gc/cycles/total:gc-cycles,
+// which chatty exports).
+const (
+	metricHeapLive = "go_gc_heap_live_bytes"
+	metricGCCycles = "go_gc_cycles_total_gc_cycles_total"
+)
+
 // goMetrics reads the Go runtime's gauges from the server's /metrics:
-// go_goroutines (required), go_memstats_stack_inuse_bytes and
-// go_memstats_heap_inuse_bytes.
+// go_goroutines (required), go_memstats_stack_inuse_bytes,
+// go_memstats_heap_inuse_bytes, and the live heap and GC cycles where
+// the server exports them.
 func goMetrics(ctx context.Context, a *api) (map[string]float64, error) {
 	body, err := a.get(ctx, "/metrics")
 	if err != nil {
@@ -195,7 +246,7 @@ func goMetrics(ctx context.Context, a *api) (map[string]float64, error) {
 			continue
 		}
 		switch name {
-		case "go_goroutines", "go_memstats_stack_inuse_bytes", "go_memstats_heap_inuse_bytes":
+		case "go_goroutines", "go_memstats_stack_inuse_bytes", "go_memstats_heap_inuse_bytes", metricHeapLive, metricGCCycles:
 			if f, err := strconv.ParseFloat(v, 64); err == nil {
 				m[name] = f
 			}

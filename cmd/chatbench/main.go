@@ -328,8 +328,14 @@ func run(ctx context.Context, o options) (*Report, error) {
 			} else {
 				rep.Idle = append(rep.Idle, res)
 				say("idle   chatty %d sockets: %.1f KiB RSS, %.2f goroutines, %.1f KiB stacks, %.1f KiB heap per socket", res.Sockets, res.RSSPerSocketKiB, res.GoroutinesPerSocket, res.StackPerSocketKiB, res.HeapPerSocketKiB)
+				if res.HeapLivePerSocketKiB != 0 {
+					say("idle   chatty: %.1f KiB live heap per socket (as of the last GC)", res.HeapLivePerSocketKiB)
+				}
 				if res.RSSNote != "" {
 					say("idle   chatty: %s", res.RSSNote)
+				}
+				if res.HeapLiveNote != "" {
+					say("idle   chatty: %s", res.HeapLiveNote)
 				}
 			}
 		}

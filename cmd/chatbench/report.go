@@ -153,6 +153,9 @@ func (r *Report) Markdown() string {
 		row("server goroutines per idle socket", i.GoroutinesPerSocket, raw.GoroutinesPerSocket, "", ok, "")
 		row("server goroutine stacks KiB per idle socket (/metrics)", i.StackPerSocketKiB, raw.StackPerSocketKiB, "KiB", ok, "")
 		row("server heap in use KiB per idle socket (/metrics)", i.HeapPerSocketKiB, raw.HeapPerSocketKiB, "KiB", ok, "")
+		if i.HeapLivePerSocketKiB != 0 {
+			row("server live heap KiB per idle socket (/metrics, as of the last GC; RSS ≈ 2× with GOGC=100)", i.HeapLivePerSocketKiB, raw.HeapLivePerSocketKiB, "KiB", ok && raw.HeapLivePerSocketKiB != 0, i.HeapLiveNote)
+		}
 	}
 	for _, f := range r.Fanout {
 		for _, p := range f.Problems {

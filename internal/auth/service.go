@@ -186,26 +186,35 @@ func signedIn(ctx context.Context, p *Payload) *Payload {
 // SessionCheckTTL: see sessionCache). It also returns when the token
 // expires.
 func (s *Service) Authenticate(ctx context.Context, token string) (viewer.Viewer, time.Time, error) {
-	return s.authenticate(ctx, token, true)
-}
-
-// Recheck is Authenticate reading the session from the database: for
-// when sessions of the viewer have just ended, possibly through another
-// instance.
-func (s *Service) Recheck(ctx context.Context, token string) (viewer.Viewer, time.Time, error) {
-	return s.authenticate(ctx, token, false)
-}
-
-func (s *Service) authenticate(ctx context.Context, token string, cached bool) (viewer.Viewer, time.Time, error) {
 	v, exp, err := s.tokens.verify(token)
 	if err != nil {
 		return viewer.Viewer{}, time.Time{}, err
 	}
 	now := s.now()
 	ok, epoch := s.sessions.lookup(v.SessionID, v.UserID, now)
-	if ok && cached {
+	if ok {
 		return v, exp, nil
 	}
+	if err := s.checkSession(ctx, v, now, epoch); err != nil {
+		return viewer.Viewer{}, time.Time{}, err
+	}
+	return v, exp, nil
+}
+
+// RecheckSession reads from the database whether the session of v, a
+// viewer Authenticate returned, still holds: for when sessions of the
+// viewer have just ended, possibly through another instance. It needs
+// no token (a WebSocket keeps the viewer for its rechecks, not its
+// token, and closes itself when the token expires).
+func (s *Service) RecheckSession(ctx context.Context, v viewer.Viewer) error {
+	now := s.now()
+	_, epoch := s.sessions.lookup(v.SessionID, v.UserID, now)
+	return s.checkSession(ctx, v, now, epoch)
+}
+
+// checkSession reads v's session from the database and remembers it
+// (sessions.store, with the epoch lookup returned).
+func (s *Service) checkSession(ctx context.Context, v viewer.Viewer, now time.Time, epoch uint64) error {
 	sess, err := s.db.Session.Query().
 		Where(
 			session.ID(v.SessionID),
@@ -217,13 +226,13 @@ func (s *Service) authenticate(ctx context.Context, token string, cached bool) (
 		Only(ctx)
 	if ent.IsNotFound(err) {
 		s.sessions.forget(v.SessionID) // it may have ended through another instance
-		return viewer.Viewer{}, time.Time{}, ErrSessionEnded
+		return ErrSessionEnded
 	}
 	if err != nil {
-		return viewer.Viewer{}, time.Time{}, fmt.Errorf("check session %d: %w", v.SessionID, err)
+		return fmt.Errorf("check session %d: %w", v.SessionID, err)
 	}
 	s.sessions.store(v.SessionID, v.UserID, now, sess.ExpiresAt, epoch)
-	return v, exp, nil
+	return nil
 }
 
 // BearerToken extracts the token of an "Authorization: Bearer <token>"

@@ -54,7 +54,7 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 		return refused(ctx, err), nil, err
 	}
 	if c := connOf(ctx); c != nil {
-		c.closeAt(exp, closeForbidden, "access token expired")
+		c.expireAt(exp) // 4403 "access token expired"
 		// The watch ends with the connection: ctx is the connection's,
 		// which Close cancels (a refused connection_init closes it too).
 		// No context of its own: an idle socket keeps what it holds.
@@ -62,7 +62,7 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 		err := s.cfg.Chat.WatchSessions(watch, v, func() {
 			check, cancel := context.WithTimeout(watch, s.cfg.DBTimeout)
 			defer cancel()
-			_, _, err := s.cfg.Auth.Recheck(check, token)
+			err := s.cfg.Auth.RecheckSession(check, v) // v, not the token: an idle socket keeps less
 			switch {
 			case err == nil || watch.Err() != nil:
 			case apperr.KindOf(err) != "": // the session ended, or the account
@@ -79,7 +79,7 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 		// instance does not reach, and the watch hears only what ends from
 		// now on: read the session now that the socket watches.
 		rctx, cancel := context.WithTimeout(ctx, s.cfg.DBTimeout)
-		_, _, err = s.cfg.Auth.Recheck(rctx, token)
+		err = s.cfg.Auth.RecheckSession(rctx, v)
 		cancel()
 		if err != nil {
 			return refused(ctx, err), nil, err

@@ -67,6 +67,7 @@ type wsNetConn struct {
 	got      int64 // bytes Read has returned
 	boundary int64 // bytes gorilla had taken where the last frame ended
 	parking  bool  // Read ended the goroutine to park the socket
+	released bool  // br's buffer went with the park (releaseBuffer)
 
 	// The poller's (under its lock).
 	polled  bool   // in the poller's set
@@ -92,6 +93,25 @@ func (c *wsNetConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.got += int64(n)
 	return n, err
+}
+
+// releaseBuffer lets br's buffer go as the socket parks, when it holds
+// nothing (the park came at the start of a frame with no byte of it
+// read): a parked socket keeps no read buffer. The next reader takes a
+// new one (takeBuffer) before gorilla reads.
+func (c *wsNetConn) releaseBuffer() {
+	if c.br.Buffered() == 0 {
+		*c.br = bufio.Reader{}
+		c.released = true
+	}
+}
+
+// takeBuffer gives br a buffer again if releaseBuffer let it go.
+func (c *wsNetConn) takeBuffer() {
+	if c.released {
+		*c.br = *bufio.NewReaderSize(c, wsReadBufferSize)
+		c.released = false
+	}
 }
 
 // hijackCoarse hands gorilla the hijacked connection as a wsNetConn, and
