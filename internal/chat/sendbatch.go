@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"entgo.io/ent/dialect/sql/sqlgraph"
 
@@ -18,10 +19,39 @@ import (
 // message or error. When anything in the shared transaction fails (a
 // clientId used before, a member who left meanwhile, a deadline) it rolls
 // back whole and each request is sent again alone, in its own transaction
-// with its own context: one failing send never fails the others.
+// with its own context: one failing send never fails the others. A
+// request that ends meanwhile (its client went away) does not end the
+// shared transaction (sharedContext): its send is stored with the others.
 
 // maxBatch bounds the sends of one shared transaction.
 const maxBatch = 32
+
+// sharedContext is the context of a transaction that stores the sends of
+// batches, which may be other requests' than ctx's: it keeps ctx's values
+// but ends by no request's cancel (a leader whose client went away would
+// otherwise roll back every send of the batch, and each would go again
+// alone). Its deadline is the latest of the sends' deadlines: each of
+// them waits for the transaction's outcome once it is taken, so none
+// waits longer than the latest of them allows (scriptTimeout from now
+// when one of them has no deadline).
+func sharedContext(ctx context.Context, batches ...[]*pendingSend) (context.Context, context.CancelFunc) {
+	var latest time.Time
+	for _, b := range batches {
+		for _, p := range b {
+			d, ok := p.ctx.Deadline()
+			if !ok {
+				d = time.Now().Add(scriptTimeout)
+			}
+			if d.After(latest) {
+				latest = d
+			}
+		}
+	}
+	if latest.IsZero() {
+		latest = time.Now().Add(scriptTimeout)
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), latest)
+}
 
 // pendingSend is one queued send.
 type pendingSend struct {
@@ -95,9 +125,11 @@ func (s *Service) storeBatch(ctx context.Context, batch []*pendingSend) {
 	}
 	if len(batch) > 1 {
 		msgs := make([]*ent.Message, len(batch))
+		ctx, cancel := sharedContext(ctx, batch)
+		defer cancel()
 		err := s.inTx(ctx, func(tx *ent.Tx, em *emitter) error {
 			for i, p := range batch {
-				m, err := s.storeSend(p.ctx, tx, em, p)
+				m, err := s.storeSend(ctx, tx, em, p)
 				if err != nil {
 					return err
 				}

@@ -114,9 +114,10 @@ func (s *Service) storeWithOtherRooms(ctx context.Context, batch []*pendingSend)
 }
 
 // storeRoomBatches stores the batches of take (each of its own room) in
-// one transaction: a batch alone as storeRoomScript does (ctx is then its
-// own), several with sendRoomsScript under ctx, the slot holder's. Each
-// batch is done after: stored, or given back to its turn holder.
+// one transaction: a batch alone as storeRoomScript does, several with
+// sendRoomsScript under a sharedContext of ctx (the slot holder's): no
+// request's cancel rolls back the others' sends. Each batch is done
+// after: stored, or given back to its turn holder.
 func (s *Service) storeRoomBatches(ctx context.Context, take []*roomBatch) {
 	if len(take) == 1 {
 		s.storeRoomScript(take[0].ctx, take[0].batch)
@@ -128,7 +129,13 @@ func (s *Service) storeRoomBatches(ctx context.Context, take []*roomBatch) {
 	for i, rb := range take {
 		groups[i] = &roomSends{roomID: rb.batch[0].roomID, batch: rb.batch}
 	}
+	batches := make([][]*pendingSend, len(take))
+	for i, rb := range take {
+		batches[i] = rb.batch
+	}
+	ctx, cancel := sharedContext(ctx, batches...)
 	err := s.sendRoomsScript(ctx, groups)
+	cancel()
 	for i, rb := range take {
 		switch {
 		case err == nil:

@@ -31,7 +31,7 @@ type roomsFixture struct {
 	twice      []int
 }
 
-func newRoomsFixture(t *testing.T, rooms int) *roomsFixture {
+func newRoomsFixture(t testing.TB, rooms int) *roomsFixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &roomsFixture{roundTrips: &atomic.Int64{}, published: map[int]Event{}}
@@ -72,6 +72,12 @@ func newRoomsFixture(t *testing.T, rooms int) *roomsFixture {
 // transaction slot is taken, waits until each room's batch waits for a
 // slot, then frees one slot: the batches go together, if they can.
 func (f *roomsFixture) held(t *testing.T, sends []SendMessageInput, from []int) ([]*ent.Message, []error) {
+	return f.heldCancel(t, sends, from, false)
+}
+
+// heldCancel is held; with cancel, every send's context ends once its
+// room's batch waits for a slot, before the slot is freed.
+func (f *roomsFixture) heldCancel(t *testing.T, sends []SendMessageInput, from []int, cancel bool) ([]*ent.Message, []error) {
 	t.Helper()
 	old := maxSlotWait
 	maxSlotWait = time.Hour
@@ -82,12 +88,14 @@ func (f *roomsFixture) held(t *testing.T, sends []SendMessageInput, from []int) 
 		tx.slots <- struct{}{}
 	}
 	out, errs := make([]*ent.Message, len(sends)), make([]error, len(sends))
+	ctx, cancelAll := context.WithCancel(context.Background())
+	defer cancelAll()
 	var wg sync.WaitGroup
 	for i, in := range sends {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i], errs[i] = f.s.SendMessage(context.Background(), f.users[from[i]], in)
+			out[i], errs[i] = f.s.SendMessage(ctx, f.users[from[i]], in)
 		}()
 	}
 	for { // until every room's batch waits
@@ -98,6 +106,9 @@ func (f *roomsFixture) held(t *testing.T, sends []SendMessageInput, from []int) 
 			break
 		}
 		runtime.Gosched()
+	}
+	if cancel {
+		cancelAll()
 	}
 	f.roundTrips.Store(0)
 	<-tx.slots
@@ -209,6 +220,43 @@ func TestSendsToSeveralRoomsShareATransaction(t *testing.T) {
 			t.Errorf("user %d was told %+v, has %d unread", u.UserID, rn, total)
 		}
 	}
+}
+
+// Sends to different rooms whose requests end (their clients went away)
+// once they wait for a shared transaction are stored all the same, in
+// that one transaction: the slot holder's cancel does not roll back the
+// others' sends (nor its own), and none is sent again. Each caller gets
+// its message, each stored and published once.
+func TestSendsToSeveralRoomsOfCancelledRequestsShareATransaction(t *testing.T) {
+	if !hasMySQL() {
+		t.Skip("MariaDB only (CHATTY_TEST_MYSQL_DSN)")
+	}
+	f := newRoomsFixture(t, 4)
+	var sends []SendMessageInput
+	var from []int
+	for i, id := range f.rooms {
+		sends = append(sends, SendMessageInput{RoomID: id, Body: fmt.Sprint("m", i)})
+		from = append(from, i%4)
+	}
+	out, errs := f.heldCancel(t, sends, from, true)
+	for i := range sends {
+		if errs[i] != nil || out[i].Body != sends[i].Body || out[i].RoomID != sends[i].RoomID {
+			t.Fatalf("send %d: %+v, %v", i, out[i], errs[i])
+		}
+	}
+	if n := f.roundTrips.Load(); n != 2 {
+		t.Errorf("%d sends to %d rooms took %d round trips, want 2 (one transaction)", len(sends), len(f.rooms), n)
+	}
+	for i, id := range f.rooms {
+		n, err := f.db.Client.Message.Query().Where(message.RoomID(id), message.KindNEQ(message.KindSYSTEM)).Count(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("room %d holds %d messages, want 1", i, n)
+		}
+	}
+	f.check(t)
 }
 
 // A send refused under its room's lock (its sender left, through another

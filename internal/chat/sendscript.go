@@ -72,7 +72,9 @@ func (s *Service) storeBatchScript(ctx context.Context, batch []*pendingSend) {
 // of them is finished.
 func (s *Service) storeRoomScript(ctx context.Context, batch []*pendingSend) {
 	if len(batch) > 1 {
+		ctx, cancel := sharedContext(ctx, batch)
 		msgs, err := s.sendScript(ctx, batch)
+		cancel()
 		if err == nil {
 			for i, p := range batch {
 				p.finish(msgs[i], nil)
