@@ -277,10 +277,13 @@ func bodyBytes(body io.Reader) ([]byte, bool) {
 }
 
 // readAll is io.ReadAll sized by the request's Content-Length (when it
-// declares one within max), so that a body is read into one allocation.
+// declares one within max and within presizeLimit), so that a body is
+// read into one allocation. A larger declared length is not allocated
+// ahead: a client could declare it and send nothing, holding that memory
+// per connection for the cost of its headers.
 func readAll(r io.Reader, contentLength, max int64) ([]byte, error) {
 	size := int64(512)
-	if contentLength >= 0 && contentLength <= max {
+	if contentLength >= 0 && contentLength <= min(max, presizeLimit) {
 		size = contentLength + 1 // room for the read that sees EOF
 	}
 	b := make([]byte, 0, size)
@@ -298,6 +301,10 @@ func readAll(r io.Reader, contentLength, max int64) ([]byte, error) {
 		}
 	}
 }
+
+// presizeLimit bounds what readAll allocates on a declared Content-Length
+// before the bytes arrive.
+const presizeLimit = 64 << 10
 
 // isPlainJSON reports whether a Content-Type is application/json as
 // clients usually send it, which needs no parsing to tell.
