@@ -121,6 +121,16 @@ func (f *roomsFixture) heldCancel(t *testing.T, sends []SendMessageInput, from [
 
 // check: every room's messages have seqs 1, 2, … and each stored message
 // was published once, telling whom it notified as stored.
+// onePerRoom is a send to each room of f ("m0", "m1", …), and who sends
+// it (the users in turn).
+func (f *roomsFixture) onePerRoom() (sends []SendMessageInput, from []int) {
+	for i, id := range f.rooms {
+		sends = append(sends, SendMessageInput{RoomID: id, Body: fmt.Sprint("m", i)})
+		from = append(from, i%len(f.users))
+	}
+	return sends, from
+}
+
 func (f *roomsFixture) check(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
@@ -183,12 +193,7 @@ func TestSendsToSeveralRoomsShareATransaction(t *testing.T) {
 		t.Skip("MariaDB only (CHATTY_TEST_MYSQL_DSN)")
 	}
 	f := newRoomsFixture(t, 6)
-	var sends []SendMessageInput
-	var from []int
-	for i, id := range f.rooms {
-		sends = append(sends, SendMessageInput{RoomID: id, Body: fmt.Sprint("m", i)})
-		from = append(from, i%4)
-	}
+	sends, from := f.onePerRoom()
 	out, errs := f.held(t, sends, from)
 	if n := f.roundTrips.Load(); n != 2 {
 		t.Errorf("%d sends to %d rooms took %d round trips, want 2 (one transaction)", len(sends), len(f.rooms), n)
@@ -232,12 +237,7 @@ func TestSendsToSeveralRoomsOfCancelledRequestsShareATransaction(t *testing.T) {
 		t.Skip("MariaDB only (CHATTY_TEST_MYSQL_DSN)")
 	}
 	f := newRoomsFixture(t, 4)
-	var sends []SendMessageInput
-	var from []int
-	for i, id := range f.rooms {
-		sends = append(sends, SendMessageInput{RoomID: id, Body: fmt.Sprint("m", i)})
-		from = append(from, i%4)
-	}
+	sends, from := f.onePerRoom()
 	out, errs := f.heldCancel(t, sends, from, true)
 	for i := range sends {
 		if errs[i] != nil || out[i].Body != sends[i].Body || out[i].RoomID != sends[i].RoomID {
