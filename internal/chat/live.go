@@ -186,7 +186,7 @@ func (s *Service) notify(ctx context.Context, e Event, kind NotificationKind) er
 	var failed error
 	for _, uid := range users {
 		err := s.emitNote(ctx, uid, userEvent{
-			ID: e.notes[uid], Kind: kind, Room: wr, Actor: wa, TotalUnread: totals[uid], CreatedAt: e.notedAt,
+			ID: e.notes[uid], Kind: kind, Room: wr, Actor: wa, TotalUnread: new(totals[uid]), CreatedAt: e.notedAt,
 		})
 		if err != nil {
 			failed = err
@@ -579,8 +579,14 @@ func decodeNotification(b []byte) (*Notification, error) {
 	if err := json.Unmarshal(b, &e); err != nil {
 		return nil, err
 	}
-	return &Notification{ID: e.ID, Kind: e.Kind, Room: e.Room.ent(), Message: e.Message.ent(), Actor: e.Actor.ent(),
-		TotalUnread: e.TotalUnread, CreatedAt: e.CreatedAt, ReadAt: e.ReadAt}, nil
+	n := &Notification{ID: e.ID, Kind: e.Kind, Room: e.Room.ent(), Message: e.Message.ent(), Actor: e.Actor.ent(),
+		CreatedAt: e.CreatedAt, ReadAt: e.ReadAt}
+	if e.TotalUnread != nil {
+		n.TotalUnread = *e.TotalUnread
+	} else {
+		n.totalUnknown = true
+	}
+	return n, nil
 }
 
 // order is how a stream numbers what it delivers.
@@ -1255,6 +1261,26 @@ func (n *notifStream) step(block bool) error {
 	if n.delivered(nt.ID) {
 		return nil // replayed, or published again though it had gone through
 	}
+	if nt, err = n.withTotal(nt); err != nil {
+		return err
+	}
 	n.deliver(nt)
 	return nil
+}
+
+// withTotal returns nt with the user's unread total: nt itself, unless
+// nobody read the total when it was published (its user was offline
+// then, see onlineTotals); then a copy with the total now. nt is shared
+// by the user's streams on this instance, so it is not changed.
+func (n *notifStream) withTotal(nt *Notification) (*Notification, error) {
+	if !nt.totalUnknown {
+		return nt, nil
+	}
+	total, err := n.s.TotalUnread(n.ctx, n.v)
+	if err != nil {
+		return nil, err
+	}
+	c := *nt
+	c.TotalUnread, c.totalUnknown = total, false
+	return &c, nil
 }
