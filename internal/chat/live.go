@@ -373,7 +373,7 @@ func (s *Service) messageAdded(ctx context.Context, v viewer.Viewer, roomID int,
 	from = max(from, mem.JoinedSeq)
 	p := &Stream[*ent.Message]{ctx: ctx}
 	st := &stream{s: s, ctx: ctx, v: v, roomID: roomID, order: bySeq, last: from, joinedSeq: mem.JoinedSeq,
-		sub: sub, filling: true, send: func(x any) error { p.push(x.(*ent.Message)); return nil }}
+		liveSub: liveSub{sub: sub}, filling: true, send: func(x any) error { p.push(x.(*ent.Message)); return nil }}
 	st.wrap = func(m *ent.Message) any { return m }
 	p.start(st)
 	return p, nil
@@ -649,11 +649,7 @@ type stream struct {
 	extra  func(e *liveRoomEvent) error
 	typing *typers
 
-	// The broker subscription; mu guards it against close from another
-	// goroutine (the end of ctx) while step subscribes again.
-	mu     sync.Mutex
-	sub    *pubsub.Subscription
-	closed bool
+	liveSub
 	// filling: a read from the database is under way, up to fillUntil
 	// (0: all), one page per step.
 	filling   bool
@@ -661,7 +657,6 @@ type stream struct {
 	gap       *time.Timer // an AfterFunc timer that signals gapCh
 	gapCh     chan struct{}
 	gapC      <-chan struct{} // gapCh while the gap timer is armed, else nil
-	wake      atomic.Pointer[func()]
 	// done is ctx.Done(), taken once: ctx is the subscription's, under
 	// a long chain of values that Done would walk at every step.
 	done <-chan struct{}
@@ -670,40 +665,49 @@ type stream struct {
 func (st *stream) userID() int       { return st.v.UserID }
 func (st *stream) service() *Service { return st.s }
 
+// liveSub is a stream's broker subscription, taken again after an
+// outage (setSub) while another goroutine (the end of ctx) may close it.
+type liveSub struct {
+	mu     sync.Mutex // guards sub and closed
+	sub    *pubsub.Subscription
+	closed bool
+	wake   atomic.Pointer[func()] // what setWake gave, for the next sub
+}
+
 // close closes the broker subscription, now and after any resubscribe.
-func (st *stream) close() {
-	st.mu.Lock()
-	st.closed = true
-	sub := st.sub
-	st.mu.Unlock()
+func (l *liveSub) close() {
+	l.mu.Lock()
+	l.closed = true
+	sub := l.sub
+	l.mu.Unlock()
 	sub.Close()
 }
 
-// setSub takes sub as the stream's subscription, unless the stream was
-// closed meanwhile.
-func (st *stream) setSub(sub *pubsub.Subscription) error {
-	st.mu.Lock()
-	closed := st.closed
+// setSub takes sub as the subscription, unless the stream was closed
+// meanwhile.
+func (l *liveSub) setSub(sub *pubsub.Subscription) error {
+	l.mu.Lock()
+	closed := l.closed
 	if !closed {
-		st.sub = sub
+		l.sub = sub
 	}
-	st.mu.Unlock()
+	l.mu.Unlock()
 	if closed {
 		sub.Close()
 		return errClosed
 	}
-	if w := st.wake.Load(); w != nil {
+	if w := l.wake.Load(); w != nil {
 		sub.Notify(*w)
 	}
 	return nil
 }
 
 // setWake implements source.
-func (st *stream) setWake(f func()) {
-	st.wake.Store(&f)
-	st.mu.Lock()
-	sub := st.sub
-	st.mu.Unlock()
+func (l *liveSub) setWake(f func()) {
+	l.wake.Store(&f)
+	l.mu.Lock()
+	sub := l.sub
+	l.mu.Unlock()
 	sub.Notify(f)
 }
 
@@ -1067,7 +1071,7 @@ func (s *Service) NotificationStream(ctx context.Context, v viewer.Viewer, after
 		s.subs.release(v.UserID)
 		return nil, fmt.Errorf("subscribe to notifications: %w", err)
 	}
-	n := &notifStream{s: s, ctx: ctx, v: v, sub: sub}
+	n := &notifStream{s: s, ctx: ctx, v: v, liveSub: liveSub{sub: sub}}
 	if afterID != nil {
 		n.floor, n.from, n.filling = *afterID, *afterID, true
 	} else if n.floor, err = s.latestNotification(ctx, v.UserID); err != nil {
@@ -1114,37 +1118,17 @@ type notifStream struct {
 	from    int   // where the replay under way reads next
 	filling bool  // a replay from the database is under way, one page per step
 
-	mu     sync.Mutex // guards sub against close from another goroutine
-	sub    *pubsub.Subscription
-	closed bool
-	wake   atomic.Pointer[func()]
-	done   <-chan struct{} // ctx.Done(), taken once (see stream.done)
+	liveSub
+	done <-chan struct{} // ctx.Done(), taken once (see stream.done)
 }
 
 func (n *notifStream) userID() int       { return n.v.UserID }
 func (n *notifStream) service() *Service { return n.s }
 
-func (n *notifStream) close() {
-	n.mu.Lock()
-	n.closed = true
-	sub := n.sub
-	n.mu.Unlock()
-	sub.Close()
-}
-
 func (n *notifStream) ended(err error) {
 	if errors.Is(err, errSlow) {
 		overflow(n.ctx)
 	}
-}
-
-// setWake implements source.
-func (n *notifStream) setWake(f func()) {
-	n.wake.Store(&f)
-	n.mu.Lock()
-	sub := n.sub
-	n.mu.Unlock()
-	sub.Notify(f)
 }
 
 // delivered reports whether id was delivered already.
@@ -1176,25 +1160,6 @@ func (n *notifStream) fillPage() error {
 		n.deliver(nt)
 	}
 	n.from, n.filling = next, more
-	return nil
-}
-
-// setSub takes sub as the stream's subscription, unless the stream was
-// closed meanwhile (as stream.setSub).
-func (n *notifStream) setSub(sub *pubsub.Subscription) error {
-	n.mu.Lock()
-	closed := n.closed
-	if !closed {
-		n.sub = sub
-	}
-	n.mu.Unlock()
-	if closed {
-		sub.Close()
-		return errClosed
-	}
-	if w := n.wake.Load(); w != nil {
-		sub.Notify(*w)
-	}
 	return nil
 }
 
