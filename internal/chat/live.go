@@ -186,7 +186,7 @@ func (s *Service) notify(ctx context.Context, e Event, kind NotificationKind) er
 	var failed error
 	for _, uid := range users {
 		err := s.emitNote(ctx, uid, userEvent{
-			ID: e.notes[uid], Kind: kind, Room: wr, Actor: wa, TotalUnread: totals[uid], CreatedAt: e.notedAt,
+			ID: e.notes[uid], Kind: kind, Room: wr, Actor: wa, TotalUnread: new(totals[uid]), CreatedAt: e.notedAt,
 		})
 		if err != nil {
 			failed = err
@@ -373,7 +373,7 @@ func (s *Service) messageAdded(ctx context.Context, v viewer.Viewer, roomID int,
 	from = max(from, mem.JoinedSeq)
 	p := &Stream[*ent.Message]{ctx: ctx}
 	st := &stream{s: s, ctx: ctx, v: v, roomID: roomID, order: bySeq, last: from, joinedSeq: mem.JoinedSeq,
-		sub: sub, filling: true, send: func(x any) error { p.push(x.(*ent.Message)); return nil }}
+		liveSub: liveSub{sub: sub}, filling: true, send: func(x any) error { p.push(x.(*ent.Message)); return nil }}
 	st.wrap = func(m *ent.Message) any { return m }
 	p.start(st)
 	return p, nil
@@ -579,8 +579,14 @@ func decodeNotification(b []byte) (*Notification, error) {
 	if err := json.Unmarshal(b, &e); err != nil {
 		return nil, err
 	}
-	return &Notification{ID: e.ID, Kind: e.Kind, Room: e.Room.ent(), Message: e.Message.ent(), Actor: e.Actor.ent(),
-		TotalUnread: e.TotalUnread, CreatedAt: e.CreatedAt, ReadAt: e.ReadAt}, nil
+	n := &Notification{ID: e.ID, Kind: e.Kind, Room: e.Room.ent(), Message: e.Message.ent(), Actor: e.Actor.ent(),
+		CreatedAt: e.CreatedAt, ReadAt: e.ReadAt}
+	if e.TotalUnread != nil {
+		n.TotalUnread = *e.TotalUnread
+	} else {
+		n.totalUnknown = true
+	}
+	return n, nil
 }
 
 // order is how a stream numbers what it delivers.
@@ -643,11 +649,7 @@ type stream struct {
 	extra  func(e *liveRoomEvent) error
 	typing *typers
 
-	// The broker subscription; mu guards it against close from another
-	// goroutine (the end of ctx) while step subscribes again.
-	mu     sync.Mutex
-	sub    *pubsub.Subscription
-	closed bool
+	liveSub
 	// filling: a read from the database is under way, up to fillUntil
 	// (0: all), one page per step.
 	filling   bool
@@ -655,7 +657,6 @@ type stream struct {
 	gap       *time.Timer // an AfterFunc timer that signals gapCh
 	gapCh     chan struct{}
 	gapC      <-chan struct{} // gapCh while the gap timer is armed, else nil
-	wake      atomic.Pointer[func()]
 	// done is ctx.Done(), taken once: ctx is the subscription's, under
 	// a long chain of values that Done would walk at every step.
 	done <-chan struct{}
@@ -664,40 +665,49 @@ type stream struct {
 func (st *stream) userID() int       { return st.v.UserID }
 func (st *stream) service() *Service { return st.s }
 
+// liveSub is a stream's broker subscription, taken again after an
+// outage (setSub) while another goroutine (the end of ctx) may close it.
+type liveSub struct {
+	mu     sync.Mutex // guards sub and closed
+	sub    *pubsub.Subscription
+	closed bool
+	wake   atomic.Pointer[func()] // what setWake gave, for the next sub
+}
+
 // close closes the broker subscription, now and after any resubscribe.
-func (st *stream) close() {
-	st.mu.Lock()
-	st.closed = true
-	sub := st.sub
-	st.mu.Unlock()
+func (l *liveSub) close() {
+	l.mu.Lock()
+	l.closed = true
+	sub := l.sub
+	l.mu.Unlock()
 	sub.Close()
 }
 
-// setSub takes sub as the stream's subscription, unless the stream was
-// closed meanwhile.
-func (st *stream) setSub(sub *pubsub.Subscription) error {
-	st.mu.Lock()
-	closed := st.closed
+// setSub takes sub as the subscription, unless the stream was closed
+// meanwhile.
+func (l *liveSub) setSub(sub *pubsub.Subscription) error {
+	l.mu.Lock()
+	closed := l.closed
 	if !closed {
-		st.sub = sub
+		l.sub = sub
 	}
-	st.mu.Unlock()
+	l.mu.Unlock()
 	if closed {
 		sub.Close()
 		return errClosed
 	}
-	if w := st.wake.Load(); w != nil {
+	if w := l.wake.Load(); w != nil {
 		sub.Notify(*w)
 	}
 	return nil
 }
 
 // setWake implements source.
-func (st *stream) setWake(f func()) {
-	st.wake.Store(&f)
-	st.mu.Lock()
-	sub := st.sub
-	st.mu.Unlock()
+func (l *liveSub) setWake(f func()) {
+	l.wake.Store(&f)
+	l.mu.Lock()
+	sub := l.sub
+	l.mu.Unlock()
 	sub.Notify(f)
 }
 
@@ -1061,7 +1071,7 @@ func (s *Service) NotificationStream(ctx context.Context, v viewer.Viewer, after
 		s.subs.release(v.UserID)
 		return nil, fmt.Errorf("subscribe to notifications: %w", err)
 	}
-	n := &notifStream{s: s, ctx: ctx, v: v, sub: sub}
+	n := &notifStream{s: s, ctx: ctx, v: v, liveSub: liveSub{sub: sub}}
 	if afterID != nil {
 		n.floor, n.from, n.filling = *afterID, *afterID, true
 	} else if n.floor, err = s.latestNotification(ctx, v.UserID); err != nil {
@@ -1108,37 +1118,17 @@ type notifStream struct {
 	from    int   // where the replay under way reads next
 	filling bool  // a replay from the database is under way, one page per step
 
-	mu     sync.Mutex // guards sub against close from another goroutine
-	sub    *pubsub.Subscription
-	closed bool
-	wake   atomic.Pointer[func()]
-	done   <-chan struct{} // ctx.Done(), taken once (see stream.done)
+	liveSub
+	done <-chan struct{} // ctx.Done(), taken once (see stream.done)
 }
 
 func (n *notifStream) userID() int       { return n.v.UserID }
 func (n *notifStream) service() *Service { return n.s }
 
-func (n *notifStream) close() {
-	n.mu.Lock()
-	n.closed = true
-	sub := n.sub
-	n.mu.Unlock()
-	sub.Close()
-}
-
 func (n *notifStream) ended(err error) {
 	if errors.Is(err, errSlow) {
 		overflow(n.ctx)
 	}
-}
-
-// setWake implements source.
-func (n *notifStream) setWake(f func()) {
-	n.wake.Store(&f)
-	n.mu.Lock()
-	sub := n.sub
-	n.mu.Unlock()
-	sub.Notify(f)
 }
 
 // delivered reports whether id was delivered already.
@@ -1170,25 +1160,6 @@ func (n *notifStream) fillPage() error {
 		n.deliver(nt)
 	}
 	n.from, n.filling = next, more
-	return nil
-}
-
-// setSub takes sub as the stream's subscription, unless the stream was
-// closed meanwhile (as stream.setSub).
-func (n *notifStream) setSub(sub *pubsub.Subscription) error {
-	n.mu.Lock()
-	closed := n.closed
-	if !closed {
-		n.sub = sub
-	}
-	n.mu.Unlock()
-	if closed {
-		sub.Close()
-		return errClosed
-	}
-	if w := n.wake.Load(); w != nil {
-		sub.Notify(*w)
-	}
 	return nil
 }
 
@@ -1255,6 +1226,26 @@ func (n *notifStream) step(block bool) error {
 	if n.delivered(nt.ID) {
 		return nil // replayed, or published again though it had gone through
 	}
+	if nt, err = n.withTotal(nt); err != nil {
+		return err
+	}
 	n.deliver(nt)
 	return nil
+}
+
+// withTotal returns nt with the user's unread total: nt itself, unless
+// nobody read the total when it was published (its user was offline
+// then, see onlineTotals); then a copy with the total now. nt is shared
+// by the user's streams on this instance, so it is not changed.
+func (n *notifStream) withTotal(nt *Notification) (*Notification, error) {
+	if !nt.totalUnknown {
+		return nt, nil
+	}
+	total, err := n.s.TotalUnread(n.ctx, n.v)
+	if err != nil {
+		return nil, err
+	}
+	c := *nt
+	c.TotalUnread, c.totalUnknown = total, false
+	return &c, nil
 }

@@ -61,7 +61,11 @@ type Notification struct {
 	Message     *ent.Message
 	Actor       *ent.User
 	TotalUnread int
-	CreatedAt   time.Time
+	// totalUnknown: TotalUnread was not read when the notification was
+	// published (its user was offline then); a stream reads it before
+	// delivering it (notifStream.withTotal).
+	totalUnknown bool
+	CreatedAt    time.Time
 	// ReadAt: when markNotificationsRead covered it (ROOM_READ is stored
 	// read: it is the viewer's own doing).
 	ReadAt *time.Time
@@ -137,22 +141,17 @@ func (s *Service) storeNotifications(ctx context.Context, tx *ent.Tx, em *emitte
 	// scenario). The read needs no lock: the room's lock, held since the
 	// seq was taken, keeps its membership still until commit.
 	//
-	// On SQLite the same read also takes each recipient's unread total,
-	// for publishing: writers take turns there, so the total read here is
-	// the one after commit. On MySQL publishing reads it after the commit
-	// (this path stores sends only when the send script could not, see
-	// sendscript.go).
+	// On SQLite the recipients who are online also get their unread
+	// total read here, for publishing: writers take turns there, so the
+	// total read in the transaction is the one after commit. On MySQL
+	// publishing reads them after the commit (this path stores sends
+	// only when the send script could not, see sendscript.go).
 	d, err := s.sqlDialect(ctx)
 	if err != nil {
 		return err
 	}
 	inTxTotals := d == dialect.SQLite
-	total := "NULL"
-	if inTxTotals {
-		total = `(SELECT SUM` + unreadExpr + ` FROM memberships m JOIN rooms r ON r.id = m.room_id
-    WHERE m.user_id = mb.user_id AND m.left_at IS NULL)`
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT mb.user_id, m.room_id, m.id, m.sender_id, m.created_at, `+total+`
+	rows, err := tx.QueryContext(ctx, `SELECT mb.user_id, m.room_id, m.id, m.sender_id, m.created_at
 FROM messages m JOIN memberships mb ON mb.room_id = m.room_id AND mb.left_at IS NULL AND mb.user_id <> m.sender_id
 WHERE m.id IN (`+placeholders(len(msgIDs))+`)
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = mb.user_id AND b.blocked_id = m.sender_id)
@@ -160,22 +159,33 @@ ORDER BY m.id, mb.user_id`, ints(msgIDs)...)
 	if err != nil {
 		return fmt.Errorf("read the recipients of %d messages: %w", len(msgIDs), err)
 	}
-	var notes []any // user, kind, room, message, actor, created_at; 6 a row
-	totals := map[int]int{}
+	var (
+		notes []any // user, kind, room, message, actor, created_at; 6 a row
+		users []int // the recipients, once each
+		seen  = map[int]bool{}
+	)
 	for rows.Next() {
 		var user, room, msg, actor int
 		var at time.Time
-		var tot stdsql.NullInt64
-		if err := rows.Scan(&user, &room, &msg, &actor, &at, &tot); err != nil {
+		if err := rows.Scan(&user, &room, &msg, &actor, &at); err != nil {
 			rows.Close()
 			return fmt.Errorf("read the recipients of %d messages: %w", len(msgIDs), err)
 		}
 		notes = append(notes, user, string(NotifyNewMessage), room, msg, actor, at)
-		totals[user] = max(0, int(tot.Int64))
+		if !seen[user] {
+			seen[user] = true
+			users = append(users, user)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read the recipients of %d messages: %w", len(msgIDs), err)
+	}
+	var totals map[int]*int
+	if inTxTotals {
+		if totals, err = s.onlineTotals(ctx, tx, users); err != nil {
+			return err
+		}
 	}
 	stored := map[int][]recipientNote{}   // by message, in the order of the rows: by user
 	const perRow, rowsPerInsert = 6, 1000 // within SQLite's and MySQL's placeholder limits
@@ -299,13 +309,20 @@ ORDER BY n.user_id`, messageID, string(NotifyNewMessage))
 		if err := rows.Scan(&r.userID, &r.id, &n); err != nil {
 			return nil, err
 		}
-		r.total = max(0, int(n.Int64))
+		r.total = new(max(0, int(n.Int64)))
 		out = append(out, r)
 	}
 	return out, rows.Err()
 }
 
-type recipientNote struct{ userID, id, total int }
+// recipientNote is a recipient of a new message: the user, their
+// notification's id and, when they were online as it was stored, their
+// unread total as of the commit (nil: nobody read it, see
+// Notification.totalUnknown).
+type recipientNote struct {
+	userID, id int
+	total      *int
+}
 
 // NotificationPage is one page of the viewer's notification history.
 type NotificationPage struct {

@@ -172,7 +172,7 @@ func (s *Service) publishRead(ctx context.Context, e Event) error {
 		return err
 	}
 	if err := s.emitNote(ctx, u.ID, userEvent{
-		ID: e.notes[u.ID], Kind: NotifyRoomRead, Room: toWireRoom(r), Actor: toWireUser(u), TotalUnread: totals[u.ID],
+		ID: e.notes[u.ID], Kind: NotifyRoomRead, Room: toWireRoom(r), Actor: toWireUser(u), TotalUnread: new(totals[u.ID]),
 		CreatedAt: at, ReadAt: &at, // stored read: the reader's own doing
 	}); err != nil {
 		return err

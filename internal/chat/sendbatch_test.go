@@ -192,8 +192,8 @@ func TestConcurrentSendsShareATransaction(t *testing.T) {
 						if note == nil || note.ID != rn.id {
 							t.Fatalf("message %q told user %d of notification %d; stored: %+v", m.Body, rn.userID, rn.id, notified)
 						}
-						if rn.total < 1 {
-							t.Fatalf("message %q told user %d an unread total of %d", m.Body, rn.userID, rn.total)
+						if rn.total == nil || *rn.total < 1 {
+							t.Fatalf("message %q told user %d an unread total of %v", m.Body, rn.userID, rn.total)
 						}
 					}
 					if !slices.Equal(gotWho, who) {
@@ -369,8 +369,8 @@ func TestQueuedSendRefusedUnderTheLockFailsAlone(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if rn.total != total {
-						t.Fatalf("user %d was told %d unread, has %d", rn.userID, rn.total, total)
+					if rn.total == nil || *rn.total != total {
+						t.Fatalf("user %d was told %v unread, has %d", rn.userID, rn.total, total)
 					}
 				}
 			}
@@ -397,7 +397,7 @@ func sendPaths() []sendPath {
 }
 
 // sendService is a Service over db, with scripts when asked, whose
-// published events go to pub; and n users, u0 to u<n-1>.
+// published events go to pub; and n users, u0 to u<n-1>, online.
 func sendService(t *testing.T, db *database.DB, scripts bool, n int, pub PublisherFunc) (*Service, []viewer.Viewer) {
 	t.Helper()
 	opts := []Option{WithDialect(db.Dialect), WithPublisher(pub)}
@@ -412,6 +412,13 @@ func sendService(t *testing.T, db *database.DB, scripts bool, n int, pub Publish
 			t.Fatal(err)
 		}
 		users = append(users, viewer.Viewer{UserID: u.ID})
+		// Online, so that their notifications are published with their
+		// unread totals (onlineTotals).
+		release, err := s.presence.Connect(context.Background(), u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(release)
 	}
 	return s, users
 }

@@ -53,6 +53,12 @@ func newRoomsFixture(t testing.TB, rooms int) *roomsFixture {
 			t.Fatal(err)
 		}
 		f.users = append(f.users, viewer.Viewer{UserID: u.ID})
+		// Online: see sendService.
+		release, err := f.s.presence.Connect(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(release)
 	}
 	for i := range rooms {
 		name := fmt.Sprint("room ", i)
@@ -221,7 +227,7 @@ func TestSendsToSeveralRoomsShareATransaction(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rn, ok := lastTold[u.UserID]; !ok || rn.total != total {
+		if rn, ok := lastTold[u.UserID]; !ok || rn.total == nil || *rn.total != total {
 			t.Errorf("user %d was told %+v, has %d unread", u.UserID, rn, total)
 		}
 	}

@@ -30,10 +30,10 @@ import (
 //     sees what committed before the lock was taken.
 //  2. The messages' grams for the search index; the NEW_MESSAGE
 //     notifications of every recipient (the outbox), one multi-row INSERT
-//     … RETURNING id per 1 000; COMMIT; and, after the commit, each
-//     recipient's unread total over all their rooms, which publishing
-//     tells them (as recipientNotes reads it after the commit on the
-//     other path).
+//     … RETURNING id per 1 000; COMMIT; and, after the commit, the unread
+//     total over all their rooms of each recipient who is online, which
+//     publishing tells them (as recipientNotes reads it after the commit
+//     on the other path; see onlineTotals).
 //
 // An INSERT that hits the unique key of (room, sender, clientId) ends the
 // first script; a single send then rolls back and looks the first message
@@ -348,7 +348,7 @@ func (s *Service) commitSent(ctx context.Context, c *database.ScriptConn, groups
 	var (
 		b     strings.Builder
 		notes []any // user, kind, room, message, actor, created_at; 6 a row
-		users []any // the recipients, once each
+		users []int // the recipients, once each
 		seen  = map[int]bool{}
 	)
 	for _, g := range groups {
@@ -385,12 +385,14 @@ func (s *Service) commitSent(ctx context.Context, c *database.ScriptConn, groups
 		rest = rest[n*perRow:]
 	}
 	b.WriteString("COMMIT")
+	// The totals of those who are online: see onlineTotals.
+	users = s.onlineOf(ctx, users)
 	if len(users) > 0 {
 		// From the recipients' memberships (their index) to the rooms.
 		b.WriteString(";\nSELECT m.user_id, SUM" + unreadExpr + ` FROM memberships m STRAIGHT_JOIN rooms r ON r.id = m.room_id
 WHERE m.left_at IS NULL AND m.user_id IN (` + placeholders(len(users)) + `)
 GROUP BY m.user_id`)
-		args = append(args, users...)
+		args = append(args, ints(users)...)
 	}
 	rows, err := c.Query(ctx, b.String(), args...)
 	if err != nil {
@@ -410,7 +412,7 @@ GROUP BY m.user_id`)
 			stored[n.message] = append(stored[n.message], recipientNote{userID: n.user, id: n.id})
 		}
 	}
-	totals := map[int]int{}
+	totals := map[int]*int{}
 	if len(users) > 0 {
 		if inserts > 0 && !rows.NextResultSet() {
 			return nil, orErr(rows.Err(), errors.New("the totals are missing"))
@@ -423,7 +425,7 @@ GROUP BY m.user_id`)
 			if err := rows.Scan(&user, &n); err != nil {
 				return nil, err
 			}
-			totals[user] = max(0, int(n.Int64))
+			totals[user] = new(max(0, int(n.Int64)))
 		}
 	}
 	if err := rows.Close(); err != nil {

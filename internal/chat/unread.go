@@ -513,6 +513,62 @@ WHERE m.user_id IN (`+placeholders(len(users))+`) AND m.left_at IS NULL GROUP BY
 	return out, nil
 }
 
+// onlineTotals reads the unread total of each of users who is online
+// (Presence) with q (a transaction's, to see its writes). The others get
+// none: nobody is there to see it, and a stream that gets their
+// notification reads it then (notifStream.withTotal).
+func (s *Service) onlineTotals(ctx context.Context, q queryer, users []int) (map[int]*int, error) {
+	online := s.onlineOf(ctx, users)
+	out := make(map[int]*int, len(online))
+	if len(online) == 0 {
+		return out, nil
+	}
+	rows, err := q.QueryContext(ctx, `SELECT m.user_id, SUM`+unreadExpr+` FROM memberships m JOIN rooms r ON r.id = m.room_id
+WHERE m.user_id IN (`+placeholders(len(online))+`) AND m.left_at IS NULL GROUP BY m.user_id`, ints(online)...)
+	if err != nil {
+		return nil, fmt.Errorf("count unread totals: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id int
+			n  stdsql.NullInt64
+		)
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, fmt.Errorf("count unread totals: %w", err)
+		}
+		out[id] = new(max(0, int(n.Int64)))
+	}
+	return out, rows.Err()
+}
+
+// presenceWait bounds onlineOf's question to presence (Redis across
+// instances): a send asks it holding its room's lock.
+const presenceWait = 100 * time.Millisecond
+
+// onlineOf returns those of users who have a live connection: those a
+// notification's unread total is read for when it is published. When
+// presence cannot say (in time), all of them.
+func (s *Service) onlineOf(ctx context.Context, users []int) []int {
+	if len(users) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, presenceWait)
+	online, err := s.presence.Online(ctx, users)
+	cancel()
+	if err != nil {
+		s.log.WarnContext(ctx, "presence of recipients: reading every unread total", "err", err)
+		return users
+	}
+	var out []int
+	for _, u := range users {
+		if online[u] {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
 // scanPairs reads (id, count) rows into out; a count is never below 0.
 func (s *Service) scanPairs(ctx context.Context, out map[int]int, query string, args ...any) error {
 	rows, err := s.db.QueryContext(ctx, query, args...)

@@ -198,14 +198,17 @@ type roomEvent struct {
 
 // userEvent goes to a user's topic: one notification.
 type userEvent struct {
-	ID          int              `json:"id"` // the stored notification
-	Kind        NotificationKind `json:"kind"`
-	Room        *wireRoom        `json:"room,omitempty"`
-	Message     *wireMessage     `json:"message,omitempty"`
-	Actor       *wireUser        `json:"actor,omitempty"`
-	TotalUnread int              `json:"totalUnread"`
-	CreatedAt   time.Time        `json:"createdAt"`
-	ReadAt      *time.Time       `json:"readAt,omitempty"`
+	ID      int              `json:"id"` // the stored notification
+	Kind    NotificationKind `json:"kind"`
+	Room    *wireRoom        `json:"room,omitempty"`
+	Message *wireMessage     `json:"message,omitempty"`
+	Actor   *wireUser        `json:"actor,omitempty"`
+	// TotalUnread: the user's unread total as of the change; nil when
+	// the user was offline when it was published (nobody read it then:
+	// a stream that gets it reads it, see notifStream.withTotal).
+	TotalUnread *int       `json:"totalUnread,omitempty"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	ReadAt      *time.Time `json:"readAt,omitempty"`
 }
 
 func roomTopic(id int) string { return "room." + itoa(id) }
