@@ -480,7 +480,7 @@ func (s *Service) UnreadCounts(ctx context.Context, v viewer.Viewer, roomIDs []i
 	for _, id := range roomIDs {
 		args = append(args, id)
 	}
-	err := s.scanPairs(ctx, out, `SELECT m.room_id, `+unreadExpr+` FROM memberships m JOIN rooms r ON r.id = m.room_id
+	err := scanPairs(ctx, s.db, out, `SELECT m.room_id, `+unreadExpr+` FROM memberships m JOIN rooms r ON r.id = m.room_id
 WHERE m.user_id = ? AND m.left_at IS NULL AND m.room_id IN (`+placeholders(len(roomIDs))+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count unread messages: %w", err)
@@ -497,16 +497,18 @@ func (s *Service) TotalUnread(ctx context.Context, v viewer.Viewer) (int, error)
 // unreadTotals counts each user's unread messages over all their rooms, in
 // one query.
 func (s *Service) unreadTotals(ctx context.Context, users []int) (map[int]int, error) {
+	return unreadTotalsWith(ctx, s.db, users)
+}
+
+// unreadTotalsWith is unreadTotals read with q (a transaction's, to see
+// its writes).
+func unreadTotalsWith(ctx context.Context, q queryer, users []int) (map[int]int, error) {
 	out := make(map[int]int, len(users))
 	if len(users) == 0 {
 		return out, nil
 	}
-	args := make([]any, len(users))
-	for i, u := range users {
-		args[i] = u
-	}
-	err := s.scanPairs(ctx, out, `SELECT m.user_id, SUM`+unreadExpr+` FROM memberships m JOIN rooms r ON r.id = m.room_id
-WHERE m.user_id IN (`+placeholders(len(users))+`) AND m.left_at IS NULL GROUP BY m.user_id`, args...)
+	err := scanPairs(ctx, q, out, `SELECT m.user_id, SUM`+unreadExpr+` FROM memberships m JOIN rooms r ON r.id = m.room_id
+WHERE m.user_id IN (`+placeholders(len(users))+`) AND m.left_at IS NULL GROUP BY m.user_id`, ints(users)...)
 	if err != nil {
 		return nil, fmt.Errorf("count unread totals: %w", err)
 	}
@@ -518,28 +520,15 @@ WHERE m.user_id IN (`+placeholders(len(users))+`) AND m.left_at IS NULL GROUP BY
 // none: nobody is there to see it, and a stream that gets their
 // notification reads it then (notifStream.withTotal).
 func (s *Service) onlineTotals(ctx context.Context, q queryer, users []int) (map[int]*int, error) {
-	online := s.onlineOf(ctx, users)
-	out := make(map[int]*int, len(online))
-	if len(online) == 0 {
-		return out, nil
-	}
-	rows, err := q.QueryContext(ctx, `SELECT m.user_id, SUM`+unreadExpr+` FROM memberships m JOIN rooms r ON r.id = m.room_id
-WHERE m.user_id IN (`+placeholders(len(online))+`) AND m.left_at IS NULL GROUP BY m.user_id`, ints(online)...)
+	totals, err := unreadTotalsWith(ctx, q, s.onlineOf(ctx, users))
 	if err != nil {
-		return nil, fmt.Errorf("count unread totals: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			id int
-			n  stdsql.NullInt64
-		)
-		if err := rows.Scan(&id, &n); err != nil {
-			return nil, fmt.Errorf("count unread totals: %w", err)
-		}
-		out[id] = new(max(0, int(n.Int64)))
+	out := make(map[int]*int, len(totals))
+	for u, n := range totals {
+		out[u] = new(n)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // presenceWait bounds onlineOf's question to presence (Redis across
@@ -569,9 +558,10 @@ func (s *Service) onlineOf(ctx context.Context, users []int) []int {
 	return out
 }
 
-// scanPairs reads (id, count) rows into out; a count is never below 0.
-func (s *Service) scanPairs(ctx context.Context, out map[int]int, query string, args ...any) error {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+// scanPairs reads (id, count) rows of query, asked of q, into out; a count
+// is never below 0.
+func scanPairs(ctx context.Context, q queryer, out map[int]int, query string, args ...any) error {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}
