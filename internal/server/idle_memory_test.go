@@ -23,7 +23,7 @@ import (
 //
 //	go test ./internal/server/ -run '^$' -bench IdleSocketMemory -benchtime 1x
 //	IDLE_HEAPPROFILE=/tmp/idle.prof go test ./internal/server/ -run '^$' -bench IdleSocketMemory -benchtime 1x
-//	go tool pprof -sample_index=inuse_space -top /tmp/idle.prof
+//	go tool pprof -sample_index=inuse_space -top -diff_base /tmp/idle.prof.base /tmp/idle.prof
 
 // idleMemory is what n idle subscribed sockets added.
 type idleMemory struct {
@@ -50,6 +50,9 @@ func measureIdleSockets(tb testing.TB, be *benchEnv, n int, profile string) idle
 	after := be.lastCursor(tb)
 
 	before := idleSnapshot()
+	if profile != "" { // what was there before: go tool pprof -diff_base profile.base profile
+		writeHeapProfile(tb, profile+".base")
+	}
 	conns := make([]*websocket.Conn, n)
 	for i := range conns {
 		// Within the per-user cap of live subscriptions.
@@ -76,14 +79,7 @@ func measureIdleSockets(tb testing.TB, be *benchEnv, n int, profile string) idle
 	}
 	held := idleSnapshot()
 	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := pprof.WriteHeapProfile(f); err != nil {
-			tb.Fatal(err)
-		}
-		_ = f.Close()
+		writeHeapProfile(tb, profile)
 	}
 	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
 	return idleMemory{
@@ -112,6 +108,18 @@ func (be *benchEnv) readNext(tb testing.TB, c *websocket.Conn) {
 		tb.Fatalf("want a next frame, got %s (%v)", b, err)
 	}
 	_ = c.SetReadDeadline(time.Time{})
+}
+
+func writeHeapProfile(tb testing.TB, path string) {
+	tb.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		tb.Fatal(err)
+	}
+	_ = f.Close()
 }
 
 type idleState struct {

@@ -119,12 +119,10 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		return // gorilla has answered the request (403 for a foreign origin)
 	}
 	c := &wsConn{
-		t:        t,
-		ws:       ws,
-		opts:     t.opts,
-		exec:     exec,
-		protocol: ws.Subprotocol(),
-		registry: t.conns,
+		t:      t,
+		ws:     ws,
+		exec:   exec,
+		legacy: ws.Subprotocol() != subprotocolTransportWS,
 	}
 	// The request's context ends with this handler. The connection's
 	// starts afresh with what its operations read of the request's: the
@@ -184,16 +182,16 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 // after the last one ended); frames go out under writeMu (close frames
 // and pings through gorilla's concurrency-safe WriteControl).
 type wsConn struct {
-	t        *wsTransport
-	ws       *websocket.Conn
-	nc       *wsNetConn
-	opts     wsOptions
-	exec     graphql.GraphExecutor
-	protocol string
-	registry *wsRegistry
+	t    *wsTransport // (its options, its registry)
+	ws   *websocket.Conn
+	nc   *wsNetConn
+	exec graphql.GraphExecutor
 	// ctx is the connection's context; once connection_init is accepted,
 	// the one InitFunc returned (with the viewer). Only the reader
-	// goroutine sets it. cancel ends it and every operation's.
+	// goroutine sets it. cancel ends it (Close ends the operations'). No
+	// context is derived from it but values: a cancellable child would
+	// leave it a table of children and a channel while the socket is
+	// open (wsInit, start).
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -204,6 +202,7 @@ type wsConn struct {
 	mu        sync.Mutex
 	initSeen  bool
 	acked     bool
+	legacy    bool // graphql-ws (or no subprotocol named), not graphql-transport-ws
 	ops       wsOps // while the client has them open
 	onClose   []func()
 	closed    bool
@@ -275,7 +274,7 @@ func (c *wsConn) handle(data []byte) bool {
 		c.closeWith(closeBadMessage, "Invalid message received")
 		return false
 	}
-	transportWS := c.protocol == subprotocolTransportWS
+	transportWS := !c.legacy
 	if transportWS && !clientTypes[f.Type] {
 		c.closeWith(closeBadMessage, "Invalid message received: unknown type "+strconv.Quote(f.Type))
 		return false
@@ -392,7 +391,7 @@ func (c *wsConn) initialise(payload json.RawMessage) bool {
 		}
 	}
 	c.write(appendFrame(nil, "connection_ack", "", ackPayload))
-	if c.protocol != subprotocolTransportWS {
+	if c.legacy {
 		c.write([]byte(`{"type":"ka"}`))
 	}
 	return true
@@ -401,7 +400,7 @@ func (c *wsConn) initialise(payload json.RawMessage) bool {
 // connectionError tells a legacy graphql-ws client why the connection
 // ends (graphql-transport-ws has no such message: the close reason says it).
 func (c *wsConn) connectionError(message string) {
-	if c.protocol == subprotocolTransportWS {
+	if !c.legacy {
 		return
 	}
 	b, _ := json.Marshal(&gqlerror.Error{Message: message})
@@ -421,12 +420,19 @@ func (c *wsConn) start(id string, payload json.RawMessage) bool {
 		c.closeWith(closeDuplicateID, "Subscriber for "+id+" already exists")
 		return false
 	}
-	if len(c.ops) >= c.opts.MaxSubsPerConn {
+	if len(c.ops) >= c.t.opts.MaxSubsPerConn {
 		c.mu.Unlock()
-		c.refuse(id, "too many subscriptions on this connection (at most "+strconv.Itoa(c.opts.MaxSubsPerConn)+")")
+		c.refuse(id, "too many subscriptions on this connection (at most "+strconv.Itoa(c.t.opts.MaxSubsPerConn)+")")
 		return true
 	}
-	ctx, cancel := context.WithCancel(c.ctx)
+	if c.closed {
+		c.mu.Unlock()
+		return false
+	}
+	// Not a child of the connection's context, which would keep a table
+	// of its children (and a channel) for as long as the socket is open:
+	// Close cancels every open operation itself.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(c.ctx))
 	op := &wsOp{c: c, id: id, ctx: ctx, cancel: cancel}
 	op.state.Store(opRunning) // until its first run ends, a wake only marks it
 	c.ops = append(c.ops, op)
@@ -455,7 +461,7 @@ func (c *wsConn) stop(id string) {
 func (c *wsConn) refuse(id, message string) {
 	b, _ := json.Marshal([]any{map[string]any{"message": message, "extensions": map[string]any{"code": "RATE_LIMITED"}}})
 	c.write(appendFrame(nil, "error", id, b))
-	if c.protocol != subprotocolTransportWS {
+	if c.legacy {
 		c.write(appendFrame(nil, "complete", id, nil))
 	}
 }
@@ -474,7 +480,7 @@ func (c *wsConn) writeUnless(stopped *atomic.Bool, b []byte) {
 		c.writeMu.Unlock()
 		return
 	}
-	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.t.opts.WriteTimeout))
 	err := c.ws.WriteMessage(websocket.TextMessage, b)
 	c.writeMu.Unlock()
 	if err != nil {
@@ -496,7 +502,7 @@ func (c *wsConn) writeFrames(stopped *atomic.Bool, b *frameBatch) {
 	}
 	cc := &c.nc.coarseDeadlineConn
 	cc.gather()
-	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.t.opts.WriteTimeout))
 	var err error
 	start := 0
 	for _, end := range b.ends {
@@ -609,9 +615,12 @@ type wsOp struct {
 // its end here, one response after the other.
 func (op *wsOp) run(payload json.RawMessage, start time.Time) {
 	c := op.c
-	ctx := graphql.StartOperationTrace(op.ctx)
+	// The trace's start is read by CreateOperationContext alone (its
+	// stats): the context the operation runs in, which an idle
+	// subscription keeps, does not carry it.
 	rc := c.t.opContexts.get(payload)
 	if rc == nil {
+		ctx := graphql.StartOperationTrace(op.ctx)
 		params := &graphql.RawParams{}
 		dec := json.NewDecoder(bytes.NewReader(payload))
 		dec.UseNumber()
@@ -639,7 +648,7 @@ func (op *wsOp) run(payload json.RawMessage, start time.Time) {
 	}
 	op.rc = rc
 	op.pull = &graph.Pull{Wake: op.wake}
-	ctx = graph.WithPull(graphql.WithOperationContext(ctx, rc), op.pull)
+	ctx := graph.WithPull(op.ctx, op.pull) // (DispatchOperation adds rc)
 	defer op.recover()
 	op.responses, op.rctx = c.exec.DispatchOperation(ctx, rc)
 	op.rctx = doneOnce(op.rctx) // every response checks it
@@ -790,7 +799,7 @@ func (op *wsOp) queueData(data []byte) {
 
 // frameType is the type of a result's frame: next (data in the legacy protocol).
 func (op *wsOp) frameType() string {
-	if op.c.protocol != subprotocolTransportWS {
+	if op.c.legacy {
 		return "data"
 	}
 	return "next"
@@ -977,7 +986,8 @@ func (c *wsConn) closeWith(code int, reason string) {
 }
 
 // Close drops the connection: its operations end (their contexts are
-// cancelled), the close hooks run.
+// cancelled: they are not the connection's context's children), the
+// close hooks run.
 func (c *wsConn) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -987,6 +997,8 @@ func (c *wsConn) Close() error {
 	c.closed = true
 	hooks := c.onClose
 	c.onClose = nil
+	ops := c.ops // (end and stop find none from now on)
+	c.ops = nil
 	initTimer, pingTimer := c.initTimer, c.pingTimer
 	c.mu.Unlock()
 	if initTimer != nil {
@@ -994,9 +1006,12 @@ func (c *wsConn) Close() error {
 	}
 	pingTimer.Stop()
 	c.cancel()
+	for _, op := range ops {
+		op.cancel()
+	}
 	wsForget(c)
 	err := c.ws.Close()
-	c.registry.remove(c)
+	c.t.conns.remove(c)
 	for _, h := range hooks {
 		h()
 	}
@@ -1033,7 +1048,7 @@ func (c *wsConn) expireAt(t time.Time) {
 // ping, the end of two ping intervals of silence or the token's expiry,
 // whichever comes first. c.mu is held.
 func (c *wsConn) nextTimerLocked(now int64) int64 {
-	at := min(c.nextPing, c.heard.Load()+2*int64(c.opts.PingInterval))
+	at := min(c.nextPing, c.heard.Load()+2*int64(c.t.opts.PingInterval))
 	if c.expires != 0 {
 		at = min(at, c.expires)
 	}
@@ -1048,12 +1063,12 @@ func (c *wsConn) nextTimerLocked(now int64) int64 {
 // their keep-alive ("ka") with each ping.
 func (c *wsConn) ping() {
 	c.mu.Lock()
-	closed, ka, next, expires := c.closed, c.acked && c.protocol != subprotocolTransportWS, c.nextPing, c.expires
+	closed, ka, next, expires := c.closed, c.acked && c.legacy, c.nextPing, c.expires
 	c.mu.Unlock()
 	if closed {
 		return
 	}
-	now, interval := wsNow(), int64(c.opts.PingInterval)
+	now, interval := wsNow(), int64(c.t.opts.PingInterval)
 	if expires != 0 && now >= expires {
 		c.closeWith(closeForbidden, "access token expired")
 		return
@@ -1064,7 +1079,7 @@ func (c *wsConn) ping() {
 		return
 	}
 	if now >= next {
-		if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil {
+		if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.t.opts.WriteTimeout)); err != nil {
 			_ = c.Close()
 			return
 		}
