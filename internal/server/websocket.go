@@ -202,7 +202,7 @@ type wsConn struct {
 	mu        sync.Mutex
 	initSeen  bool
 	acked     bool
-	legacy    bool // graphql-ws (or no subprotocol named), not graphql-transport-ws
+	legacy    bool  // graphql-ws (or no subprotocol named), not graphql-transport-ws
 	ops       wsOps // while the client has them open
 	onClose   []func()
 	closed    bool
