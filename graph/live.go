@@ -143,7 +143,21 @@ func (l *LiveResponses) InterceptOperation(ctx context.Context, next graphql.Ope
 		perUser: !allShared(oc, oc.Operation.SelectionSet),
 		events:  &l.events,
 	}
+	if p, ok := ctx.Value(pullKey{}).(*Pull); ok {
+		p.op = op // (the operation's Pull carries it: one context value less per idle subscription)
+		return next(ctx)
+	}
 	return next(context.WithValue(ctx, liveOpKey{}, op))
+}
+
+// liveOpOf returns the liveOp InterceptOperation gave the operation of
+// ctx, if any.
+func liveOpOf(ctx context.Context) *liveOp {
+	if p, ok := ctx.Value(pullKey{}).(*Pull); ok && p.op != nil {
+		return p.op
+	}
+	op, _ := ctx.Value(liveOpKey{}).(*liveOp)
+	return op
 }
 
 // allShared reports whether every field of set (fragments included) is in
@@ -178,7 +192,7 @@ func allShared(oc *graphql.OperationContext, set ast.SelectionSet) bool {
 // (with a goroutine that feeds it). Under LiveResponses no goroutine but
 // gqlgen's one per operation: it pulls the events from in itself.
 func liveStream[T any](ctx context.Context, in *chat.Stream[*T]) <-chan *T {
-	op, _ := ctx.Value(liveOpKey{}).(*liveOp)
+	op := liveOpOf(ctx)
 	if op == nil || op.feed != nil {
 		return in.C()
 	}
@@ -206,6 +220,7 @@ type Pull struct {
 	Wake   func()
 	ready  func() bool
 	shared func() []byte
+	op     *liveOp // the subscription's, under LiveResponses
 }
 
 type pullKey struct{}
@@ -235,7 +250,7 @@ func (p *Pull) Shared() []byte { return p.shared() }
 // liveRoomEvents is liveStream for roomEvents, whose stream still comes as
 // a channel (see roomEventState for what its events share).
 func liveRoomEvents(ctx context.Context, in <-chan chat.RoomEvent) <-chan chat.RoomEvent {
-	op, _ := ctx.Value(liveOpKey{}).(*liveOp)
+	op := liveOpOf(ctx)
 	if op == nil || op.feed != nil {
 		return in
 	}
@@ -332,7 +347,7 @@ func (f *chanFeed[E]) next(ctx context.Context, t *eventTable) (*liveEvent, func
 // subscription of the same operation made for it, or executes it (sharing
 // the result).
 func (l *LiveResponses) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	op, _ := ctx.Value(liveOpKey{}).(*liveOp)
+	op := liveOpOf(ctx)
 	if op == nil || op.feed == nil {
 		return next(ctx)
 	}

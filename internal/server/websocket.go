@@ -126,41 +126,25 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	}
 	// The request's context ends with this handler. The connection's
 	// starts afresh with what its operations read of the request's: the
-	// client (address, user agent) and the slot that leads wsInit here.
-	// Not derived from the request's: an idle socket would keep its whole
-	// chain (net/http's contexts, the middleware's values) while open.
-	slot, _ := r.Context().Value(wsSlotKey{}).(*wsSlot)
-	if slot == nil {
-		slot = &wsSlot{}
+	// client (address, user agent), over the connection itself (its
+	// context methods: Close ends it; connOf finds it). Not derived from
+	// the request's: an idle socket would keep its whole chain (net/http's
+	// contexts, the middleware's values) while open.
+	if slot, _ := r.Context().Value(wsSlotKey{}).(*wsSlot); slot != nil {
+		slot.conn = c
 	}
-	slot.conn = c
-	c.ctx, c.cancel = context.WithCancel(context.WithValue(
-		viewer.WithClient(context.Background(), viewer.ClientFromContext(r.Context())), wsSlotKey{}, slot))
-	cancel := c.cancel
+	c.ctx = viewer.WithClient(c, viewer.ClientFromContext(r.Context()))
 	nc, _ := ws.NetConn().(*wsNetConn)
 	if nc == nil || nc.br == nil { // (not what hijackCoarse hands over: cannot happen)
 		_ = ws.Close()
-		cancel()
 		return
 	}
 	c.nc = nc
 	nc.raw, nc.fd = wsParkable(nc.Conn)
 	ws.SetReadLimit(t.opts.ReadLimit)
 	c.heardNow()
-	ws.SetPongHandler(func(string) error {
-		c.heardNow()
-		nc.frameDone()
-		return nil
-	})
-	ws.SetPingHandler(func(message string) error { // gorilla's, and the frame's end
-		err := ws.WriteControl(websocket.PongMessage, []byte(message), time.Now().Add(wsControlWriteTimeout))
-		var ne net.Error
-		if err != nil && err != websocket.ErrCloseSent && !(errors.As(err, &ne) && ne.Timeout()) {
-			return err
-		}
-		nc.frameDone()
-		return nil
-	})
+	ws.SetPongHandler(c.pong) // (method values: 16 bytes each, less than closures over c, nc and ws)
+	ws.SetPingHandler(c.pingReceived)
 	c.mu.Lock() // ping and Close read the timers under mu
 	c.nextPing = wsNow() + int64(t.opts.PingInterval)
 	c.pingTimer = time.AfterFunc(t.opts.PingInterval, c.ping)
@@ -177,6 +161,24 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	go c.read()
 }
 
+// pong is gorilla's pong handler: the peer is alive, and the frame ended.
+func (c *wsConn) pong(string) error {
+	c.heardNow()
+	c.nc.frameDone()
+	return nil
+}
+
+// pingReceived is gorilla's ping handler, and the frame's end.
+func (c *wsConn) pingReceived(message string) error {
+	err := c.ws.WriteControl(websocket.PongMessage, []byte(message), time.Now().Add(wsControlWriteTimeout))
+	var ne net.Error
+	if err != nil && err != websocket.ErrCloseSent && !(errors.As(err, &ne) && ne.Timeout()) {
+		return err
+	}
+	c.nc.frameDone()
+	return nil
+}
+
 // wsConn is one WebSocket connection. Its reader goroutine handles what
 // the client sends (one at a time: a parked socket's next reader starts
 // after the last one ended); frames go out under writeMu (close frames
@@ -186,14 +188,14 @@ type wsConn struct {
 	ws   *websocket.Conn
 	nc   *wsNetConn
 	exec graphql.GraphExecutor
-	// ctx is the connection's context; once connection_init is accepted,
-	// the one InitFunc returned (with the viewer). Only the reader
-	// goroutine sets it. cancel ends it (Close ends the operations'). No
-	// context is derived from it but values: a cancellable child would
-	// leave it a table of children and a channel while the socket is
-	// open (wsInit, start).
-	ctx    context.Context
-	cancel context.CancelFunc
+	// ctx is the connection's context: values over the connection's
+	// own context methods (Close ends it, and the operations'); once
+	// connection_init is accepted, the one InitFunc returned (with the
+	// viewer). Only the reader goroutine sets it. No context is derived
+	// from it but values (wsInit, start): a cancellable child would need
+	// a goroutine to watch it (a cancelCtx would keep a table of its
+	// children and a channel while the socket is open).
+	ctx context.Context
 
 	writeMu sync.Mutex
 	reading atomic.Int32 // readerRunning or readerParked
@@ -206,10 +208,11 @@ type wsConn struct {
 	ops       wsOps // while the client has them open
 	onClose   []func()
 	closed    bool
-	initTimer *time.Timer // until connection_ack
-	pingTimer *time.Timer // a timer, not a goroutine per idle socket
-	nextPing  int64       // wsNow of the next ping
-	expires   int64       // wsNow when the access token expires (0: not yet known)
+	done      chan struct{} // the context's Done, made when asked for; closed by Close
+	initTimer *time.Timer   // until connection_ack
+	pingTimer *time.Timer   // a timer, not a goroutine per idle socket
+	nextPing  int64         // wsNow of the next ping
+	expires   int64         // wsNow when the access token expires (0: not yet known)
 }
 
 // inFrame is a message from the client.
@@ -599,8 +602,8 @@ type wsOp struct {
 	stopped atomic.Bool // the client completed it: nothing more goes out
 	state   atomic.Int32
 
-	// Set by run before the operation can be woken into drain.
-	rc        *graphql.OperationContext
+	// Set by run before the operation can be woken into drain (its
+	// operation context is rctx's: not kept apart, 96 bytes, not 112).
 	pull      *graph.Pull
 	responses graphql.ResponseHandler
 	rctx      context.Context
@@ -646,10 +649,9 @@ func (op *wsOp) run(payload json.RawMessage, start time.Time) {
 		}
 		c.t.opContexts.put(payload, rc)
 	}
-	op.rc = rc
 	op.pull = &graph.Pull{Wake: op.wake}
 	ctx := graph.WithPull(op.ctx, op.pull) // (DispatchOperation adds rc)
-	defer op.recover()
+	defer op.recover(rc)
 	op.responses, op.rctx = c.exec.DispatchOperation(ctx, rc)
 	op.rctx = doneOnce(op.rctx) // every response checks it
 	if op.pull.Pullable() {
@@ -687,7 +689,7 @@ func (op *wsOp) wake() {
 }
 
 func (op *wsOp) drainRecovering() {
-	defer op.recover()
+	defer op.recover(graphql.GetOperationContext(op.rctx))
 	op.drain()
 }
 
@@ -718,15 +720,15 @@ func (op *wsOp) drain() {
 	}
 }
 
-// recover answers a panic of the operation's execution with an error.
-func (op *wsOp) recover() {
+// recover answers a panic of the operation's execution (of rc) with an error.
+func (op *wsOp) recover(rc *graphql.OperationContext) {
 	r := recover()
 	if r == nil {
 		return
 	}
 	var gqlErr *gqlerror.Error
-	if op.rc != nil {
-		if err := op.rc.Recover(op.ctx, r); !errors.As(err, &gqlErr) {
+	if rc != nil {
+		if err := rc.Recover(op.ctx, r); !errors.As(err, &gqlErr) {
 			gqlErr = &gqlerror.Error{Message: "internal system error"}
 		}
 	} else {
@@ -995,6 +997,9 @@ func (c *wsConn) Close() error {
 		return nil
 	}
 	c.closed = true
+	if c.done != nil {
+		close(c.done)
+	}
 	hooks := c.onClose
 	c.onClose = nil
 	ops := c.ops // (end and stop find none from now on)
@@ -1005,7 +1010,6 @@ func (c *wsConn) Close() error {
 		initTimer.Stop()
 	}
 	pingTimer.Stop()
-	c.cancel()
 	for _, op := range ops {
 		op.cancel()
 	}
@@ -1118,8 +1122,49 @@ func (s *Server) webSockets(next http.Handler) http.Handler {
 }
 
 func connOf(ctx context.Context) *wsConn {
-	if slot, ok := ctx.Value(wsSlotKey{}).(*wsSlot); ok {
-		return slot.conn
+	switch v := ctx.Value(wsSlotKey{}).(type) {
+	case *wsConn: // a connection's context
+		return v
+	case *wsSlot: // its upgrade request's
+		return v.conn
+	}
+	return nil
+}
+
+// A wsConn is the root of its connection's context (wsConn.ctx): done
+// once the connection is closed, without deadline, and carrying only
+// itself (connOf). Nothing derives a cancellable context from it.
+
+// Deadline implements context.Context: none.
+func (c *wsConn) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done implements context.Context: closed by Close.
+func (c *wsConn) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.closed {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+// Err implements context.Context: Canceled once the connection is closed.
+func (c *wsConn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return context.Canceled
+	}
+	return nil
+}
+
+// Value implements context.Context: the connection under wsSlotKey.
+func (c *wsConn) Value(key any) any {
+	if _, ok := key.(wsSlotKey); ok {
+		return c
 	}
 	return nil
 }
