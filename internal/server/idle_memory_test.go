@@ -36,8 +36,11 @@ type idleMemory struct {
 // measureIdleSockets opens n sockets to be's room, each with one live
 // messageAdded, proves every subscription live (each gets one message),
 // and measures what they hold. With profile set, it writes the heap
-// profile there while the sockets are held.
-func measureIdleSockets(tb testing.TB, be *benchEnv, n int, profile string) idleMemory {
+// profile there while the sockets are held. With quiet, the sockets
+// subscribe as cmd/chatbench's idle scenario does (no cursor), and the
+// message that proves them live comes after the measure: they have
+// received nothing when measured.
+func measureIdleSockets(tb testing.TB, be *benchEnv, n int, profile string, quiet bool) idleMemory {
 	tb.Helper()
 	rate := runtime.MemProfileRate
 	runtime.MemProfileRate = 1 // every allocation from here on: exact, not sampled
@@ -56,7 +59,12 @@ func measureIdleSockets(tb testing.TB, be *benchEnv, n int, profile string) idle
 	conns := make([]*websocket.Conn, n)
 	for i := range conns {
 		// Within the per-user cap of live subscriptions.
-		conns[i] = be.idleSocket(tb, be.users[1+i/150%(len(be.users)-1)], after)
+		a := be.users[1+i/150%(len(be.users)-1)]
+		if quiet {
+			conns[i] = be.socketVars(tb, a, chatbenchIdleOp, map[string]any{"room": be.roomID})
+		} else {
+			conns[i] = be.idleSocket(tb, a, after)
+		}
 	}
 	defer func() {
 		for _, c := range conns {
@@ -66,11 +74,18 @@ func measureIdleSockets(tb testing.TB, be *benchEnv, n int, profile string) idle
 	}()
 	// A message every socket gets proves each subscription live (one
 	// that the server started after the send replays it).
-	be.send(tb, "are you there?")
-	for _, c := range conns {
-		be.readNext(tb, c)
+	prove := func() {
+		be.send(tb, "are you there?")
+		for _, c := range conns {
+			be.readNext(tb, c)
+		}
+		be.readNext(tb, warm)
 	}
-	be.readNext(tb, warm)
+	if !quiet {
+		prove()
+	} else {
+		defer prove() // (after the measure; every subscription has started by then: no goroutine runs one)
+	}
 	// What the delivery started ends: the goroutines that ran the woken
 	// subscriptions (wsdelivery.go) exit after an idle tick of their pool,
 	// and the sockets' readers park (where they do).
@@ -98,6 +113,10 @@ func (be *benchEnv) idleSocket(tb testing.TB, a account, after string) *websocke
 	tb.Helper()
 	return be.socket(tb, a, benchMinimalOp, after)
 }
+
+// chatbenchIdleOp is what cmd/chatbench's idle scenario subscribes to
+// (its "minimal" selection).
+const chatbenchIdleOp = `subscription($room: ID!) { messageAdded(roomId: $room) { id seq } }`
 
 // readNext reads the socket's next frame, which must be a next.
 func (be *benchEnv) readNext(tb testing.TB, c *websocket.Conn) {
@@ -205,14 +224,29 @@ func newIdleBenchEnv(tb testing.TB) *benchEnv {
 
 // BenchmarkIdleSocketMemory reports what the server holds per idle socket
 // with one live messageAdded (cmd/chatbench's idle scenario, in process).
+//
+// chatbench: the same as cmd/chatbench subscribes (no cursor), measured
+// before any message reaches the sockets.
 func BenchmarkIdleSocketMemory(b *testing.B) {
-	be := newIdleBenchEnv(b)
-	for range b.N {
-		m := measureIdleSockets(b, be, 1000, os.Getenv("IDLE_HEAPPROFILE"))
-		b.ReportMetric(m.serverHeap, "server-heap-B/socket")
-		b.ReportMetric(m.heap, "heap-B/socket")
-		b.ReportMetric(m.stack, "stack-B/socket")
-		b.ReportMetric(m.goroutines, "goroutines/socket")
+	for _, quiet := range []bool{false, true} {
+		name := "replay"
+		if quiet {
+			name = "chatbench"
+		}
+		b.Run(name, func(b *testing.B) {
+			be := newIdleBenchEnv(b)
+			profile := os.Getenv("IDLE_HEAPPROFILE")
+			if profile != "" && quiet {
+				profile += ".chatbench"
+			}
+			for range b.N {
+				m := measureIdleSockets(b, be, 1000, profile, quiet)
+				b.ReportMetric(m.serverHeap, "server-heap-B/socket")
+				b.ReportMetric(m.heap, "heap-B/socket")
+				b.ReportMetric(m.stack, "stack-B/socket")
+				b.ReportMetric(m.goroutines, "goroutines/socket")
+			}
+		})
 	}
 }
 
@@ -228,7 +262,7 @@ func BenchmarkIdleSocketMemory(b *testing.B) {
 func TestWebSocketIdleSocketMemory(t *testing.T) {
 	const sockets, bound = 200, 8 << 10
 	be := newIdleBenchEnv(t)
-	m := measureIdleSockets(t, be, sockets, "")
+	m := measureIdleSockets(t, be, sockets, "", false)
 	t.Logf("%d idle subscribed sockets: %.0f bytes of the server's heap, %.0f of stacks, %.2f goroutines per socket", sockets, m.serverHeap, m.stack, m.goroutines)
 	if m.serverHeap > bound {
 		t.Errorf("the server holds %.0f bytes of heap per idle subscribed socket, want at most %d", m.serverHeap, bound)
