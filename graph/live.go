@@ -196,6 +196,7 @@ func liveStream[T any](ctx context.Context, in *chat.Stream[*T]) <-chan *T {
 	if op == nil || op.feed != nil {
 		return in.C()
 	}
+	dropArgs(ctx)
 	exec := make(chan *T, 1)
 	f := &pullFeed[T]{in: in, exec: exec}
 	op.feed = f
@@ -205,6 +206,16 @@ func liveStream[T any](ctx context.Context, in *chat.Stream[*T]) <-chan *T {
 		p.shared = func() []byte { return f.shared(op) }
 	}
 	return exec
+}
+
+// dropArgs lets the subscription's field context forget its arguments
+// once its resolver has them: gqlgen reads them once, to call the
+// resolver, and the subscription would keep them (a map, ~360 bytes with
+// a cursor) for as long as it lives.
+func dropArgs(ctx context.Context) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Subscription" {
+		fc.Args = nil
+	}
 }
 
 // Pull lets a transport run a subscription without a goroutine that waits
@@ -254,6 +265,7 @@ func liveRoomEvents(ctx context.Context, in <-chan chat.RoomEvent) <-chan chat.R
 	if op == nil || op.feed != nil {
 		return in
 	}
+	dropArgs(ctx)
 	exec := make(chan chat.RoomEvent, 1)
 	op.feed = &chanFeed[chat.RoomEvent]{in: in, exec: exec, state: roomEventState}
 	return exec
