@@ -143,7 +143,21 @@ func (l *LiveResponses) InterceptOperation(ctx context.Context, next graphql.Ope
 		perUser: !allShared(oc, oc.Operation.SelectionSet),
 		events:  &l.events,
 	}
+	if p, ok := ctx.Value(pullKey{}).(*Pull); ok {
+		p.op = op // (the operation's Pull carries it: one context value less per idle subscription)
+		return next(ctx)
+	}
 	return next(context.WithValue(ctx, liveOpKey{}, op))
+}
+
+// liveOpOf returns the liveOp InterceptOperation gave the operation of
+// ctx, if any.
+func liveOpOf(ctx context.Context) *liveOp {
+	if p, ok := ctx.Value(pullKey{}).(*Pull); ok && p.op != nil {
+		return p.op
+	}
+	op, _ := ctx.Value(liveOpKey{}).(*liveOp)
+	return op
 }
 
 // allShared reports whether every field of set (fragments included) is in
@@ -178,10 +192,11 @@ func allShared(oc *graphql.OperationContext, set ast.SelectionSet) bool {
 // (with a goroutine that feeds it). Under LiveResponses no goroutine but
 // gqlgen's one per operation: it pulls the events from in itself.
 func liveStream[T any](ctx context.Context, in *chat.Stream[*T]) <-chan *T {
-	op, _ := ctx.Value(liveOpKey{}).(*liveOp)
+	op := liveOpOf(ctx)
 	if op == nil || op.feed != nil {
 		return in.C()
 	}
+	dropArgs(ctx)
 	exec := make(chan *T, 1)
 	f := &pullFeed[T]{in: in, exec: exec}
 	op.feed = f
@@ -191,6 +206,16 @@ func liveStream[T any](ctx context.Context, in *chat.Stream[*T]) <-chan *T {
 		p.shared = func() []byte { return f.shared(op) }
 	}
 	return exec
+}
+
+// dropArgs lets the subscription's field context forget its arguments
+// once its resolver has them: gqlgen reads them once, to call the
+// resolver, and the subscription would keep them (a map, ~360 bytes with
+// a cursor) for as long as it lives.
+func dropArgs(ctx context.Context) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Subscription" {
+		fc.Args = nil
+	}
 }
 
 // Pull lets a transport run a subscription without a goroutine that waits
@@ -206,6 +231,7 @@ type Pull struct {
 	Wake   func()
 	ready  func() bool
 	shared func() []byte
+	op     *liveOp // the subscription's, under LiveResponses
 }
 
 type pullKey struct{}
@@ -235,10 +261,11 @@ func (p *Pull) Shared() []byte { return p.shared() }
 // liveRoomEvents is liveStream for roomEvents, whose stream still comes as
 // a channel (see roomEventState for what its events share).
 func liveRoomEvents(ctx context.Context, in <-chan chat.RoomEvent) <-chan chat.RoomEvent {
-	op, _ := ctx.Value(liveOpKey{}).(*liveOp)
+	op := liveOpOf(ctx)
 	if op == nil || op.feed != nil {
 		return in
 	}
+	dropArgs(ctx)
 	exec := make(chan chat.RoomEvent, 1)
 	op.feed = &chanFeed[chat.RoomEvent]{in: in, exec: exec, state: roomEventState}
 	return exec
@@ -332,7 +359,7 @@ func (f *chanFeed[E]) next(ctx context.Context, t *eventTable) (*liveEvent, func
 // subscription of the same operation made for it, or executes it (sharing
 // the result).
 func (l *LiveResponses) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	op, _ := ctx.Value(liveOpKey{}).(*liveOp)
+	op := liveOpOf(ctx)
 	if op == nil || op.feed == nil {
 		return next(ctx)
 	}

@@ -768,9 +768,10 @@ func (st *stream) step(block bool) error {
 			return st.typing.expire(st)
 		case <-st.gapC:
 			return st.gapDue()
-		case <-st.sub.Ready():
 		default:
-			return errWouldBlock
+			if !st.sub.Pending() { // (no Ready: a pulled subscription makes no channel)
+				return errWouldBlock
+			}
 		}
 	}
 	if b, ok = takeNext(st.sub); b == nil && ok {
@@ -1187,9 +1188,10 @@ func (n *notifStream) step(block bool) error {
 		select {
 		case <-n.done:
 			return n.ctx.Err()
-		case <-n.sub.Ready():
 		default:
-			return errWouldBlock
+			if !n.sub.Pending() { // (no Ready: a pulled subscription makes no channel)
+				return errWouldBlock
+			}
 		}
 	}
 	if b, ok = takeNext(n.sub); b == nil && ok {

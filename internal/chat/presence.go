@@ -109,7 +109,7 @@ func (s *Service) SessionsEnded(ctx context.Context, userID int) {
 }
 
 // WatchSessions calls check whenever sessions of the viewer end, until
-// ctx ends; check decides (from the database) whether its connection goes
+// stop is called (ctx is only for the subscription it may make); check decides (from the database) whether its connection goes
 // on. When the broker loses the subscription (an outage, or it fell
 // behind), what was announced meanwhile is lost: the watcher subscribes
 // again, retrying until the broker is back, and then calls check, so a
@@ -117,8 +117,10 @@ func (s *Service) SessionsEnded(ctx context.Context, userID int) {
 //
 // The connections of an instance share one subscription and one
 // goroutine (sessionWatch), not one each; check runs in a goroutine of
-// its own.
-func (s *Service) WatchSessions(ctx context.Context, v viewer.Viewer, check func()) error {
+// its own. The watch holds no context: a connection's would get a
+// table of children and a channel (AfterFunc) for as long as it is open;
+// the connection calls stop as it closes.
+func (s *Service) WatchSessions(ctx context.Context, v viewer.Viewer, check func()) (stop func(), err error) {
 	return s.sessions.watch(ctx, s, v.UserID, check)
 }
 
@@ -134,9 +136,9 @@ type sessionWatch struct {
 
 type watchRun struct{ cancel context.CancelFunc }
 
-func (w *sessionWatch) watch(ctx context.Context, s *Service, userID int, check func()) error {
+func (w *sessionWatch) watch(ctx context.Context, s *Service, userID int, check func()) (func(), error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -147,7 +149,7 @@ func (w *sessionWatch) watch(ctx context.Context, s *Service, userID int, check 
 		sub, err := s.broker.Subscribe(ctx, allSessionsTopic, 64)
 		if err != nil {
 			cancel()
-			return err
+			return nil, err
 		}
 		w.run = &watchRun{cancel: cancel}
 		go w.loop(runCtx, s, sub, w.run)
@@ -165,8 +167,7 @@ func (w *sessionWatch) watch(ctx context.Context, s *Service, userID int, check 
 	key := &coalesced
 	w.watchers[userID][key] = struct{}{}
 	w.n++
-	context.AfterFunc(ctx, func() { w.forget(userID, key) })
-	return nil
+	return func() { w.forget(userID, key) }, nil
 }
 
 // forget drops one watcher, and the subscription with the last one.

@@ -82,8 +82,10 @@ type Subscription struct {
 	max   int    // payloads the queue holds at most
 
 	// mu guards the queue. ready holds a token while payloads wait and
-	// is closed once the subscription has ended (sent on and closed
-	// under mu only).
+	// is closed once the subscription has ended (made, sent on and
+	// closed under mu only). It is made when first asked for (Ready): a
+	// subscription read through Notify, as an idle socket's is, holds
+	// none.
 	mu    sync.Mutex
 	queue []*Payload
 	head  int
@@ -113,7 +115,28 @@ func (s *Subscription) Notify(f func()) {
 
 // Ready returns a channel that receives when Next has something: a
 // payload, or the end (it is closed then).
-func (s *Subscription) Ready() <-chan struct{} { return s.ready }
+func (s *Subscription) Ready() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready == nil {
+		s.ready = make(chan struct{}, 1)
+		switch {
+		case s.done:
+			close(s.ready)
+		case s.head < len(s.queue):
+			s.ready <- struct{}{}
+		}
+	}
+	return s.ready
+}
+
+// Pending reports whether Next has something: a payload, or the end.
+// Unlike a receive from Ready it takes no token, and makes no channel.
+func (s *Subscription) Pending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.done || s.head < len(s.queue)
+}
 
 // Next takes the next payload, in publish order, without waiting: nil
 // when there is none, with ended true once the subscription has ended and
@@ -142,12 +165,13 @@ func (s *Subscription) Next() (p *Payload, ended bool) {
 // Receive waits for the next payload; false once the subscription has
 // ended and every payload it received has been taken, or ctx has ended.
 func (s *Subscription) Receive(ctx context.Context) (*Payload, bool) {
+	ready := s.Ready()
 	for {
 		if p, ended := s.Next(); p != nil || ended {
 			return p, p != nil
 		}
 		select {
-		case <-s.ready:
+		case <-ready:
 		case <-ctx.Done():
 			return nil, false
 		}
@@ -171,8 +195,12 @@ func (s *Subscription) offer(p *Payload) bool {
 	return true
 }
 
-// signal leaves a token in ready (at most one). Under mu, before done.
+// signal leaves a token in ready (at most one), if it is made. Under
+// mu, before done.
 func (s *Subscription) signal() {
+	if s.ready == nil {
+		return // Ready puts the token in as it makes it
+	}
 	select {
 	case s.ready <- struct{}{}:
 	default:
@@ -183,7 +211,9 @@ func (s *Subscription) signal() {
 func (s *Subscription) finish() {
 	s.mu.Lock()
 	s.done = true
-	close(s.ready)
+	if s.ready != nil {
+		close(s.ready)
+	}
 	s.mu.Unlock()
 }
 
@@ -232,7 +262,7 @@ func (h *hub) subscribe(topic string, buffer int, onEnd func()) (*Subscription, 
 	if h.closed {
 		return nil, ErrClosed
 	}
-	s := &Subscription{hub: h, topic: topic, max: buffer, ready: make(chan struct{}, 1), onEnd: onEnd}
+	s := &Subscription{hub: h, topic: topic, max: buffer, onEnd: onEnd}
 	subs := h.topics[topic]
 	if subs == nil {
 		subs = make(map[*Subscription]struct{})

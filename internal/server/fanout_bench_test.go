@@ -136,6 +136,12 @@ var benchDialer = websocket.Dialer{HandshakeTimeout: wsWait, ReadBufferSize: 102
 // empty) after cursor.
 func (be *benchEnv) socket(tb testing.TB, a account, op, after string) *websocket.Conn {
 	tb.Helper()
+	return be.socketVars(tb, a, op, map[string]any{"r": be.roomID, "after": after})
+}
+
+// socketVars is socket with the subscription's variables.
+func (be *benchEnv) socketVars(tb testing.TB, a account, op string, vars map[string]any) *websocket.Conn {
+	tb.Helper()
 	conn, resp, err := benchDialer.Dial(be.e.wsURL(), nil)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
@@ -154,7 +160,7 @@ func (be *benchEnv) socket(tb testing.TB, a account, op, after string) *websocke
 		tb.Fatalf("connection_init: %v %v", ack, err)
 	}
 	if op != "" {
-		w(map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{"query": op, "variables": map[string]any{"r": be.roomID, "after": after}}})
+		w(map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{"query": op, "variables": vars}})
 	}
 	return conn
 }

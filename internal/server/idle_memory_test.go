@@ -23,7 +23,7 @@ import (
 //
 //	go test ./internal/server/ -run '^$' -bench IdleSocketMemory -benchtime 1x
 //	IDLE_HEAPPROFILE=/tmp/idle.prof go test ./internal/server/ -run '^$' -bench IdleSocketMemory -benchtime 1x
-//	go tool pprof -sample_index=inuse_space -top /tmp/idle.prof
+//	go tool pprof -sample_index=inuse_space -top -diff_base /tmp/idle.prof.base /tmp/idle.prof
 
 // idleMemory is what n idle subscribed sockets added.
 type idleMemory struct {
@@ -36,8 +36,11 @@ type idleMemory struct {
 // measureIdleSockets opens n sockets to be's room, each with one live
 // messageAdded, proves every subscription live (each gets one message),
 // and measures what they hold. With profile set, it writes the heap
-// profile there while the sockets are held.
-func measureIdleSockets(tb testing.TB, be *benchEnv, n int, profile string) idleMemory {
+// profile there while the sockets are held. With quiet, the sockets
+// subscribe as cmd/chatbench's idle scenario does (no cursor), and the
+// message that proves them live comes after the measure: they have
+// received nothing when measured.
+func measureIdleSockets(tb testing.TB, be *benchEnv, n int, profile string, quiet bool) idleMemory {
 	tb.Helper()
 	rate := runtime.MemProfileRate
 	runtime.MemProfileRate = 1 // every allocation from here on: exact, not sampled
@@ -50,10 +53,18 @@ func measureIdleSockets(tb testing.TB, be *benchEnv, n int, profile string) idle
 	after := be.lastCursor(tb)
 
 	before := idleSnapshot()
+	if profile != "" { // what was there before: go tool pprof -diff_base profile.base profile
+		writeHeapProfile(tb, profile+".base")
+	}
 	conns := make([]*websocket.Conn, n)
 	for i := range conns {
 		// Within the per-user cap of live subscriptions.
-		conns[i] = be.idleSocket(tb, be.users[1+i/150%(len(be.users)-1)], after)
+		a := be.users[1+i/150%(len(be.users)-1)]
+		if quiet {
+			conns[i] = be.socketVars(tb, a, chatbenchIdleOp, map[string]any{"room": be.roomID})
+		} else {
+			conns[i] = be.idleSocket(tb, a, after)
+		}
 	}
 	defer func() {
 		for _, c := range conns {
@@ -63,11 +74,18 @@ func measureIdleSockets(tb testing.TB, be *benchEnv, n int, profile string) idle
 	}()
 	// A message every socket gets proves each subscription live (one
 	// that the server started after the send replays it).
-	be.send(tb, "are you there?")
-	for _, c := range conns {
-		be.readNext(tb, c)
+	prove := func() {
+		be.send(tb, "are you there?")
+		for _, c := range conns {
+			be.readNext(tb, c)
+		}
+		be.readNext(tb, warm)
 	}
-	be.readNext(tb, warm)
+	if !quiet {
+		prove()
+	} else {
+		defer prove() // (after the measure; every subscription has started by then: no goroutine runs one)
+	}
 	// What the delivery started ends: the goroutines that ran the woken
 	// subscriptions (wsdelivery.go) exit after an idle tick of their pool,
 	// and the sockets' readers park (where they do).
@@ -76,14 +94,7 @@ func measureIdleSockets(tb testing.TB, be *benchEnv, n int, profile string) idle
 	}
 	held := idleSnapshot()
 	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := pprof.WriteHeapProfile(f); err != nil {
-			tb.Fatal(err)
-		}
-		_ = f.Close()
+		writeHeapProfile(tb, profile)
 	}
 	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
 	return idleMemory{
@@ -103,6 +114,10 @@ func (be *benchEnv) idleSocket(tb testing.TB, a account, after string) *websocke
 	return be.socket(tb, a, benchMinimalOp, after)
 }
 
+// chatbenchIdleOp is what cmd/chatbench's idle scenario subscribes to
+// (its "minimal" selection).
+const chatbenchIdleOp = `subscription($room: ID!) { messageAdded(roomId: $room) { id seq } }`
+
 // readNext reads the socket's next frame, which must be a next.
 func (be *benchEnv) readNext(tb testing.TB, c *websocket.Conn) {
 	tb.Helper()
@@ -112,6 +127,18 @@ func (be *benchEnv) readNext(tb testing.TB, c *websocket.Conn) {
 		tb.Fatalf("want a next frame, got %s (%v)", b, err)
 	}
 	_ = c.SetReadDeadline(time.Time{})
+}
+
+func writeHeapProfile(tb testing.TB, path string) {
+	tb.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		tb.Fatal(err)
+	}
+	_ = f.Close()
 }
 
 type idleState struct {
@@ -197,30 +224,49 @@ func newIdleBenchEnv(tb testing.TB) *benchEnv {
 
 // BenchmarkIdleSocketMemory reports what the server holds per idle socket
 // with one live messageAdded (cmd/chatbench's idle scenario, in process).
+//
+// chatbench: the same as cmd/chatbench subscribes (no cursor), measured
+// before any message reaches the sockets.
 func BenchmarkIdleSocketMemory(b *testing.B) {
-	be := newIdleBenchEnv(b)
-	for range b.N {
-		m := measureIdleSockets(b, be, 1000, os.Getenv("IDLE_HEAPPROFILE"))
-		b.ReportMetric(m.serverHeap, "server-heap-B/socket")
-		b.ReportMetric(m.heap, "heap-B/socket")
-		b.ReportMetric(m.stack, "stack-B/socket")
-		b.ReportMetric(m.goroutines, "goroutines/socket")
+	for _, quiet := range []bool{false, true} {
+		name := "replay"
+		if quiet {
+			name = "chatbench"
+		}
+		b.Run(name, func(b *testing.B) {
+			be := newIdleBenchEnv(b)
+			profile := os.Getenv("IDLE_HEAPPROFILE")
+			if profile != "" && quiet {
+				profile += ".chatbench"
+			}
+			for range b.N {
+				m := measureIdleSockets(b, be, 1000, profile, quiet)
+				b.ReportMetric(m.serverHeap, "server-heap-B/socket")
+				b.ReportMetric(m.heap, "heap-B/socket")
+				b.ReportMetric(m.stack, "stack-B/socket")
+				b.ReportMetric(m.goroutines, "goroutines/socket")
+			}
+		})
 	}
 }
 
 // An idle socket with a live messageAdded holds little of the server's
 // heap and no goroutine on Linux (elsewhere one, its reader). The bound
-// has a margin over what it takes (about 6.1 KiB, December 2026; 9 KiB
+// has a margin over what it takes (about 4.8 KiB, December 2026: 6.2
+// KiB before the connection became its context's root with no
+// cancellable child, the pulled broker subscription lost its channel,
+// the subscription field its arguments and the operation its trace start
+// and second operation context; 9 KiB
 // before the connection context, the share keys, the parked read buffer
 // and the shared operation context were trimmed) and is a bound on exact
 // heap-profile bytes, not on time: it fails when something made per
-// socket or per subscription grows by a kilobyte or two. RSS per idle
+// socket or per subscription grows by 700 bytes or so. RSS per idle
 // socket is about twice this live heap with GOGC=100 (cmd/chatbench's
 // idle scenario): the goal of 16 KiB RSS needs it well under 8 KiB.
 func TestWebSocketIdleSocketMemory(t *testing.T) {
-	const sockets, bound = 200, 8 << 10
+	const sockets, bound = 200, 5632 // 5.5 KiB
 	be := newIdleBenchEnv(t)
-	m := measureIdleSockets(t, be, sockets, "")
+	m := measureIdleSockets(t, be, sockets, "", false)
 	t.Logf("%d idle subscribed sockets: %.0f bytes of the server's heap, %.0f of stacks, %.2f goroutines per socket", sockets, m.serverHeap, m.stack, m.goroutines)
 	if m.serverHeap > bound {
 		t.Errorf("the server holds %.0f bytes of heap per idle subscribed socket, want at most %d", m.serverHeap, bound)

@@ -119,50 +119,32 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		return // gorilla has answered the request (403 for a foreign origin)
 	}
 	c := &wsConn{
-		t:        t,
-		ws:       ws,
-		opts:     t.opts,
-		exec:     exec,
-		protocol: ws.Subprotocol(),
-		registry: t.conns,
+		t:      t,
+		ws:     ws,
+		exec:   exec,
+		legacy: ws.Subprotocol() != subprotocolTransportWS,
 	}
 	// The request's context ends with this handler. The connection's
 	// starts afresh with what its operations read of the request's: the
-	// client (address, user agent) and the slot that leads wsInit here.
-	// Not derived from the request's: an idle socket would keep its whole
-	// chain (net/http's contexts, the middleware's values) while open.
-	slot, _ := r.Context().Value(wsSlotKey{}).(*wsSlot)
-	if slot == nil {
-		slot = &wsSlot{}
+	// client (address, user agent), over the connection itself (its
+	// context methods: Close ends it; connOf finds it). Not derived from
+	// the request's: an idle socket would keep its whole chain (net/http's
+	// contexts, the middleware's values) while open.
+	if slot, _ := r.Context().Value(wsSlotKey{}).(*wsSlot); slot != nil {
+		slot.conn = c
 	}
-	slot.conn = c
-	c.ctx, c.cancel = context.WithCancel(context.WithValue(
-		viewer.WithClient(context.Background(), viewer.ClientFromContext(r.Context())), wsSlotKey{}, slot))
-	cancel := c.cancel
+	c.ctx = viewer.WithClient(c, viewer.ClientFromContext(r.Context()))
 	nc, _ := ws.NetConn().(*wsNetConn)
 	if nc == nil || nc.br == nil { // (not what hijackCoarse hands over: cannot happen)
 		_ = ws.Close()
-		cancel()
 		return
 	}
 	c.nc = nc
 	nc.raw, nc.fd = wsParkable(nc.Conn)
 	ws.SetReadLimit(t.opts.ReadLimit)
 	c.heardNow()
-	ws.SetPongHandler(func(string) error {
-		c.heardNow()
-		nc.frameDone()
-		return nil
-	})
-	ws.SetPingHandler(func(message string) error { // gorilla's, and the frame's end
-		err := ws.WriteControl(websocket.PongMessage, []byte(message), time.Now().Add(wsControlWriteTimeout))
-		var ne net.Error
-		if err != nil && err != websocket.ErrCloseSent && !(errors.As(err, &ne) && ne.Timeout()) {
-			return err
-		}
-		nc.frameDone()
-		return nil
-	})
+	ws.SetPongHandler(c.pong) // (method values: 16 bytes each, less than closures over c, nc and ws)
+	ws.SetPingHandler(c.pingReceived)
 	c.mu.Lock() // ping and Close read the timers under mu
 	c.nextPing = wsNow() + int64(t.opts.PingInterval)
 	c.pingTimer = time.AfterFunc(t.opts.PingInterval, c.ping)
@@ -179,23 +161,41 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	go c.read()
 }
 
+// pong is gorilla's pong handler: the peer is alive, and the frame ended.
+func (c *wsConn) pong(string) error {
+	c.heardNow()
+	c.nc.frameDone()
+	return nil
+}
+
+// pingReceived is gorilla's ping handler, and the frame's end.
+func (c *wsConn) pingReceived(message string) error {
+	err := c.ws.WriteControl(websocket.PongMessage, []byte(message), time.Now().Add(wsControlWriteTimeout))
+	var ne net.Error
+	if err != nil && err != websocket.ErrCloseSent && !(errors.As(err, &ne) && ne.Timeout()) {
+		return err
+	}
+	c.nc.frameDone()
+	return nil
+}
+
 // wsConn is one WebSocket connection. Its reader goroutine handles what
 // the client sends (one at a time: a parked socket's next reader starts
 // after the last one ended); frames go out under writeMu (close frames
 // and pings through gorilla's concurrency-safe WriteControl).
 type wsConn struct {
-	t        *wsTransport
-	ws       *websocket.Conn
-	nc       *wsNetConn
-	opts     wsOptions
-	exec     graphql.GraphExecutor
-	protocol string
-	registry *wsRegistry
-	// ctx is the connection's context; once connection_init is accepted,
-	// the one InitFunc returned (with the viewer). Only the reader
-	// goroutine sets it. cancel ends it and every operation's.
-	ctx    context.Context
-	cancel context.CancelFunc
+	t    *wsTransport // (its options, its registry)
+	ws   *websocket.Conn
+	nc   *wsNetConn
+	exec graphql.GraphExecutor
+	// ctx is the connection's context: values over the connection's
+	// own context methods (Close ends it, and the operations'); once
+	// connection_init is accepted, the one InitFunc returned (with the
+	// viewer). Only the reader goroutine sets it. No context is derived
+	// from it but values (wsInit, start): a cancellable child would need
+	// a goroutine to watch it (a cancelCtx would keep a table of its
+	// children and a channel while the socket is open).
+	ctx context.Context
 
 	writeMu sync.Mutex
 	reading atomic.Int32 // readerRunning or readerParked
@@ -204,13 +204,15 @@ type wsConn struct {
 	mu        sync.Mutex
 	initSeen  bool
 	acked     bool
+	legacy    bool  // graphql-ws (or no subprotocol named), not graphql-transport-ws
 	ops       wsOps // while the client has them open
 	onClose   []func()
 	closed    bool
-	initTimer *time.Timer // until connection_ack
-	pingTimer *time.Timer // a timer, not a goroutine per idle socket
-	nextPing  int64       // wsNow of the next ping
-	expires   int64       // wsNow when the access token expires (0: not yet known)
+	done      chan struct{} // the context's Done, made when asked for; closed by Close
+	initTimer *time.Timer   // until connection_ack
+	pingTimer *time.Timer   // a timer, not a goroutine per idle socket
+	nextPing  int64         // wsNow of the next ping
+	expires   int64         // wsNow when the access token expires (0: not yet known)
 }
 
 // inFrame is a message from the client.
@@ -275,7 +277,7 @@ func (c *wsConn) handle(data []byte) bool {
 		c.closeWith(closeBadMessage, "Invalid message received")
 		return false
 	}
-	transportWS := c.protocol == subprotocolTransportWS
+	transportWS := !c.legacy
 	if transportWS && !clientTypes[f.Type] {
 		c.closeWith(closeBadMessage, "Invalid message received: unknown type "+strconv.Quote(f.Type))
 		return false
@@ -392,7 +394,7 @@ func (c *wsConn) initialise(payload json.RawMessage) bool {
 		}
 	}
 	c.write(appendFrame(nil, "connection_ack", "", ackPayload))
-	if c.protocol != subprotocolTransportWS {
+	if c.legacy {
 		c.write([]byte(`{"type":"ka"}`))
 	}
 	return true
@@ -401,7 +403,7 @@ func (c *wsConn) initialise(payload json.RawMessage) bool {
 // connectionError tells a legacy graphql-ws client why the connection
 // ends (graphql-transport-ws has no such message: the close reason says it).
 func (c *wsConn) connectionError(message string) {
-	if c.protocol == subprotocolTransportWS {
+	if !c.legacy {
 		return
 	}
 	b, _ := json.Marshal(&gqlerror.Error{Message: message})
@@ -421,12 +423,19 @@ func (c *wsConn) start(id string, payload json.RawMessage) bool {
 		c.closeWith(closeDuplicateID, "Subscriber for "+id+" already exists")
 		return false
 	}
-	if len(c.ops) >= c.opts.MaxSubsPerConn {
+	if len(c.ops) >= c.t.opts.MaxSubsPerConn {
 		c.mu.Unlock()
-		c.refuse(id, "too many subscriptions on this connection (at most "+strconv.Itoa(c.opts.MaxSubsPerConn)+")")
+		c.refuse(id, "too many subscriptions on this connection (at most "+strconv.Itoa(c.t.opts.MaxSubsPerConn)+")")
 		return true
 	}
-	ctx, cancel := context.WithCancel(c.ctx)
+	if c.closed {
+		c.mu.Unlock()
+		return false
+	}
+	// Not a child of the connection's context, which would keep a table
+	// of its children (and a channel) for as long as the socket is open:
+	// Close cancels every open operation itself.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(c.ctx))
 	op := &wsOp{c: c, id: id, ctx: ctx, cancel: cancel}
 	op.state.Store(opRunning) // until its first run ends, a wake only marks it
 	c.ops = append(c.ops, op)
@@ -455,7 +464,7 @@ func (c *wsConn) stop(id string) {
 func (c *wsConn) refuse(id, message string) {
 	b, _ := json.Marshal([]any{map[string]any{"message": message, "extensions": map[string]any{"code": "RATE_LIMITED"}}})
 	c.write(appendFrame(nil, "error", id, b))
-	if c.protocol != subprotocolTransportWS {
+	if c.legacy {
 		c.write(appendFrame(nil, "complete", id, nil))
 	}
 }
@@ -474,7 +483,7 @@ func (c *wsConn) writeUnless(stopped *atomic.Bool, b []byte) {
 		c.writeMu.Unlock()
 		return
 	}
-	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.t.opts.WriteTimeout))
 	err := c.ws.WriteMessage(websocket.TextMessage, b)
 	c.writeMu.Unlock()
 	if err != nil {
@@ -496,7 +505,7 @@ func (c *wsConn) writeFrames(stopped *atomic.Bool, b *frameBatch) {
 	}
 	cc := &c.nc.coarseDeadlineConn
 	cc.gather()
-	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.t.opts.WriteTimeout))
 	var err error
 	start := 0
 	for _, end := range b.ends {
@@ -593,8 +602,8 @@ type wsOp struct {
 	stopped atomic.Bool // the client completed it: nothing more goes out
 	state   atomic.Int32
 
-	// Set by run before the operation can be woken into drain.
-	rc        *graphql.OperationContext
+	// Set by run before the operation can be woken into drain (its
+	// operation context is rctx's: not kept apart, 96 bytes, not 112).
 	pull      *graph.Pull
 	responses graphql.ResponseHandler
 	rctx      context.Context
@@ -609,9 +618,12 @@ type wsOp struct {
 // its end here, one response after the other.
 func (op *wsOp) run(payload json.RawMessage, start time.Time) {
 	c := op.c
-	ctx := graphql.StartOperationTrace(op.ctx)
+	// The trace's start is read by CreateOperationContext alone (its
+	// stats): the context the operation runs in, which an idle
+	// subscription keeps, does not carry it.
 	rc := c.t.opContexts.get(payload)
 	if rc == nil {
+		ctx := graphql.StartOperationTrace(op.ctx)
 		params := &graphql.RawParams{}
 		dec := json.NewDecoder(bytes.NewReader(payload))
 		dec.UseNumber()
@@ -637,10 +649,9 @@ func (op *wsOp) run(payload json.RawMessage, start time.Time) {
 		}
 		c.t.opContexts.put(payload, rc)
 	}
-	op.rc = rc
 	op.pull = &graph.Pull{Wake: op.wake}
-	ctx = graph.WithPull(graphql.WithOperationContext(ctx, rc), op.pull)
-	defer op.recover()
+	ctx := graph.WithPull(op.ctx, op.pull) // (DispatchOperation adds rc)
+	defer op.recover(rc)
 	op.responses, op.rctx = c.exec.DispatchOperation(ctx, rc)
 	op.rctx = doneOnce(op.rctx) // every response checks it
 	if op.pull.Pullable() {
@@ -678,7 +689,7 @@ func (op *wsOp) wake() {
 }
 
 func (op *wsOp) drainRecovering() {
-	defer op.recover()
+	defer op.recover(graphql.GetOperationContext(op.rctx))
 	op.drain()
 }
 
@@ -709,15 +720,15 @@ func (op *wsOp) drain() {
 	}
 }
 
-// recover answers a panic of the operation's execution with an error.
-func (op *wsOp) recover() {
+// recover answers a panic of the operation's execution (of rc) with an error.
+func (op *wsOp) recover(rc *graphql.OperationContext) {
 	r := recover()
 	if r == nil {
 		return
 	}
 	var gqlErr *gqlerror.Error
-	if op.rc != nil {
-		if err := op.rc.Recover(op.ctx, r); !errors.As(err, &gqlErr) {
+	if rc != nil {
+		if err := rc.Recover(op.ctx, r); !errors.As(err, &gqlErr) {
 			gqlErr = &gqlerror.Error{Message: "internal system error"}
 		}
 	} else {
@@ -790,7 +801,7 @@ func (op *wsOp) queueData(data []byte) {
 
 // frameType is the type of a result's frame: next (data in the legacy protocol).
 func (op *wsOp) frameType() string {
-	if op.c.protocol != subprotocolTransportWS {
+	if op.c.legacy {
 		return "data"
 	}
 	return "next"
@@ -977,7 +988,8 @@ func (c *wsConn) closeWith(code int, reason string) {
 }
 
 // Close drops the connection: its operations end (their contexts are
-// cancelled), the close hooks run.
+// cancelled: they are not the connection's context's children), the
+// close hooks run.
 func (c *wsConn) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -985,18 +997,25 @@ func (c *wsConn) Close() error {
 		return nil
 	}
 	c.closed = true
+	if c.done != nil {
+		close(c.done)
+	}
 	hooks := c.onClose
 	c.onClose = nil
+	ops := c.ops // (end and stop find none from now on)
+	c.ops = nil
 	initTimer, pingTimer := c.initTimer, c.pingTimer
 	c.mu.Unlock()
 	if initTimer != nil {
 		initTimer.Stop()
 	}
 	pingTimer.Stop()
-	c.cancel()
+	for _, op := range ops {
+		op.cancel()
+	}
 	wsForget(c)
 	err := c.ws.Close()
-	c.registry.remove(c)
+	c.t.conns.remove(c)
 	for _, h := range hooks {
 		h()
 	}
@@ -1033,7 +1052,7 @@ func (c *wsConn) expireAt(t time.Time) {
 // ping, the end of two ping intervals of silence or the token's expiry,
 // whichever comes first. c.mu is held.
 func (c *wsConn) nextTimerLocked(now int64) int64 {
-	at := min(c.nextPing, c.heard.Load()+2*int64(c.opts.PingInterval))
+	at := min(c.nextPing, c.heard.Load()+2*int64(c.t.opts.PingInterval))
 	if c.expires != 0 {
 		at = min(at, c.expires)
 	}
@@ -1048,12 +1067,12 @@ func (c *wsConn) nextTimerLocked(now int64) int64 {
 // their keep-alive ("ka") with each ping.
 func (c *wsConn) ping() {
 	c.mu.Lock()
-	closed, ka, next, expires := c.closed, c.acked && c.protocol != subprotocolTransportWS, c.nextPing, c.expires
+	closed, ka, next, expires := c.closed, c.acked && c.legacy, c.nextPing, c.expires
 	c.mu.Unlock()
 	if closed {
 		return
 	}
-	now, interval := wsNow(), int64(c.opts.PingInterval)
+	now, interval := wsNow(), int64(c.t.opts.PingInterval)
 	if expires != 0 && now >= expires {
 		c.closeWith(closeForbidden, "access token expired")
 		return
@@ -1064,7 +1083,7 @@ func (c *wsConn) ping() {
 		return
 	}
 	if now >= next {
-		if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil {
+		if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.t.opts.WriteTimeout)); err != nil {
 			_ = c.Close()
 			return
 		}
@@ -1103,8 +1122,49 @@ func (s *Server) webSockets(next http.Handler) http.Handler {
 }
 
 func connOf(ctx context.Context) *wsConn {
-	if slot, ok := ctx.Value(wsSlotKey{}).(*wsSlot); ok {
-		return slot.conn
+	switch v := ctx.Value(wsSlotKey{}).(type) {
+	case *wsConn: // a connection's context
+		return v
+	case *wsSlot: // its upgrade request's
+		return v.conn
+	}
+	return nil
+}
+
+// A wsConn is the root of its connection's context (wsConn.ctx): done
+// once the connection is closed, without deadline, and carrying only
+// itself (connOf). Nothing derives a cancellable context from it.
+
+// Deadline implements context.Context: none.
+func (c *wsConn) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done implements context.Context: closed by Close.
+func (c *wsConn) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.closed {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+// Err implements context.Context: Canceled once the connection is closed.
+func (c *wsConn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return context.Canceled
+	}
+	return nil
+}
+
+// Value implements context.Context: the connection under wsSlotKey.
+func (c *wsConn) Value(key any) any {
+	if _, ok := key.(wsSlotKey); ok {
+		return c
 	}
 	return nil
 }

@@ -44,7 +44,12 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 	if token == "" {
 		return refused(ctx, errNoToken), nil, errNoToken
 	}
-	actx, cancel := context.WithTimeout(ctx, s.cfg.DBTimeout)
+	// ctx is the connection's: what is derived from it (a timeout) would
+	// leave it a table of children and a channel for as long as the
+	// socket is open. The work here runs on wctx, which Close does not
+	// end: each wait is bounded by DBTimeout.
+	wctx := context.WithoutCancel(ctx)
+	actx, cancel := context.WithTimeout(wctx, s.cfg.DBTimeout)
 	v, exp, err := s.cfg.Auth.Authenticate(actx, token)
 	cancel()
 	if err == nil && !exp.After(time.Now()) { // within the verifier's leeway: don't ack only to close
@@ -55,36 +60,36 @@ func (s *Server) wsInit(ctx context.Context, p transport.InitPayload) (context.C
 	}
 	if c := connOf(ctx); c != nil {
 		c.expireAt(exp) // 4403 "access token expired"
-		// The watch ends with the connection: ctx is the connection's,
-		// which Close cancels (a refused connection_init closes it too).
-		// No context of its own: an idle socket keeps what it holds.
-		watch := ctx
-		err := s.cfg.Chat.WatchSessions(watch, v, func() {
-			check, cancel := context.WithTimeout(watch, s.cfg.DBTimeout)
+		// The watch ends with the connection (stop, when it closes; a
+		// refused connection_init closes it too). ctx tells the check
+		// that the connection has closed (Err: no channel made).
+		stop, err := s.cfg.Chat.WatchSessions(wctx, v, func() {
+			check, cancel := context.WithTimeout(wctx, s.cfg.DBTimeout)
 			defer cancel()
 			err := s.cfg.Auth.RecheckSession(check, v) // v, not the token: an idle socket keeps less
 			switch {
-			case err == nil || watch.Err() != nil:
+			case err == nil || ctx.Err() != nil:
 			case apperr.KindOf(err) != "": // the session ended, or the account
 				c.closeWith(closeForbidden, "the session has ended")
 			default: // the database did not answer: not a reason to sign anyone out
-				s.log.WarnContext(watch, "session check failed; the socket stays open", "user_id", v.UserID, "err", err)
+				s.log.WarnContext(wctx, "session check failed; the socket stays open", "user_id", v.UserID, "err", err)
 			}
 		})
 		if err != nil {
 			return refused(ctx, err), nil, err
 		}
+		c.whenClosed(stop)
 		// Authenticate may have trusted this instance's memory of the
 		// session (auth.SessionCheckTTL), which a sign-out through another
 		// instance does not reach, and the watch hears only what ends from
 		// now on: read the session now that the socket watches.
-		rctx, cancel := context.WithTimeout(ctx, s.cfg.DBTimeout)
+		rctx, cancel := context.WithTimeout(wctx, s.cfg.DBTimeout)
 		err = s.cfg.Auth.RecheckSession(rctx, v)
 		cancel()
 		if err != nil {
 			return refused(ctx, err), nil, err
 		}
-		c.whenClosed(s.cfg.Chat.Connected(ctx, v))
+		c.whenClosed(s.cfg.Chat.Connected(wctx, v))
 		ctx = chat.WithOverflow(ctx, func() {
 			c.closeWith(closeTryAgainLater, "too slow: reconnect and resume with after")
 		})
