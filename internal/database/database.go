@@ -125,7 +125,11 @@ func Open(ctx context.Context, db config.Database, opts ...Option) (*DB, error) 
 			return nil, fmt.Errorf("open %s: %w", db.Driver, err)
 		}
 	}
-	var drv dialect.Driver = countingDriver{entsql.OpenDB(dia, pool), n}
+	var stmts *stmtCache
+	if dia == dialect.SQLite {
+		stmts = newStmtCache(pool)
+	}
+	var drv dialect.Driver = countingDriver{entsql.OpenDB(dia, pool), n, stmts}
 	if o.wrap != nil {
 		drv = o.wrap(drv)
 	}

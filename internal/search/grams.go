@@ -106,6 +106,26 @@ func InsertSQL(dialect string, roomID, messageID int, grams []int64, ignore bool
 	return b.String()
 }
 
+// InsertJSONSQL is InsertSQL on SQLite with one text for any number of
+// grams, so that it can run prepared: its arguments (InsertJSONArgs) are
+// the room, the message and the grams as a JSON array of integers (each
+// below 2^42: exact in JSON, an INTEGER to json_each).
+const InsertJSONSQL = "INSERT INTO " + Table + " (room_id, gram, message_id) SELECT ?, value, ? FROM json_each(?)"
+
+// InsertJSONArgs are InsertJSONSQL's arguments.
+func InsertJSONArgs(roomID, messageID int, grams []int64) []any {
+	b := make([]byte, 0, 2+len(grams)*15)
+	b = append(b, '[')
+	for i, g := range grams {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, g, 10)
+	}
+	b = append(b, ']')
+	return []any{roomID, messageID, string(b)}
+}
+
 func insertHead(dialect string, ignore bool) string {
 	switch {
 	case !ignore:
