@@ -116,6 +116,9 @@ func (p livePublisher) publish(ctx context.Context, e Event) error {
 }
 
 func (s *Service) emitTo(ctx context.Context, topic string, v any) error {
+	if !s.listened(topic) {
+		return nil
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
