@@ -175,7 +175,7 @@ func openSQLite(path string, lockTimeout time.Duration) (*sql.DB, error) {
 	}
 	q := url.Values{}
 	busy := fmt.Sprintf("busy_timeout(%d)", lockTimeout.Milliseconds())
-	for _, p := range []string{"foreign_keys(1)", busy, "journal_mode(WAL)", "synchronous(NORMAL)"} {
+	for _, p := range []string{"foreign_keys(1)", busy, "journal_mode(WAL)", "synchronous(NORMAL)", "temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_time_format", "sqlite")
