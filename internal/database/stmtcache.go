@@ -29,7 +29,7 @@ type stmtCache struct {
 }
 
 const (
-	maxCachedStmts = 256
+	maxCachedStmts = 128
 	maxSeenStmts   = 4096
 	// prepareWait bounds the wait for a free connection to prepare a text
 	// on (when none was idle a moment before): one that does not get one
