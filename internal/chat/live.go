@@ -116,6 +116,9 @@ func (p livePublisher) publish(ctx context.Context, e Event) error {
 }
 
 func (s *Service) emitTo(ctx context.Context, topic string, v any) error {
+	if !s.listened(topic) {
+		return nil
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -148,13 +151,21 @@ func (s *Service) publishMessage(ctx context.Context, e Event) error {
 			return err
 		}
 	}
-	wr, wa := toWireRoom(r), toWireUser(sender) // the same for every recipient
+	// The same for every recipient but its id and total: encoded once.
+	var shared []byte
 	for _, rn := range recipients {
-		err := s.emitNote(ctx, rn.userID, userEvent{
-			ID: rn.id, Kind: NotifyNewMessage, Room: wr, Message: wm, Actor: wa,
-			TotalUnread: rn.total, CreatedAt: m.CreatedAt,
-		})
-		if err != nil {
+		topic := userTopic(rn.userID)
+		if !s.listened(topic) {
+			continue
+		}
+		if shared == nil {
+			if shared, err = json.Marshal(userEvent{
+				Kind: NotifyNewMessage, Room: toWireRoom(r), Message: wm, Actor: toWireUser(sender), CreatedAt: m.CreatedAt,
+			}); err != nil {
+				return err
+			}
+		}
+		if err := s.publishOrHold(ctx, topic, noteJSON(shared, rn.id, rn.total)); err != nil {
 			failed = err // the others still get theirs (or are held too)
 		}
 	}

@@ -92,7 +92,7 @@ func (s *Service) storeFrom(ctx context.Context, tx *ent.Tx, em *emitter, roomID
 	if err != nil {
 		return nil, fmt.Errorf("store message in room %d: %w", roomID, err)
 	}
-	if err := index(ctx, tx, m, d.filename); err != nil { // the search index: one statement
+	if err := s.index(ctx, tx, m, d.filename); err != nil { // the search index: one statement
 		return nil, err
 	}
 	em.emit(Event{Kind: EventMessageCreated, RoomID: roomID, ActorID: deref(d.sender), Message: m, Sender: sender, Room: r, Left: d.left})

@@ -64,9 +64,23 @@ type outgoing struct {
 	payload []byte
 }
 
+// listened reports whether anyone may receive what is published on
+// topic: false only when the broker knows that nobody subscribes to it
+// (pubsub.Audience), and then nothing is encoded nor published: that is
+// a publish nobody receives, and a subscriber that comes after it is one
+// that came after the publish (a stream catches up from the database, as
+// then).
+func (s *Service) listened(topic string) bool {
+	a, ok := s.broker.(pubsub.Audience)
+	return !ok || a.Listened(topic)
+}
+
 // emitNote publishes one notification to user uid's topic; when the
 // broker fails, the notification is kept and published again later.
 func (s *Service) emitNote(ctx context.Context, uid int, e userEvent) error {
+	if !s.listened(userTopic(uid)) {
+		return nil
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -77,6 +91,9 @@ func (s *Service) emitNote(ctx context.Context, uid int, e userEvent) error {
 // emitHeld publishes a room's event e (a new message or a change); when
 // the broker fails, e is kept and published again later, marked Again.
 func (s *Service) emitHeld(ctx context.Context, topic string, e roomEvent) error {
+	if !s.listened(topic) {
+		return nil
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err

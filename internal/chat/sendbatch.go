@@ -173,7 +173,7 @@ func (s *Service) storeSend(ctx context.Context, tx *ent.Tx, em *emitter, p *pen
 		}
 		return nil, err
 	}
-	if err := index(ctx, tx, m, p.d.filename); err != nil { // the search index: one statement
+	if err := s.index(ctx, tx, m, p.d.filename); err != nil { // the search index: one statement
 		return nil, err
 	}
 	// m was not made by ent (no client of its own): emitted as it is.

@@ -358,7 +358,8 @@ func (s *Service) commitSent(ctx context.Context, c *database.ScriptConn, groups
 				continue
 			}
 			if q := search.InsertSQL("", g.roomID, m.ID, search.Grams(m.Body, p.d.filename), false); q != "" {
-				b.WriteString(q + ";\n")
+				b.WriteString(q)
+				b.WriteString(";\n")
 			}
 			// Who is told, as storeNotifications: the current members but
 			// the sender, less those who blocked the sender.

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/chatty/chatty/ent"
@@ -196,9 +197,12 @@ type roomEvent struct {
 	Again bool `json:"again,omitempty"`
 }
 
-// userEvent goes to a user's topic: one notification.
+// userEvent goes to a user's topic: one notification. ID is left out when
+// 0 (absent reads as 0) and TotalUnread when nil, so that the
+// notifications of one message to several recipients share their encoding
+// (noteJSON).
 type userEvent struct {
-	ID      int              `json:"id"` // the stored notification
+	ID      int              `json:"id,omitempty"` // the stored notification
 	Kind    NotificationKind `json:"kind"`
 	Room    *wireRoom        `json:"room,omitempty"`
 	Message *wireMessage     `json:"message,omitempty"`
@@ -209,6 +213,22 @@ type userEvent struct {
 	TotalUnread *int       `json:"totalUnread,omitempty"`
 	CreatedAt   time.Time  `json:"createdAt"`
 	ReadAt      *time.Time `json:"readAt,omitempty"`
+}
+
+// noteJSON is the encoding of userEvent e with its ID and TotalUnread set
+// to id and total, from shared, the encoding of e with neither (left out):
+// what encoding each recipient's copy of the same notification cost
+// before, once.
+func noteJSON(shared []byte, id int, total *int) []byte {
+	b := make([]byte, 0, len(shared)+48)
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, int64(id), 10)
+	if total != nil {
+		b = append(b, `,"totalUnread":`...)
+		b = strconv.AppendInt(b, int64(*total), 10)
+	}
+	b = append(b, ',')
+	return append(b, shared[1:]...) // shared is an object with "kind" at least
 }
 
 func roomTopic(id int) string { return "room." + itoa(id) }

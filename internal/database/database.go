@@ -125,7 +125,11 @@ func Open(ctx context.Context, db config.Database, opts ...Option) (*DB, error) 
 			return nil, fmt.Errorf("open %s: %w", db.Driver, err)
 		}
 	}
-	var drv dialect.Driver = countingDriver{entsql.OpenDB(dia, pool), n}
+	var stmts *stmtCache
+	if dia == dialect.SQLite {
+		stmts = newStmtCache(pool)
+	}
+	var drv dialect.Driver = countingDriver{entsql.OpenDB(dia, pool), n, stmts}
 	if o.wrap != nil {
 		drv = o.wrap(drv)
 	}
@@ -163,6 +167,12 @@ func mysqlLockTimeouts(dsn string, d time.Duration) (string, error) {
 // In WAL mode readers never wait for the writer; transactions begin
 // IMMEDIATE so writers queue on the busy timeout (lockTimeout) instead of
 // failing with SQLITE_BUSY when a read transaction would have to upgrade.
+// Statement journals and temporary tables stay in memory (temp_store): a
+// send's grams INSERT journals a page per gram, past the 64 KB SQLite
+// keeps in memory, and wrote a temporary file per send otherwise. Pages
+// are read through a memory map (mmap_size, up to 256 MB of the file)
+// instead of a pread each: each connection's cache starts cold after
+// another connection wrote.
 func openSQLite(path string, lockTimeout time.Duration) (*sql.DB, error) {
 	if path != ":memory:" {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -171,7 +181,7 @@ func openSQLite(path string, lockTimeout time.Duration) (*sql.DB, error) {
 	}
 	q := url.Values{}
 	busy := fmt.Sprintf("busy_timeout(%d)", lockTimeout.Milliseconds())
-	for _, p := range []string{"foreign_keys(1)", busy, "journal_mode(WAL)", "synchronous(NORMAL)"} {
+	for _, p := range []string{"foreign_keys(1)", busy, "journal_mode(WAL)", "synchronous(NORMAL)", "temp_store(MEMORY)", "mmap_size(268435456)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_time_format", "sqlite")

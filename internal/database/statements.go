@@ -7,28 +7,43 @@ import (
 	"sync/atomic"
 
 	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 )
 
 // countingDriver counts the statements the server sends to the database,
 // BEGIN, COMMIT and ROLLBACK included: each is one round trip. /metrics
 // exports the count (chatty_db_statements_total), so a load test can tell
 // what one request costs the database.
+//
+// On SQLite it also runs the statements it has seen before as prepared
+// statements (stmts, see stmtcache.go).
 type countingDriver struct {
 	dialect.Driver
-	n *atomic.Int64
+	n     *atomic.Int64
+	stmts *stmtCache // nil: every statement runs as text
 }
 
 func (d countingDriver) Exec(ctx context.Context, query string, args, v any) error {
 	d.n.Add(1)
+	if st := d.stmts.get(ctx, query); st != nil {
+		return execStmt(ctx, st, args, v)
+	}
 	return d.Driver.Exec(ctx, query, args, v)
 }
 
 func (d countingDriver) Query(ctx context.Context, query string, args, v any) error {
 	d.n.Add(1)
+	if st := d.stmts.get(ctx, query); st != nil {
+		return queryStmt(ctx, st, args, v)
+	}
 	return d.Driver.Query(ctx, query, args, v)
 }
 
 func (d countingDriver) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := d.stmts.get(ctx, query); st != nil {
+		d.n.Add(1)
+		return st.ExecContext(ctx, args...)
+	}
 	drv, ok := d.Driver.(interface {
 		ExecContext(context.Context, string, ...any) (sql.Result, error)
 	})
@@ -40,6 +55,10 @@ func (d countingDriver) ExecContext(ctx context.Context, query string, args ...a
 }
 
 func (d countingDriver) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := d.stmts.get(ctx, query); st != nil {
+		d.n.Add(1)
+		return st.QueryContext(ctx, args...)
+	}
 	drv, ok := d.Driver.(interface {
 		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	})
@@ -56,7 +75,7 @@ func (d countingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 		return nil, err
 	}
 	d.n.Add(1)
-	return countingTx{tx, d.n}, nil
+	return countingTx{tx, d.n, d.stmts}, nil
 }
 
 func (d countingDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error) {
@@ -71,25 +90,54 @@ func (d countingDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (diale
 		return nil, err
 	}
 	d.n.Add(1)
-	return countingTx{tx, d.n}, nil
+	return countingTx{tx, d.n, d.stmts}, nil
 }
 
 type countingTx struct {
 	dialect.Tx
-	n *atomic.Int64
+	n     *atomic.Int64
+	stmts *stmtCache
+}
+
+// stmt returns query's prepared statement in the transaction, nil when
+// it runs as text.
+func (t countingTx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if t.stmts == nil {
+		return nil
+	}
+	tx := sqlTx(t.Tx)
+	if tx == nil {
+		return nil
+	}
+	if st := t.stmts.get(ctx, query); st != nil {
+		// Closed with the transaction; the connection's prepared
+		// statement stays for the next one.
+		return tx.StmtContext(ctx, st)
+	}
+	return nil
 }
 
 func (t countingTx) Exec(ctx context.Context, query string, args, v any) error {
 	t.n.Add(1)
+	if st := t.stmt(ctx, query); st != nil {
+		return execStmt(ctx, st, args, v)
+	}
 	return t.Tx.Exec(ctx, query, args, v)
 }
 
 func (t countingTx) Query(ctx context.Context, query string, args, v any) error {
 	t.n.Add(1)
+	if st := t.stmt(ctx, query); st != nil {
+		return queryStmt(ctx, st, args, v)
+	}
 	return t.Tx.Query(ctx, query, args, v)
 }
 
 func (t countingTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := t.stmt(ctx, query); st != nil {
+		t.n.Add(1)
+		return st.ExecContext(ctx, args...)
+	}
 	tx, ok := t.Tx.(interface {
 		ExecContext(context.Context, string, ...any) (sql.Result, error)
 	})
@@ -101,6 +149,10 @@ func (t countingTx) ExecContext(ctx context.Context, query string, args ...any) 
 }
 
 func (t countingTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(ctx, query); st != nil {
+		t.n.Add(1)
+		return st.QueryContext(ctx, args...)
+	}
 	tx, ok := t.Tx.(interface {
 		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	})
@@ -129,4 +181,42 @@ func (d *DB) Statements() int64 {
 		return 0
 	}
 	return d.statements.Load()
+}
+
+// execStmt is ent's Exec (entsql.Conn.Exec) with a prepared statement.
+func execStmt(ctx context.Context, st *sql.Stmt, args, v any) error {
+	argv, ok := args.([]any)
+	if !ok {
+		return fmt.Errorf("dialect/sql: invalid type %T. expect []any for args", args)
+	}
+	res, err := st.ExecContext(ctx, argv...)
+	if err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case nil:
+	case *sql.Result:
+		*v = res
+	default:
+		return fmt.Errorf("dialect/sql: invalid type %T. expect *sql.Result", v)
+	}
+	return nil
+}
+
+// queryStmt is ent's Query (entsql.Conn.Query) with a prepared statement.
+func queryStmt(ctx context.Context, st *sql.Stmt, args, v any) error {
+	vr, ok := v.(*entsql.Rows)
+	if !ok {
+		return fmt.Errorf("dialect/sql: invalid type %T. expect *sql.Rows", v)
+	}
+	argv, ok := args.([]any)
+	if !ok {
+		return fmt.Errorf("dialect/sql: invalid type %T. expect []any for args", args)
+	}
+	rows, err := st.QueryContext(ctx, argv...)
+	if err != nil {
+		return err
+	}
+	*vr = entsql.Rows{ColumnScanner: rows}
+	return nil
 }

@@ -530,3 +530,33 @@ func TestDecodeOncePerInstance(t *testing.T) {
 		}
 	})
 }
+
+// The in-memory broker knows every subscriber of a topic (Audience): a
+// topic is listened from its first subscribe until its last subscriber
+// ends, however it ends (closed, dropped as too slow).
+func TestMemoryAudience(t *testing.T) {
+	m := NewMemory()
+	defer m.Close()
+	var _ Audience = m
+	room := topic(t, "room")
+	if m.Listened(room) {
+		t.Fatal("a topic nobody subscribed to is listened")
+	}
+	a, b := subscribe(t, m, room, 10), subscribe(t, m, room, 1)
+	if !m.Listened(room) || m.Listened(topic(t, "other")) {
+		t.Fatal("Listened does not tell the subscribed topic from another")
+	}
+	a.Close()
+	if !m.Listened(room) {
+		t.Fatal("a topic with one subscriber left is not listened")
+	}
+	publish(t, m, room, "one")
+	publish(t, m, room, "two") // b's buffer holds one: b is dropped
+	if m.Listened(room) {
+		t.Fatal("a topic whose subscribers all ended is listened")
+	}
+	if got := receive(t, b); got != "one" {
+		t.Fatalf("got %q before the drop, want %q", got, "one")
+	}
+	ended(t, b, ErrSlowConsumer)
+}

@@ -13,7 +13,10 @@ type Memory struct {
 	hub *hub
 }
 
-var _ Broker = (*Memory)(nil)
+var (
+	_ Broker   = (*Memory)(nil)
+	_ Audience = (*Memory)(nil)
+)
 
 // NewMemory returns an empty in-memory broker.
 func NewMemory() *Memory { return &Memory{hub: newHub()} }
@@ -25,6 +28,9 @@ func (m *Memory) Publish(ctx context.Context, topic string, payload []byte) erro
 	}
 	return m.hub.publish(topic, bytes.Clone(payload))
 }
+
+// Listened implements Audience.
+func (m *Memory) Listened(topic string) bool { return m.hub.listened(topic) }
 
 // Subscribe returns a live subscription to topic with room for buffer payloads.
 func (m *Memory) Subscribe(ctx context.Context, topic string, buffer int) (*Subscription, error) {

@@ -31,6 +31,15 @@ type Broker interface {
 	Close() error
 }
 
+// Audience is implemented by a Broker that knows every subscriber of a
+// topic (Memory; not Redis, whose subscribers may be on other instances):
+// a publisher may skip encoding a payload that nobody would receive.
+type Audience interface {
+	// Listened reports whether topic has a subscriber now. A subscriber
+	// that comes after it said false is one that came after the publish.
+	Listened(topic string) bool
+}
+
 // Why a subscription ended; compare with errors.Is.
 var (
 	// ErrSlowConsumer: the subscription's buffer was full when a payload
@@ -270,6 +279,13 @@ func (h *hub) subscribe(topic string, buffer int, onEnd func()) (*Subscription, 
 	}
 	subs[s] = struct{}{}
 	return s, nil
+}
+
+// listened reports whether topic has a subscriber.
+func (h *hub) listened(topic string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.topics[topic]) > 0
 }
 
 // publish hands payload to topic's subscribers, one *Payload shared by

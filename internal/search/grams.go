@@ -12,6 +12,7 @@
 package search
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -34,24 +35,46 @@ func fold(s string) string { return strings.ToLower(s) }
 // Grams returns the distinct grams of texts (each folded; no gram spans
 // two texts), in the order they first occur.
 func Grams(texts ...string) []int64 {
-	var out []int64
-	seen := map[int64]struct{}{}
+	n := 0
+	for _, t := range texts {
+		n += len(t)
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]int64, 0, n)
+	// A line of chat has a few dozen grams: looking back over them costs
+	// less than a map; a long text has a map.
+	var seen map[int64]struct{}
+	if n > smallText {
+		seen = make(map[int64]struct{}, n)
+	}
 	for _, t := range texts {
 		t = fold(t)
 		prev := rune(-1)
 		for _, r := range t {
 			if prev >= 0 {
 				g := int64(prev)<<21 | int64(r)
-				if _, ok := seen[g]; !ok {
-					seen[g] = struct{}{}
+				if seen != nil {
+					if _, ok := seen[g]; !ok {
+						seen[g] = struct{}{}
+						out = append(out, g)
+					}
+				} else if !slices.Contains(out, g) {
 					out = append(out, g)
 				}
 			}
 			prev = r
 		}
 	}
+	if len(out) == 0 {
+		return nil
+	}
 	return out
 }
+
+// smallText: texts of up to this many bytes are deduplicated without a map.
+const smallText = 256
 
 // Contains reports whether text contains query, ignoring case. query is
 // taken literally: no character has a special meaning.
@@ -95,15 +118,40 @@ func InsertSQL(dialect string, roomID, messageID int, grams []int64, ignore bool
 	if len(grams) == 0 {
 		return ""
 	}
-	var b strings.Builder
-	b.WriteString(insertHead(dialect, ignore))
+	head := insertHead(dialect, ignore)
+	b := make([]byte, 0, len(head)+len(grams)*rowLen)
+	b = append(b, head...)
 	for i, g := range grams {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		writeRow(&b, int64(roomID), g, int64(messageID))
+		b = appendRow(b, int64(roomID), g, int64(messageID))
 	}
-	return b.String()
+	return string(b)
+}
+
+// rowLen is about the length of a row of grams: a room, a gram (up to 13
+// digits) and a message.
+const rowLen = 32
+
+// InsertJSONSQL is InsertSQL on SQLite with one text for any number of
+// grams, so that it can run prepared: its arguments (InsertJSONArgs) are
+// the room, the message and the grams as a JSON array of integers (each
+// below 2^42: exact in JSON, an INTEGER to json_each).
+const InsertJSONSQL = "INSERT INTO " + Table + " (room_id, gram, message_id) SELECT ?, value, ? FROM json_each(?)"
+
+// InsertJSONArgs are InsertJSONSQL's arguments.
+func InsertJSONArgs(roomID, messageID int, grams []int64) []any {
+	b := make([]byte, 0, 2+len(grams)*15)
+	b = append(b, '[')
+	for i, g := range grams {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, g, 10)
+	}
+	b = append(b, ']')
+	return []any{roomID, messageID, string(b)}
 }
 
 func insertHead(dialect string, ignore bool) string {
@@ -118,13 +166,18 @@ func insertHead(dialect string, ignore bool) string {
 }
 
 func writeRow(b *strings.Builder, room, gram, msg int64) {
-	b.WriteByte('(')
-	b.WriteString(itoa(room))
-	b.WriteByte(',')
-	b.WriteString(itoa(gram))
-	b.WriteByte(',')
-	b.WriteString(itoa(msg))
-	b.WriteByte(')')
+	var buf [3*20 + 4]byte
+	b.Write(appendRow(buf[:0], room, gram, msg))
+}
+
+func appendRow(b []byte, room, gram, msg int64) []byte {
+	b = append(b, '(')
+	b = strconv.AppendInt(b, room, 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, gram, 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, msg, 10)
+	return append(b, ')')
 }
 
 // DeleteSQL is the statement removing grams of message messageID of room
