@@ -61,6 +61,7 @@ type fanoutOpts struct {
 	subscribers int
 	burst       int           // messages in the burst
 	paced       time.Duration // length of the paced phase
+	pacedMax    int           // at most this many messages in it
 	pid         int           // the server's, for its CPU time (0: unknown)
 	progress    bool
 }
@@ -175,7 +176,7 @@ func runFanout(ctx context.Context, a *api, o fanoutOpts) (*FanoutResult, error)
 	// Paced, open loop, at half the burst's message rate.
 	rate := res.BurstMsgsPerSec / 2
 	n := int(math.Round(rate * o.paced.Seconds()))
-	n = min(max(n, 5), 2000)
+	n = min(max(n, 5), o.pacedMax)
 	res.PacedRate = rate
 	res.PacedMessages = n
 	paced := make([]sent, n)

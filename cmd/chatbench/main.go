@@ -39,31 +39,36 @@ type profile struct {
 	burstMin        int // … but at least and at most this many messages
 	burstMax        int
 	paced           time.Duration
-	send            sendOpts
-	idleSockets     int
-	idleSteps       int
-	idleSettle      time.Duration
-	history         historyOpts
-	upload          uploadOpts
+	// pacedMax bounds the paced phase's messages. The smoke profile keeps
+	// a burst and its paced phase under a subscriber's queue (256 events,
+	// chatty's and the raw hub's), so a loaded machine (CI with -race)
+	// cannot drop a subscriber that merely reads late.
+	pacedMax    int
+	send        sendOpts
+	idleSockets int
+	idleSteps   int
+	idleSettle  time.Duration
+	history     historyOpts
+	upload      uploadOpts
 }
 
 var profiles = map[string]profile{
 	"smoke": {
-		fanoutSubs: []int{10}, realisticUpTo: 10, burstDeliveries: 200, burstMin: 20, burstMax: 20, paced: 500 * time.Millisecond,
+		fanoutSubs: []int{10}, realisticUpTo: 10, burstDeliveries: 200, burstMin: 20, burstMax: 20, paced: 500 * time.Millisecond, pacedMax: 100,
 		send:        sendOpts{concurrency: []int{1, 4}, rooms: 4, duration: 500 * time.Millisecond, max: 40},
 		idleSockets: 40, idleSteps: 2, idleSettle: 200 * time.Millisecond,
 		history: historyOpts{messages: 120, concurrency: []int{1, 4}, duration: 500 * time.Millisecond},
 		upload:  uploadOpts{sizesMiB: []int{1}, files: 2},
 	},
 	"short": {
-		fanoutSubs: []int{10, 100, 1000}, realisticUpTo: 1000, burstDeliveries: 60000, burstMin: 40, burstMax: 200, paced: 1500 * time.Millisecond,
+		fanoutSubs: []int{10, 100, 1000}, realisticUpTo: 1000, burstDeliveries: 60000, burstMin: 40, burstMax: 200, paced: 1500 * time.Millisecond, pacedMax: 2000,
 		send:        sendOpts{concurrency: []int{1, 8, 64}, rooms: 32, duration: 1500 * time.Millisecond, max: 5000},
 		idleSockets: 2000, idleSteps: 4, idleSettle: 500 * time.Millisecond,
 		history: historyOpts{messages: 300, concurrency: []int{1, 16}, duration: 1500 * time.Millisecond},
 		upload:  uploadOpts{sizesMiB: []int{1, 20}, files: 3},
 	},
 	"full": {
-		fanoutSubs: []int{10, 100, 1000, 5000}, realisticUpTo: 5000, burstDeliveries: 500000, burstMin: 40, burstMax: 1000, paced: 10 * time.Second,
+		fanoutSubs: []int{10, 100, 1000, 5000}, realisticUpTo: 5000, burstDeliveries: 500000, burstMin: 40, burstMax: 1000, paced: 10 * time.Second, pacedMax: 2000,
 		send:        sendOpts{concurrency: []int{1, 8, 64}, rooms: 64, duration: 10 * time.Second, max: 50000},
 		idleSockets: 20000, idleSteps: 10, idleSettle: 3 * time.Second,
 		history: historyOpts{messages: 20000, concurrency: []int{1, 16}, duration: 10 * time.Second},
@@ -226,7 +231,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 	}
 	if slices.Contains(o.scenarios, "fanout") {
 		for _, n := range p.fanoutSubs {
-			fo := fanoutOpts{subscribers: n, burst: p.burst(n), paced: p.paced, progress: o.progress}
+			fo := fanoutOpts{subscribers: n, burst: p.burst(n), paced: p.paced, pacedMax: p.pacedMax, progress: o.progress}
 			type run struct {
 				a           *api
 				target, sel string
