@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"cmp"
 	"context"
 	stdsql "database/sql"
 	"errors"
@@ -202,6 +203,22 @@ type member struct {
 	blocking []int
 }
 
+// groupMembers sorts rows (one per member and sender it blocks, one if
+// none, in any order: the server sorts nothing, an ORDER BY cost a third
+// of the members read's CPU) by member and merges each member's rows.
+func groupMembers(rows []member) []member {
+	slices.SortStableFunc(rows, func(a, b member) int { return cmp.Compare(a.userID, b.userID) })
+	out := rows[:0]
+	for _, r := range rows {
+		if n := len(out); n > 0 && out[n-1].userID == r.userID {
+			out[n-1].blocking = append(out[n-1].blocking, r.blocking...)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // claimAndInsert is the first round trip: BEGIN, then room by room each
 // send's seq and message and the room's members. It fills each group's
 // sent and members. The transaction stays open on c; on an error too
@@ -226,8 +243,7 @@ func (s *Service) claimAndInsert(ctx context.Context, c *database.ScriptConn, gr
 FROM rooms r JOIN memberships mb ON mb.room_id = r.id AND mb.left_at IS NULL
 JOIN users u ON u.id = mb.user_id
 LEFT JOIN blocks b ON b.blocker_id = mb.user_id AND b.blocked_id IN (` + placeholders(len(senders)) + `)
-WHERE r.id = ?
-ORDER BY mb.user_id;
+WHERE r.id = ?;
 `)
 		args = append(append(args, senders...), g.roomID)
 	}
@@ -303,18 +319,16 @@ ORDER BY mb.user_id;
 				return fail(err)
 			}
 			u.Bio, u.AvatarID, u.CreatedAt, u.LastSeenAt, u.DeletedAt = nullString(bio), nullInt(avatar), created.t, lastSeen.ptr(), gone.ptr()
-			if len(members) == 0 || members[len(members)-1].userID != u.ID {
-				members = append(members, member{userID: u.ID, user: u})
-			}
+			mb := member{userID: u.ID, user: u}
 			if blocked.Valid {
-				last := &members[len(members)-1]
-				last.blocking = append(last.blocking, int(blocked.Int64))
+				mb.blocking = []int{int(blocked.Int64)}
 			}
+			members = append(members, mb)
 		}
 		if err := rows.Err(); err != nil {
 			return fail(err)
 		}
-		g.members = members
+		g.members = groupMembers(members)
 		// Each message's room as it left it, and its sender (a member:
 		// its seq was taken under the room's lock).
 		for i, p := range g.batch {
