@@ -542,13 +542,42 @@ func (s *Service) onlineOf(ctx context.Context, users []int) []int {
 	if len(users) == 0 {
 		return nil
 	}
+	if m, ok := s.presence.(*MemoryPresence); ok { // answers at once
+		online, _ := m.Online(ctx, users)
+		return onlineAmong(users, online)
+	}
+	// Waited for here, not only passed to Online: go-redis reads its
+	// socket until its own ReadTimeout (seconds), whatever the context
+	// says, unless ContextTimeoutEnabled. A stalled Redis would hold the
+	// room's lock that long.
 	ctx, cancel := context.WithTimeout(ctx, presenceWait)
-	online, err := s.presence.Online(ctx, users)
-	cancel()
+	defer cancel()
+	type answer struct {
+		online map[int]bool
+		err    error
+	}
+	ch := make(chan answer, 1) // the goroutine leaves when presence answers
+	go func() {
+		online, err := s.presence.Online(ctx, users)
+		ch <- answer{online, err}
+	}()
+	var online map[int]bool
+	var err error
+	select {
+	case a := <-ch:
+		online, err = a.online, a.err
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
 	if err != nil {
 		s.log.WarnContext(ctx, "presence of recipients: reading every unread total", "err", err)
 		return users
 	}
+	return onlineAmong(users, online)
+}
+
+// onlineAmong returns those of users online says are online.
+func onlineAmong(users []int, online map[int]bool) []int {
 	var out []int
 	for _, u := range users {
 		if online[u] {
