@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"entgo.io/ent/dialect"
@@ -75,7 +76,7 @@ func (d countingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 		return nil, err
 	}
 	d.n.Add(1)
-	return countingTx{tx, d.n, d.stmts}, nil
+	return countingTx{tx, d.n, d.stmts, &queried{}}, nil
 }
 
 func (d countingDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error) {
@@ -90,23 +91,54 @@ func (d countingDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (diale
 		return nil, err
 	}
 	d.n.Add(1)
-	return countingTx{tx, d.n, d.stmts}, nil
+	return countingTx{tx, d.n, d.stmts, &queried{}}, nil
 }
 
 type countingTx struct {
 	dialect.Tx
-	n     *atomic.Int64
-	stmts *stmtCache
+	n       *atomic.Int64
+	stmts   *stmtCache
+	queried *queried
+}
+
+// queried is the texts a transaction ran as prepared queries. In a
+// transaction every statement runs on one connection, where a text's
+// prepared statement is one (the driver's, on that connection): run
+// again while the rows of its first run are still open (a query in the
+// loop over another's rows), it would be bound anew in the middle of
+// that run. A text's rows may stay open after Query returns, so a text
+// queried through its prepared statement runs as text for the rest of
+// the transaction, queried and executed alike.
+type queried struct {
+	mu    sync.Mutex
+	texts map[string]bool
+}
+
+// take reports whether query may run as its prepared statement, and when
+// it is a query (forRows) marks it as run.
+func (q *queried) take(query string, forRows bool) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.texts[query] {
+		return false
+	}
+	if forRows {
+		if q.texts == nil {
+			q.texts = map[string]bool{}
+		}
+		q.texts[query] = true
+	}
+	return true
 }
 
 // stmt returns query's prepared statement in the transaction, nil when
-// it runs as text.
-func (t countingTx) stmt(ctx context.Context, query string) *sql.Stmt {
+// it runs as text. forRows: the statement returns rows.
+func (t countingTx) stmt(ctx context.Context, query string, forRows bool) *sql.Stmt {
 	if t.stmts == nil {
 		return nil
 	}
 	tx := sqlTx(t.Tx)
-	if tx == nil {
+	if tx == nil || !t.queried.take(query, forRows) {
 		return nil
 	}
 	if st := t.stmts.get(ctx, query); st != nil {
@@ -119,7 +151,7 @@ func (t countingTx) stmt(ctx context.Context, query string) *sql.Stmt {
 
 func (t countingTx) Exec(ctx context.Context, query string, args, v any) error {
 	t.n.Add(1)
-	if st := t.stmt(ctx, query); st != nil {
+	if st := t.stmt(ctx, query, false); st != nil {
 		return execStmt(ctx, st, args, v)
 	}
 	return t.Tx.Exec(ctx, query, args, v)
@@ -127,14 +159,14 @@ func (t countingTx) Exec(ctx context.Context, query string, args, v any) error {
 
 func (t countingTx) Query(ctx context.Context, query string, args, v any) error {
 	t.n.Add(1)
-	if st := t.stmt(ctx, query); st != nil {
+	if st := t.stmt(ctx, query, true); st != nil {
 		return queryStmt(ctx, st, args, v)
 	}
 	return t.Tx.Query(ctx, query, args, v)
 }
 
 func (t countingTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := t.stmt(ctx, query); st != nil {
+	if st := t.stmt(ctx, query, false); st != nil {
 		t.n.Add(1)
 		return st.ExecContext(ctx, args...)
 	}
@@ -149,7 +181,7 @@ func (t countingTx) ExecContext(ctx context.Context, query string, args ...any) 
 }
 
 func (t countingTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := t.stmt(ctx, query); st != nil {
+	if st := t.stmt(ctx, query, true); st != nil {
 		t.n.Add(1)
 		return st.QueryContext(ctx, args...)
 	}
