@@ -101,34 +101,52 @@ type countingTx struct {
 	queried *queried
 }
 
-// queried is the texts a transaction ran as prepared queries. In a
-// transaction every statement runs on one connection, where a text's
-// prepared statement is one (the driver's, on that connection): run
-// again while the rows of its first run are still open (a query in the
-// loop over another's rows), it would be bound anew in the middle of
-// that run. A text's rows may stay open after Query returns, so a text
-// queried through its prepared statement runs as text for the rest of
-// the transaction, queried and executed alike.
+// queried is the rows of the texts a transaction ran as prepared
+// queries. In a transaction every statement runs on one connection, where
+// a text's prepared statement is one (the driver's, on that connection):
+// run again while the rows of its last run are still open (a query in the
+// loop over another's rows), it would be bound anew in the middle of that
+// run. So a text whose last rows are open runs as text.
 type queried struct {
 	mu    sync.Mutex
-	texts map[string]bool
+	texts map[string]*sql.Rows // nil: a query of it under way
 }
 
-// take reports whether query may run as its prepared statement, and when
-// it is a query (forRows) marks it as run.
+// take reports whether query may run as its prepared statement: unless
+// the rows of its last run are still open. For a query (forRows) it
+// holds the text until done says how the query went.
 func (q *queried) take(query string, forRows bool) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.texts[query] {
+	if rows, ok := q.texts[query]; ok && (rows == nil || open(rows)) {
 		return false
 	}
 	if forRows {
 		if q.texts == nil {
-			q.texts = map[string]bool{}
+			q.texts = map[string]*sql.Rows{}
 		}
-		q.texts[query] = true
+		q.texts[query] = nil
 	}
 	return true
+}
+
+// done records the rows of query's run through its prepared statement
+// (nil: it failed, nothing is open).
+func (q *queried) done(query string, rows *sql.Rows) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if rows == nil {
+		delete(q.texts, query)
+		return
+	}
+	q.texts[query] = rows
+}
+
+// open reports whether rows is not closed yet (Columns fails once it is,
+// after the last row or an error).
+func open(rows *sql.Rows) bool {
+	_, err := rows.Columns()
+	return err == nil
 }
 
 // stmt returns query's prepared statement in the transaction, nil when
@@ -160,7 +178,13 @@ func (t countingTx) Exec(ctx context.Context, query string, args, v any) error {
 func (t countingTx) Query(ctx context.Context, query string, args, v any) error {
 	t.n.Add(1)
 	if st := t.stmt(ctx, query, true); st != nil {
-		return queryStmt(ctx, st, args, v)
+		err := queryStmt(ctx, st, args, v)
+		var rows *sql.Rows
+		if vr, ok := v.(*entsql.Rows); ok && err == nil {
+			rows, _ = vr.ColumnScanner.(*sql.Rows)
+		}
+		t.queried.done(query, rows)
+		return err
 	}
 	return t.Tx.Query(ctx, query, args, v)
 }
@@ -183,7 +207,9 @@ func (t countingTx) ExecContext(ctx context.Context, query string, args ...any) 
 func (t countingTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if st := t.stmt(ctx, query, true); st != nil {
 		t.n.Add(1)
-		return st.QueryContext(ctx, args...)
+		rows, err := st.QueryContext(ctx, args...)
+		t.queried.done(query, rows)
+		return rows, err
 	}
 	tx, ok := t.Tx.(interface {
 		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
