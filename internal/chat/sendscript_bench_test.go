@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/chatty/chatty/internal/cputime"
 )
 
 // BenchmarkSendMariaDB sends messages through the domain API on MariaDB
@@ -38,7 +37,7 @@ func BenchmarkSendMariaDB(b *testing.B) {
 				send()
 			}
 			dbPid, _ := strconv.Atoi(os.Getenv("CHATTY_BENCH_DB_PID"))
-			db0, self0 := procCPU(dbPid), selfCPU()
+			db0, self0 := cputime.Of(dbPid), cputime.Self()
 			f.roundTrips.Store(0)
 			b.ResetTimer()
 			var wg sync.WaitGroup
@@ -55,32 +54,10 @@ func BenchmarkSendMariaDB(b *testing.B) {
 			wg.Wait()
 			b.StopTimer()
 			b.ReportMetric(float64(f.roundTrips.Load())/float64(b.N), "roundtrips/op")
-			b.ReportMetric(float64((selfCPU()-self0).Microseconds())/float64(b.N), "self-cpu-µs/op")
+			b.ReportMetric(float64((cputime.Self()-self0).Microseconds())/float64(b.N), "self-cpu-µs/op")
 			if dbPid > 0 {
-				b.ReportMetric(float64((procCPU(dbPid)-db0).Microseconds())/float64(b.N), "db-cpu-µs/op")
+				b.ReportMetric(float64((cputime.Of(dbPid)-db0).Microseconds())/float64(b.N), "db-cpu-µs/op")
 			}
 		})
 	}
-}
-
-// procCPU is process pid's CPU time so far (0 if unknown).
-func procCPU(pid int) time.Duration {
-	if pid <= 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.Atoi(f[11])
-	st, _ := strconv.Atoi(f[12])
-	return time.Duration(ut+st) * time.Second / 100
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -23,11 +23,12 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/chatty/chatty/internal/cputime"
 )
 
 const (
@@ -240,7 +241,7 @@ func (be *benchEnv) fanOut(b *testing.B, subs int, op string) {
 		if timed {
 			b.ResetTimer()
 		}
-		start, cpu0 := time.Now(), processCPU()
+		start, cpu0 := time.Now(), cputime.Self()
 		finished := 0
 		for i := range n {
 			for i-finished >= benchWindow {
@@ -264,7 +265,7 @@ func (be *benchEnv) fanOut(b *testing.B, subs int, op string) {
 				b.Fatalf("%d of %d messages reached every subscriber; %v", finished, n, ft.broken.Load())
 			}
 		}
-		elapsed, cpu := time.Since(start), processCPU()-cpu0
+		elapsed, cpu := time.Since(start), cputime.Self()-cpu0
 		be.lastSeq += int64(n)
 		if timed {
 			b.StopTimer()
@@ -280,15 +281,6 @@ func (be *benchEnv) fanOut(b *testing.B, subs int, op string) {
 	if msg := ft.broken.Load(); msg != nil {
 		b.Fatal(msg)
 	}
-}
-
-// processCPU is the CPU time (user and system) the process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkFanout measures delivery to many subscribers of one room:

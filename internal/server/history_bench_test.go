@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/chatty/chatty/internal/cputime"
 	"github.com/chatty/chatty/internal/database/dbtest"
 )
 
@@ -81,14 +82,14 @@ func BenchmarkHistoryPage(b *testing.B) {
 			}
 			page() // the session read and the first connection
 			stmts := counter.n.Load()
-			cpu := processCPU()
+			cpu := cputime.Self()
 			b.ResetTimer()
 			for range b.N {
 				page()
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(counter.n.Load()-stmts)/float64(b.N), "statements/page")
-			b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/page")
+			b.ReportMetric(float64((cputime.Self()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/page")
 		})
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+
+	"github.com/chatty/chatty/internal/cputime"
 )
 
 func BenchmarkRequestOverhead(b *testing.B) {
@@ -80,14 +82,14 @@ func BenchmarkRequestOverhead(b *testing.B) {
 			if c.check != nil {
 				c.check(b, out.Data)
 			}
-			cpu := processCPU()
+			cpu := cputime.Self()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
 				serve()
 			}
 			b.StopTimer()
-			b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((cputime.Self()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

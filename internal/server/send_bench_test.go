@@ -25,12 +25,11 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/chatty/chatty/internal/cputime"
 	"github.com/chatty/chatty/internal/database/dbtest"
 )
 
@@ -94,7 +93,7 @@ func BenchmarkSend(b *testing.B) {
 					if backend == "sqlite" {
 						dbPid = 0 // in this process
 					}
-					db0, self0 := dbCPU(dbPid), processCPU()
+					db0, self0 := cputime.Of(dbPid), cputime.Self()
 					b.ReportAllocs()
 					b.ResetTimer()
 					var wg sync.WaitGroup
@@ -111,28 +110,12 @@ func BenchmarkSend(b *testing.B) {
 					}
 					wg.Wait()
 					b.StopTimer()
-					b.ReportMetric(float64((processCPU()-self0).Microseconds())/float64(b.N), "cpu-µs/op")
+					b.ReportMetric(float64((cputime.Self()-self0).Microseconds())/float64(b.N), "cpu-µs/op")
 					if dbPid > 0 {
-						b.ReportMetric(float64((dbCPU(dbPid)-db0).Microseconds())/float64(b.N), "db-cpu-µs/op")
+						b.ReportMetric(float64((cputime.Of(dbPid)-db0).Microseconds())/float64(b.N), "db-cpu-µs/op")
 					}
 				})
 			}
 		})
 	}
-}
-
-// dbCPU is process pid's CPU time so far (0 if unknown).
-func dbCPU(pid int) time.Duration {
-	if pid <= 0 {
-		return 0
-	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(raw)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.Atoi(f[11])
-	st, _ := strconv.Atoi(f[12])
-	return time.Duration(ut+st) * time.Second / 100
 }
