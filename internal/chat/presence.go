@@ -110,10 +110,11 @@ func (s *Service) SessionsEnded(ctx context.Context, userID int) {
 
 // WatchSessions calls check whenever sessions of the viewer end, until
 // stop is called (ctx is only for the subscription it may make); check
-// decides (from the database) whether its connection goes on. When the broker loses the subscription (an outage, or it fell
-// behind), what was announced meanwhile is lost: the watcher subscribes
-// again, retrying until the broker is back, and then calls check, so a
-// session that ended during the outage is noticed.
+// decides (from the database) whether its connection goes on. When the
+// broker loses the subscription (an outage, or it fell behind), what was
+// announced meanwhile is lost: the watcher subscribes again, retrying
+// until the broker is back, and then calls check, so a session that ended
+// during the outage is noticed.
 //
 // The connections of an instance share one subscription and one
 // goroutine (sessionWatch), not one each; check runs in a goroutine of
