@@ -243,9 +243,9 @@ func (d *DB) Statements() int64 {
 
 // execStmt is ent's Exec (entsql.Conn.Exec) with a prepared statement.
 func execStmt(ctx context.Context, st *sql.Stmt, args, v any) error {
-	argv, ok := args.([]any)
-	if !ok {
-		return fmt.Errorf("dialect/sql: invalid type %T. expect []any for args", args)
+	argv, err := argList(args)
+	if err != nil {
+		return err
 	}
 	res, err := st.ExecContext(ctx, argv...)
 	if err != nil {
@@ -267,9 +267,9 @@ func queryStmt(ctx context.Context, st *sql.Stmt, args, v any) error {
 	if !ok {
 		return fmt.Errorf("dialect/sql: invalid type %T. expect *sql.Rows", v)
 	}
-	argv, ok := args.([]any)
-	if !ok {
-		return fmt.Errorf("dialect/sql: invalid type %T. expect []any for args", args)
+	argv, err := argList(args)
+	if err != nil {
+		return err
 	}
 	rows, err := st.QueryContext(ctx, argv...)
 	if err != nil {
@@ -277,4 +277,13 @@ func queryStmt(ctx context.Context, st *sql.Stmt, args, v any) error {
 	}
 	*vr = entsql.Rows{ColumnScanner: rows}
 	return nil
+}
+
+// argList is ent's arguments of a statement (entsql.Conn's: a []any).
+func argList(args any) ([]any, error) {
+	argv, ok := args.([]any)
+	if !ok {
+		return nil, fmt.Errorf("dialect/sql: invalid type %T. expect []any for args", args)
+	}
+	return argv, nil
 }
