@@ -82,11 +82,24 @@ func TestHistoryPageEdgesInOrder(t *testing.T) {
 		// chatbench's page (the sender's id, nickname and avatar): every
 		// object's fields resolve in line, so what goroutines the page
 		// starts are gqlgen's per edge, if any.
-		if _, created := read(historyPageOp); created >= 25 {
-			t.Errorf("a page of 50 messages started %d goroutines, want fewer than 25 (not one per edge)", created)
+		// The fewest of three reads, under 40: the process's other
+		// goroutines (with Redis and MariaDB, the clients' and earlier
+		// tests' background work, 10 to 22 in a read's time under -race)
+		// start some meanwhile; a page that starts one per edge starts 54
+		// or more every time.
+		fewest := uint64(1 << 62)
+		for range 3 {
+			_, created := read(historyPageOp)
+			fewest = min(fewest, created)
+		}
+		if fewest >= 40 {
+			t.Errorf("a page of 50 messages started %d goroutines (the fewest of 3 reads), want fewer than 40 (not one per edge: gqlgen's way starts 54 or more)", fewest)
 		}
 		inOrder, _ := read(fmt.Sprintf(webHistoryPageOp, ""))
-		gqlgens, _ := read(fmt.Sprintf(webHistoryPageOp, "room { id }"))
+		gqlgens, byEdge := read(fmt.Sprintf(webHistoryPageOp, "room { id }"))
+		if byEdge < 50 { // the measure tells the two ways apart
+			t.Errorf("gqlgen's way started %d goroutines for a page of 50, want one per edge at least", byEdge)
+		}
 		replies, reacted, online := 0, 0, 0
 		for i, ed := range gqlgens.Room.Messages.Edges {
 			delete(ed.Node, "room")
